@@ -1,0 +1,116 @@
+"""In-memory Lightning data modules: tensors sliced by index, no per-batch pandas or collation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from radiogenomics.data.splits import FoldSplit
+
+
+class Standardizer:
+    """Per-gene z-scoring fit on training patients only; constant genes get unit scale."""
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+        std = X.std(axis=0, dtype=np.float64).astype(np.float32)
+        self.std = np.where(std > 0, std, 1.0).astype(np.float32)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Apply the training-set scaling to any patients."""
+        return ((X - self.mean) / self.std).astype(np.float32)
+
+
+class TensorBatches:
+    """Minibatches of in-memory tensors; reshuffled each epoch from a seeded generator."""
+
+    def __init__(
+        self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0
+    ) -> None:
+        self.tensors = tensors
+        self.n = len(tensors[0])
+        self.batch_size = min(batch_size, self.n)
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        starts = list(range(0, self.n, self.batch_size))
+        bounds = [(s, min(s + self.batch_size, self.n)) for s in starts]
+        if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+            bounds.pop()  # a batch of one breaks BatchNorm in training mode: drop it this epoch
+        return bounds
+
+    def __len__(self) -> int:
+        return len(self._bounds())
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else None
+        for start, stop in self._bounds():
+            if order is None:
+                yield tuple(t[start:stop] for t in self.tensors)
+            else:
+                idx = order[start:stop]
+                yield tuple(t[idx] for t in self.tensors)
+
+
+class TraitDataModule(pl.LightningDataModule):
+    """One trait, one outer fold: fit / inner-validation / held-out test tensors."""
+
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, split: FoldSplit, batch_size: int, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.split = split
+        self.batch_size = batch_size
+        self.seed = seed
+        self.scaler = Standardizer(X[split.fit])
+        Xs = self.scaler.transform(X)
+        self.x = {k: torch.from_numpy(Xs[idx]) for k, idx in self._parts().items()}
+        self.y = {k: torch.from_numpy(y[idx]) for k, idx in self._parts().items()}
+        self.n_classes = int(y.max()) + 1
+
+    def _parts(self) -> dict[str, np.ndarray]:
+        return {"fit": self.split.fit, "val": self.split.val, "test": self.split.test}
+
+    def class_weights(self) -> torch.Tensor:
+        """Balanced class weights from the fit labels: n / (K * n_c)."""
+        counts = torch.bincount(self.y["fit"], minlength=self.n_classes).float()
+        return counts.sum() / (self.n_classes * counts.clamp(min=1))
+
+    def train_dataloader(self) -> TensorBatches:
+        return TensorBatches(
+            self.x["fit"], self.y["fit"], batch_size=self.batch_size, shuffle=True, seed=self.seed
+        )
+
+    def val_dataloader(self) -> TensorBatches:
+        return TensorBatches(self.x["val"], self.y["val"], batch_size=len(self.split.val))
+
+    def test_dataloader(self) -> TensorBatches:
+        return TensorBatches(self.x["test"], self.y["test"], batch_size=len(self.split.test))
+
+
+class PretrainDataModule(pl.LightningDataModule):
+    """Autoencoder pretraining on expression-only patients (standardised on themselves)."""
+
+    def __init__(self, X: np.ndarray, batch_size: int, val_fraction: float, seed: int = 0) -> None:
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(X))
+        n_val = int(round(val_fraction * len(X)))
+        val, fit = order[:n_val], order[n_val:]
+        self.scaler = Standardizer(X[fit])
+        Xs = torch.from_numpy(self.scaler.transform(X))
+        self.x_fit, self.x_val = Xs[np.sort(fit)], Xs[np.sort(val)]
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def train_dataloader(self) -> TensorBatches:
+        return TensorBatches(self.x_fit, batch_size=self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> TensorBatches | list:
+        if len(self.x_val) == 0:
+            return []
+        return TensorBatches(self.x_val, batch_size=len(self.x_val))

@@ -1,0 +1,274 @@
+"""Embedded default cohort: synthetic TCGA-GBM-like files with planted, known gene-program drivers.
+
+Expression is built from real gene symbols (the U133A universe) and real gene programs: every
+hallmark set is a latent program with per-patient activity, each Verhaak subtype raises its
+signature genes, and every VASARI trait is driven by one planted hallmark program. The files come
+out in the formats of the real data and are read back through the same loaders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+
+from radiogenomics.data.genesets import load_collection, load_gene_universe
+from radiogenomics.utils import atomic_write, stable_hash, write_csv, write_json
+
+SUBTYPES = ("Classical", "Mesenchymal", "Neural", "Proneural")
+SUBTYPE_SIGNATURES = {
+    "Classical": "VERHAAK_CLASSICAL",
+    "Mesenchymal": "VERHAAK_MESENCHYMAL",
+    "Neural": "VERHAAK_NEURAL",
+    "Proneural": "VERHAAK_PRONEURAL",
+}
+PROPORTION_CATEGORIES = ("Minimal", "Less than 1/3", "Between 1/3 and 2/3", "More than 2/3")
+VASARI_TRAITS: dict[str, dict] = {
+    # trait: VASARI column, ordered categories, cumulative quantile cut points, planted driver
+    "enhancement": {
+        "column": "f5.proportion.enhancing",
+        "categories": PROPORTION_CATEGORIES,
+        "cuts": (0.15, 0.5, 0.75),
+        "driver": "HALLMARK_HYPOXIA",
+    },
+    "ncet": {
+        "column": "f6.proportion.ncet",
+        "categories": PROPORTION_CATEGORIES,
+        "cuts": (0.3, 0.6, 0.85),
+        "driver": "HALLMARK_OXIDATIVE_PHOSPHORYLATION",
+    },
+    "necrosis": {
+        "column": "f7.proportion.necrosis",
+        "categories": PROPORTION_CATEGORIES,
+        "cuts": (0.2, 0.55, 0.8),
+        "driver": "HALLMARK_CHOLESTEROL_HOMEOSTASIS",
+    },
+    "edema": {
+        "column": "f14.proportion.edema",
+        "categories": PROPORTION_CATEGORIES,
+        "cuts": (0.25, 0.55, 0.8),
+        "driver": "HALLMARK_EPITHELIAL_MESENCHYMAL_TRANSITION",
+    },
+    "multifocal": {
+        "column": "f9.multifocal.or.multicentric",
+        "categories": ("Focal", "Multifocal or Multicentric"),
+        "cuts": (0.65,),
+        "driver": "HALLMARK_INTERFERON_GAMMA_RESPONSE",
+    },
+    "infiltration": {
+        "column": "f10.t1.flair.ratio",
+        "categories": (
+            "expansive (T1~FLAIR)",
+            "mixed (T1 less than FLAIR)",
+            "infiltrative (T1 much smaller than FLAIR)",
+        ),
+        "cuts": (0.45, 0.8),
+        "driver": "HALLMARK_E2F_TARGETS",
+    },
+}
+VASARI_COLUMNS = (
+    "research.id",
+    "scan.type",
+    "f9.multifocal.or.multicentric",
+    "f5.proportion.enhancing",
+    "f6.proportion.ncet",
+    "f7.proportion.necrosis",
+    "f14.proportion.edema",
+    "f10.t1.flair.ratio",
+    "comments",
+    "study.date",
+)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Sizes and effect strengths of the synthetic cohort."""
+
+    seed: int = 0
+    n_pretrain: int = 353  # expression-only patients (autoencoder cohort)
+    n_annotated: int = 175  # patients with expression and imaging traits
+    n_genes: int | None = None  # None: the whole 12,042-gene universe; else a subset incl. drivers
+    program_loading: tuple[float, float] = (0.4, 1.0)  # uniform range of gene loadings
+    subtype_effect: float = 1.0  # signature genes' shift in their subtype, in noise sd units
+    trait_noise: float = 0.6  # sd of noise on a trait's latent score (driver activity has sd 1)
+    missing_rate: float = 0.03  # share of 'n/a' per VASARI column
+    subtype_weights: tuple[float, ...] = (
+        38,
+        56,
+        26,
+        53,
+    )  # Classical, Mesenchymal, Neural, Proneural
+    drivers: dict[str, str] = field(default_factory=dict)  # trait -> hallmark set, overrides
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> SyntheticConfig:
+        """Build from the ``data.synthetic`` mapping of the Hydra config."""
+        kw = dict(cfg)
+        for key in ("program_loading", "subtype_weights"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
+        kw["drivers"] = dict(kw.get("drivers") or {})
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class SyntheticFiles:
+    """Paths of one generated cohort."""
+
+    directory: Path
+    expression: Path
+    vasari: Path
+    subtypes: Path
+    truth: Path
+
+    @classmethod
+    def at(cls, directory: Path) -> SyntheticFiles:
+        """The file layout of a cohort generated into ``directory``."""
+        return cls(
+            directory=directory,
+            expression=directory / "expression.tsv.gz",
+            vasari=directory / "vasari_annotations.csv",
+            subtypes=directory / "subtypes.csv",
+            truth=directory / "truth.json",
+        )
+
+
+def _barcodes(n: int, rng: np.random.Generator) -> list[str]:
+    """Unique TCGA-like sample barcodes (16 characters: patient + sample type/vial)."""
+    sites = ["02", "06", "08", "12", "14", "19", "26", "27", "28", "32", "41", "76"]
+    ids: set[str] = set()
+    while len(ids) < n:
+        ids.add(f"TCGA-{rng.choice(sites)}-{rng.integers(0, 10_000):04d}")
+    return [f"{pid}-01A" for pid in sorted(ids)]
+
+
+def generate(config: SyntheticConfig, directory: str | Path) -> SyntheticFiles:
+    """Generate the cohort into ``directory`` (expression TSV, VASARI CSV, subtype CSV, truth)."""
+    directory = Path(directory)
+    rng = np.random.default_rng(config.seed)
+    hallmark = load_collection("hallmark")
+    verhaak = load_collection("verhaak")
+    drivers = {t: spec["driver"] for t, spec in VASARI_TRAITS.items()} | config.drivers
+    universe = load_gene_universe()
+    genes = _choose_genes(universe, hallmark, verhaak, drivers, config.n_genes, rng)
+    col = {g: i for i, g in enumerate(genes)}
+    n = config.n_pretrain + config.n_annotated
+    n_genes = len(genes)
+
+    signal = rng.standard_normal((n, n_genes))  # independent gene noise, sd 1
+    programs = list(hallmark)
+    activity = rng.standard_normal((n, len(programs)))
+    for p, name in enumerate(programs):
+        idx = np.array([col[g] for g in hallmark[name] if g in col], dtype=np.int64)
+        if len(idx):
+            loading = rng.uniform(*config.program_loading, size=len(idx))
+            signal[:, idx] += activity[:, [p]] * loading[None, :]
+    weights = np.asarray(config.subtype_weights, dtype=float)
+    subtype = rng.choice(len(SUBTYPES), size=n, p=weights / weights.sum())
+    for s, name in enumerate(SUBTYPES):
+        idx = np.array(
+            [col[g] for g in verhaak[SUBTYPE_SIGNATURES[name]] if g in col], dtype=np.int64
+        )
+        signal[np.ix_(subtype == s, idx)] += config.subtype_effect
+    mean = rng.normal(7.0, 1.5, size=n_genes)  # log2 microarray scale
+    scale = rng.uniform(0.3, 1.2, size=n_genes)
+    expression = (mean + scale * signal).astype(np.float32)
+
+    barcodes = _barcodes(n, rng)
+    order = rng.permutation(n)
+    annotated = np.sort(order[: config.n_annotated])
+    vasari = pd.DataFrame(index=[b[:12] for b in np.asarray(barcodes)[annotated]])
+    vasari["research.id"] = [b[5:12] for b in vasari.index]
+    vasari["scan.type"] = "pre-operative"
+    truth_traits = {}
+    for trait, spec in VASARI_TRAITS.items():
+        driver = drivers[trait]
+        score = activity[annotated, programs.index(driver)]
+        score = score + config.trait_noise * rng.standard_normal(len(annotated))
+        cuts = np.quantile(score, spec["cuts"])
+        values = np.asarray(spec["categories"], dtype=object)[np.searchsorted(cuts, score)]
+        values[rng.random(len(values)) < config.missing_rate] = "n/a"
+        vasari[spec["column"]] = values
+        truth_traits[trait] = {
+            "column": spec["column"],
+            "collection": "hallmark",
+            "driver_set": driver,
+            "driver_genes": [g for g in hallmark[driver] if g in col],
+            "direction": "higher driver activity -> later category",
+        }
+    vasari["comments"] = ""
+    vasari["study.date"] = ""
+    vasari = vasari[list(VASARI_COLUMNS)]
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = SyntheticFiles.at(directory)
+    frame = pd.DataFrame(expression, index=pd.Index(barcodes, name="sample"), columns=genes)
+    atomic_write(
+        files.expression,
+        lambda p: frame.to_csv(
+            p, sep="\t", float_format="%.4f", compression={"method": "gzip", "compresslevel": 1}
+        ),
+    )
+    write_csv(files.vasari, vasari.rename_axis(""), index=True)
+    subtypes = pd.DataFrame(
+        {"patient_id": [b[:12] for b in barcodes], "subtype": np.asarray(SUBTYPES)[subtype]}
+    )
+    write_csv(files.subtypes, subtypes.iloc[annotated])
+    write_json(
+        files.truth,
+        {
+            "config": asdict(config),
+            "n_genes": n_genes,
+            "n_pretrain": config.n_pretrain,
+            "n_annotated": config.n_annotated,
+            "traits": truth_traits,
+            "subtype": {
+                "column": "subtype",
+                "collection": "verhaak",
+                "signature_sets": SUBTYPE_SIGNATURES,
+            },
+        },
+    )
+    return files
+
+
+def _choose_genes(
+    universe: list[str],
+    hallmark: dict[str, list[str]],
+    verhaak: dict[str, list[str]],
+    drivers: Mapping[str, str],
+    n_genes: int | None,
+    rng: np.random.Generator,
+) -> list[str]:
+    """The whole universe, or a subset of it that keeps every driver and signature gene."""
+    unique = list(dict.fromkeys(universe))
+    if n_genes is None or n_genes >= len(unique):
+        return unique
+    on_array = set(unique)
+    required = {g for d in drivers.values() for g in hallmark[d]} | {
+        g for s in verhaak.values() for g in s
+    }
+    required &= on_array
+    if n_genes < len(required):
+        raise ValueError(
+            f"data.synthetic.n_genes={n_genes} is below the {len(required)} planted genes"
+        )
+    others = [g for g in unique if g not in required]
+    extra = rng.choice(len(others), size=n_genes - len(required), replace=False)
+    keep = required | {others[i] for i in extra}
+    return [g for g in unique if g in keep]
+
+
+def ensure_synthetic(config: SyntheticConfig, cache_dir: str | Path) -> SyntheticFiles:
+    """Generate the cohort into ``cache_dir`` once (keyed by its config, under a file lock)."""
+    directory = Path(cache_dir) / f"synthetic-{stable_hash(asdict(config))}"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory) + ".lock"):
+        files = SyntheticFiles.at(directory)
+        if not files.truth.exists():  # truth.json is written last: its presence means complete
+            files = generate(config, directory)
+    return files

@@ -1,0 +1,126 @@
+"""Trait classifier: encoder blocks (optionally transferred and frozen) plus a sigmoid/softmax head."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from radiogenomics.models.blocks import build_blocks, build_optimizer
+from radiogenomics.reporting.metrics import auroc
+
+
+class ClassifierModule(pl.LightningModule):
+    """Input dropout, DenseBlocks, linear head: one logit (binary) or K logits (multiclass)."""
+
+    def __init__(
+        self,
+        n_genes: int,
+        n_classes: int,
+        hidden_dims: Sequence[int],
+        activation: str = "tanh",
+        batchnorm: bool = True,
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        freeze_layers: int = 0,
+        optimizer: Mapping | None = None,
+        class_weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        hidden_dims = list(hidden_dims)
+        if not 0 <= freeze_layers <= len(hidden_dims):
+            raise ValueError(f"freeze_layers={freeze_layers} must be in 0..{len(hidden_dims)}")
+        self.n_classes = n_classes
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.blocks = build_blocks(n_genes, hidden_dims, activation, batchnorm, dropout)
+        self.head = nn.Linear(hidden_dims[-1], 1 if n_classes == 2 else n_classes)
+        weights = torch.ones(n_classes) if class_weights is None else torch.tensor(class_weights)
+        self.register_buffer("class_weights", weights.float())
+        self.optimizer_cfg = dict(optimizer or {"name": "adam", "lr": 1e-3})
+        self.freeze_layers = freeze_layers
+        for block in self.blocks[:freeze_layers]:
+            block.requires_grad_(False)
+        self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.test_probs: np.ndarray | None = None
+
+    def load_encoder(self, encoder: nn.ModuleList, n_layers: int) -> None:
+        """Copy the first ``n_layers`` encoder blocks (weights and BatchNorm statistics)."""
+        if n_layers > min(len(encoder), len(self.blocks)):
+            raise ValueError(
+                f"transfer_layers={n_layers} but the encoder has {len(encoder)} and the "
+                f"classifier {len(self.blocks)} hidden layers"
+            )
+        for i in range(n_layers):
+            src, dst = encoder[i].state_dict(), self.blocks[i].state_dict()
+            for key in dst:
+                if key not in src or src[key].shape != dst[key].shape:
+                    shape = tuple(src[key].shape) if key in src else "missing"
+                    raise ValueError(
+                        f"cannot transfer layer {i + 1}: {key} is {shape} in the autoencoder but "
+                        f"{tuple(dst[key].shape)} in the classifier; use the same hidden sizes "
+                        "(model.hidden_dims vs pretrain.hidden_dims) for transferred layers"
+                    )
+            self.blocks[i].load_state_dict(src, strict=False)
+
+    def train(self, mode: bool = True) -> ClassifierModule:
+        """Switch modes, keeping frozen blocks (and their BatchNorm statistics) in eval mode."""
+        super().train(mode)
+        for block in self.blocks[: self.freeze_layers]:
+            block.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits: shape (n,) for binary traits, (n, K) for multiclass."""
+        h = self.input_dropout(x)
+        for block in self.blocks:
+            h = block(h)
+        logits = self.head(h)
+        return logits.squeeze(-1) if self.n_classes == 2 else logits
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Positive-class probability (binary) or class probabilities (multiclass)."""
+        return torch.sigmoid(logits) if self.n_classes == 2 else torch.softmax(logits, dim=-1)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Class-balanced cross-entropy."""
+        if self.n_classes == 2:
+            per_patient = nn.functional.binary_cross_entropy_with_logits(
+                logits, y.float(), reduction="none"
+            )
+            return (per_patient * self.class_weights[y]).mean()
+        return nn.functional.cross_entropy(logits, y, weight=self.class_weights)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss(self(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        self._val.append((logits.detach(), y))
+        self.log("val_loss", self.loss(logits, y), on_step=False, on_epoch=True)
+
+    def on_validation_epoch_end(self) -> None:
+        # epoch-level AUROC over the whole inner-validation set (never per batch)
+        logits = torch.cat([v[0] for v in self._val])
+        y = torch.cat([v[1] for v in self._val])
+        self._val.clear()
+        value = auroc(y.cpu().numpy(), self.probabilities(logits).float().cpu().numpy())
+        self.log("val_auroc", float(np.nan_to_num(value, nan=0.5)), prog_bar=True)
+
+    def test_step(self, batch, batch_idx):
+        x, _ = batch
+        probs = self.probabilities(self(x)).float().cpu().numpy()
+        self.test_probs = (
+            probs if self.test_probs is None else np.concatenate([self.test_probs, probs])
+        )
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        return build_optimizer(params, self.optimizer_cfg)

@@ -1,0 +1,132 @@
+"""One job: (trait, model, fold[, bootstrap]) -> metrics.json, predictions.csv, cohort.json."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from radiogenomics.data.cohort import load_cohort, pretrain_patients, trait_cohort
+from radiogenomics.data.splits import make_fold_split
+from radiogenomics.data.traits import TraitSpec, class_counts
+from radiogenomics.reporting.metrics import as_prob_matrix, score
+from radiogenomics.utils import stable_hash, write_csv, write_json
+
+log = logging.getLogger(__name__)
+
+# keys that vary between the jobs of one configuration (they do not enter the config hash)
+PER_JOB_KEYS = ("fold", "bootstrap", "paths", "resume", "logger")
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of the config minus per-job keys: equal across the folds of one setting.
+
+    Interpolations stay unresolved so that per-job output paths do not enter the hash.
+    """
+    container = OmegaConf.to_container(cfg, resolve=False)
+    return stable_hash({k: v for k, v in container.items() if k not in PER_JOB_KEYS})
+
+
+def run(cfg: DictConfig) -> dict | None:
+    """Entry point called by ``train.py``: dispatch on ``cfg.task``."""
+    if cfg.task == "pretrain":
+        return run_pretrain(cfg)
+    if cfg.task == "finetune":
+        return run_finetune(cfg)
+    raise ValueError(f"unknown task {cfg.task!r}; choose finetune or pretrain")
+
+
+def run_pretrain(cfg: DictConfig) -> dict:
+    """Pretrain (or reuse) the autoencoder for the configured data and report where it is."""
+    from radiogenomics.pretrain import encoder_key, load_or_pretrain
+
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    load_or_pretrain(cfg, cohort, exclude=set())
+    patients = pretrain_patients(cohort)
+    path = (
+        Path(cfg.paths.cache_dir) / "autoencoders" / f"ae-{encoder_key(cfg, cohort, patients)}.pt"
+    )
+    out = {"checkpoint": str(path), "n_patients": len(patients), "n_genes": len(cohort.genes)}
+    write_json(Path(cfg.paths.output_dir) / "pretrain.json", out)
+    log.info("autoencoder ready: %s", path)
+    return out
+
+
+def run_finetune(cfg: DictConfig) -> dict:
+    """Train and score one outer fold; write the job's files (metrics.json last)."""
+    out_dir = Path(cfg.paths.output_dir)
+    metrics_path = out_dir / "metrics.json"
+    if cfg.get("resume", True) and metrics_path.exists():
+        log.info("job already complete (%s exists): skipping", metrics_path)
+        return pd.read_json(metrics_path, typ="series").to_dict()
+    start = time.perf_counter()
+    spec = TraitSpec.from_config(cfg.trait)
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    tc = trait_cohort(cohort, spec)
+    split = make_fold_split(tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction)
+    report = {
+        **tc.report,
+        "n_pretrain_patients": len(pretrain_patients(cohort)),
+        "expression_file": str(cohort.expression_file),
+        "label_files": [str(p) for p in cohort.label_files],
+        "fold_class_counts": {
+            part: class_counts(tc.y[idx], spec)
+            for part, idx in (("fit", split.fit), ("val", split.val), ("test", split.test))
+        },
+    }
+    write_json(out_dir / "cohort.json", report)
+
+    if cfg.model.family != "nn":
+        raise ValueError(f"unknown model family {cfg.model.family!r}")
+    from radiogenomics.finetune import fit_network
+
+    result = fit_network(cfg, cohort, tc, split, callbacks=[])
+    y_test = tc.y[split.test]
+    probs = result.test_probs
+    write_predictions(
+        out_dir, [tc.patient_ids[i] for i in split.test], cfg.fold, y_test, probs, spec
+    )
+    test = score(y_test, probs, spec.class_names)
+    metrics = {
+        "trait": spec.name,
+        "model": cfg.model.name,
+        "fold": int(cfg.fold),
+        "n_folds": int(cfg.n_folds),
+        "split_seed": int(cfg.split_seed),
+        "bootstrap": cfg.get("bootstrap"),
+        "n_train": int(len(split.fit)),
+        "n_val": int(len(split.val)),
+        "n_test": int(len(split.test)),
+        **{f"test_{k}": v for k, v in test.items()},
+        "val_auroc": result.best_val_auroc,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "classes": spec.class_names,
+        "permuted_labels": spec.permute_labels,
+        "elapsed_s": round(time.perf_counter() - start, 3),
+        "config_hash": config_hash(cfg),
+    }
+    write_json(metrics_path, metrics)
+    log.info(
+        "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %d, inner-val AUROC %.3f)",
+        spec.name, cfg.model.name, cfg.fold, test["auroc"], test["ap"], result.best_epoch,
+        result.best_val_auroc,
+    )  # fmt: skip
+    return metrics
+
+
+def write_predictions(
+    out_dir: Path, patients: list[str], fold: int, y: np.ndarray, probs: np.ndarray, spec: TraitSpec
+) -> Path:
+    """predictions.csv: patient_id, fold, y_true, and y_prob (binary) or prob_<class>."""
+    frame = pd.DataFrame({"patient_id": patients, "fold": fold, "y_true": y})
+    if spec.is_binary:
+        frame["y_prob"] = np.asarray(probs, dtype=float)
+    else:
+        for k, name in enumerate(spec.class_names):
+            frame[f"prob_{name}"] = as_prob_matrix(probs)[:, k]
+    return write_csv(out_dir / "predictions.csv", frame)
