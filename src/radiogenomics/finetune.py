@@ -47,6 +47,21 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
     )
 
 
+def interpretation_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """Callbacks under ``cfg.interpret`` (mappings with ``_target_``, optional ``enabled``).
+
+    They act in ``on_test_end``, when the best checkpoint is loaded and the model is in eval mode.
+    """
+    built = []
+    for section in (cfg.get("interpret") or {}).values():
+        if not isinstance(section, DictConfig) or "_target_" not in section:
+            continue
+        kwargs = OmegaConf.to_container(section, resolve=True)
+        if kwargs.pop("enabled", True):
+            built.append(hydra.utils.instantiate(kwargs))
+    return built
+
+
 def fit_network(
     cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit, callbacks: list
 ) -> FitResult:
@@ -58,7 +73,16 @@ def fit_network(
             f"{m.transfer_layers}: only transferred layers can be frozen"
         )
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    dm = TraitDataModule(tc.X, tc.y, split, batch_size=m.batch_size, seed=cfg.seed)
+    dm = TraitDataModule(
+        tc.X,
+        tc.y,
+        split,
+        batch_size=m.batch_size,
+        seed=cfg.seed,
+        patient_ids=tc.patient_ids,
+        genes=tc.genes,
+        class_names=tc.spec.class_names,
+    )
     module = build_classifier(cfg, tc, dm)
     if m.transfer_layers > 0:
         encoder = load_or_pretrain(cfg, cohort, exclude=set(tc.patient_ids))
@@ -66,6 +90,7 @@ def fit_network(
     checkpoint = hydra.utils.instantiate(cfg.callbacks.model_checkpoint)
     stopping = hydra.utils.instantiate(cfg.callbacks.early_stopping)
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    callbacks = [*callbacks, *interpretation_callbacks(cfg)]
     trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=[checkpoint, stopping, *callbacks], logger=loggers or False
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -57,13 +57,28 @@ class TensorBatches:
 
 
 class TraitDataModule(pl.LightningDataModule):
-    """One trait, one outer fold: fit / inner-validation / held-out test tensors."""
+    """One trait, one outer fold: fit / inner-validation / held-out test tensors.
+
+    Interpretation callbacks read ``x``/``y`` (standardised tensors per part), ``patient_ids``
+    (per part), ``genes`` and ``class_names`` from here via ``trainer.datamodule``.
+    """
 
     def __init__(
-        self, X: np.ndarray, y: np.ndarray, split: FoldSplit, batch_size: int, seed: int = 0
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        split: FoldSplit,
+        batch_size: int,
+        seed: int = 0,
+        patient_ids: Sequence[str] | None = None,
+        genes: Sequence[str] | None = None,
+        class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.split = split
+        ids = list(patient_ids) if patient_ids is not None else [str(i) for i in range(len(y))]
+        self.patient_ids = {k: [ids[i] for i in idx] for k, idx in self._parts().items()}
+        self.genes = list(genes) if genes is not None else [f"g{j}" for j in range(X.shape[1])]
         self.batch_size = batch_size
         self.seed = seed
         self.scaler = Standardizer(X[split.fit])
@@ -71,6 +86,9 @@ class TraitDataModule(pl.LightningDataModule):
         self.x = {k: torch.from_numpy(Xs[idx]) for k, idx in self._parts().items()}
         self.y = {k: torch.from_numpy(y[idx]) for k, idx in self._parts().items()}
         self.n_classes = int(y.max()) + 1
+        self.class_names = (
+            list(class_names) if class_names else [str(k) for k in range(self.n_classes)]
+        )
 
     def _parts(self) -> dict[str, np.ndarray]:
         return {"fit": self.split.fit, "val": self.split.val, "test": self.split.test}
