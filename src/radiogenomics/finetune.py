@@ -72,6 +72,8 @@ def fit_network(
             f"model.freeze_layers={m.freeze_layers} exceeds model.transfer_layers="
             f"{m.transfer_layers}: only transferred layers can be frozen"
         )
+    # obtain (maybe pretrain) the encoder before seeding, so results never depend on the cache
+    encoder = load_or_pretrain(cfg, cohort, set(tc.patient_ids)) if m.transfer_layers > 0 else None
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = TraitDataModule(
         tc.X,
@@ -84,8 +86,7 @@ def fit_network(
         class_names=tc.spec.class_names,
     )
     module = build_classifier(cfg, tc, dm)
-    if m.transfer_layers > 0:
-        encoder = load_or_pretrain(cfg, cohort, exclude=set(tc.patient_ids))
+    if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
     checkpoint = hydra.utils.instantiate(cfg.callbacks.model_checkpoint)
     stopping = hydra.utils.instantiate(cfg.callbacks.early_stopping)

@@ -44,6 +44,7 @@ class ClassifierModule(pl.LightningModule):
         self.freeze_layers = freeze_layers
         for block in self.blocks[:freeze_layers]:
             block.requires_grad_(False)
+        self.train()  # puts frozen blocks in eval mode now: Lightning restores captured modes
         self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.test_probs: np.ndarray | None = None
 

@@ -1,0 +1,166 @@
+"""Comparator models (logistic regression, SVM, random forest, xgboost) with nested tuning.
+
+Each comparator is a Pipeline ``[StandardScaler, (SelectKBest), classifier]`` fit on the training
+folds only (scaling is a no-op for trees but keeps one code path), with balanced class weights
+(xgboost: balanced sample weights). The optional univariate filter (ANOVA F, ``select_k`` genes)
+is refit inside every inner and outer training fold, so it never sees held-out patients.
+Hyperparameters are chosen by an inner stratified CV on the training folds; the held-out fold is
+predicted once by the refit best model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedGroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_sample_weight
+
+from radiogenomics.data.splits import FoldSplit
+
+COMPARATORS = ("logit_l1", "logit_l2", "svm", "rf", "xgboost")
+
+
+@dataclass
+class BaselineResult:
+    """What a tuned comparator hands to the job writer."""
+
+    test_probs: np.ndarray  # (n_test,) positive-class probability, or (n_test, K)
+    best_params: dict[str, Any]  # chosen hyperparameters (classifier argument names)
+    inner_auroc: float  # best mean inner-CV AUROC (one-vs-rest macro for multiclass)
+
+
+def build_estimator(
+    name: str,
+    n_classes: int,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    select_k: int | None = None,
+) -> Pipeline:
+    """An untuned comparator: scaler, optional top-``select_k`` gene filter, balanced classifier.
+
+    ``params`` are fixed classifier arguments that override the defaults here.
+    """
+    if name in ("logit_l1", "logit_l2"):
+        # liblinear (dual for L2) is fast when genes >> patients, but binary only
+        solver = "liblinear" if n_classes == 2 else ("saga" if name == "logit_l1" else "lbfgs")
+        clf = LogisticRegression(
+            l1_ratio=1.0 if name == "logit_l1" else 0.0,
+            solver=solver,
+            dual=solver == "liblinear" and name == "logit_l2",
+            class_weight="balanced",
+            max_iter=2000,
+            random_state=seed,
+        )
+    elif name == "svm":
+        clf = SVC(class_weight="balanced", probability=n_classes > 2, random_state=seed)
+    elif name == "rf":
+        clf = RandomForestClassifier(class_weight="balanced", random_state=seed, n_jobs=1)
+    elif name == "xgboost":
+        from xgboost import XGBClassifier
+
+        clf = XGBClassifier(tree_method="hist", random_state=seed, n_jobs=1, verbosity=0)
+    else:
+        raise ValueError(f"unknown comparator {name!r}; choose one of {', '.join(COMPARATORS)}")
+    clf.set_params(**dict(params or {}))
+    steps = [("scale", StandardScaler())]
+    if select_k:
+        steps.append(("select", SelectKBest(f_classif, k=int(select_k))))
+    return Pipeline([*steps, ("clf", clf)])
+
+
+def make_search(
+    estimator: Pipeline,
+    grid: Mapping[str, list] | Sequence[Mapping[str, list]],
+    n_classes: int,
+    inner_folds: int,
+    seed: int = 0,
+    method: str = "grid",
+    n_iter: int | None = None,
+    n_jobs: int = 1,
+) -> GridSearchCV | RandomizedSearchCV:
+    """Inner CV search scored by AUROC; folds group repeated (bootstrap) patients together.
+
+    ``grid`` maps classifier arguments to candidate lists (a list of such mappings searches their
+    union); a key naming a pipeline step (``select__k``) is passed as is.
+    """
+    grids = [grid] if isinstance(grid, Mapping) else list(grid)
+    space = [{(k if "__" in k else f"clf__{k}"): list(v) for k, v in g.items()} for g in grids]
+    common = dict(
+        scoring="roc_auc" if n_classes == 2 else "roc_auc_ovr",
+        cv=StratifiedGroupKFold(n_splits=inner_folds, shuffle=True, random_state=seed),
+        n_jobs=n_jobs,
+        refit=True,
+        error_score="raise",
+    )
+    if method == "grid":
+        return GridSearchCV(estimator, space, **common)
+    if method == "random":
+        if not n_iter:
+            raise ValueError("search method 'random' needs n_iter (candidates to draw)")
+        return RandomizedSearchCV(estimator, space, n_iter=n_iter, random_state=seed, **common)
+    raise ValueError(f"unknown search method {method!r}; choose grid or random")
+
+
+def fit_comparator(
+    model_cfg: Mapping,
+    X: np.ndarray,
+    y: np.ndarray,
+    split: FoldSplit,
+    n_classes: int,
+    seed: int = 0,
+) -> BaselineResult:
+    """Tune on ``split.train`` by inner CV, refit there, predict ``split.test`` once.
+
+    ``model_cfg`` (plain dict) needs ``name``, ``inner_folds``, ``search`` (``method``, ``grid``,
+    optional ``n_iter`` and ``select_k``) and optionally ``n_jobs`` and fixed ``params``.
+    """
+    name, search_cfg = model_cfg["name"], model_cfg["search"]
+    estimator = build_estimator(
+        name, n_classes, seed, model_cfg.get("params"), search_cfg.get("select_k")
+    )
+    search = make_search(
+        estimator,
+        search_cfg["grid"],
+        n_classes,
+        inner_folds=int(model_cfg["inner_folds"]),
+        seed=seed,
+        method=search_cfg.get("method", "grid"),
+        n_iter=search_cfg.get("n_iter"),
+        n_jobs=int(model_cfg.get("n_jobs", 1)),
+    )
+    train = split.train
+    X_train, y_train = X[train], y[train]
+    fit_params = {}
+    if name == "xgboost":  # XGBClassifier has no class_weight
+        fit_params["clf__sample_weight"] = compute_sample_weight("balanced", y_train)
+    search.fit(X_train, y_train, groups=train, **fit_params)
+    best = search.best_estimator_
+    if n_classes == 2 and name == "svm":
+        # binary search ranks by the decision function (AUROC needs no probabilities); refit
+        # the chosen model once with Platt scaling so predictions.csv holds probabilities
+        best = clone(best).set_params(clf__probability=True).fit(X_train, y_train)
+    probs = best.predict_proba(X[split.test])
+    if list(best.classes_) != list(range(n_classes)):
+        raise ValueError(
+            f"training folds hold classes {list(best.classes_)}, expected 0..{n_classes - 1}"
+        )
+    return BaselineResult(
+        test_probs=probs[:, 1] if n_classes == 2 else probs,
+        best_params={k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items()},
+        inner_auroc=float(search.best_score_),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars (for metrics.json)."""
+    return value.item() if hasattr(value, "item") else value
