@@ -11,6 +11,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.data.cohort import load_cohort, pretrain_patients, trait_cohort
+from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import make_fold_split
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.reporting.metrics import as_prob_matrix, score
@@ -32,11 +33,19 @@ def config_hash(cfg: DictConfig) -> str:
 
 
 def run(cfg: DictConfig) -> dict | None:
-    """Entry point called by ``train.py``: dispatch on ``cfg.task``."""
-    if cfg.task == "pretrain":
-        return run_pretrain(cfg)
-    if cfg.task == "finetune":
-        return run_finetune(cfg)
+    """Entry point called by ``train.py``: dispatch on ``cfg.task``.
+
+    A bad input file ends the job with its message and exit status 2 (no traceback, no
+    metrics.json): every check runs before training starts.
+    """
+    try:
+        if cfg.task == "pretrain":
+            return run_pretrain(cfg)
+        if cfg.task == "finetune":
+            return run_finetune(cfg)
+    except DataError as err:
+        log.error("data error: %s", err)
+        raise SystemExit(2) from None
     raise ValueError(f"unknown task {cfg.task!r}; choose finetune or pretrain")
 
 
@@ -66,7 +75,7 @@ def run_finetune(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     spec = TraitSpec.from_config(cfg.trait)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
-    tc = trait_cohort(cohort, spec)
+    tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
     split = make_fold_split(tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction)
     report = {
         **tc.report,

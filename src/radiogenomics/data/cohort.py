@@ -10,10 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiogenomics.data.io import DataError, read_expression, read_label_table
+from radiogenomics.data.io import (
+    DataError,
+    ExpressionData,
+    read_expression_data,
+    read_label_table,
+    resolve_path,
+)
 from radiogenomics.data.synthetic import SyntheticConfig, ensure_synthetic
 from radiogenomics.data.traits import TraitSpec, class_counts, encode_labels, permute
-from radiogenomics.utils import file_digest
+from radiogenomics.utils import file_digest, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +33,7 @@ class Cohort:
     expression_file: Path
     label_files: list[Path]
     digest: str  # identifies the expression data (for caches)
+    report: dict = field(default_factory=dict)  # what was read, kept and dropped (cohort.json)
 
     @property
     def genes(self) -> list[str]:
@@ -47,36 +54,107 @@ class TraitCohort:
 
 
 def data_files(data_cfg: Mapping, cache_dir: str | Path) -> tuple[Path, list[Path]]:
-    """Resolve (expression file, label files) from the data config, generating synthetic data if asked."""
+    """Resolve (expression file, label files) from the data config, generating synthetic data if asked.
+
+    Label files come from ``data.label_files`` (a list) and/or ``data.traits_file`` (one file);
+    ``resource:<name>`` names a file shipped with the package.
+    """
     if data_cfg.get("synthetic"):
         files = ensure_synthetic(SyntheticConfig.from_config(data_cfg["synthetic"]), cache_dir)
         return files.expression, [files.vasari, files.subtypes]
     if not data_cfg.get("expression_file"):
-        raise DataError("data.expression_file is not set: point it at your expression matrix")
-    labels = data_cfg.get("label_files") or []
-    return Path(data_cfg["expression_file"]), [Path(p) for p in labels]
+        raise DataError(
+            "data.expression_file is not set: point it at your expression matrix, e.g. "
+            "data=tcga_gbm data.expression_file=/path/to/expression.tsv.gz"
+        )
+    labels = list(data_cfg.get("label_files") or [])
+    if data_cfg.get("traits_file"):
+        labels.append(data_cfg["traits_file"])
+    paths = [resolve_path(p) for p in [data_cfg["expression_file"], *labels]]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:  # before reading anything: a typo should not cost a read of the big matrix
+        raise DataError(f"file(s) not found: {', '.join(missing)}")
+    return paths[0], paths[1:]
+
+
+def _read_expression(path: Path, data_cfg: Mapping) -> ExpressionData:
+    return read_expression_data(
+        path,
+        orientation=data_cfg.get("orientation", "auto"),
+        format=data_cfg.get("format", "auto"),
+        impute=data_cfg.get("impute"),
+        sample_type=data_cfg.get("sample_type"),
+    )
+
+
+def _add_pretrain_file(
+    main: ExpressionData, path: Path, data_cfg: Mapping
+) -> tuple[pd.DataFrame, dict]:
+    """Append the patients of a separate pretraining file (genes: those both files share)."""
+    extra = _read_expression(path, data_cfg)
+    genes = main.expression.columns.intersection(extra.expression.columns, sort=False)
+    if len(genes) == 0:
+        raise DataError(
+            f"{path}: no gene symbol in common with {main.report['file']} (e.g. "
+            f"{list(extra.expression.columns[:3])} vs {list(main.expression.columns[:3])}); "
+            "expected the same gene-level platform"
+        )
+    new = extra.expression.index.difference(main.expression.index, sort=False)
+    expression = pd.concat([main.expression[genes], extra.expression.loc[new, genes]])
+    n_lost = main.expression.shape[1] - len(genes)
+    if n_lost:
+        log.warning("%d gene(s) of the expression file are not in %s: dropped", n_lost, path)
+    report = {
+        **extra.report,
+        "patients_added": len(new),
+        "patients_already_in_expression_file": int(len(extra.expression) - len(new)),
+        "genes_not_in_pretrain_file": n_lost,
+    }
+    return expression, report
 
 
 def load_cohort(data_cfg: Mapping, cache_dir: str | Path) -> Cohort:
     """Read the expression matrix and all label tables named by the data config."""
     expression_file, label_files = data_files(data_cfg, cache_dir)
-    expression = read_expression(expression_file, data_cfg.get("orientation", "auto"))
-    tables = [read_label_table(p) for p in label_files]
+    main = _read_expression(expression_file, data_cfg)
+    expression, digest = main.expression, file_digest(expression_file)
+    report: dict = {"expression": main.report}
+    if data_cfg.get("pretrain_expression_file"):
+        pretrain_file = resolve_path(data_cfg["pretrain_expression_file"])
+        expression, report["pretrain_expression"] = _add_pretrain_file(
+            main, pretrain_file, data_cfg
+        )
+        digest = stable_hash([digest, file_digest(pretrain_file)], length=16)
+    tables = [(p, read_label_table(p)) for p in label_files]
+    if main.labels is not None:  # e.g. the ClaNC840 subtype row
+        tables.insert(0, (expression_file, main.labels))
+        label_files = [expression_file, *label_files]
     labels = pd.DataFrame(index=pd.Index([], name="patient_id"))
-    for path, table in zip(label_files, tables, strict=True):
+    for path, table in tables:
         clash = labels.columns.intersection(table.columns)
         if len(clash):
             raise DataError(
                 f"{path}: label column(s) {list(clash)} also appear in an earlier label file"
             )
         labels = labels.join(table, how="outer")
-    return Cohort(
+        report.setdefault("label_files", {})[str(path)] = {
+            "n_patients": len(table),
+            "n_without_expression": int((~table.index.isin(expression.index)).sum()),
+            "columns": [str(c) for c in table.columns],
+        }
+    cohort = Cohort(
         expression=expression,
         labels=labels,
         expression_file=expression_file,
         label_files=label_files,
-        digest=file_digest(expression_file),
+        digest=digest,
+        report=report,
     )
+    report["n_expression_patients"] = len(expression)
+    report["n_genes"] = int(expression.shape[1])
+    report["n_labelled_patients"] = len(labelled_patients(cohort))
+    report["n_pretrain_patients"] = len(pretrain_patients(cohort))
+    return cohort
 
 
 def labelled_patients(cohort: Cohort) -> set[str]:
@@ -90,8 +168,11 @@ def pretrain_patients(cohort: Cohort) -> list[str]:
     return [p for p in cohort.expression.index if p not in labelled]
 
 
-def trait_cohort(cohort: Cohort, spec: TraitSpec) -> TraitCohort:
-    """Patients with expression and a mapped label for ``spec``; labels permuted if asked."""
+def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) -> TraitCohort:
+    """Patients with expression and a mapped label for ``spec``; labels permuted if asked.
+
+    With ``n_folds``, every class must have at least that many patients (stratified CV).
+    """
     source = ", ".join(str(p) for p in cohort.label_files) or "label files"
     if spec.column not in cohort.labels.columns:
         raise DataError(
@@ -99,9 +180,14 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec) -> TraitCohort:
             f"columns present: {list(cohort.labels.columns)}"
         )
     column = cohort.labels[spec.column]
+    n_no_value = int(column.isna().sum())
     column = column[column.notna()]
-    encoded = encode_labels(column, spec, source=source)
+    try:
+        encoded = encode_labels(column, spec, source=source)
+    except ValueError as err:  # unknown category: the message lists the allowed values
+        raise DataError(str(err)) from None
     shared = [p for p in encoded.labels.index if p in cohort.expression.index]
+    no_expression = [p for p in encoded.labels.index if p not in cohort.expression.index]
     if not shared:
         raise DataError(
             f"no patient has both expression ({cohort.expression_file}) and a {spec.name!r} label "
@@ -112,21 +198,48 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec) -> TraitCohort:
     if spec.permute_labels:
         labels = permute(labels, spec.permute_seed)
     y = labels.to_numpy(np.int64)
+    counts = class_counts(y, spec)
     if len(np.unique(y)) < 2:
         raise DataError(
             f"{source}: trait {spec.name!r} has only class {spec.class_names[int(y[0])]!r} left "
             f"after dropping {encoded.dropped}; nothing to classify"
         )
+    if n_folds is not None and min(counts.values()) < n_folds:
+        small = {name: n for name, n in counts.items() if n < n_folds}
+        raise DataError(
+            f"{source}: trait {spec.name!r} has class(es) {small} with fewer patients than "
+            f"n_folds={n_folds} (class counts {counts}); expected at least n_folds patients per "
+            "class for stratified CV: lower n_folds or merge classes"
+        )
     report = {
         "trait": spec.name,
         "column": spec.column,
         "n_patients": len(shared),
-        "class_counts": class_counts(y, spec),
+        "class_counts": counts,
         "dropped_values": encoded.dropped,
-        "labelled_without_expression": int(len(encoded.labels) - len(shared)),
+        "labelled_without_expression": len(no_expression),
         "n_genes": int(cohort.expression.shape[1]),
         "permuted_labels": spec.permute_labels,
+        "patients": {
+            "expression": len(cohort.expression),
+            "trait_cohort": len(shared),
+            "pretrain_cohort": cohort.report.get("n_pretrain_patients"),
+        },
+        "patients_dropped": {
+            "value dropped by the trait's drop list": int(sum(encoded.dropped.values())),
+            "no value in the trait column": n_no_value,
+            "label but no expression profile": len(no_expression),
+        },
+        "patients_without_expression": no_expression[:50],
+        "data": cohort.report,
     }
+    log.info(
+        "cohort for trait %s: %d patients %s, %d genes; dropped: %s; %d expression-only patients "
+        "for pretraining",
+        spec.name, len(shared), counts, cohort.expression.shape[1],
+        {k: v for k, v in report["patients_dropped"].items() if v} or "none",
+        report["patients"]["pretrain_cohort"] or 0,
+    )  # fmt: skip
     return TraitCohort(
         X=cohort.expression.loc[shared].to_numpy(np.float32),
         y=y,

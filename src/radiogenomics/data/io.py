@@ -1,102 +1,549 @@
-"""Readers for expression matrices and label tables, normalising TCGA barcodes to patients."""
+"""Readers for expression matrices and label tables, normalising TCGA barcodes to patients.
+
+Accepted expression files (``format="auto"`` picks by name and content):
+
+* ``table``: TSV/CSV/TXT (optionally ``.gz``), one id column then numbers; patients x genes or
+  genes x samples (``orientation="auto"`` looks for TCGA barcodes in the first column vs the header);
+* ``parquet``: the same table as Parquet (ids in the index or in the first column);
+* ``gct``: GCT 1.2 or 1.3 (genes x samples, description / row-metadata columns skipped);
+* ``clanc840``: the Verhaak 2010 ClaNC840 layout (header, ``Subtype`` row, gene rows with a signature
+  code in column 2); yields the expression and a ``subtype`` label column.
+
+Every problem with a file raises :class:`DataError` naming the file, the line/row/column or value,
+and what was expected, before any training starts.
+"""
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import logging
 import re
 import warnings
+import zlib
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+log = logging.getLogger(__name__)
 
 BARCODE_RE = re.compile(r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}", re.IGNORECASE)
 PATIENT_ID_LENGTH = 12
+ORIENTATIONS = ("auto", "patients_x_genes", "genes_x_patients")
+FORMATS = ("auto", "table", "parquet", "gct", "clanc840")
+IMPUTE = (None, "gene_mean")
+RESOURCE_PREFIX = "resource:"  # data.*_file values naming a file shipped in data/resources
+CLANC_LABEL_COLUMN = "subtype"
+FIREHOSE_SECOND_HEADER = "Composite Element REF"  # TCGA Level 3 / Firehose: 2nd header line
+# cells read as missing in expression files (label tables keep every string, e.g. "n/a")
+NA_TOKENS = ("", "NA", "NaN", "nan", "N/A", "NULL", "null", "-")
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DataError(ValueError):
     """A user-supplied data file is malformed; the message names the file and what is wrong."""
 
 
-def patient_id(barcode: str) -> str:
+@dataclass
+class ExpressionData:
+    """An expression matrix (patients x genes, float32), labels found in the same file, and a report."""
+
+    expression: pd.DataFrame
+    labels: pd.DataFrame | None = None  # e.g. the ClaNC840 subtype row
+    report: dict = field(default_factory=dict)
+
+
+def patient_id(barcode: object) -> str:
     """TCGA sample/aliquot barcode -> 12-character patient barcode (other ids pass through)."""
-    text = str(barcode).strip()
+    text = str(barcode).strip().strip('"')
     return text[:PATIENT_ID_LENGTH].upper() if BARCODE_RE.match(text) else text
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: file not found")
-    suffixes = "".join(path.suffixes).lower()
-    if ".parquet" in suffixes:
-        return pd.read_parquet(path)
-    sep = "," if ".csv" in suffixes else "\t"
+def resolve_path(path: str | Path) -> Path:
+    """A file path, or ``resource:<name>`` for a file shipped in ``radiogenomics/data/resources``."""
+    text = str(path)
+    if text.startswith(RESOURCE_PREFIX):
+        name = text[len(RESOURCE_PREFIX) :]
+        shipped = resources.files("radiogenomics.data") / "resources" / name
+        if not shipped.is_file():
+            raise DataError(f"{text}: no shipped file {name!r} in radiogenomics/data/resources")
+        return Path(str(shipped))
+    return Path(text).expanduser()
+
+
+# ---------------------------------------------------------------------------------------- text
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
     try:
-        return pd.read_csv(path, sep=sep, index_col=0, engine="c", low_memory=False)
-    except pd.errors.EmptyDataError as err:
-        raise DataError(f"{path}: file is empty") from err
+        raw = path.read_bytes()
+        if raw[:2] == _GZIP_MAGIC:
+            raw = gzip.decompress(raw)
+        return raw.decode("utf-8-sig")
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot decompress ({err}); expected plain text or gzip") from err
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {err.start}); expected a tab- or comma-separated text "
+            "file, optionally gzipped, or Parquet/GCT"
+        ) from err
 
 
-def read_expression(path: str | Path, orientation: str = "auto") -> pd.DataFrame:
-    """Read an expression table as patients x genes (float32), patients keyed by 12-char barcode.
+@dataclass
+class _Lines:
+    """Non-blank lines of a text file and their 1-based line numbers in the file."""
 
-    ``orientation`` is ``"patients_x_genes"``, ``"genes_x_patients"`` or ``"auto"`` (rows that
-    look like TCGA barcodes are patients).
+    text: list[str]
+    number: list[int]
+
+    def __getitem__(self, item: slice) -> _Lines:
+        return _Lines(self.text[item], self.number[item])
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
+def _lines(text: str, path: Path) -> _Lines:
+    lines = text.splitlines()
+    keep = [i for i, line in enumerate(lines) if line.strip()]
+    if not keep:
+        raise DataError(f"{path}: file is empty")
+    return _Lines([lines[i] for i in keep], [i + 1 for i in keep])
+
+
+def _delimiter(lines: list[str], path: Path) -> str:
+    """Tab or comma, whichever splits the first lines consistently; else a DataError."""
+    sample = lines[:5]
+    for sep in ("\t", ","):
+        counts = {line.count(sep) for line in sample}
+        if min(counts) > 0 and (len(counts) == 1 or sep == "\t"):
+            return sep
+    for sep in ("\t", ","):
+        if lines[0].count(sep):
+            return sep
+    other = next((s for s in (";", "|", " ") if s in lines[0]), None)
+    found = f"; it looks {'space' if other == ' ' else repr(other)}-separated" if other else ""
+    raise DataError(
+        f"{path}: line 1 has no tab or comma, so it cannot be split into columns{found}. "
+        f"Expected a tab- or comma-separated table; line 1 begins {lines[0][:60]!r}"
+    )
+
+
+def _split_header(line: str, sep: str) -> list[str]:
+    return [f.strip() for f in next(csv.reader([line], delimiter=sep))]
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+@dataclass
+class _Matrix:
+    """A numeric text matrix as read: row ids, column ids, values (rows x columns)."""
+
+    rows: list[str]
+    columns: list[str]
+    values: np.ndarray  # float64
+    row_meta: list[list[str]] = field(default_factory=list)  # skipped columns, per row
+
+
+def _parse_matrix(lines: _Lines, path: Path, sep: str, meta_cols: int = 0) -> _Matrix:
+    """Parse a header line + numeric rows: id, ``meta_cols`` skipped fields, then numbers.
+
+    Fast for wide files: all numbers go through pyarrow's CSV parser as one column.
     """
-    path = Path(path)
-    df = _read_table(path)
+    header = _split_header(lines.text[0], sep)
+    body, numbers = lines.text[1:], lines.number[1:]
+    if not body:
+        raise DataError(f"{path}: only a header line, no data rows")
+    n_fields = body[0].count(sep) + 1
+    if len(header) == n_fields:
+        columns = header[1 + meta_cols :]
+    elif len(header) == n_fields - 1:  # R write.table style: no name above the id column
+        if body[0].endswith(sep):
+            raise DataError(
+                f"{path}: line {numbers[0]} ends with an extra delimiter (one field more than "
+                "the header); expected rows without a trailing tab or comma"
+            )
+        columns = header[meta_cols:]
+    else:
+        raise DataError(
+            f"{path}: line {lines.number[0]} (header) has {len(header)} fields but line "
+            f"{numbers[0]} has {n_fields}; expected the same number of columns"
+        )
+    n_cols = n_fields - 1 - meta_cols
+    if n_cols < 1:
+        raise DataError(f"{path}: line {numbers[0]} has no value columns after the id")
+    rows, rests, meta = [], [], []
+    for line in body:
+        parts = line.split(sep, 1 + meta_cols)
+        rows.append(_unquote(parts[0]))
+        meta.append([_unquote(p) for p in parts[1 : 1 + meta_cols]])
+        rests.append(parts[-1] if len(parts) == 2 + meta_cols else "")
+    flat = "\n".join(rests).replace(sep, "\n")
+    if flat.count("\n") + 1 != len(rows) * n_cols:
+        for i, rest in enumerate(rests):
+            if rest.count(sep) + 1 != n_cols:
+                raise DataError(
+                    f"{path}: line {numbers[i]} (id {rows[i]!r}) has "
+                    f"{rest.count(sep) + 2 + meta_cols} fields; expected {n_fields} like line "
+                    f"{numbers[0]}. Is the delimiter ({'tab' if sep == chr(9) else 'comma'}) right?"
+                )
+    try:
+        values = _parse_numbers(flat)
+    except pa.ArrowInvalid:
+        text = pd.Series(flat.split("\n"))
+        parsed = pd.to_numeric(text.str.strip().str.strip('"'), errors="coerce")
+        bad = int(np.flatnonzero(parsed.isna().to_numpy() & ~text.isin(NA_TOKENS).to_numpy())[0])
+        r, c = divmod(bad, n_cols)
+        raise DataError(
+            f"{path}: non-numeric value {text.iat[bad]!r} at line {numbers[r]}, row {rows[r]!r}, "
+            f"column {columns[c]!r}; expected a number (or a missing value: "
+            f"{', '.join(repr(t) for t in NA_TOKENS)})"
+        ) from None
+    return _Matrix(rows, columns, values.reshape(len(rows), n_cols), meta)
+
+
+def _parse_numbers(flat: str) -> np.ndarray:
+    """One number per line (NA tokens -> NaN) -> float64 array; ArrowInvalid on anything else."""
+    table = pa_csv.read_csv(
+        io.BytesIO(flat.encode()),
+        read_options=pa_csv.ReadOptions(column_names=["v"], block_size=4 << 20),
+        parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={"v": pa.float64()}, null_values=list(NA_TOKENS)
+        ),
+    )
+    return table.column(0).to_numpy(zero_copy_only=False)
+
+
+# ------------------------------------------------------------------------------------ formats
+
+
+def detect_format(path: Path, first_lines: list[str] | None = None) -> str:
+    """``parquet``/``gct`` by file name, ``gct``/``clanc840`` by content, else ``table``."""
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".gct", ".gct.gz")):
+        return "gct"
+    if first_lines:
+        if first_lines[0].startswith("#1."):
+            return "gct"
+        if len(first_lines) > 1 and first_lines[1].split("\t")[0].strip().lower() == "subtype":
+            return "clanc840"
+    return "table"
+
+
+def _read_parquet(path: Path) -> _Matrix:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises many types for a damaged file
+        raise DataError(f"{path}: cannot read as Parquet ({type(err).__name__}: {err})") from err
+    if (
+        isinstance(df.index, pd.RangeIndex)
+        and len(df.columns)
+        and not (pd.api.types.is_numeric_dtype(df.iloc[:, 0]))
+    ):
+        df = df.set_index(df.columns[0])
     if df.empty:
-        raise DataError(f"{path}: no rows or columns of expression values")
+        raise DataError(f"{path}: file is empty")
+    for c, column in enumerate(df.columns):
+        if not pd.api.types.is_numeric_dtype(df[column]):
+            numbers = pd.to_numeric(df[column], errors="coerce")
+            bad = np.flatnonzero(numbers.isna().to_numpy() & df[column].notna().to_numpy())
+            if len(bad):
+                r = int(bad[0])
+                raise DataError(
+                    f"{path}: non-numeric value {df[column].iat[r]!r} at row {df.index[r]!r} "
+                    f"(row {r + 1}), column {column!r} (column {c + 2}); expected a number"
+                )
+            df[column] = numbers
+    return _Matrix(
+        [str(i) for i in df.index], [str(c) for c in df.columns], df.to_numpy(np.float64)
+    )
+
+
+def _read_gct(path: Path, lines: _Lines) -> _Matrix:
+    version = lines.text[0].strip()
+    if version not in ("#1.2", "#1.3") or len(lines) < 4:
+        raise DataError(
+            f"{path}: line 1 is {lines.text[0][:20]!r}; a GCT file starts with '#1.2' or '#1.3', then "
+            "a dimensions line, a header line and data rows"
+        )
+    dims = lines.text[1].split("\t")
+    try:
+        n_row_meta = int(dims[2]) if version == "#1.3" else 1
+        n_col_meta = int(dims[3]) if version == "#1.3" else 0
+    except (IndexError, ValueError):
+        raise DataError(
+            f"{path}: line 2 is {lines.text[1][:40]!r}; GCT 1.3 expects "
+            "'rows<TAB>columns<TAB>row-metadata<TAB>column-metadata'"
+        ) from None
+    body = _Lines(
+        [lines.text[2], *lines.text[3 + n_col_meta :]],
+        [lines.number[2], *lines.number[3 + n_col_meta :]],
+    )
+    return _parse_matrix(body, path, "\t", meta_cols=n_row_meta)
+
+
+def _read_clanc840(path: Path, lines: _Lines) -> tuple[_Matrix, pd.DataFrame]:
+    """Genes x samples with a ``Subtype`` row (line 2) and a signature column (column 2)."""
+    subtype_row = lines.text[1].split("\t")
+    if subtype_row[0].strip().lower() != "subtype":
+        raise DataError(
+            f"{path}: line 2 begins {subtype_row[0][:30]!r}; the ClaNC840 layout has a 'Subtype' "
+            "row there (header row, Subtype row, then one row per gene)"
+        )
+    body = _Lines([lines.text[0], *lines.text[2:]], [lines.number[0], *lines.number[2:]])
+    matrix = _parse_matrix(body, path, "\t", meta_cols=1)
+    subtypes = [s.strip() for s in subtype_row[2:]]
+    if len(subtypes) != len(matrix.columns):
+        raise DataError(
+            f"{path}: line 2 (Subtype) has {len(subtypes)} sample values but the header names "
+            f"{len(matrix.columns)} samples; expected one subtype per sample"
+        )
+    labels = pd.DataFrame(
+        {CLANC_LABEL_COLUMN: subtypes}, index=pd.Index(matrix.columns, name="patient_id")
+    )
+    return matrix, labels
+
+
+# --------------------------------------------------------------------------------- expression
+
+
+def _looks_like_patients(ids: list[str]) -> float:
+    return float(np.mean([bool(BARCODE_RE.match(_unquote(i))) for i in ids])) if ids else 0.0
+
+
+def _orient(matrix: _Matrix, orientation: str, path: Path) -> tuple[str, _Matrix]:
+    if orientation not in ORIENTATIONS:
+        raise DataError(f"data.orientation={orientation!r}: expected one of {ORIENTATIONS}")
     if orientation == "auto":
-        rows = np.mean([bool(BARCODE_RE.match(str(i))) for i in df.index])
-        cols = np.mean([bool(BARCODE_RE.match(str(c))) for c in df.columns])
+        rows, cols = _looks_like_patients(matrix.rows), _looks_like_patients(matrix.columns)
         if rows > 0.5 >= cols:
             orientation = "patients_x_genes"
         elif cols > 0.5 >= rows:
             orientation = "genes_x_patients"
         else:
             raise DataError(
-                f"{path}: cannot tell whether rows or columns are patients (neither looks like "
-                "TCGA barcodes); set data.orientation=patients_x_genes or genes_x_patients"
+                f"{path}: cannot tell whether rows or columns are patients ({rows:.0%} of row ids "
+                f"and {cols:.0%} of column names look like TCGA barcodes, e.g. row "
+                f"{matrix.rows[0]!r}, column {matrix.columns[0]!r}); set "
+                "data.orientation=patients_x_genes or data.orientation=genes_x_patients"
             )
     if orientation == "genes_x_patients":
-        df = df.T
-    elif orientation != "patients_x_genes":
-        raise ValueError(f"unknown orientation {orientation!r}")
-    df.index = [patient_id(i) for i in df.index]
-    df.columns = [str(c).strip() for c in df.columns]
-    df.index.name, df.columns.name = "patient_id", "gene"
-    values = df.apply(pd.to_numeric, errors="coerce") if (df.dtypes == object).any() else df
-    if values.isna().to_numpy().any():
-        r, c = np.argwhere(values.isna().to_numpy())[0]
+        matrix = _Matrix(matrix.columns, matrix.rows, matrix.values.T)
+    return orientation, matrix
+
+
+def _sample_type(sample: str) -> str | None:
+    """Sample-type code of a TCGA sample barcode (``TCGA-02-0003-01A`` -> ``01``), else None."""
+    text = _unquote(sample)
+    return text[13:15] if BARCODE_RE.match(text) and len(text) >= 15 else None
+
+
+def _keep_sample_type(matrix: _Matrix, sample_type: str | None) -> tuple[_Matrix, int]:
+    if sample_type is None:
+        return matrix, 0
+    code = str(sample_type).zfill(2)
+    keep = np.array([_sample_type(r) in (None, code) for r in matrix.rows])
+    if keep.all():
+        return matrix, 0
+    rows = [r for r, k in zip(matrix.rows, keep, strict=True) if k]
+    return _Matrix(rows, matrix.columns, matrix.values[keep]), int((~keep).sum())
+
+
+def _unique_patients(raw: list[str], path: Path, what: str) -> list[str]:
+    """12-character patient ids of ``raw`` ids; a DataError if two rows map to one patient."""
+    patients = [patient_id(i) for i in raw]
+    index = pd.Index(patients)
+    if index.has_duplicates:
+        dup = index[index.duplicated()].unique()[0]
+        samples = [r for r, p in zip(raw, patients, strict=True) if p == dup]
+        n_dup = int(index.duplicated(keep=False).sum())
         raise DataError(
-            f"{path}: non-numeric or missing expression value {df.iat[r, c]!r} at patient "
-            f"{df.index[r]!r}, gene {df.columns[c]!r}"
+            f"{path}: patient id {dup!r} occurs more than once ({samples}); {n_dup} rows share a "
+            f"patient id after cutting barcodes to 12 characters. Expected one {what} per patient "
+            "(for several samples of a patient keep one, e.g. data.sample_type=01 keeps primary "
+            "tumours only)"
         )
-    df = values.astype(np.float32)
-    if not np.isfinite(df.to_numpy()).all():
-        r, c = np.argwhere(~np.isfinite(df.to_numpy()))[0]
+    return patients
+
+
+def _check_values(X: np.ndarray, patients: list[str], genes: list[str], path: Path, impute):
+    finite = np.isfinite(X)
+    if finite.all():
+        return X, 0
+    inf = np.argwhere(np.isinf(X))
+    if len(inf):
+        r, c = inf[0]
         raise DataError(
-            f"{path}: infinite value at patient {df.index[r]!r}, gene {df.columns[c]!r}"
+            f"{path}: infinite value {X[r, c]} at patient {patients[r]!r}, gene {genes[c]!r} "
+            f"({len(inf)} infinite cell(s)); expected finite expression values"
         )
-    if df.index.duplicated().any():
-        dups = df.index[df.index.duplicated()].unique().tolist()
-        raise DataError(f"{path}: duplicate patient ids after barcode normalisation: {dups[:5]}")
-    if df.columns.duplicated().any():
-        n = int(df.columns.duplicated().sum())
-        warnings.warn(f"{path}: {n} duplicate gene symbol column(s) averaged", stacklevel=2)
-        df = df.T.groupby(level=0, sort=False).mean().T.astype(np.float32)
-    return df
+    n_missing = int((~finite).sum())
+    if impute is None:
+        r, c = np.argwhere(~finite)[0]
+        raise DataError(
+            f"{path}: missing value at patient {patients[r]!r}, gene {genes[c]!r} ({n_missing} "
+            "missing cell(s) in all); expected every cell filled. Set data.impute=gene_mean to "
+            "fill them with the gene's mean over patients"
+        )
+    if impute != "gene_mean":
+        raise DataError(f"data.impute={impute!r}: expected null or 'gene_mean'")
+    means = np.nanmean(np.where(finite, X, np.nan), axis=0)
+    empty = np.flatnonzero(np.isnan(means))
+    if len(empty):
+        raise DataError(
+            f"{path}: gene {genes[empty[0]]!r} has no value for any patient; cannot impute"
+        )
+    X = np.where(finite, X, means[None, :])
+    warnings.warn(f"{path}: imputed {n_missing} missing cell(s) with gene means", stacklevel=3)
+    return X, n_missing
+
+
+def _average_duplicate_genes(X: np.ndarray, genes: list[str], path: Path):
+    """Average columns whose symbols match ignoring case (first spelling kept)."""
+    codes, uniques = pd.factorize(pd.Index([g.upper() for g in genes]))
+    n_dup = len(genes) - len(uniques)
+    if not n_dup:
+        return X, genes, 0
+    first = pd.Series(np.arange(len(genes))).groupby(codes).first().to_numpy()
+    X = pd.DataFrame(X.T).groupby(codes, sort=True).mean().to_numpy().T
+    repeated = sorted({g for g, d in zip(genes, pd.Index(codes).duplicated(), strict=True) if d})
+    warnings.warn(
+        f"{path}: {n_dup} duplicate gene symbol column(s) averaged into {len(repeated)} gene(s), "
+        f"e.g. {repeated[:5]}",
+        stacklevel=3,
+    )
+    return X, [genes[i] for i in first], n_dup
+
+
+def read_expression_data(
+    path: str | Path,
+    orientation: str = "auto",
+    format: str = "auto",
+    impute: str | None = None,
+    sample_type: str | None = None,
+) -> ExpressionData:
+    """Read an expression file into patients x genes (float32), with any labels it carries.
+
+    Patients are keyed by 12-character TCGA barcodes; duplicate gene symbols are averaged (with a
+    warning saying how many); empty gene symbols are dropped. ``sample_type`` (e.g. ``"01"``,
+    primary solid tumour) keeps only TCGA barcodes with that sample-type code (characters 14-15;
+    shorter ids are kept), for files holding several samples per patient. See the module doc.
+    """
+    path = resolve_path(path)
+    if format not in FORMATS:
+        raise DataError(f"data.format={format!r}: expected one of {FORMATS}")
+    labels = None
+    lines = _Lines([], [])
+    if format == "auto":
+        format = detect_format(path)
+        if format != "parquet":
+            lines = _lines(_read_text(path), path)
+            format = detect_format(path, lines.text[:2])
+    elif format != "parquet":
+        lines = _lines(_read_text(path), path)
+    if format == "parquet":
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        matrix = _read_parquet(path)
+    elif format == "gct":
+        matrix, orientation = _read_gct(path, lines), "genes_x_patients"
+    elif format == "clanc840":
+        (matrix, labels), orientation = _read_clanc840(path, lines), "genes_x_patients"
+    else:
+        if len(lines) > 2 and lines.text[1].split("\t")[0].strip() == FIREHOSE_SECOND_HEADER:
+            lines = _Lines([lines.text[0], *lines.text[2:]], [lines.number[0], *lines.number[2:]])
+        matrix = _parse_matrix(lines, path, _delimiter(lines.text, path))
+    orientation, matrix = _orient(matrix, orientation, path)
+    matrix, n_other_samples = _keep_sample_type(matrix, sample_type)
+    patients = _unique_patients(matrix.rows, path, "expression profile")
+    genes = [_unquote(g) for g in matrix.columns]
+    keep = np.array([bool(g) for g in genes])
+    X = matrix.values[:, keep] if not keep.all() else matrix.values
+    genes = [g for g, k in zip(genes, keep, strict=True) if k]
+    if not genes:
+        raise DataError(f"{path}: no gene columns with a symbol")
+    X, n_imputed = _check_values(X, patients, genes, path, impute)
+    X, genes, n_dup = _average_duplicate_genes(X, genes, path)
+    expression = pd.DataFrame(
+        X.astype(np.float32, copy=False),
+        index=pd.Index(patients, name="patient_id"),
+        columns=pd.Index(genes, name="gene"),
+    )
+    if labels is not None:
+        labels.index = pd.Index(patients, name="patient_id")
+    report = {
+        "file": str(path),
+        "format": format,
+        "orientation": orientation,
+        "n_patients": len(patients),
+        "n_genes_read": len(matrix.columns),
+        "n_genes_kept": len(genes),
+        "genes_dropped": {"empty symbol": int((~keep).sum()), "duplicate (averaged)": n_dup},
+        "n_cells_imputed": n_imputed,
+        "samples_dropped": {f"sample type not {sample_type}": n_other_samples},
+    }
+    return ExpressionData(expression=expression, labels=labels, report=report)
+
+
+def read_expression(path: str | Path, **options) -> pd.DataFrame:
+    """Read an expression file as patients x genes (float32); see :func:`read_expression_data`."""
+    return read_expression_data(path, **options).expression
+
+
+# ------------------------------------------------------------------------------------- labels
 
 
 def read_label_table(path: str | Path) -> pd.DataFrame:
-    """Read a label table (first column = patient id, other columns = raw category strings)."""
-    path = Path(path)
-    df = _read_table(path)
-    if df.empty:
-        raise DataError(f"{path}: no label rows")
-    df.index = [patient_id(i) for i in df.index]
-    df.index.name = "patient_id"
-    if df.index.duplicated().any():
-        dups = df.index[df.index.duplicated()].unique().tolist()
-        raise DataError(f"{path}: duplicate patient ids: {dups[:5]}")
-    return df.astype("object").where(df.notna(), None)
+    """Read a label table: first column = patient id, other columns = raw category strings.
+
+    Every cell stays a string (``n/a`` is a category the trait decides to drop); empty cells
+    become ``None``. TSV/CSV (optionally gzipped) or Parquet.
+    """
+    path = resolve_path(path)
+    if path.name.lower().endswith((".parquet", ".pq")):
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        try:
+            df = pd.read_parquet(path)
+        except Exception as err:
+            raise DataError(f"{path}: cannot read as Parquet ({err})") from err
+        if isinstance(df.index, pd.RangeIndex) and len(df.columns):
+            df = df.set_index(df.columns[0])
+        df = df.astype(str).where(df.notna(), "")
+    else:
+        lines = _lines(_read_text(path), path)
+        sep = _delimiter(lines.text, path)
+        try:
+            df = pd.read_csv(
+                io.StringIO("\n".join(lines.text)),
+                sep=sep,
+                index_col=0,
+                dtype=str,
+                keep_default_na=False,
+                engine="c",
+            )
+        except (pd.errors.ParserError, ValueError) as err:
+            raise DataError(f"{path}: cannot parse as a {sep!r}-separated table: {err}") from None
+    if df.empty or not len(df.columns):
+        raise DataError(
+            f"{path}: no label rows or columns; expected a patient id column then trait columns"
+        )
+    raw = [str(i) for i in df.index]
+    df.index = pd.Index(_unique_patients(raw, path, "label row"), name="patient_id")
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.apply(lambda s: s.str.strip()).astype(object)
+    return df.where(df != "", None)

@@ -67,7 +67,7 @@ def summarize(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     metrics, predictions = _group_frame(metrics), _group_frame(predictions)
     write_csv(out / "folds.csv", metrics.drop(columns=["classes"], errors="ignore"))
     write_csv(out / "predictions.csv", predictions)
-    rows = []
+    rows, class_rows = [], []
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
         pooled = predictions.set_index(GROUP_KEYS).loc[key].reset_index()
         classes = list(group["classes"].iloc[0])
@@ -93,12 +93,66 @@ def summarize(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
             **{f"pooled_{k}": v for k, v in pooled_scores.items() if k not in ("auroc", "ap")},
         )
         rows.append(row)
+        if len(classes) > 2:
+            class_rows += per_class_rows(
+                dict(zip(GROUP_KEYS, key, strict=True)), group, y, probs, classes, n_boot
+            )
         _roc_plot(out, row, y, probs, classes)
     table = pd.DataFrame(rows)
     write_csv(out / "cv_summary.csv", table)
     write_json(out / "summary.json", {"configurations": rows, "missing_jobs": missing})
     print_table(table, missing)
+    if class_rows:
+        per_class = pd.DataFrame(class_rows)
+        write_csv(out / "per_class.csv", per_class)
+        print_per_class(per_class)
     return table
+
+
+def per_class_rows(
+    key: dict,
+    group: pd.DataFrame,
+    y: np.ndarray,
+    probs: np.ndarray,
+    classes: list[str],
+    n_boot: int,
+) -> list[dict]:
+    """Multiclass: one-vs-rest results per class (fold mean and pooled out-of-fold with a CI)."""
+    rows = []
+    for k, name in enumerate(classes):
+        target = (y == k).astype(int)
+        pooled = score(target, probs[:, k], ["rest", name])
+        lo, hi = bootstrap_auroc_ci(target, probs[:, k], n_boot=n_boot)
+        folds = group.get(f"test_auroc_{name}", pd.Series(dtype=float))
+        rows.append(
+            {
+                **key,
+                "class": name,
+                "n_patients": int(target.sum()),
+                "mean_auroc": float(folds.mean()),
+                "sd_auroc": float(folds.std(ddof=1)) if len(folds) > 1 else float("nan"),
+                "pooled_auroc": pooled["auroc"],
+                "pooled_auroc_ci_low": lo,
+                "pooled_auroc_ci_high": hi,
+                "pooled_ap": pooled["ap"],
+            }
+        )
+    return rows
+
+
+def print_per_class(per_class: pd.DataFrame) -> None:
+    """Print the one-vs-rest results of multiclass traits."""
+    lines = ["", "Per class (one-vs-rest, pooled out-of-fold)"]
+    lines.append(
+        f"{'trait':<14}{'model':<10}{'class':<14}{'n':>5}{'pooled AUROC [95% CI]':>30}{'AP':>7}"
+    )
+    for _, r in per_class.iterrows():
+        ci = f"{r['pooled_auroc']:.3f} [{r['pooled_auroc_ci_low']:.3f}, {r['pooled_auroc_ci_high']:.3f}]"
+        lines.append(
+            f"{r['trait']:<14}{r['model']:<10}{r['class']:<14}{r['n_patients']:>5}{ci:>30}"
+            f"{r['pooled_ap']:>7.3f}"
+        )
+    print("\n".join(lines), flush=True)
 
 
 def _roc_plot(out: Path, row: dict, y: np.ndarray, probs: np.ndarray, classes: list[str]) -> None:
