@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiogenomics.reporting.masking_summary import summarize_masking
 from radiogenomics.reporting.metrics import bootstrap_auroc_ci, score
 from radiogenomics.utils import write_csv, write_json
 
@@ -67,6 +68,7 @@ def summarize(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     metrics, predictions = _group_frame(metrics), _group_frame(predictions)
     write_csv(out / "folds.csv", metrics.drop(columns=["classes"], errors="ignore"))
     write_csv(out / "predictions.csv", predictions)
+    summarize_masking(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene masking
     rows, class_rows = [], []
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
         pooled = predictions.set_index(GROUP_KEYS).loc[key].reset_index()
