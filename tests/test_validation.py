@@ -109,6 +109,14 @@ CASES = {
         r"expr\.tsv: patient id 'TCGA-02-0001' occurs more than once "
         r"\(\['TCGA-02-0001', 'TCGA-02-0001-02A'\]\)",
     ),
+    "empty label file": (
+        lambda t: read_label_table(expression_file(t, text="\n", name="labels.csv")),
+        r"labels\.csv: file is empty",
+    ),
+    "label table without trait columns": (
+        lambda t: read_label_table(expression_file(t, text="id\nTCGA-02-0001\n", name="l.tsv")),
+        r"l\.tsv: line 1 has no tab or comma",
+    ),
     "duplicate patient ids in labels": (
         lambda t: read_label_table(labels_file(t, index=[*PATIENTS[:11], PATIENTS[3]])),
         r"vasari\.csv: patient id 'TCGA-02-0004' occurs more than once.*one label row",

@@ -483,8 +483,8 @@ def read_expression_data(
         index=pd.Index(patients, name="patient_id"),
         columns=pd.Index(genes, name="gene"),
     )
-    if labels is not None:
-        labels.index = pd.Index(patients, name="patient_id")
+    if labels is not None:  # rows of the samples kept, in matrix order
+        labels = labels.loc[matrix.rows].set_axis(pd.Index(patients, name="patient_id"))
     report = {
         "file": str(path),
         "format": format,
