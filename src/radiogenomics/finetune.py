@@ -90,6 +90,8 @@ def fit_network(
         module.load_encoder(encoder.encoder, m.transfer_layers)
     checkpoint = hydra.utils.instantiate(cfg.callbacks.model_checkpoint)
     stopping = hydra.utils.instantiate(cfg.callbacks.early_stopping)
+    if cfg.callbacks.get("progress"):
+        callbacks = [*callbacks, hydra.utils.instantiate(cfg.callbacks.progress)]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()]
     callbacks = [*callbacks, *interpretation_callbacks(cfg)]
     trainer = hydra.utils.instantiate(

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.data.cohort import Cohort, pretrain_patients
 from radiogenomics.data.datamodules import PretrainDataModule
+from radiogenomics.data.io import DataError
 from radiogenomics.models.autoencoder import AutoencoderModule
 from radiogenomics.utils import atomic_write, stable_hash, write_json
 
@@ -85,9 +86,10 @@ def load_or_pretrain(cfg: DictConfig, cohort: Cohort, exclude: set[str]) -> Auto
     if overlap:
         raise RuntimeError(f"autoencoder and trait cohorts overlap: {sorted(overlap)[:5]}")
     if len(patients) < 2:
-        raise ValueError(
-            f"only {len(patients)} expression-only patient(s) for pretraining; set "
-            "model.transfer_layers=0 or provide unlabelled expression profiles"
+        raise DataError(
+            f"{cohort.expression_file}: only {len(patients)} expression-only patient(s) to "
+            "pretrain the autoencoder on; set model.transfer_layers=0 model.freeze_layers=0, or "
+            "provide unlabelled profiles (data.pretrain_expression_file)"
         )
     key = encoder_key(cfg, cohort, patients)
     directory = Path(cfg.paths.cache_dir) / "autoencoders"
