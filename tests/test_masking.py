@@ -165,7 +165,7 @@ def test_probs_frame_round_trip():
 
 MASKING = [
     "+interpret=masking",
-    "interpret.masking.collections=[hallmark,verhaak]",
+    "interpret.masking.collections=[verhaak,cahoy]",
     "interpret.masking.n_random=20",
 ]
 
@@ -180,26 +180,26 @@ def test_callback_writes_tables_and_sweep_pools_them(make_cfg, tmp_path):
     assert len(patients) == metrics["n_test"] and (patients["part"] == "test").all()
     preds = pd.read_csv(sweep / "fold=0" / "predictions.csv")
     np.testing.assert_allclose(patients["model_prob"], preds["y_prob"], atol=1e-6)
-    scores = pd.read_csv(job / "hallmark_scores.csv")
+    scores = pd.read_csv(job / "verhaak_scores.csv")
     for column in ("set", "n_genes", "coverage", "auroc", "ap", "empirical_p", "q"):
         assert column in scores, column
     assert scores["empirical_p"].between(1 / 21 - 1e-9, 1).all()  # R = 20 controls
-    probs = pd.read_parquet(job / "hallmark_probs.parquet")
+    probs = pd.read_parquet(job / "verhaak_probs.parquet")
     assert list(probs["set"]) == list(scores["set"])
     assert set(patients["patient_id"].astype(str)) <= set(probs.columns)
     genes = pd.read_csv(job / "single_genes_scores.csv")
     assert len(genes) == 1500 and genes["rank"].min() == 1
-    sizes = set(scores["n_genes"]) | set(pd.read_csv(job / "verhaak_scores.csv")["n_genes"])
+    sizes = set(scores["n_genes"]) | set(pd.read_csv(job / "cahoy_scores.csv")["n_genes"])
     assert len(pd.read_csv(job / "controls_scores.csv")) == 20 * len(sizes)  # shared by both
 
     summarize(sweep, n_boot=50)
-    pooled = pd.read_csv(sweep / "summary" / "masking_hallmark.csv")
+    pooled = pd.read_csv(sweep / "summary" / "masking_verhaak.csv")
     n_patients = (
         metrics["n_test"] + json.loads((sweep / "fold=1/metrics.json").read_text())["n_test"]
     )
     assert (pooled["n_patients"] == n_patients).all()
     assert pooled["rank"].is_monotonic_increasing and pooled["q"].between(0, 1).all()
-    assert list((sweep / "summary").glob("masking_hallmark_*.png"))
+    assert list((sweep / "summary").glob("masking_verhaak_*.png"))
     assert (sweep / "summary" / "masking_single_genes.csv").exists()
 
 
