@@ -10,9 +10,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from radiogenomics.data.cohort import load_cohort, pretrain_patients, trait_cohort
+from radiogenomics.data.cohort import (
+    Cohort,
+    TraitCohort,
+    load_cohort,
+    pretrain_patients,
+    trait_cohort,
+)
 from radiogenomics.data.io import DataError
-from radiogenomics.data.splits import make_fold_split
+from radiogenomics.data.splits import FoldSplit, make_fold_split
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.reporting.metrics import as_prob_matrix, score
 from radiogenomics.utils import stable_hash, write_csv, write_json
@@ -76,7 +82,9 @@ def run_finetune(cfg: DictConfig) -> dict:
     spec = TraitSpec.from_config(cfg.trait)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
-    split = make_fold_split(tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction)
+    split = make_fold_split(
+        tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction, cfg.get("bootstrap")
+    )
     report = {
         **tc.report,
         "n_pretrain_patients": len(pretrain_patients(cohort)),
@@ -89,13 +97,8 @@ def run_finetune(cfg: DictConfig) -> dict:
     }
     write_json(out_dir / "cohort.json", report)
 
-    if cfg.model.family != "nn":
-        raise ValueError(f"unknown model family {cfg.model.family!r}")
-    from radiogenomics.finetune import fit_network
-
-    result = fit_network(cfg, cohort, tc, split, callbacks=[])
+    probs, fitted = fit_model(cfg, cohort, tc, split)
     y_test = tc.y[split.test]
-    probs = result.test_probs
     write_predictions(
         out_dir, [tc.patient_ids[i] for i in split.test], cfg.fold, y_test, probs, spec
     )
@@ -107,13 +110,11 @@ def run_finetune(cfg: DictConfig) -> dict:
         "n_folds": int(cfg.n_folds),
         "split_seed": int(cfg.split_seed),
         "bootstrap": cfg.get("bootstrap"),
-        "n_train": int(len(split.fit)),
-        "n_val": int(len(split.val)),
+        "n_train": fitted.pop("n_train"),
+        "n_val": fitted.pop("n_val"),
         "n_test": int(len(split.test)),
         **{f"test_{k}": v for k, v in test.items()},
-        "val_auroc": result.best_val_auroc,
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
+        **fitted,
         "classes": spec.class_names,
         "permuted_labels": spec.permute_labels,
         "elapsed_s": round(time.perf_counter() - start, 3),
@@ -121,11 +122,43 @@ def run_finetune(cfg: DictConfig) -> dict:
     }
     write_json(metrics_path, metrics)
     log.info(
-        "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %d, inner-val AUROC %.3f)",
-        spec.name, cfg.model.name, cfg.fold, test["auroc"], test["ap"], result.best_epoch,
-        result.best_val_auroc,
+        "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %s, inner-val AUROC %.3f)",
+        spec.name, cfg.model.name, cfg.fold, test["auroc"], test["ap"], fitted["best_epoch"],
+        fitted["val_auroc"],
     )  # fmt: skip
     return metrics
+
+
+def fit_model(
+    cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit
+) -> tuple[np.ndarray, dict]:
+    """Fit ``cfg.model.family`` on one split: (held-out probabilities, fields for metrics.json)."""
+    if cfg.model.family == "nn":
+        from radiogenomics.finetune import fit_network
+
+        result = fit_network(cfg, cohort, tc, split, callbacks=[])
+        return result.test_probs, {
+            "n_train": int(len(split.fit)),
+            "n_val": int(len(split.val)),
+            "val_auroc": result.best_val_auroc,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+        }
+    if cfg.model.family == "baseline":
+        from radiogenomics.models.baselines import fit_comparator
+
+        model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+        result = fit_comparator(model_cfg, tc.X, tc.y, split, tc.spec.n_classes, seed=cfg.seed)
+        # tuned by inner CV over all training-fold patients: no separate validation part
+        return result.test_probs, {
+            "n_train": int(len(split.train)),
+            "n_val": 0,
+            "val_auroc": result.inner_auroc,  # best mean inner-CV AUROC
+            "best_epoch": None,
+            "epochs_run": None,
+            "best_params": result.best_params,
+        }
+    raise ValueError(f"unknown model family {cfg.model.family!r}; choose nn or baseline")
 
 
 def write_predictions(

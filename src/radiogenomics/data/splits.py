@@ -1,4 +1,7 @@
-"""Deterministic splits: pure functions of (labels, n_folds, fold, seed), shared by every model family."""
+"""Deterministic splits: pure functions of (labels, n_folds, fold, seed[, bootstrap replicate]).
+
+Every model family calls ``make_fold_split`` with the same arguments and so sees the same patients.
+"""
 
 from __future__ import annotations
 
@@ -60,11 +63,49 @@ def inner_validation(
     return np.sort(fit), np.sort(val)
 
 
+def _seed(*keys: int) -> int:
+    """A 32-bit seed derived from integer keys (independent streams per key tuple)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
+def stratified_resample(
+    labels: np.ndarray, idx: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw ``idx`` with replacement within each class: class counts kept, so every class stays present."""
+    y = np.asarray(labels)[idx]
+    draws = [rng.choice(idx[y == k], size=int((y == k).sum()), replace=True) for k in np.unique(y)]
+    return np.sort(np.concatenate(draws))
+
+
 def make_fold_split(
-    labels: np.ndarray, n_folds: int, fold: int, split_seed: int, val_fraction: float
+    labels: np.ndarray,
+    n_folds: int,
+    fold: int,
+    split_seed: int,
+    val_fraction: float,
+    bootstrap: int | None = None,
 ) -> FoldSplit:
-    """Outer fold plus its inner validation split; the inner seed depends on (split_seed, fold)."""
-    train, test = outer_fold(labels, n_folds, fold, split_seed)
-    inner_seed = int(np.random.SeedSequence([split_seed, fold]).generate_state(1)[0])
-    fit, val = inner_validation(labels, train, val_fraction, inner_seed)
-    return FoldSplit(fit=fit, val=val, test=np.sort(test))
+    """Outer fold plus its inner validation split; the inner seed depends on (split_seed, fold).
+
+    ``bootstrap=None`` is plain stratified CV. Replicate ``b`` draws its own stratified K-fold
+    split (seeded by ``split_seed`` and ``b``), carves the inner validation split from the
+    training folds, then resamples fit, validation and held-out indices with replacement within
+    each class. Patients never cross parts (resampling happens after the split), indices repeat
+    within a part, and each class stays present in every part.
+    """
+    if bootstrap is None:
+        train, test = outer_fold(labels, n_folds, fold, split_seed)
+        fit, val = inner_validation(labels, train, val_fraction, _seed(split_seed, fold))
+        return FoldSplit(fit=fit, val=val, test=np.sort(test))
+    if bootstrap < 0:
+        raise ValueError(
+            f"bootstrap replicate must be >= 0 (or null for plain CV), got {bootstrap}"
+        )
+    train, test = outer_fold(labels, n_folds, fold, _seed(split_seed, bootstrap))
+    fit, val = inner_validation(labels, train, val_fraction, _seed(split_seed, bootstrap, fold))
+    rng = np.random.default_rng(_seed(split_seed, bootstrap, fold, 1))
+    return FoldSplit(
+        fit=stratified_resample(labels, fit, rng),
+        val=stratified_resample(labels, val, rng),
+        test=stratified_resample(labels, test, rng),
+    )

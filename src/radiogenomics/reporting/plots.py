@@ -38,3 +38,49 @@ def roc_plot(path: Path, y: np.ndarray, probs: np.ndarray, classes: list[str], t
     if P.shape[1] > 2:
         ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def auroc_by_model_plot(path: Path, table, title: str) -> Path:
+    """Fig. 2a-like: AUROC per trait and model with 95% intervals.
+
+    ``table`` is ``reporting.stats.model_table``: pooled out-of-fold AUROC with its CI where plain CV
+    ran, else the bootstrap mean with its percentile interval.
+    """
+    cv = "pooled_auroc" in table and table["pooled_auroc"].notna().any()
+    value, low, high = (
+        ("pooled_auroc", "pooled_ci_low", "pooled_ci_high")
+        if cv
+        else ("boot_mean_auroc", "boot_ci_low", "boot_ci_high")
+    )
+    traits = sorted(table["trait"].unique())
+    labels = sorted(table["label"].unique(), key=lambda s: (s.split("@")[0] != "nn", s))
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(traits) * max(1, len(labels) / 3)), 4))
+    for j, label in enumerate(labels):
+        rows = table[table["label"] == label].set_index("trait").reindex(traits)
+        x = np.arange(len(traits)) + (j - (len(labels) - 1) / 2) * width
+        y = rows[value].to_numpy(dtype=float)
+        err = np.vstack([y - rows[low].to_numpy(float), rows[high].to_numpy(float) - y])
+        ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, label=label)
+    ax.axhline(0.5, color="grey", ls="--", lw=1)
+    ax.set_xticks(np.arange(len(traits)), traits)
+    ax.set(ylabel="pooled out-of-fold AUROC" if cv else "bootstrap mean AUROC", title=title)
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    return save_figure(fig, path)
+
+
+def paired_difference_plot(path: Path, diffs, title: str) -> Path:
+    """Fig. 2b-like: distribution of paired AUROC differences (reference minus comparator).
+
+    ``diffs`` has columns trait, comparator, diff (one row per bootstrap replicate or fold).
+    """
+    groups = diffs.groupby(["trait", "comparator"], sort=True)["diff"]
+    names = [f"{t}\n{c}" for t, c in groups.groups]
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(names)), 4))
+    ax.boxplot([g.to_numpy() for _, g in groups], showmeans=True)
+    ax.set_xticks(np.arange(1, len(names) + 1), names, fontsize=7, rotation=45, ha="right")
+    ax.axhline(0.0, color="grey", ls="--", lw=1)
+    ax.set(ylabel="AUROC difference", title=title)
+    ax.title.set_fontsize(9)
+    return save_figure(fig, path)
