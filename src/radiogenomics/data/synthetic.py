@@ -94,7 +94,7 @@ class SyntheticConfig:
     n_genes: int | None = None  # None: the whole 12,042-gene universe; else a subset incl. drivers
     program_loading: tuple[float, float] = (0.4, 1.0)  # uniform range of gene loadings
     subtype_effect: float = 1.0  # signature genes' shift in their subtype, in noise sd units
-    trait_noise: float = 0.6  # sd of noise on a trait's latent score (driver activity has sd 1)
+    trait_noise: float = 0.4  # sd of noise on a trait's latent score (driver activity has sd 1)
     missing_rate: float = 0.03  # share of 'n/a' per VASARI column
     subtype_weights: tuple[float, ...] = (
         38,
