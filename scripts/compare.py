@@ -25,7 +25,13 @@ def markdown(table: pd.DataFrame, digits: int = 3) -> str:
     """A DataFrame as a GitHub Markdown table (floats rounded)."""
     if table.empty:
         return "(none)"
-    cells = table.map(lambda v: f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "" if pd.isna(v) else f"{v:.0f}" if v.is_integer() else f"{v:.{digits}f}"
+        return str(v)
+
+    cells = table.map(cell)
     lines = ["| " + " | ".join(map(str, table.columns)) + " |"]
     lines.append("|" + "---|" * len(table.columns))
     lines += ["| " + " | ".join(row) + " |" for row in cells.to_numpy().tolist()]
