@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +39,24 @@ def config_hash(cfg: DictConfig) -> str:
     return stable_hash({k: v for k, v in container.items() if k not in PER_JOB_KEYS})
 
 
+def quiet_lightning() -> None:
+    """Keep job logs readable: Lightning's per-fit banners and a known deprecation go quiet."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # frozen blocks are in eval mode on purpose (their BatchNorm statistics must not move)
+    warnings.filterwarnings(
+        "ignore", message=r".*module\(s\) in eval mode at the start of training.*"
+    )
+
+
 def run(cfg: DictConfig) -> dict | None:
     """Entry point called by ``train.py``: dispatch on ``cfg.task``.
 
     A bad input file ends the job with its message and exit status 2 (no traceback, no
     metrics.json): every check runs before training starts.
     """
+    quiet_lightning()
     try:
         if cfg.task == "pretrain":
             return run_pretrain(cfg)
