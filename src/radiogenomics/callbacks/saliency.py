@@ -15,7 +15,8 @@ Writes, per job, under ``<out_dir>/saliency/``:
   held-out patients) and ``mean_all`` (over every patient of the trait cohort, each standardized
   with this fold's training statistics: a patient set common to all folds, used only to compare
   the fold models' gene rankings; it includes this model's own training patients);
-* ``<collection>_coverage.csv``: every set with its coverage and why it was kept or skipped.
+* ``<collection>_coverage.csv``: every set with its coverage and why it was kept or skipped;
+* ``<collection>.gmt``: the kept sets as tested (array symbols), for the sweep's cohort-level GSEA.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ import pytorch_lightning as pl
 import torch
 
 from radiogenomics.callbacks.masking import PARTS, PATIENTS, collection_label, patients_frame
-from radiogenomics.data.genesets import IndexedGeneSets, index_gene_sets, load_collection
+from radiogenomics.data.genesets import (
+    IndexedGeneSets,
+    index_gene_sets,
+    load_collection,
+    write_gmt,
+)
 from radiogenomics.interpret.gsea import GSEA_METHODS, prerank_patients, set_dict
 from radiogenomics.interpret.saliency import (
     METHODS,
@@ -40,7 +46,7 @@ from radiogenomics.interpret.saliency import (
     output_classes,
     ranking_scores,
 )
-from radiogenomics.utils import write_csv, write_parquet
+from radiogenomics.utils import atomic_write, write_csv, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +159,11 @@ class GeneSaliencyCallback(pl.Callback):
         write_parquet(self.out_dir / MEAN_ATTRIBUTION, self._means(module, dm, classes))
         for label, indexed in self.indexed.items():
             write_csv(self.out_dir / f"{label}_coverage.csv", indexed.coverage)
+            sets = {
+                n: [dm.genes[i] for i in idx]
+                for n, idx in zip(indexed.names, indexed.indices, strict=True)
+            }
+            atomic_write(self.out_dir / f"{label}.gmt", lambda p, s=sets: write_gmt(s, p))
 
     def _gsea(
         self,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from radiogenomics.reporting.masking_summary import summarize_masking
 from radiogenomics.reporting.metrics import bootstrap_auroc_ci, score
+from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def summarize(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     write_csv(out / "folds.csv", metrics.drop(columns=["classes"], errors="ignore"))
     write_csv(out / "predictions.csv", predictions)
     summarize_masking(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene masking
+    summarize_saliency(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene saliency
     rows, class_rows = [], []
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
         pooled = predictions.set_index(GROUP_KEYS).loc[key].reset_index()
