@@ -25,6 +25,7 @@ SECTIONS = {
     "finetune": ("bench_finetune", "bench_finetune"),
     "comparators": ("bench_comparators", "bench_comparators"),
     "masking": ("bench_masking", "bench_masking"),
+    "saliency": ("bench_saliency", "bench_saliency"),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import fisher_exact
 
-from radiogenomics.interpret.gsea import prerank, prerank_patients
+from radiogenomics.interpret.gsea import break_ties, prerank, prerank_patients
 from radiogenomics.interpret.saliency import METHODS, attribute, ranking_scores
 from radiogenomics.interpret.traits import associations, trait_matrices
 from radiogenomics.models.classifier import ClassifierModule
@@ -104,6 +104,13 @@ def test_gsea_finds_planted_set_and_not_random_sets():
     # descending ranking: the planted set at the bottom gives a negative NES
     flipped = prerank(-scores, genes, sets, seed=1).set_index("set")
     assert flipped.loc["SET07", "nes"] < 0 and flipped.loc["SET07", "fdr"] < 0.05
+
+
+def test_break_ties_keeps_order_and_separates_equal_scores():
+    scores = np.array([1.0, 0.0, 1.0, 1.0, -2.0, 0.0])
+    out = break_ties(scores)
+    assert len(np.unique(out)) == 6 and np.abs(out - scores).max() < 1e-12
+    assert np.all(np.argsort(out, kind="stable")[[0, 1, 2]] == [4, 1, 5])
 
 
 def test_per_patient_gsea_seeded_by_patient_not_position():

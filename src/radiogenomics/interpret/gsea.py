@@ -18,7 +18,6 @@ depend on its fold, its position or the number of workers.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -73,8 +72,7 @@ def prerank(
     if scores.shape != (len(genes),) or not np.isfinite(scores).all():
         raise ValueError(f"need one finite score per gene ({len(genes)}), got shape {scores.shape}")
     upper = [str(g).upper() for g in genes]
-    ranking = pd.Series(scores, index=upper)
-    logging.getLogger("gseapy").setLevel(logging.ERROR)  # tie warnings on near-zero attributions
+    ranking = pd.Series(break_ties(scores), index=upper)
     result = gseapy.prerank(
         ranking,
         sets,
@@ -89,6 +87,21 @@ def prerank(
         verbose=False,
     ).res2d
     return _tidy(result, sets, dict(zip(upper, map(str, genes), strict=True)))
+
+
+def break_ties(scores: np.ndarray) -> np.ndarray:
+    """Separate equal scores by one float64 step each, later genes higher (a fixed order).
+
+    float32 attributions tie for a few genes; gseapy would order them arbitrarily (and warn).
+    """
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order].copy()
+    while (ties := np.flatnonzero(np.diff(ranked) <= 0) + 1).size:
+        for i in ties:
+            ranked[i] = max(ranked[i], np.nextafter(ranked[i - 1], np.inf))
+    out = np.empty_like(ranked)
+    out[order] = ranked
+    return out
 
 
 def _tidy(res: pd.DataFrame, sets: dict[str, list[str]], original: dict[str, str]) -> pd.DataFrame:
