@@ -4,7 +4,7 @@
 
 runs in a subprocess on the default cohort (Hydra basic launcher: one job at a time); reported are
 the sweep's wall time against the 10-minute target, each model's summed job time (metrics.json
-``elapsed_s``: data loading, tuning, scoring) and its CV AUROC from the sweep summary. A cached
+``elapsed_s``: data loading, tuning, scoring) and its mean fold AUROC. A cached
 autoencoder is reused as in any second run; ``ae_cached`` says whether one was there.
 
 Run alone: ``python scripts/bench_comparators.py [--quick]``.
@@ -41,13 +41,12 @@ def bench_comparators(quick: bool = False) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"sweep failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     jobs = pd.DataFrame(json.loads(p.read_text()) for p in sweep.glob("*/metrics.json"))
-    summary = pd.read_csv(sweep / "summary" / "cv_summary.csv").set_index("model")
     per_model = {
         model: {
             "jobs": int(len(group)),
             "job_s": round(float(group["elapsed_s"].sum()), 1),
-            "mean_auroc": round(float(summary.loc[model, "mean_auroc"]), 3),
-            "pooled_auroc": round(float(summary.loc[model, "pooled_auroc"]), 3),
+            "max_job_s": round(float(group["elapsed_s"].max()), 1),
+            "mean_auroc": round(float(group["test_auroc"].mean()), 3),
         }
         for model, group in jobs.groupby("model")
     }
@@ -61,6 +60,8 @@ def bench_comparators(quick: bool = False) -> dict:
         "ae_cached": ae_cached,
         "per_model": per_model,
         "comparators_job_s": round(float(jobs.loc[jobs["model"] != "nn", "elapsed_s"].sum()), 1),
+        # >1 means the config files changed during the sweep (a shared tree): timing is suspect
+        "config_hashes_per_model": int(jobs.groupby("model")["config_hash"].nunique().max()),
     }
 
 
