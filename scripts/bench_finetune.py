@@ -71,8 +71,8 @@ def bench_finetune(quick: bool = False) -> dict:
     overrides = ["data.synthetic.n_genes=3000"] if quick else []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _cfg(Path(tmp) / "job", epochs, overrides)
-        with open_dict(cfg):
-            cfg.paths.cache_dir = cfg.paths.cache_dir  # default cache: reuse cohort + autoencoder
+        if cfg.get("torch_threads"):  # as a job would run: both loops get the same threads
+            torch.set_num_threads(int(cfg.torch_threads))
         cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
         tc = trait_cohort(cohort, TraitSpec.from_config(cfg.trait))
         split = make_fold_split(tc.y, cfg.n_folds, 0, cfg.split_seed, cfg.val_fraction)

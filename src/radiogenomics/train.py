@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.data.cohort import (
@@ -57,6 +58,8 @@ def run(cfg: DictConfig) -> dict | None:
     metrics.json): every check runs before training starts.
     """
     quiet_lightning()
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
     try:
         if cfg.task == "pretrain":
             return run_pretrain(cfg)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.data.io import (
     DataError,
@@ -113,9 +114,37 @@ def _add_pretrain_file(
     return expression, report
 
 
+# the last cohort read in this process: sequential sweep jobs share it instead of re-reading
+_LAST_COHORT: dict[tuple, Cohort] = {}
+
+
 def load_cohort(data_cfg: Mapping, cache_dir: str | Path) -> Cohort:
-    """Read the expression matrix and all label tables named by the data config."""
+    """Read the expression matrix and all label tables named by the data config.
+
+    Jobs of a sweep that run in one process (the basic launcher) reuse the cohort read by the
+    previous job when the data config and every file's size and modification time are unchanged.
+    """
     expression_file, label_files = data_files(data_cfg, cache_dir)
+    settings = (
+        OmegaConf.to_container(data_cfg, resolve=True)
+        if isinstance(data_cfg, DictConfig)
+        else dict(data_cfg)
+    )
+    files = [expression_file, *label_files]
+    if data_cfg.get("pretrain_expression_file"):
+        files.append(resolve_path(data_cfg["pretrain_expression_file"]))
+    key = (
+        stable_hash(settings),
+        *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files),
+    )
+    if key not in _LAST_COHORT:
+        _LAST_COHORT.clear()
+        _LAST_COHORT[key] = _read_cohort(data_cfg, expression_file, label_files)
+    return _LAST_COHORT[key]
+
+
+def _read_cohort(data_cfg: Mapping, expression_file: Path, label_files: list[Path]) -> Cohort:
+    """Read and join the files of a cohort (see ``load_cohort``)."""
     main = _read_expression(expression_file, data_cfg)
     expression, digest = main.expression, file_digest(expression_file)
     report: dict = {"expression": main.report}
