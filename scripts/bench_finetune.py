@@ -22,6 +22,13 @@ from radiogenomics.pretrain import load_or_pretrain
 from radiogenomics.reporting.metrics import auroc
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+QUICK = [  # a smoke run: small cohort and autoencoder
+    "data.synthetic.n_genes=1500",
+    "data.synthetic.n_pretrain=60",
+    "data.synthetic.n_annotated=90",
+    "pretrain.hidden_dims=[32,16,8]",
+    "pretrain.max_epochs=3",
+]
 
 
 def _cfg(out: Path, epochs: int, overrides: list[str]):
@@ -68,7 +75,7 @@ def bare_loop(cfg, cohort, tc, split) -> tuple[float, int]:
 def bench_finetune(quick: bool = False) -> dict:
     """Time one fold: ours (Lightning, checkpointing, CSV logging) vs the bare loop, best of N."""
     epochs, repeats = (10, 1) if quick else (30, 3)
-    overrides = ["data.synthetic.n_genes=3000"] if quick else []
+    overrides = QUICK if quick else []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _cfg(Path(tmp) / "job", epochs, overrides)
         if cfg.get("torch_threads"):  # as a job would run: both loops get the same threads

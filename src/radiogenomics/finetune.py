@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import hydra
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.data.cohort import Cohort, TraitCohort
@@ -97,16 +95,14 @@ def fit_network(
     trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=[checkpoint, stopping, *callbacks], logger=loggers or False
     )
-    trainer.fit(module, dm)
-    best_path = checkpoint.best_model_path
-    best_epoch = int(torch.load(best_path, map_location="cpu", weights_only=False)["epoch"])
-    trainer.test(module, datamodule=dm, ckpt_path=best_path, verbose=False)
+    trainer.fit(module, dm)  # the checkpoint callback loads the best weights at fit end
+    trainer.test(module, datamodule=dm, verbose=False)
     if not cfg.callbacks.get("keep_checkpoint", True):
-        Path(best_path).unlink(missing_ok=True)
+        checkpoint.path.unlink(missing_ok=True)
     return FitResult(
         test_probs=module.test_probs,
-        best_epoch=best_epoch,
-        best_val_auroc=float(checkpoint.best_model_score),
+        best_epoch=int(checkpoint.best_epoch),
+        best_val_auroc=float(checkpoint.best_score),
         epochs_run=int(trainer.current_epoch),
         module=module.eval(),
         datamodule=dm,

@@ -26,7 +26,8 @@ class ProgressLog(pl.Callback):
         if trainer.sanity_checking or (epoch + 1) % self.every:
             return
         m = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+        scores = [getattr(c, "best_model_score", None) for c in trainer.callbacks]
+        best = next((s for s in scores if s is not None), None)
         parts = [f"{self.label} epoch {epoch + 1}/{trainer.max_epochs}"]
         parts += [f"{k} {m[k]:.3f}" for k in ("train_loss", "val_loss", "val_auroc") if k in m]
         if best is not None:
