@@ -11,13 +11,11 @@
   attribution rankings over the 12,042-gene universe with 2 worker processes (target < 60 s on
   2 cores), worker start-up included.
 
-Run alone: ``python scripts/bench_saliency.py [--quick]``.
+Run it with ``python scripts/benchmark.py saliency [--quick]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 
 import numpy as np
@@ -113,19 +111,3 @@ def print_saliency(result: dict) -> None:
     g = result["gsea"]
     print(f"GSEA {g['method']}: {g['n_sets']} sets, {g['seconds']:.1f}s "
           f"({g['seconds_per_patient']:.2f}s/patient, {g['n_jobs']} workers)")  # fmt: skip
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None, help="also write the result here")
-    args = parser.parse_args()
-    result = bench_saliency(args.quick)
-    print_saliency(result)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
-
-
-if __name__ == "__main__":
-    main()
