@@ -98,16 +98,3 @@ def bench_saliency(quick: bool) -> dict:
             ),
         },
     }
-
-
-def print_saliency(result: dict) -> None:
-    """Plain-text summary of a :func:`bench_saliency` result."""
-    print(f"\nGene saliency: {result['n_patients']} patients x {result['n_genes']} genes")
-    for name, r in result["attributions"].items():
-        s = r["seconds"]
-        note = f" (per-patient extrapolated from {r['per_patient_timed_on']})" * r["extrapolated"]
-        print(f"{name:<8} batched {s['batched']:.3f}s  per-patient {s['per_patient']:.2f}s  "
-              f"speed-up {r['speedup']:.1f}x  max diff {r['max_abs_diff']:.1e}{note}")  # fmt: skip
-    g = result["gsea"]
-    print(f"GSEA {g['method']}: {g['n_sets']} sets, {g['seconds']:.1f}s "
-          f"({g['seconds_per_patient']:.2f}s/patient, {g['n_jobs']} workers)")  # fmt: skip
