@@ -14,6 +14,13 @@ def as_prob_matrix(probs: np.ndarray) -> np.ndarray:
     return np.column_stack([1 - probs, probs]) if probs.ndim == 1 else probs
 
 
+def prediction_arrays(predictions, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(y, probabilities) from a predictions.csv frame: (n,) ``y_prob`` or (n, K) ``prob_<class>``."""
+    cols = ["y_prob"] if len(classes) == 2 else [f"prob_{c}" for c in classes]
+    probs = predictions[cols].to_numpy(dtype=float)
+    return predictions["y_true"].to_numpy(), probs[:, 0] if len(classes) == 2 else probs
+
+
 def auroc(y: np.ndarray, probs: np.ndarray) -> float:
     """Binary AUROC, or macro one-vs-rest AUROC for (n, K>2) probabilities; NaN if undefined."""
     y = np.asarray(y)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from radiogenomics.reporting.metrics import bootstrap_auroc_ci, score
+from radiogenomics.reporting.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.reporting.summary import GROUP_KEYS, collect
 
 
@@ -86,13 +86,6 @@ def label_models(metrics: pd.DataFrame, predictions: pd.DataFrame) -> None:
     predictions["label"] = lookup.reindex(keys).to_numpy()
 
 
-def pooled_scores(predictions: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(y, probabilities) of pooled predictions: (n,) binary or (n, K) multiclass."""
-    cols = ["y_prob"] if len(classes) == 2 else [f"prob_{c}" for c in classes]
-    probs = predictions[cols].to_numpy(dtype=float)
-    return predictions["y_true"].to_numpy(), probs[:, 0] if len(classes) == 2 else probs
-
-
 def replicate_table(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per (trait, label, bootstrap replicate): mean fold AUROC and pooled AUROC.
 
@@ -108,7 +101,7 @@ def replicate_table(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.Data
             & (predictions["label"] == label)
             & (predictions["bootstrap"] == b)
         ]
-        y, probs = pooled_scores(sel, list(group["classes"].iloc[0]))
+        y, probs = prediction_arrays(sel, list(group["classes"].iloc[0]))
         rows.append(
             {
                 "trait": trait,
@@ -142,7 +135,7 @@ def model_table(
                 & predictions["bootstrap"].isna()
             ]
             classes = list(folds["classes"].iloc[0])
-            y, probs = pooled_scores(sel, classes)
+            y, probs = prediction_arrays(sel, classes)
             lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
             row.update(
                 cv_folds=len(folds),

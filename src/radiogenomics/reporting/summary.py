@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.reporting.masking_summary import summarize_masking
-from radiogenomics.reporting.metrics import bootstrap_auroc_ci, score
+from radiogenomics.reporting.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.utils import write_csv, write_json
 
@@ -75,10 +75,7 @@ def summarize(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
         pooled = predictions.set_index(GROUP_KEYS).loc[key].reset_index()
         classes = list(group["classes"].iloc[0])
-        prob_cols = ["y_prob"] if len(classes) == 2 else [f"prob_{c}" for c in classes]
-        probs = pooled[prob_cols].to_numpy()
-        probs = probs[:, 0] if len(classes) == 2 else probs
-        y = pooled["y_true"].to_numpy()
+        y, probs = prediction_arrays(pooled, classes)
         pooled_scores = score(y, probs, classes)
         lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
         row = dict(zip(GROUP_KEYS, key, strict=True))
