@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy.stats import fisher_exact
 
 from radiogenomics.interpret.gsea import break_ties, prerank, prerank_patients
 from radiogenomics.interpret.saliency import METHODS, attribute, ranking_scores
@@ -152,14 +151,63 @@ def test_association_counts_on_toy_matrix():
     assert a["share_enriched"] == pytest.approx(5 / 8)
     assert a["mean_nes"] == pytest.approx(np.mean([-1.8, 0.2, 0.1, -0.3, 2.0, 1.9, 2.5, 1.7]))
     assert a["mean_nes_enriched"] == pytest.approx(np.mean([-1.8, 2.0, 1.9, 2.5, 1.7]))
-    assert a["fisher_p"] == pytest.approx(fisher_exact([[4, 0], [1, 3]])[1])
-    assert bool(a["association"]) and not bool(table.loc["B", "association"])
-    assert table.loc["B", "n_enriched"] == 0 and table.loc["B", "fisher_p"] == 1.0
-    assert not associations(toy_gsea(), ["lo", "hi"], min_patients=6)["association"].any()
+    # class 1 ("hi", the attributed class) has every NES of A above class 0's: AUC 1, p = 1/70
+    assert a["class_auc"] == 1.0 and a["class_p"] == pytest.approx(1 / 70)
+    assert a["mean_nes_target"] == pytest.approx(np.mean([2.0, 1.9, 2.5, 1.7]))
+    assert table.loc["B", "class_auc"] == 0.5 and table.loc["B", "n_enriched"] == 0
+    assert not table["association"].any()  # A is enriched with positive NES in 4 < 5 patients
+    table = associations(toy_gsea(), ["lo", "hi"], min_patients=4).set_index("set")
+    assert bool(table.loc["A", "paper_rule"]) and bool(table.loc["A", "association"])
+    assert not bool(table.loc["B", "association"])
     nes, enriched = trait_matrices(toy_gsea())
     assert nes.shape == (8, 2) and enriched.to_numpy().sum() == 5
     with pytest.raises(ValueError, match="not in"):
         associations(toy_gsea(), ["x", "y"])
+
+
+def simulated_gsea(
+    rng: np.random.Generator, n_patients: int = 40, n_sets: int = 50, shift: float = 0.0
+) -> pd.DataFrame:
+    """Every set positively enriched in every patient (a network's generic sensitivity, as on
+    permuted labels); set S0's NES is ``shift`` higher in class 1, the attributed class."""
+    y = rng.permutation(np.arange(n_patients) % 2)
+    patient_level = rng.normal(0, 0.3, size=(n_patients, 1))  # shared per-patient variation
+    nes = 2.5 + patient_level + rng.normal(0, 0.3, size=(n_patients, n_sets))
+    nes[:, 0] += shift * y
+    frame = pd.DataFrame(
+        {
+            "patient_id": np.repeat([f"p{i}" for i in range(n_patients)], n_sets),
+            "y_true": np.repeat(y, n_sets),
+            "class": "hi",
+            "collection": "hm",
+            "set": np.tile([f"S{k}" for k in range(n_sets)], n_patients),
+            "nes": nes.ravel(),
+        }
+    )
+    return frame.assign(fdr=0.001)
+
+
+def test_associations_keep_fdr_where_the_paper_rule_fires_on_everything():
+    rng = np.random.default_rng(0)
+    n_sets, reps = 50, 100
+    false_calls, any_call, paper = 0, 0, 0
+    for _ in range(reps):
+        table = associations(simulated_gsea(rng, n_sets=n_sets), ["lo", "hi"])
+        false_calls += int(table["association"].sum())
+        any_call += bool(table["association"].any())
+        paper += int(table["paper_rule"].sum())
+    assert paper == reps * n_sets  # the paper's rule alone calls every set on null labels
+    assert any_call <= 0.10 * reps  # BH at 0.05 under the global null: P(any call) <= 0.05
+    assert false_calls / (reps * n_sets) < 0.01
+    planted = [
+        bool(
+            associations(simulated_gsea(rng, shift=1.0), ["lo", "hi"])
+            .set_index("set")
+            .loc["S0", "association"]
+        )
+        for _ in range(20)
+    ]
+    assert sum(planted) >= 18  # a real class difference in one set's NES is found
 
 
 SALIENCY = [
@@ -196,7 +244,7 @@ def test_callback_writes_tables_and_sweep_pools_them(make_cfg, tmp_path):
     n_test = metrics["n_test"] + json.loads((sweep / "fold=1/metrics.json").read_text())["n_test"]
     assert traits["patient_id"].nunique() == n_test
     assoc = pd.read_csv(out / "associations.csv")
-    assert (assoc["n_patients"] == n_test).all() and "fisher_q" in assoc
+    assert (assoc["n_patients"] == n_test).all() and "class_q" in assoc
     stability = json.loads((out / "stability.json").read_text())["configurations"][0]
     assert stability["classes"]["high"]["mean_all"]["n_pairs"] == 1
     assert -1 <= stability["classes"]["high"]["mean_all"]["spearman_mean"] <= 1

@@ -55,8 +55,13 @@ def _group_frame(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def summarize(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
-    """Write ``summary/`` for a sweep and return the CV table (one row per configuration)."""
+def summarize(
+    sweep_dir: str | Path, n_boot: int = 2000, fdr: float = 0.05, min_patients: int = 5
+) -> pd.DataFrame:
+    """Write ``summary/`` for a sweep and return the CV table (one row per configuration).
+
+    ``fdr`` and ``min_patients`` define radiogenomic traits and associations (gene saliency).
+    """
     sweep_dir = Path(sweep_dir)
     out = sweep_dir / "summary"
     metrics, predictions, missing = collect(sweep_dir)
@@ -70,7 +75,8 @@ def summarize(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     write_csv(out / "folds.csv", metrics.drop(columns=["classes"], errors="ignore"))
     write_csv(out / "predictions.csv", predictions)
     summarize_masking(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene masking
-    summarize_saliency(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene saliency
+    # no-op unless jobs ran gene saliency
+    summarize_saliency(sweep_dir, metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
     rows, class_rows = [], []
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
         pooled = predictions.set_index(GROUP_KEYS).loc[key].reset_index()
