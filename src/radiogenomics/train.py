@@ -23,6 +23,7 @@ from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import FoldSplit, make_fold_split
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.reporting.metrics import as_prob_matrix, score
+from radiogenomics.reporting.wandb_report import finish_run, log_job, start_job_run
 from radiogenomics.utils import stable_hash, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def run(cfg: DictConfig) -> dict | None:
     except DataError as err:
         log.error("data error: %s", err)
         raise SystemExit(2) from None
+    finally:
+        finish_run()  # logger=wandb: every job ends its run, also a failed one
     raise ValueError(f"unknown task {cfg.task!r}; choose finetune or pretrain")
 
 
@@ -95,6 +98,7 @@ def run_finetune(cfg: DictConfig) -> dict:
         log.info("job already complete (%s exists): skipping", metrics_path)
         return pd.read_json(metrics_path, typ="series").to_dict()
     start = time.perf_counter()
+    start_job_run(cfg)  # no-op unless logger=wandb
     spec = TraitSpec.from_config(cfg.trait)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
@@ -137,6 +141,7 @@ def run_finetune(cfg: DictConfig) -> dict:
         "config_hash": config_hash(cfg),
     }
     write_json(metrics_path, metrics)
+    log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
     log.info(
         "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %s, inner-val AUROC %.3f)",
         spec.name, cfg.model.name, cfg.fold, test["auroc"], test["ap"], fitted["best_epoch"],

@@ -24,9 +24,11 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from radiogenomics.reporting.summary import summarize
+        from radiogenomics.reporting.wandb_report import log_sweep
 
         if config.get("task") != "finetune":
             return
         sweep_dir = Path(config.hydra.sweep.dir)
         summarize(sweep_dir, fdr=self.fdr, min_patients=self.min_patients)
         log.info("sweep summary written to %s", sweep_dir / "summary")
+        log_sweep(config, sweep_dir)  # no-op unless logger=wandb

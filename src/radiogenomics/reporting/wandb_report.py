@@ -1,0 +1,306 @@
+"""Weights & Biases dashboards (``logger=wandb``): one run per job, one summary run per sweep.
+
+Runs are offline unless ``logger.wandb.offline=false`` (``WANDB_MODE=disabled`` turns them off),
+never capture the console and collect no system, git or machine metadata. The runs of one sweep
+share ``group`` (the sweep dir's name and a hash of its path); a job's ``job_type`` is
+``<trait>/<model>``, the summary run's is ``summary``.
+
+Logged per job: the epoch curves (train/val loss, val AUROC, through Lightning's WandbLogger on
+the job's run), the resolved config (without paths), the job's test metrics (run summary), the
+per-set gene masking scores and the per-set saliency association counts (tables), and any PNG the
+job wrote. Logged per sweep: the CV table, per-fold metrics, per-class, pooled masking, association
+and cohort GSEA tables, pooled metrics (run summary) and every summary PNG.
+
+Never logged: expression values, predictions (per patient), masked probabilities, attributions or
+per-patient GSEA. Tables come from an allow-list of per-set / per-configuration files, and a table
+with a ``patient_id`` column is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from radiogenomics.utils import stable_hash
+
+log = logging.getLogger(__name__)
+
+LOGGER_KEY = "wandb"  # the logger section that turns W&B on
+SUMMARY_JOB_TYPE = "summary"
+GROUP_HASH_LENGTH = 8
+MAX_TABLE_ROWS = 1000  # tables are summaries: the top rows in their own ranking order
+PATIENT_COLUMN = "patient_id"
+CONFIG_DROP = {"paths", "hydra", "logger"}  # top-level config sections not logged
+PATH_KEYS = {"out_dir", "dirpath", "save_dir", "cache_dir"}  # nested path values not logged
+# keys of the logger section that WandbLogger takes but wandb.init does not
+LIGHTNING_KEYS = {
+    "_target_", "offline", "save_dir", "log_model", "prefix", "checkpoint_name",
+    "add_file_policy", "experiment", "version", "anonymous",
+}  # fmt: skip
+QUIET_SETTINGS = {
+    "console": "off",  # job logs stay local (no output.log in the run)
+    "silent": True,
+    "x_disable_stats": True,  # no system metrics (and no cloud metadata probe)
+    "x_disable_meta": True,  # no program path, command line, git state
+    "x_disable_machine_info": True,
+    "x_save_requirements": False,
+    "disable_git": True,
+    "disable_code": True,
+    "save_code": False,
+}
+# saliency association rule when no sweep_summary callback sets it (its defaults)
+ASSOCIATION_FDR = 0.05
+ASSOCIATION_MIN_PATIENTS = 5
+MASKING_CONTROLS = "controls"  # random control sets: not logged
+SUMMARY_TABLES = ("cv_summary", "per_class", "folds", "associations", "cohort_gsea")
+
+
+def enabled(cfg: DictConfig) -> bool:
+    """Whether the job's config selects the W&B logger."""
+    return LOGGER_KEY in (cfg.get("logger") or {})
+
+
+def group_id(sweep_dir: str | Path) -> str:
+    """W&B group of a sweep: its dir name plus a short hash of its absolute path."""
+    path = Path(sweep_dir).resolve()
+    return f"{path.name}-{stable_hash(str(path), length=GROUP_HASH_LENGTH)}"
+
+
+def job_sweep_dir(output_dir: str | Path) -> Path:
+    """The sweep dir of a Hydra multirun job (its output dir minus the job subdir), else ``output_dir``."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return Path(output_dir).resolve()
+    hydra_cfg = HydraConfig.get()
+    depth = len(Path(str(hydra_cfg.sweep.subdir)).parts)
+    job_dir = Path(hydra_cfg.runtime.output_dir).resolve()
+    return job_dir.parents[depth - 1] if depth else job_dir
+
+
+def job_name(cfg: DictConfig) -> str:
+    """Run name of a job: ``<trait>-<model>-fold<k>`` plus ``-boot<b>`` for bootstrap replicates."""
+    name = f"{cfg.trait.name}-{cfg.model.name}-fold{cfg.fold}"
+    return name if cfg.get("bootstrap") is None else f"{name}-boot{cfg.bootstrap}"
+
+
+def run_mode(offline: bool) -> str | None:
+    """wandb.init mode: offline when asked, unless ``WANDB_MODE=disabled``; else wandb's default."""
+    if os.environ.get("WANDB_MODE") == "disabled":
+        return "disabled"
+    return "offline" if offline else None
+
+
+def init_kwargs(section: Mapping[str, Any], **overrides: Any) -> dict:
+    """wandb.init arguments from a logger section (WandbLogger's keys mapped or dropped)."""
+    import wandb
+
+    kwargs = {k: v for k, v in section.items() if k not in LIGHTNING_KEYS}
+    kwargs.update(overrides)
+    save_dir = Path(kwargs.pop("dir", None) or section.get("save_dir") or ".")
+    save_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        **kwargs,
+        "dir": str(save_dir),
+        "mode": run_mode(bool(section.get("offline", True))),
+        "settings": wandb.Settings(**QUIET_SETTINGS),
+    }
+
+
+def lightning_logger(**kwargs: Any) -> Any:
+    """Lightning's WandbLogger on the job's run (see :func:`start_job_run`), quiet and grouped."""
+    import wandb
+    from pytorch_lightning.loggers import WandbLogger
+
+    if kwargs.get("group") is None:
+        kwargs["group"] = group_id(job_sweep_dir(kwargs.get("save_dir") or "."))
+    kwargs.setdefault("settings", wandb.Settings(**QUIET_SETTINGS))
+    if wandb.run is None and run_mode(bool(kwargs.get("offline", True))) == "disabled":
+        kwargs["mode"] = "disabled"
+    return WandbLogger(experiment=wandb.run, **kwargs)
+
+
+def job_config(cfg: DictConfig) -> dict:
+    """The job's resolved config without paths and without the logger and hydra sections."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    return _without({k: v for k, v in container.items() if k not in CONFIG_DROP}, PATH_KEYS)
+
+
+def _without(obj: Any, keys: set[str]) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without(v, keys) for k, v in obj.items() if k not in keys}
+    if isinstance(obj, list | tuple):
+        return [_without(v, keys) for v in obj]
+    return obj
+
+
+def start_job_run(cfg: DictConfig) -> Any:
+    """Start the job's run (no-op unless ``logger=wandb``); Lightning's logger then reuses it."""
+    if not enabled(cfg):
+        return None
+    import wandb
+
+    finish_run()  # a run left open by an earlier job of this process is closed, never merged
+    section = cfg.logger[LOGGER_KEY]
+    kwargs = init_kwargs(
+        section,
+        group=section.get("group") or group_id(job_sweep_dir(cfg.paths.output_dir)),
+        name=section.get("name") or job_name(cfg),
+        config=job_config(cfg),
+    )
+    run = wandb.init(**kwargs)
+    run.define_metric("trainer/global_step")
+    run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
+    return run
+
+
+def finish_run() -> None:
+    """Finish the active run (exit code 1 while an exception propagates); no-op without one."""
+    wandb = sys.modules.get("wandb")
+    if wandb is None or wandb.run is None:
+        return
+    exc = sys.exc_info()[1]
+    failed = exc is not None and not (isinstance(exc, SystemExit) and exc.code in (0, None))
+    wandb.finish(exit_code=1 if failed else 0)
+
+
+def job_summary(metrics: Mapping[str, Any]) -> dict:
+    """Scalar job metrics for the run summary: ``test_*`` as ``test/*``, the rest as ``job/*``."""
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float | str | bool)}
+    return {
+        (f"test/{k.removeprefix('test_')}" if k.startswith("test_") else f"job/{k}"): v
+        for k, v in scalars.items()
+    }
+
+
+def summary_table(frame: pd.DataFrame, sort_by: str | None = None, ascending: bool = True) -> Any:
+    """A wandb.Table of at most MAX_TABLE_ROWS rows; refuses patient-level tables."""
+    import wandb
+
+    if PATIENT_COLUMN in frame.columns:
+        raise ValueError("refusing to log a per-patient table to W&B")
+    if sort_by in frame.columns:
+        frame = frame.sort_values(sort_by, ascending=ascending, kind="stable")
+    return wandb.Table(dataframe=frame.head(MAX_TABLE_ROWS).reset_index(drop=True))
+
+
+def association_thresholds() -> tuple[float, int]:
+    """(fdr, min_patients) of saliency associations: the sweep summary callback's, else defaults."""
+    from hydra.core.hydra_config import HydraConfig
+
+    section = {}
+    if HydraConfig.initialized():
+        section = (HydraConfig.get().get("callbacks") or {}).get("sweep_summary") or {}
+    return (
+        float(section.get("fdr", ASSOCIATION_FDR)),
+        int(section.get("min_patients", ASSOCIATION_MIN_PATIENTS)),
+    )
+
+
+def job_tables(out_dir: Path, classes: list[str]) -> dict:
+    """The job's masking per-set scores and saliency per-set association counts, as tables."""
+    tables = {}
+    for path in sorted((out_dir / "masking").glob("*_scores.csv")):
+        label = path.name.removesuffix("_scores.csv")
+        if label != MASKING_CONTROLS:
+            frame = pd.read_csv(path)
+            tables[f"masking/{label}"] = summary_table(frame, "auroc", ascending=False)
+    gsea_path = out_dir / "saliency" / "gsea.parquet"
+    if gsea_path.exists():
+        from radiogenomics.interpret.traits import associations
+
+        gsea = pd.read_parquet(gsea_path)
+        fdr, min_patients = association_thresholds()
+        table = associations(
+            gsea[gsea["part"] == "test"], [str(c) for c in classes], fdr, min_patients
+        )
+        tables["saliency/associations"] = summary_table(table)
+    return tables
+
+
+def images(folder: Path, recursive: bool = False) -> dict:
+    """PNG files of a folder (not inside W&B's own dirs) as wandb.Image, keyed by name."""
+    import wandb
+
+    found = folder.rglob("*.png") if recursive else folder.glob("*.png")
+    return {
+        f"plots/{p.stem}": wandb.Image(str(p))
+        for p in sorted(found)
+        if LOGGER_KEY not in p.relative_to(folder).parts
+    }
+
+
+def log_job(cfg: DictConfig, out_dir: str | Path, metrics: Mapping[str, Any]) -> None:
+    """Log a finished job's metrics, summary tables and plots to its run (no-op without one)."""
+    wandb = sys.modules.get("wandb")
+    if not enabled(cfg) or wandb is None or wandb.run is None:
+        return
+    out_dir = Path(out_dir)
+    wandb.run.summary.update(job_summary(metrics))
+    payload = {**job_tables(out_dir, list(metrics.get("classes") or [])), **images(out_dir, True)}
+    if payload:
+        wandb.run.log(payload)
+
+
+def pooled_summary(cv: pd.DataFrame) -> dict:
+    """Pooled metrics per configuration: ``pooled/<trait>/<model>[/<hash>][/boot<b>]/<metric>``."""
+    repeated = cv.duplicated(["trait", "model"], keep=False)
+    out = {}
+    for (_, row), twice in zip(cv.iterrows(), repeated, strict=True):
+        prefix = f"pooled/{row['trait']}/{row['model']}"
+        prefix += f"/{row['config_hash']}" if twice else ""
+        prefix += f"/boot{row['bootstrap']}" if str(row["bootstrap"]) != "none" else ""
+        for key, value in row.items():
+            if key not in ("trait", "model", "config_hash", "bootstrap"):
+                out[f"{prefix}/{key.removeprefix('pooled_')}"] = _scalar(value)
+    return out
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def log_sweep(config: DictConfig, sweep_dir: str | Path) -> None:
+    """One ``summary`` run per sweep: CV and pooled tables, pooled metrics and summary plots."""
+    if LOGGER_KEY not in (config.get("logger") or {}):
+        return
+    summary = Path(sweep_dir) / "summary"
+    if not (summary / "cv_summary.csv").exists():
+        log.warning("no cv_summary.csv in %s: no W&B summary run", summary)
+        return
+    import wandb
+
+    finish_run()
+    section = config.logger[LOGGER_KEY]
+    group = section.get("group") or group_id(sweep_dir)
+    literal = {k: section.get(k) for k in ("project", "entity", "tags", "offline") if k in section}
+    kwargs = init_kwargs(
+        literal,
+        dir=str(summary),
+        group=group,
+        job_type=SUMMARY_JOB_TYPE,
+        name=f"summary-{group}",
+        config={"sweep": group},
+    )
+    wandb.init(**kwargs)
+    try:
+        cv = pd.read_csv(summary / "cv_summary.csv")
+        wandb.run.summary.update(pooled_summary(cv))
+        tables = {
+            f"summary/{name}": summary_table(pd.read_csv(summary / f"{name}.csv"))
+            for name in SUMMARY_TABLES
+            if (summary / f"{name}.csv").exists()
+        }
+        for path in sorted(summary.glob("masking_*.csv")):
+            tables[f"summary/{path.stem}"] = summary_table(pd.read_csv(path), "rank")
+        wandb.run.log({**tables, **images(summary)})
+    finally:
+        finish_run()
