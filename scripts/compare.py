@@ -17,25 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from radiogenomics.reporting import stats
+from radiogenomics.reporting.markdown import markdown
 from radiogenomics.reporting.plots import auroc_by_model_plot, paired_difference_plot
 from radiogenomics.utils import atomic_write, write_csv
-
-
-def markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """A DataFrame as a GitHub Markdown table (floats rounded)."""
-    if table.empty:
-        return "(none)"
-
-    def cell(v) -> str:
-        if isinstance(v, float):
-            return "" if pd.isna(v) else f"{v:.0f}" if v.is_integer() else f"{v:.{digits}f}"
-        return str(v)
-
-    cells = table.map(cell)
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |"]
-    lines.append("|" + "---|" * len(table.columns))
-    lines += ["| " + " | ".join(row) + " |" for row in cells.to_numpy().tolist()]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:

@@ -55,3 +55,34 @@ def test_planted_driver_correlates_with_trait(make_cfg):
     other = [j for j in range(len(tc.genes)) if j not in set(cols)][:200]
     assert abs(roc_auc_score(tc.y, z[:, other].mean(1)) - 0.5) < 0.2
     assert np.isfinite(tc.X).all()
+
+
+def test_planted_survival_effect_follows_its_driver_program(make_cfg):
+    """The synthetic clinical table reads as TCGA BCR, and survival shortens with the planted
+    pair's driver program (edema x EMT) but not with another trait's driver."""
+    from lifelines import CoxPHFitter
+
+    from radiogenomics.data.clinical import read_clinical
+
+    cfg = make_cfg()
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    files = ensure_synthetic(SyntheticConfig.from_config(cfg.data.synthetic), cfg.paths.cache_dir)
+    truth = json.loads(files.truth.read_text())
+    planted = truth["survival"]
+    assert (planted["trait"], planted["driver_set"]) == (
+        "edema",
+        truth["traits"]["edema"]["driver_set"],
+    )
+    clinical = read_clinical(files.clinical)
+    assert clinical.issues.empty and 0.5 < clinical.patients["os_event"].mean() < 0.95
+    patients = clinical.patients.index.intersection(cohort.expression.index)
+    assert len(patients) == len(cohort.expression)  # every patient has a clinical row
+    x = cohort.expression.loc[patients]
+    z = (x - x.mean()) / x.std()
+    data = clinical.patients.loc[patients, ["os_time", "os_event"]].assign(
+        emt=z[truth["traits"]["edema"]["driver_genes"]].mean(axis=1),
+        hypoxia=z[truth["traits"]["enhancement"]["driver_genes"]].mean(axis=1),
+    )
+    fit = CoxPHFitter().fit(data, "os_time", "os_event")
+    assert fit.summary.loc["emt", "coef"] > 0.3 and fit.summary.loc["emt", "p"] < 1e-4
+    assert fit.summary.loc["hypoxia", "p"] > 0.001

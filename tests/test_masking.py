@@ -18,7 +18,6 @@ from radiogenomics.callbacks.masking import matrix_from_frame, probs_frame
 from radiogenomics.interpret.masking import (
     auroc_rows,
     average_precision_rows,
-    bh_qvalues,
     empirical_p,
     mask_gene_sets,
     mask_single_genes,
@@ -26,6 +25,7 @@ from radiogenomics.interpret.masking import (
     score_masked,
 )
 from radiogenomics.models.classifier import ClassifierModule
+from radiogenomics.multitest import bh_qvalues
 from radiogenomics.reporting.summary import summarize
 from radiogenomics.train import run
 

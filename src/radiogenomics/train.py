@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from radiogenomics.data.cohort import (
     Cohort,
     TraitCohort,
+    clinical_file,
     load_cohort,
     pretrain_patients,
     trait_cohort,
@@ -105,11 +106,13 @@ def run_finetune(cfg: DictConfig) -> dict:
     split = make_fold_split(
         tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction, cfg.get("bootstrap")
     )
+    clinical = clinical_file(cfg.data, cfg.paths.cache_dir)  # for scripts/survival.py
     report = {
         **tc.report,
         "n_pretrain_patients": len(pretrain_patients(cohort)),
         "expression_file": str(cohort.expression_file),
         "label_files": [str(p) for p in cohort.label_files],
+        "clinical_file": str(clinical) if clinical else None,
         "fold_class_counts": {
             part: class_counts(tc.y[idx], spec)
             for part, idx in (("fit", split.fit), ("val", split.val), ("test", split.test))

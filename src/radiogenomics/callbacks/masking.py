@@ -32,13 +32,13 @@ import torch
 from radiogenomics.data.genesets import IndexedGeneSets, index_gene_sets, load_collection
 from radiogenomics.interpret.masking import (
     DEFAULT_BATCH_SIZE,
-    bh_qvalues,
     empirical_p,
     mask_gene_sets,
     mask_single_genes,
     random_gene_sets,
     score_masked,
 )
+from radiogenomics.multitest import bh_qvalues
 from radiogenomics.utils import write_csv, write_parquet
 
 log = logging.getLogger(__name__)

@@ -78,6 +78,21 @@ def data_files(data_cfg: Mapping, cache_dir: str | Path) -> tuple[Path, list[Pat
     return paths[0], paths[1:]
 
 
+def clinical_file(data_cfg: Mapping, cache_dir: str | Path) -> Path | None:
+    """The clinical patient table that goes with the data (survival), or None if there is none.
+
+    Synthetic data carry their own (with a planted survival effect); real data name one in
+    ``data.clinical_file`` (the shipped TCGA-GBM BCR table by default).
+    """
+    if data_cfg.get("synthetic"):
+        return ensure_synthetic(
+            SyntheticConfig.from_config(data_cfg["synthetic"]), cache_dir
+        ).clinical
+    if data_cfg.get("clinical_file"):
+        return resolve_path(data_cfg["clinical_file"])
+    return None
+
+
 def _read_expression(path: Path, data_cfg: Mapping) -> ExpressionData:
     return read_expression_data(
         path,

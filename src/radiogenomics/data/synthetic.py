@@ -103,12 +103,17 @@ class SyntheticConfig:
         53,
     )  # Classical, Mesenchymal, Neural, Proneural
     drivers: dict[str, str] = field(default_factory=dict)  # trait -> hallmark set, overrides
+    # overall survival: hazard rises with the activity of one trait's driver program
+    survival_trait: str = "edema"  # its (trait, driver set) pair is the planted survival answer
+    survival_log_hr: float = 0.7  # log hazard ratio per sd of the driver's activity
+    survival_median_days: float = 420.0  # baseline median overall survival (GBM: ~14 months)
+    followup_days: tuple[float, float] = (300.0, 2500.0)  # uniform administrative censoring
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> SyntheticConfig:
         """Build from the ``data.synthetic`` mapping of the Hydra config."""
         kw = dict(cfg)
-        for key in ("program_loading", "subtype_weights"):
+        for key in ("program_loading", "subtype_weights", "followup_days"):
             if key in kw:
                 kw[key] = tuple(kw[key])
         kw["drivers"] = dict(kw.get("drivers") or {})
@@ -123,6 +128,7 @@ class SyntheticFiles:
     expression: Path
     vasari: Path
     subtypes: Path
+    clinical: Path
     truth: Path
 
     @classmethod
@@ -133,6 +139,7 @@ class SyntheticFiles:
             expression=directory / "expression.tsv.gz",
             vasari=directory / "vasari_annotations.csv",
             subtypes=directory / "subtypes.csv",
+            clinical=directory / "clinical_patient.txt",
             truth=directory / "truth.json",
         )
 
@@ -218,6 +225,18 @@ def generate(config: SyntheticConfig, directory: str | Path) -> SyntheticFiles:
         {"patient_id": [b[:12] for b in barcodes], "subtype": np.asarray(SUBTYPES)[subtype]}
     )
     write_csv(files.subtypes, subtypes.iloc[annotated])
+    if config.survival_trait not in drivers:
+        raise ValueError(
+            f"data.synthetic.survival_trait={config.survival_trait!r} is not one of {list(drivers)}"
+        )
+    survival_set = drivers[config.survival_trait]
+    clinical = synthetic_clinical(
+        config,
+        [b[:12] for b in barcodes],
+        activity[:, programs.index(survival_set)],
+        np.random.default_rng([config.seed, 1]),  # own stream: expression and traits unchanged
+    )
+    atomic_write(files.clinical, lambda p: write_bcr_clinical(clinical, p))
     write_json(
         files.truth,
         {
@@ -231,9 +250,58 @@ def generate(config: SyntheticConfig, directory: str | Path) -> SyntheticFiles:
                 "collection": "verhaak",
                 "signature_sets": SUBTYPE_SIGNATURES,
             },
+            "survival": {
+                "file": files.clinical.name,
+                "trait": config.survival_trait,
+                "collection": "hallmark",
+                "driver_set": survival_set,
+                "log_hr_per_sd": config.survival_log_hr,
+                "direction": "higher driver activity -> shorter overall survival",
+                "covariates": "age, gender, race drawn independently of survival",
+            },
         },
     )
     return files
+
+
+def synthetic_clinical(
+    config: SyntheticConfig,
+    patients: list[str],
+    activity: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Overall survival with hazard ``exp(survival_log_hr * activity)``, censored by follow-up."""
+    rate = np.log(2) / config.survival_median_days * np.exp(config.survival_log_hr * activity)
+    death = rng.exponential(1 / rate)
+    follow_up = rng.uniform(*config.followup_days, size=len(patients))
+    dead = death <= follow_up
+    days = np.ceil(np.minimum(death, follow_up)).astype(int)
+    return pd.DataFrame(
+        {
+            "bcr_patient_barcode": patients,
+            "gender": rng.choice(["MALE", "FEMALE"], size=len(patients), p=[0.6, 0.4]),
+            "race": rng.choice(
+                ["WHITE", "BLACK OR AFRICAN AMERICAN", "ASIAN"],
+                size=len(patients),
+                p=[0.9, 0.07, 0.03],
+            ),
+            "vital_status": np.where(dead, "Dead", "Alive"),
+            "last_contact_days_to": np.where(dead, "[Not Available]", days.astype(str)),
+            "death_days_to": np.where(dead, days.astype(str), "[Not Applicable]"),
+            "age_at_initial_pathologic_diagnosis": np.clip(
+                np.round(rng.normal(58, 13, size=len(patients))), 18, 90
+            ).astype(int),
+        }
+    )
+
+
+def write_bcr_clinical(table: pd.DataFrame, path: str | Path) -> None:
+    """Write ``table`` as a TCGA BCR clinical patient file: names, two descriptor rows, data."""
+    header = "\t".join(table.columns)
+    descriptor = "\t".join(f"CDE_ID:{k}" for k in range(len(table.columns)))
+    with open(path, "w") as handle:
+        handle.write(f"{header}\n{header}\n{descriptor}\n")
+        table.to_csv(handle, sep="\t", index=False, header=False)
 
 
 def _choose_genes(

@@ -33,7 +33,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, mannwhitneyu
+from scipy.stats import mannwhitneyu
+
+from radiogenomics.multitest import bh_qvalues
 
 KEYS = ["class", "collection", "set"]
 
@@ -99,7 +101,9 @@ def associations(
         [_class_test(rows) for _, rows in grouped], index=out.index
     )  # same (sorted) group order as ``out``
     out = pd.concat([out, tests], axis=1)
-    out["class_q"] = out.groupby(["class", "collection"])["class_p"].transform(_bh)
+    out["class_q"] = out.groupby(["class", "collection"])["class_p"].transform(
+        lambda p: bh_qvalues(p.to_numpy())
+    )
     out["paper_rule"] = out["n_enriched_pos"] >= min_patients
     out["association"] = out["paper_rule"] & (out["class_q"] < fdr)
     return out.sort_values(
@@ -125,12 +129,3 @@ def _class_test(rows: pd.DataFrame) -> dict[str, float]:
         result["class_auc"] = float(test.statistic) / (len(a) * len(b))
         result["class_p"] = float(test.pvalue)
     return result
-
-
-def _bh(p: pd.Series) -> np.ndarray:
-    """Benjamini-Hochberg q-values; NaN p-values (untestable sets) stay NaN and do not count."""
-    q = np.full(len(p), np.nan)
-    ok = p.notna().to_numpy()
-    if ok.any():
-        q[ok] = false_discovery_control(p.to_numpy()[ok], method="bh")
-    return q

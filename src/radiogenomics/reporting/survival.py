@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control
 
 from radiogenomics.data.io import DataError
+from radiogenomics.multitest import bh_qvalues
 from radiogenomics.utils import write_csv
 
 log = logging.getLogger(__name__)
@@ -272,11 +272,7 @@ def _cox(data: pd.DataFrame, time: str, event: str, options: SurvivalOptions) ->
 
 def _bh(p: pd.Series) -> pd.Series:
     """Benjamini-Hochberg q-values over the non-missing p-values (NaN stays NaN)."""
-    q = pd.Series(np.nan, index=p.index)
-    valid = p.notna()
-    if valid.any():
-        q[valid] = false_discovery_control(p[valid].to_numpy(float), method="bh")
-    return q
+    return pd.Series(bh_qvalues(p.to_numpy(float)), index=p.index)
 
 
 def significant(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
