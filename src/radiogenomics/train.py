@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -96,8 +97,11 @@ def run_finetune(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.paths.output_dir)
     metrics_path = out_dir / "metrics.json"
     if cfg.get("resume", True) and metrics_path.exists():
-        log.info("job already complete (%s exists): skipping", metrics_path)
-        return pd.read_json(metrics_path, typ="series").to_dict()
+        done = json.loads(metrics_path.read_text())
+        if done.get("config_hash") == config_hash(cfg):
+            log.info("job already complete (%s exists): skipping", metrics_path)
+            return done
+        log.warning("%s was written by a different config: rerunning the job", metrics_path)
     start = time.perf_counter()
     start_job_run(cfg)  # no-op unless logger=wandb
     spec = TraitSpec.from_config(cfg.trait)

@@ -12,6 +12,7 @@ import pandas as pd
 from radiogenomics.reporting.masking_summary import summarize_masking
 from radiogenomics.reporting.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.reporting.saliency_summary import summarize_saliency
+from radiogenomics.reporting.sweep_jobs import never_started
 from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,11 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
 
 
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(per-job metrics, pooled predictions, job dirs without metrics.json) of a sweep."""
+    """(per-job metrics, pooled predictions, jobs without metrics.json: started or never run)."""
     sweep_dir = Path(sweep_dir)
     rows, preds, missing = [], [], []
-    for d in job_dirs(sweep_dir):
+    started = job_dirs(sweep_dir)
+    for d in started:
         metrics_file = d / "metrics.json"
         if not metrics_file.exists():
             missing.append(str(d.relative_to(sweep_dir)))
@@ -44,6 +46,7 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str
         for key in GROUP_KEYS:
             p[key] = m.get(key)
         preds.append(p)
+    missing += never_started(sweep_dir, started)  # e.g. the rest of a killed sweep
     metrics = pd.DataFrame(rows)
     predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
     return metrics, predictions, missing
