@@ -1,0 +1,42 @@
+"""Nested hyperparameter selection over a sweep of configurations x outer folds.
+
+    python train.py -m experiment=hparams_search trait=enhancement
+    python scripts/select.py outputs/finetune/multiruns/<sweep> [--metric val_auroc] [--out DIR]
+
+Per (trait, model, bootstrap) and outer fold, picks the configuration with the best
+inner-validation AUROC and reports its held-out test AUROC; the mean (and pooled AUROC) of those
+is the nested-CV estimate, printed next to the optimistic best-mean-test figure. Writes
+selection.csv and selection.json to --out (default: <sweep>/summary).
+"""
+
+import sys
+from pathlib import Path
+
+# this file is named like the standard library's `select` module: keep its folder off the import
+# path so that `import select` (subprocess, selectors) still finds the real one
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+
+from radiogenomics.reporting.selection import DEFAULT_METRIC, format_selection, select  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, write the selection files and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1].strip() or None)
+    parser.add_argument("sweep_dir", type=Path, help="a multirun dir (hydra.sweep.dir)")
+    parser.add_argument(
+        "--metric", default=DEFAULT_METRIC, help="inner-validation metric in metrics.json"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="default: SWEEP_DIR/summary")
+    args = parser.parse_args(argv)
+    try:
+        chosen, groups = select(args.sweep_dir, args.metric, args.out)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"select.py: {err}\n")
+    print(format_selection(chosen, groups), flush=True)
+
+
+if __name__ == "__main__":
+    main()
