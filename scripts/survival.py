@@ -8,12 +8,14 @@ attribution ranking; Kaplan-Meier medians, log-rank test and a Cox model of the 
 adjusted for age, gender and race, with BH q-values across associations. Writes ``survival.csv``,
 ``clinical_issues.csv``, ``patients_without_clinical.csv`` and KM plots of the significant pairs
 to --out (default <sweep>/summary/survival) and prints a short summary. The clinical table
-defaults to the shipped TCGA-GBM BCR table. See radiogenomics.reporting.survival.
+defaults to the one the sweep's data name (cohort.json), else the shipped TCGA-GBM BCR
+table. See radiogenomics.reporting.survival.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -63,13 +65,23 @@ def summary_text(table: pd.DataFrame, missing: list[str], n_issues: int, alpha: 
     return "\n".join(lines)
 
 
+def sweep_clinical_file(sweep: Path) -> str | None:
+    """The clinical table recorded in the sweep's jobs (``cohort.json``), if any."""
+    for path in sorted(sweep.glob("**/cohort.json")):
+        recorded = json.loads(path.read_text()).get("clinical_file")
+        if recorded:
+            return recorded
+    return None
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path, help="sweep directory of a saliency run (Hydra -m)")
     parser.add_argument(
         "--clinical",
-        default=CLINICAL_FILE,
-        help="TCGA BCR clinical patient table (default shipped)",
+        default=None,
+        help="TCGA BCR clinical patient table (default: the one the sweep's data name in "
+        "cohort.json, e.g. the synthetic cohort's own; else the shipped TCGA-GBM table)",
     )
     parser.add_argument(
         "--out", type=Path, help="output directory (default <sweep>/summary/survival)"
@@ -101,7 +113,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     out = args.out or args.sweep / "summary" / "survival"
     try:
         sweep = load_sweep_traits(args.sweep / "summary")
-        clinical = read_clinical(args.clinical)
+        clinical = read_clinical(args.clinical or sweep_clinical_file(args.sweep) or CLINICAL_FILE)
         table, _ = run_survival(sweep, clinical.patients, options, out)
     except DataError as err:
         sys.exit(f"error: {err}")

@@ -55,7 +55,15 @@ def test_report_counts_each_stage_and_judges_the_twin(tmp_path):
     assert table.loc["associations", "n_found_real"] == 4
     assert table.loc["associations", "n_found_permuted"] == 0
     assert table.loc["paper_rule_only", "n_found_permuted"] == 50  # the uncalibrated rule
-    assert not table.loc["paper_rule_only", "within_fdr"]
+    assert table.loc["paper_rule_only", "within_fdr"] is None  # contrast only, not judged
+    assert (
+        table.loc["survival_cox", "n_tests_permuted"],
+        table.loc["survival_cox", "n_found_permuted"],
+    ) == (0, 0)
+    assert (
+        table.loc["survival_cox", "within_fdr"]
+        and not table.loc["survival_cox", "n_found_permuted"]
+    )
     assert table.loc["masking_hallmark", "n_tests_permuted"] == 50
     # 4 masked sets in the twin exceed max(1, 0.05 * 50) = 2.5 allowed false discoveries
     assert not table.loc["masking_hallmark", "within_fdr"]

@@ -107,7 +107,7 @@ def test_selecting_on_test_scores_is_refused(tmp_path):
 
 
 def test_grid_sweep_then_select_py(cache_dir, tmp_path):
-    """2 folds x 2 dropouts of experiment=hparams_search (tiny), then scripts/select.py."""
+    """2 folds x 2 dropouts of experiment=hparams_search (tiny), then scripts/select_hparams.py."""
     sweep = tmp_path / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     grid = ["experiment=hparams_search", "n_folds=2", "hparams.layers=t2f1",
@@ -119,7 +119,7 @@ def test_grid_sweep_then_select_py(cache_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
     assert len(jobs) == 4 and len({j["config_hash"] for j in jobs}) == 2
-    cmd = [sys.executable, "scripts/select.py", str(sweep)]
+    cmd = [sys.executable, "scripts/select_hparams.py", str(sweep)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "nested CV test AUROC" in proc.stdout and "optimistic" in proc.stdout

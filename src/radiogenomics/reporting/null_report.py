@@ -6,8 +6,9 @@ counts discoveries in both sweeps:
 
 * ``auroc``: pooled out-of-fold AUROC with its 95% CI (the twin should cover 0.5);
 * ``masking_<collection>``: masked gene sets with q < alpha (empirical p against random sets);
-* ``associations``: radiogenomic associations (see :mod:`radiogenomics.interpret.traits`), with
-  the paper's >= 5-patient rule alone next to it for reference;
+* ``associations``: radiogenomic associations (see :mod:`radiogenomics.interpret.traits`), and
+  ``paper_rule_only``, the paper's >= 5-patient rule alone, shown for contrast (not judged: it
+  has no false-discovery control);
 * ``survival_logrank`` / ``survival_cox``: associations whose trait predicts survival, q < alpha.
 
 ``allowed`` is a plain reading of Benjamini-Hochberg control for the twin: with m tests and no
@@ -88,11 +89,11 @@ def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
         frames.append(_count(assoc, "associations", assoc["association"].astype(bool)))
         frames.append(_count(assoc, "paper_rule_only", assoc["paper_rule"].astype(bool)))
     survival = _read(summary / SURVIVAL)
-    if survival is not None:
-        tested = survival[survival["status"] == "tested"]
+    if survival is not None:  # skipped pairs (too few patients or events) are not tests
+        tested = survival["status"] == "tested"
         for column in ("logrank_q", "cox_q"):
             stage = f"survival_{column.removesuffix('_q')}"
-            frames.append(_count(tested, stage, tested[column] < alpha))
+            frames.append(_count(survival, stage, tested & (survival[column] < alpha), tested))
     if not frames:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True)
@@ -111,7 +112,7 @@ def null_report(real_dir: Path, twin_dir: Path, alpha: float = 0.05) -> pd.DataF
     check_twins(load_folds(real_dir), load_folds(twin_dir))
     real, twin = stage_counts(real_dir, alpha), stage_counts(twin_dir, alpha)
     keys = [*CONFIG_KEYS, "stage"]
-    table = real.merge(twin, on=keys, how="outer", suffixes=("_real", "_permuted"))
+    table = real.merge(twin, on=keys, how="outer", suffixes=("_real", "_permuted"), sort=False)
     table["allowed_permuted"] = [
         allowed(int(n), alpha) if pd.notna(n) else math.nan for n in table["n_tests_permuted"]
     ]
@@ -119,6 +120,9 @@ def null_report(real_dir: Path, twin_dir: Path, alpha: float = 0.05) -> pd.DataF
     auroc = table["stage"] == "auroc"  # for AUROC, "found" = CI above 0.5: one test, allow none
     table.loc[auroc, "allowed_permuted"] = 0.0
     table.loc[auroc, "within_fdr"] = table.loc[auroc, "n_found_permuted"] == 0
+    reference = table["stage"] == "paper_rule_only"  # shown for contrast, not FDR-controlled
+    table["within_fdr"] = table["within_fdr"].astype(object)
+    table.loc[reference, ["allowed_permuted", "within_fdr"]] = [math.nan, None]
     return table
 
 
@@ -131,12 +135,14 @@ def _read(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() else None
 
 
-def _count(table: pd.DataFrame, stage: str, found: pd.Series) -> pd.DataFrame:
-    """Per configuration: number of rows (tests) and of rows where ``found``."""
+def _count(
+    table: pd.DataFrame, stage: str, found: pd.Series, tested: pd.Series | None = None
+) -> pd.DataFrame:
+    """Per row of ``table``: whether it is a test (default: every row) and whether ``found``."""
     counted = table.assign(
         bootstrap=table["bootstrap"] if "bootstrap" in table else "none",
         stage=stage,
-        n_tests=1,
+        n_tests=1 if tested is None else tested.astype(int).to_numpy(),
         n_found=found.astype(int).to_numpy(),
     )
     return counted[[*CONFIG_KEYS, "stage", "n_tests", "n_found"]]

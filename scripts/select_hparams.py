@@ -1,7 +1,7 @@
 """Nested hyperparameter selection over a sweep of configurations x outer folds.
 
     python train.py -m experiment=hparams_search trait=enhancement
-    python scripts/select.py outputs/finetune/multiruns/<sweep> [--metric val_auroc] [--out DIR]
+    python scripts/select_hparams.py outputs/finetune/multiruns/<sweep> [--metric val_auroc] [--out DIR]
 
 Per (trait, model, bootstrap) and outer fold, picks the configuration with the best
 inner-validation AUROC and reports its held-out test AUROC; the mean (and pooled AUROC) of those
@@ -9,17 +9,12 @@ is the nested-CV estimate, printed next to the optimistic best-mean-test figure.
 selection.csv and selection.json to --out (default: <sweep>/summary).
 """
 
-import sys
+from __future__ import annotations
+
+import argparse
 from pathlib import Path
 
-# this file is named like the standard library's `select` module: keep its folder off the import
-# path so that `import select` (subprocess, selectors) still finds the real one
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-
-from radiogenomics.reporting.selection import DEFAULT_METRIC, format_selection, select  # noqa: E402
+from radiogenomics.reporting.selection import DEFAULT_METRIC, format_selection, select
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         chosen, groups = select(args.sweep_dir, args.metric, args.out)
     except (FileNotFoundError, ValueError) as err:
-        parser.exit(2, f"select.py: {err}\n")
+        parser.exit(2, f"select_hparams.py: {err}\n")
     print(format_selection(chosen, groups), flush=True)
 
 
