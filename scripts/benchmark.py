@@ -26,6 +26,7 @@ SECTIONS = {
     "comparators": ("bench_comparators", "bench_comparators"),
     "masking": ("bench_masking", "bench_masking"),
     "saliency": ("bench_saliency", "bench_saliency"),
+    "gpu_sweep": ("bench_gpu_sweep", "bench_gpu_sweep"),
 }
 
 
