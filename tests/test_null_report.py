@@ -36,13 +36,18 @@ def fake_sweep(path, permuted: bool, n_assoc: int, n_masked: int, n_surv: int, c
             "association": [k < n_assoc for k in range(50)],
         }
     ).to_csv(summary / "associations.csv", index=False)
+    if not n_assoc:  # survival.py writes a table without rows when there is nothing to test
+        pd.DataFrame(columns=[*key, "set", "status", "logrank_q", "cox_q"]).to_csv(
+            summary / "survival" / "survival.csv", index=False
+        )
+        return path
     pd.DataFrame(
         {
             **key,
-            "set": sets[:n_assoc] or ["none"],
-            "status": "tested" if n_assoc else "skipped",
-            "logrank_q": [0.01 if k < n_surv else 0.6 for k in range(max(n_assoc, 1))],
-            "cox_q": [0.02 if k < n_surv else 0.7 for k in range(max(n_assoc, 1))],
+            "set": sets[:n_assoc],
+            "status": ["tested"] * (n_assoc - 1) + ["too few patients"],
+            "logrank_q": [0.01 if k < n_surv else 0.6 for k in range(n_assoc)],
+            "cox_q": [0.02 if k < n_surv else 0.7 for k in range(n_assoc)],
         }
     ).to_csv(summary / "survival" / "survival.csv", index=False)
     return path
@@ -68,6 +73,8 @@ def test_report_counts_each_stage_and_judges_the_twin(tmp_path):
     # 4 masked sets in the twin exceed max(1, 0.05 * 50) = 2.5 allowed false discoveries
     assert not table.loc["masking_hallmark", "within_fdr"]
     assert table.loc["survival_logrank", "n_found_real"] == 1
+    assert table.loc["survival_logrank", "n_tests_real"] == 3  # the skipped pair is no test
+    assert list(table.index[:2]) == ["auroc", "masking_hallmark"]
     assert table.loc["auroc", "n_found_real"] == 1 and table.loc["auroc", "within_fdr"]
     assert table.loc["associations", "within_fdr"]
     assert allowed(50, 0.05) == 2.5 and allowed(3, 0.05) == 1 and allowed(0, 0.05) == 0

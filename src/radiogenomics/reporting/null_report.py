@@ -90,9 +90,12 @@ def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
         frames.append(_count(assoc, "paper_rule_only", assoc["paper_rule"].astype(bool)))
     survival = _read(summary / SURVIVAL)
     if survival is not None:  # skipped pairs (too few patients or events) are not tests
-        tested = survival["status"] == "tested"
         for column in ("logrank_q", "cox_q"):
             stage = f"survival_{column.removesuffix('_q')}"
+            if survival.empty and cv is not None:  # no association to test: zero tests
+                frames.append(cv.assign(stage=stage, n_tests=0, n_found=0))
+                continue
+            tested = survival["status"] == "tested"
             frames.append(_count(survival, stage, tested & (survival[column] < alpha), tested))
     if not frames:
         return pd.DataFrame()
@@ -100,6 +103,8 @@ def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
     table["bootstrap"] = table["bootstrap"].fillna("none").astype(str)
     columns = [*CONFIG_KEYS, "stage", "n_tests", "n_found"]
     table = table[columns + (["value"] if "value" in table else [])]
+    if "value" in table:
+        table["value"] = table["value"].fillna("")
     return table.groupby([*CONFIG_KEYS, "stage"], as_index=False, sort=False).agg(
         n_tests=("n_tests", "sum"),
         n_found=("n_found", "sum"),
@@ -120,6 +125,8 @@ def null_report(real_dir: Path, twin_dir: Path, alpha: float = 0.05) -> pd.DataF
     auroc = table["stage"] == "auroc"  # for AUROC, "found" = CI above 0.5: one test, allow none
     table.loc[auroc, "allowed_permuted"] = 0.0
     table.loc[auroc, "within_fdr"] = table.loc[auroc, "n_found_permuted"] == 0
+    order = table["stage"].map(_stage_rank)
+    table = table.iloc[order.argsort(kind="stable")].reset_index(drop=True)
     reference = table["stage"] == "paper_rule_only"  # shown for contrast, not FDR-controlled
     table["within_fdr"] = table["within_fdr"].astype(object)
     table.loc[reference, ["allowed_permuted", "within_fdr"]] = [math.nan, None]
@@ -129,6 +136,12 @@ def null_report(real_dir: Path, twin_dir: Path, alpha: float = 0.05) -> pd.DataF
 def write_report(table: pd.DataFrame, out_dir: Path) -> Path:
     """Write ``null_report.csv`` under ``out_dir``."""
     return write_csv(Path(out_dir) / "null_report.csv", table)
+
+
+def _stage_rank(stage: str) -> int:
+    """Pipeline order: AUROC, masking, associations (then the paper's rule), survival."""
+    prefixes = ("auroc", "masking_", "associations", "paper_rule_only", "survival_")
+    return next(k for k, p in enumerate(prefixes) if stage.startswith(p))
 
 
 def _read(path: Path) -> pd.DataFrame | None:
