@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from radiogenomics.hydra_resolvers import job_dirname
+
 log = logging.getLogger(__name__)
 
 MULTIRUN_FILE = "multirun.yaml"
@@ -49,7 +51,7 @@ def sweep_jobs(cfg: DictConfig) -> dict[str, list[str]]:
             item_sep=naming.item_sep,
             kv_sep=naming.kv_sep,
         )
-        jobs[name] = job
+        jobs[job_dirname(name)] = job
     return jobs
 
 
