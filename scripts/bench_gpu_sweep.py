@@ -26,6 +26,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from radiogenomics.launch.audit import peak_concurrency, read_slot_records
+from radiogenomics.smoke import TINY_OVERRIDES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_ROOT = ROOT / "outputs" / "benchmark" / "gpu_sweep"  # one fresh dir per run below this
@@ -48,17 +49,7 @@ NO_CUDA_NOTE = "no CUDA device: simulated slots on CPU, timings are not GPU timi
 
 # the paper's architecture on all 12,042 genes; best.ckpt (~0.5 GB a job) is deleted after each job
 PAPER = ["experiment=paper", "trait=enhancement", "callbacks.keep_checkpoint=false"]
-QUICK = [  # tests/conftest.py's TINY sizes: seconds-long jobs
-    "trait=enhancement",
-    "data.synthetic.n_genes=1500",
-    "data.synthetic.n_pretrain=60",
-    "data.synthetic.n_annotated=90",
-    "pretrain.hidden_dims=[32,16,8]",
-    "pretrain.max_epochs=3",
-    "trainer.max_epochs=8",
-    "callbacks.early_stopping.patience=4",
-    "logger=none",
-]
+QUICK = ["trait=enhancement", *TINY_OVERRIDES]  # seconds-long jobs
 
 
 def read_json(path: Path) -> dict:

@@ -8,21 +8,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from radiogenomics.smoke import TINY_OVERRIDES
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-# small enough for seconds-long fits, large enough to keep every planted gene
-TINY = [
-    "data.synthetic.n_genes=1500",
-    "data.synthetic.n_pretrain=60",
-    "data.synthetic.n_annotated=90",
-    "pretrain.hidden_dims=[32,16,8]",
-    "pretrain.max_epochs=3",
-    "trainer.max_epochs=8",
-    "callbacks.early_stopping.patience=4",
-    "logger=none",
-]
+TINY = TINY_OVERRIDES  # seconds-long fits that keep every planted gene
 
 
 @pytest.fixture(scope="session")
