@@ -128,6 +128,6 @@ def test_failed_job_finishes_its_run(make_cfg, tmp_path):
     with pytest.raises(ValueError, match="freeze_layers"):
         run(cfg)
     assert wandb.run is None
-    (r,) = [read_run(d) for d in offline_runs(out)]
+    (r,) = [read_run(d, wait_s=30) for d in offline_runs(out)]
     assert r.exit_code == 1 and r.name == "enhancement-nn-fold0"
     assert r.group == group_id(out)  # outside a Hydra sweep: the job dir is the group

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ FILE_HEADER = 7
 BLOCK_SIZE = 32 * 1024
 CHUNK_HEADER = struct.Struct("<IHB")  # crc32c, payload length, chunk type
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+POLL_S = 0.1  # seconds between reads while waiting for a run's exit record
 
 
 @dataclass
@@ -66,12 +68,29 @@ def _items(updates: Any) -> dict:
     return out
 
 
-def read_run(run_dir: str | Path) -> OfflineRun:
-    """Decode the offline run in ``run_dir`` (``.../wandb/offline-run-*``)."""
+def read_run(run_dir: str | Path, wait_s: float = 0.0) -> OfflineRun:
+    """Decode the offline run in ``run_dir`` (``.../wandb/offline-run-*``).
+
+    wandb's core process writes the file after ``wandb.finish`` returns: ``wait_s`` > 0 polls
+    for up to that long until the run's exit record is there.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        run = _decode(Path(run_dir))
+        if run.exit_code is not None or time.monotonic() >= deadline:
+            return run
+        time.sleep(POLL_S)
+
+
+def _decode(run_dir: Path) -> OfflineRun:
+    """The records of ``run_dir``'s ``run-*.wandb`` file so far (empty if it is not there yet)."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    (path,) = Path(run_dir).glob("run-*.wandb")
     run = OfflineRun()
+    paths = list(run_dir.glob("run-*.wandb"))
+    if not paths:
+        return run
+    (path,) = paths
     for payload in record_payloads(path.read_bytes()):
         record = pb.Record()
         record.ParseFromString(payload)
