@@ -96,9 +96,10 @@ def run_finetune(cfg: DictConfig) -> dict:
     """Train and score one outer fold; write the job's files (metrics.json last)."""
     out_dir = Path(cfg.paths.output_dir)
     metrics_path = out_dir / "metrics.json"
+    job_hash = config_hash(cfg)
     if cfg.get("resume", True) and metrics_path.exists():
         done = json.loads(metrics_path.read_text())
-        if done.get("config_hash") == config_hash(cfg):
+        if done.get("config_hash") == job_hash:
             log.info("job already complete (%s exists): skipping", metrics_path)
             return done
         log.warning("%s was written by a different config: rerunning the job", metrics_path)
@@ -145,7 +146,7 @@ def run_finetune(cfg: DictConfig) -> dict:
         "classes": spec.class_names,
         "permuted_labels": spec.permute_labels,
         "elapsed_s": round(time.perf_counter() - start, 3),
-        "config_hash": config_hash(cfg),
+        "config_hash": job_hash,
     }
     write_json(metrics_path, metrics)
     log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb

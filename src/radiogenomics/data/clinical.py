@@ -178,9 +178,7 @@ def _find_columns(table: pd.DataFrame, path: Path) -> dict[str, str]:
 def _days(values: pd.DataFrame, column: str, affects: str, issues: list[dict]) -> pd.Series:
     """A days column as float: non-numbers and negative values -> NaN, each recorded as an issue."""
     text = values[column]
-    days = pd.to_numeric(text, errors="coerce")
-    for pid, value in text[days.isna() & text.notna()].items():
-        issues.append(_issue(pid, column, value, "not a number of days", affects))
+    days = _numbers(values, column, affects, issues, problem="not a number of days")
     for pid, value in text[days < 0].items():
         issues.append(_issue(pid, column, value, "negative number of days", affects))
     return days.where(days >= 0)
@@ -243,11 +241,18 @@ def _covariates(frame: pd.DataFrame, values: pd.DataFrame, names: dict, issues) 
         frame[key] = values[names[key]].str.upper().to_numpy() if key in names else None
 
 
-def _numbers(values: pd.DataFrame, column: str, affects: str, issues: list[dict]) -> pd.Series:
+def _numbers(
+    values: pd.DataFrame,
+    column: str,
+    affects: str,
+    issues: list[dict],
+    problem: str = "not a number",
+) -> pd.Series:
+    """A column as float: text that is not a number -> NaN, each recorded as an issue."""
     text = values[column]
     numbers = pd.to_numeric(text, errors="coerce")
     for pid, value in text[numbers.isna() & text.notna()].items():
-        issues.append(_issue(pid, column, value, "not a number", affects))
+        issues.append(_issue(pid, column, value, problem, affects))
     return numbers
 
 

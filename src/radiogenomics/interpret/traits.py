@@ -38,6 +38,14 @@ from scipy.stats import mannwhitneyu
 from radiogenomics.multitest import bh_qvalues
 
 KEYS = ["class", "collection", "set"]
+DIRECTIONS = ("pos", "neg", "any")  # NES sign of an enriched set
+
+
+def enriched_flags(traits: pd.DataFrame, fdr: float, direction: str) -> pd.Series:
+    """A patient's radiogenomic trait: set FDR < ``fdr`` and NES of the chosen sign (``pos``: the
+    paper's positive enrichment)."""
+    sign = {"pos": traits["nes"] > 0, "neg": traits["nes"] < 0, "any": traits["nes"].notna()}
+    return (traits["fdr"] < fdr) & sign[direction]
 
 
 def trait_matrices(gsea: pd.DataFrame, fdr: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,12 +78,12 @@ def associations(
     if unknown:
         raise ValueError(f"attributed class(es) {sorted(unknown)} not in {list(class_names)}")
     table = gsea.assign(
-        enriched=gsea["fdr"] < fdr,
+        enriched=enriched_flags(gsea, fdr, "any"),
+        enriched_pos=enriched_flags(gsea, fdr, "pos"),
+        enriched_neg=enriched_flags(gsea, fdr, "neg"),
         target=gsea["y_true"].to_numpy() == gsea["class"].astype(str).map(position).to_numpy(),
     )
     table = table.assign(
-        enriched_pos=table["enriched"] & (table["nes"] > 0),
-        enriched_neg=table["enriched"] & (table["nes"] < 0),
         enriched_target=table["enriched"] & table["target"],
         enriched_nes=table["nes"].where(table["enriched"]),
     )

@@ -58,16 +58,11 @@ class SweepProgress:
 
 def basic_sweep_size(config: DictConfig) -> int | None:
     """Number of jobs the basic sweeper will launch for ``config`` (None: another sweeper)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from radiogenomics.reporting.sweep_jobs import planned_jobs
 
     if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
         return None
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    arguments = [f"{k}={v}" for k, v in params.items()]
-    arguments += list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
-    overrides = OverridesParser.create().parse_overrides(arguments)
-    return len(BasicSweeper.split_arguments(overrides, None)[0])
+    return len(planned_jobs(config))
 
 
 class SweepProgressLog(Callback):

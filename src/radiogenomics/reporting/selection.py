@@ -10,14 +10,13 @@ configurations is reported next to it, labelled optimistic: it picks the winner 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from radiogenomics.reporting.metrics import prediction_arrays, score
-from radiogenomics.reporting.summary import job_dirs
+from radiogenomics.reporting.summary import collect, group_frame
 from radiogenomics.reporting.sweep_jobs import job_overrides
 from radiogenomics.utils import write_csv, write_json
 
@@ -25,26 +24,16 @@ SELECT_KEYS = ["trait", "model", "bootstrap"]
 PER_JOB_OVERRIDES = ("fold", "bootstrap")  # vary within one configuration
 DEFAULT_METRIC = "val_auroc"
 TEST_METRIC = "test_auroc"
-NO_BOOTSTRAP = "none"
 
 
 def load_jobs(sweep_dir: str | Path) -> pd.DataFrame:
-    """One row per completed job: keys, fold, config_hash, scores, job dir, overrides."""
+    """One row per completed job: its metrics.json, job dir and overrides."""
     sweep_dir = Path(sweep_dir)
-    rows = []
-    for d in job_dirs(sweep_dir):
-        path = d / "metrics.json"
-        if not path.exists():
-            continue
-        m = json.loads(path.read_text())
-        m["job"] = str(d.relative_to(sweep_dir))
-        m["overrides"] = job_overrides(d)
-        rows.append(m)
-    jobs = pd.DataFrame(rows)
+    jobs, _, _ = collect(sweep_dir)
     if jobs.empty:
         return jobs
-    boot = jobs["bootstrap"].astype(object) if "bootstrap" in jobs else pd.Series(None, jobs.index)
-    jobs["bootstrap"] = boot.where(boot.notna(), NO_BOOTSTRAP)
+    jobs = group_frame(jobs)
+    jobs["overrides"] = [job_overrides(sweep_dir / job) for job in jobs["job"]]
     return jobs
 
 

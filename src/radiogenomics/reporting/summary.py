@@ -52,7 +52,8 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str
     return metrics, predictions, missing
 
 
-def _group_frame(df: pd.DataFrame) -> pd.DataFrame:
+def group_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose ``bootstrap`` is "none" for plain CV, so it can key a groupby."""
     df = df.copy()
     df["bootstrap"] = df["bootstrap"].astype(object).where(df["bootstrap"].notna(), "none")
     return df
@@ -74,7 +75,7 @@ def summarize(
             "no completed jobs in %s (%d started without metrics.json)", sweep_dir, len(missing)
         )
         return pd.DataFrame()
-    metrics, predictions = _group_frame(metrics), _group_frame(predictions)
+    metrics, predictions = group_frame(metrics), group_frame(predictions)
     write_csv(out / "folds.csv", metrics.drop(columns=["classes"], errors="ignore"))
     write_csv(out / "predictions.csv", predictions)
     summarize_masking(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene masking

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.data.io import DataError
+from radiogenomics.interpret.traits import DIRECTIONS, enriched_flags
 from radiogenomics.multitest import bh_qvalues
 from radiogenomics.utils import write_csv
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 TRAITS_FILE = "radiogenomic_traits.parquet"
 ASSOCIATIONS_FILE = "associations.csv"
 PAIR_KEYS = ["class", "collection", "set"]
-DIRECTIONS = ("pos", "neg", "any")
 ENDPOINTS = ("os", "pfs")
 COVARIATES = ("age", "gender", "race")
 TESTED = "tested"
@@ -116,12 +116,6 @@ def _as_bool(column: pd.Series, path: Path) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------------- analysis
-
-
-def enriched_flags(traits: pd.DataFrame, fdr: float, direction: str) -> pd.Series:
-    """A patient's radiogenomic trait: set FDR < ``fdr`` and NES of the chosen sign."""
-    sign = {"pos": traits["nes"] > 0, "neg": traits["nes"] < 0, "any": traits["nes"].notna()}
-    return (traits["fdr"] < fdr) & sign[direction]
 
 
 def survival_table(

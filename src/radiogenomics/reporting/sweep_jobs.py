@@ -28,23 +28,29 @@ def job_overrides(job_dir: str | Path) -> list[str]:
     return [str(line) for line in yaml.safe_load(path.read_text()) or []]
 
 
-def sweep_jobs(cfg: DictConfig) -> dict[str, list[str]]:
-    """Every job of a multirun config (with its ``hydra`` node) as {override dirname: overrides}.
+def planned_jobs(cfg: DictConfig) -> list[list[str]]:
+    """Each job's overrides, as Hydra's basic sweeper expands a multirun config (with ``hydra``).
 
-    Mirrors Hydra's basic sweeper: the cartesian product of ``hydra.sweeper.params`` and the
-    command-line sweeps, each job named by Hydra's ``override_dirname`` rule.
+    The cartesian product of ``hydra.sweeper.params`` and the command-line sweeps.
     """
-    from hydra._internal.config_loader_impl import get_overrides_dirname
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     params = OmegaConf.to_container(cfg.hydra.sweeper.get("params") or {}, resolve=True)
     lines = [f"{k}={v}" for k, v in params.items()] + list(cfg.hydra.overrides.task)
+    batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(lines), None)
+    return [job for batch in batches for job in batch]
+
+
+def sweep_jobs(cfg: DictConfig) -> dict[str, list[str]]:
+    """Every job of a multirun config as {job dir name: overrides} (see ``planned_jobs``)."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     parser = OverridesParser.create()
-    batches = BasicSweeper.split_arguments(parser.parse_overrides(lines), None)
     naming = cfg.hydra.job.config.override_dirname
     jobs = {}
-    for job in (job for batch in batches for job in batch):
+    for job in planned_jobs(cfg):
         name = get_overrides_dirname(
             parser.parse_overrides(job),
             exclude_keys=list(naming.exclude_keys),

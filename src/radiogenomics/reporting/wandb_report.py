@@ -270,7 +270,7 @@ def _scalar(value: Any) -> Any:
 
 def log_sweep(config: DictConfig, sweep_dir: str | Path) -> None:
     """One ``summary`` run per sweep: CV and pooled tables, pooled metrics and summary plots."""
-    if LOGGER_KEY not in (config.get("logger") or {}):
+    if not enabled(config):
         return
     summary = Path(sweep_dir) / "summary"
     if not (summary / "cv_summary.csv").exists():
