@@ -10,7 +10,7 @@ register_resolvers()  # before Hydra composes: job dir names use ${rg_job_dirnam
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> None:
-    from radiogenomics.train import run
+    from radiogenomics.tasks import run
 
     register_resolvers()  # also in launcher workers that unpickle this function
     run(cfg)

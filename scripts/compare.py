@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from radiogenomics.reporting import stats
+from radiogenomics.evaluation import comparison as stats
 from radiogenomics.reporting.markdown import markdown
 from radiogenomics.reporting.plots import auroc_by_model_plot, paired_difference_plot
 from radiogenomics.utils import atomic_write, write_csv

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from radiogenomics.analysis.null_controls import null_report, write_report
 from radiogenomics.reporting.markdown import markdown
-from radiogenomics.reporting.null_report import null_report, write_report
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from radiogenomics.reporting.selection import DEFAULT_METRIC, format_selection, select
+from radiogenomics.evaluation.selection import DEFAULT_METRIC, format_selection, select
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ adjusted for age, gender and race, with BH q-values across associations. Writes 
 ``clinical_issues.csv``, ``patients_without_clinical.csv`` and KM plots of the significant pairs
 to --out (default <sweep>/summary/survival) and prints a short summary. The clinical table
 defaults to the one the sweep's data name (cohort.json), else the shipped TCGA-GBM BCR
-table. See radiogenomics.reporting.survival.
+table. See radiogenomics.analysis.trait_survival.
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from radiogenomics.data.clinical import CLINICAL_FILE, read_clinical
-from radiogenomics.data.io import DataError
-from radiogenomics.reporting.survival import (
+from radiogenomics.analysis.trait_survival import (
     COVARIATES,
     DIRECTIONS,
     ENDPOINTS,
@@ -34,6 +32,8 @@ from radiogenomics.reporting.survival import (
     run_survival,
     significant,
 )
+from radiogenomics.data.clinical import CLINICAL_FILE, read_clinical
+from radiogenomics.data.io import DataError
 from radiogenomics.utils import write_csv
 
 SHOWN_IDS = 10  # patient ids printed in the summary; the CSV files have all of them

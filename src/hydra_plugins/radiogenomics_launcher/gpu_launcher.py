@@ -19,8 +19,8 @@ from omegaconf import DictConfig
 
 from radiogenomics.launch.jobs import JobSpec, SlotPolicy, failed_return, tolerant
 from radiogenomics.launch.pool import Outcome, run_isolated
-from radiogenomics.launch.progress import SweepProgress
 from radiogenomics.launch.slots import CUDA_ENV, Slot, cpu_slots, gpu_slots
+from radiogenomics.launch.sweep_progress import SweepProgress
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from radiogenomics.utils import atomic_write
 class BestWeights(pl.Callback):
     """Track ``monitor`` after each validation; at fit end load the best weights and save them.
 
+    ``save=False`` keeps the weights in memory only (saves disk on big sweeps).
+
     Equivalent to Lightning's ModelCheckpoint(save_top_k=1, save_weights_only=True) for
     selection (strict improvement, the first best epoch wins) but copies weights in memory instead
     of writing a file at every improvement. The file is a Lightning-style checkpoint
@@ -26,11 +28,13 @@ class BestWeights(pl.Callback):
         mode: str = "max",
         dirpath: str = ".",
         filename: str = "best",
+        save: bool = True,
     ) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.monitor, self.mode = monitor, mode
         self.path = Path(dirpath) / f"{filename}.ckpt"
+        self.save = save
         self.best_score: float | None = None
         self.best_epoch: int | None = None
         self._state: dict[str, torch.Tensor] | None = None
@@ -59,6 +63,8 @@ class BestWeights(pl.Callback):
         if self._state is None:
             raise RuntimeError(f"no validation epoch reported {self.monitor!r}: nothing to select")
         pl_module.load_state_dict(self._state)
+        if not self.save:
+            return
         payload = {
             "state_dict": self._state,
             "epoch": self.best_epoch,

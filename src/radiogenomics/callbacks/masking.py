@@ -30,6 +30,7 @@ import pytorch_lightning as pl
 import torch
 
 from radiogenomics.data.genesets import IndexedGeneSets, index_gene_sets, load_collection
+from radiogenomics.evaluation.multitest import bh_qvalues
 from radiogenomics.interpret.masking import (
     DEFAULT_BATCH_SIZE,
     empirical_p,
@@ -38,7 +39,6 @@ from radiogenomics.interpret.masking import (
     random_gene_sets,
     score_masked,
 )
-from radiogenomics.multitest import bh_qvalues
 from radiogenomics.utils import write_csv, write_parquet
 
 log = logging.getLogger(__name__)

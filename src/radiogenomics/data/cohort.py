@@ -35,6 +35,8 @@ class Cohort:
     label_files: list[Path]
     digest: str  # identifies the expression data (for caches)
     report: dict = field(default_factory=dict)  # what was read, kept and dropped (cohort.json)
+    pretrain_patients: list[str] = field(default_factory=list)  # expression only, no label
+    clinical_file: Path | None = None  # the clinical table that goes with the data (survival)
 
     @property
     def genes(self) -> list[str]:
@@ -154,7 +156,9 @@ def load_cohort(data_cfg: Mapping, cache_dir: str | Path) -> Cohort:
     )
     if key not in _LAST_COHORT:
         _LAST_COHORT.clear()
-        _LAST_COHORT[key] = _read_cohort(data_cfg, expression_file, label_files)
+        cohort = _read_cohort(data_cfg, expression_file, label_files)
+        cohort.clinical_file = clinical_file(data_cfg, cache_dir)
+        _LAST_COHORT[key] = cohort
     return _LAST_COHORT[key]
 
 
@@ -196,20 +200,12 @@ def _read_cohort(data_cfg: Mapping, expression_file: Path, label_files: list[Pat
     )
     report["n_expression_patients"] = len(expression)
     report["n_genes"] = int(expression.shape[1])
-    report["n_labelled_patients"] = len(labelled_patients(cohort))
-    report["n_pretrain_patients"] = len(pretrain_patients(cohort))
+    labelled = set(labels.index[labels.notna().any(axis=1)])
+    # the autoencoder cohort: expression patients with no label at all (as in the paper)
+    cohort.pretrain_patients = [p for p in expression.index if p not in labelled]
+    report["n_labelled_patients"] = len(labelled)
+    report["n_pretrain_patients"] = len(cohort.pretrain_patients)
     return cohort
-
-
-def labelled_patients(cohort: Cohort) -> set[str]:
-    """Patients with at least one non-missing label in any label file."""
-    return set(cohort.labels.index[cohort.labels.notna().any(axis=1)])
-
-
-def pretrain_patients(cohort: Cohort) -> list[str]:
-    """Autoencoder cohort: expression patients with no label at all (as in the paper)."""
-    labelled = labelled_patients(cohort)
-    return [p for p in cohort.expression.index if p not in labelled]
 
 
 def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) -> TraitCohort:

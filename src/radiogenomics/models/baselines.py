@@ -11,7 +11,6 @@ predicted once by the refit best model.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,17 +27,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import threadpool_limits
 
 from radiogenomics.data.splits import FoldSplit
+from radiogenomics.models.result import FoldResult
 
 COMPARATORS = ("logit_l1", "logit_l2", "svm", "rf", "xgboost")
-
-
-@dataclass
-class BaselineResult:
-    """What a tuned comparator hands to the job writer."""
-
-    test_probs: np.ndarray  # (n_test,) positive-class probability, or (n_test, K)
-    best_params: dict[str, Any]  # chosen hyperparameters (classifier argument names)
-    inner_auroc: float  # best mean inner-CV AUROC (one-vs-rest macro for multiclass)
 
 
 class KernelSVC(ClassifierMixin, BaseEstimator):
@@ -183,8 +174,11 @@ def fit_comparator(
     split: FoldSplit,
     n_classes: int,
     seed: int = 0,
-) -> BaselineResult:
+) -> FoldResult:
     """Tune on ``split.train`` by inner CV, refit there, predict ``split.test`` once.
+
+    ``val_auroc`` of the result is the best mean inner-CV AUROC (one-vs-rest macro for
+    multiclass); there is no separate validation part (``n_val`` 0).
 
     ``model_cfg`` (plain dict) needs ``name``, ``inner_folds``, ``search`` (``method``, ``grid``,
     optional ``n_iter`` and ``select_k``) and optionally ``n_jobs`` and fixed ``params``.
@@ -222,10 +216,13 @@ def fit_comparator(
         raise ValueError(
             f"training folds hold classes {list(best.classes_)}, expected 0..{n_classes - 1}"
         )
-    return BaselineResult(
+    return FoldResult(
         test_probs=probs[:, 1] if n_classes == 2 else probs,
+        n_train=len(train),
+        n_val=0,
+        val_auroc=float(search.best_score_),
         best_params={k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items()},
-        inner_auroc=float(search.best_score_),
+        model=best,
     )
 
 

@@ -9,8 +9,8 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.blocks import build_blocks, build_optimizer
-from radiogenomics.reporting.metrics import auroc
 
 
 class ClassifierModule(pl.LightningModule):

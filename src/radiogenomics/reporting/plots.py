@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from radiogenomics.reporting.metrics import as_prob_matrix  # noqa: E402
+from radiogenomics.evaluation.metrics import as_prob_matrix  # noqa: E402
 from radiogenomics.utils import atomic_write  # noqa: E402
 
 

@@ -7,7 +7,7 @@ Writes under ``summary/``:
 * ``radiogenomic_traits.parquet``: the long patient x set table (configuration keys, patient_id,
   fold, y_true, class, collection, set, nes, fdr, enriched); ``pivot`` it for the matrix view;
 * ``associations.csv``: per configuration, class, collection and set, the counts and tests of
-  :func:`radiogenomics.interpret.traits.associations`;
+  :func:`radiogenomics.interpret.associations.associations`;
 * ``cohort_gsea.csv``: GSEA of the mean signed attribution over all held-out patients;
 * ``stability.json``: per configuration and class, Spearman correlation and top-100 overlap (by
   absolute value) of the fold models' mean attributions, on the common patient set (``mean_all``:
@@ -31,8 +31,8 @@ from scipy.stats import spearmanr
 
 from radiogenomics.callbacks.saliency import GSEA, MEAN_ATTRIBUTION
 from radiogenomics.data.genesets import read_gmt
+from radiogenomics.interpret.associations import associations
 from radiogenomics.interpret.gsea import prerank
-from radiogenomics.interpret.traits import associations
 from radiogenomics.utils import write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)

@@ -2,61 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.reporting.masking_summary import summarize_masking
-from radiogenomics.reporting.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.reporting.saliency_summary import summarize_saliency
-from radiogenomics.reporting.sweep_jobs import never_started
+from radiogenomics.results import layout
+from radiogenomics.results.sweep import GROUP_KEYS, collect, group_frame
 from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
-
-GROUP_KEYS = ["trait", "model", "config_hash", "bootstrap"]
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    """Job directories of a sweep: those Hydra started (``.hydra/``) or that hold ``metrics.json``."""
-    found = {p.parent.parent for p in sweep_dir.glob("**/.hydra/overrides.yaml")}
-    found |= {p.parent for p in sweep_dir.glob("**/metrics.json")}
-    return sorted(
-        d for d in found if "summary" not in d.relative_to(sweep_dir).parts and d != sweep_dir
-    )
-
-
-def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(per-job metrics, pooled predictions, jobs without metrics.json: started or never run)."""
-    sweep_dir = Path(sweep_dir)
-    rows, preds, missing = [], [], []
-    started = job_dirs(sweep_dir)
-    for d in started:
-        metrics_file = d / "metrics.json"
-        if not metrics_file.exists():
-            missing.append(str(d.relative_to(sweep_dir)))
-            continue
-        m = json.loads(metrics_file.read_text())
-        m["job"] = str(d.relative_to(sweep_dir))
-        rows.append(m)
-        p = pd.read_csv(d / "predictions.csv")
-        for key in GROUP_KEYS:
-            p[key] = m.get(key)
-        preds.append(p)
-    missing += never_started(sweep_dir, started)  # e.g. the rest of a killed sweep
-    metrics = pd.DataFrame(rows)
-    predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
-    return metrics, predictions, missing
-
-
-def group_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose ``bootstrap`` is "none" for plain CV, so it can key a groupby."""
-    df = df.copy()
-    df["bootstrap"] = df["bootstrap"].astype(object).where(df["bootstrap"].notna(), "none")
-    return df
 
 
 def summarize(
@@ -67,17 +26,17 @@ def summarize(
     ``fdr`` and ``min_patients`` define radiogenomic traits and associations (gene saliency).
     """
     sweep_dir = Path(sweep_dir)
-    out = sweep_dir / "summary"
+    out = layout.summary_dir(sweep_dir)
     metrics, predictions, missing = collect(sweep_dir)
-    write_json(out / "missing_jobs.json", {"n_missing": len(missing), "jobs": missing})
+    write_json(out / layout.MISSING_JOBS, {"n_missing": len(missing), "jobs": missing})
     if metrics.empty:
         log.warning(
             "no completed jobs in %s (%d started without metrics.json)", sweep_dir, len(missing)
         )
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
-    write_csv(out / "folds.csv", metrics.drop(columns=["classes"], errors="ignore"))
-    write_csv(out / "predictions.csv", predictions)
+    write_csv(out / layout.FOLDS, metrics.drop(columns=["classes"], errors="ignore"))
+    write_csv(out / layout.PREDICTIONS, predictions)
     summarize_masking(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene masking
     # no-op unless jobs ran gene saliency
     summarize_saliency(sweep_dir, metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
@@ -110,12 +69,12 @@ def summarize(
             )
         _roc_plot(out, row, y, probs, classes)
     table = pd.DataFrame(rows)
-    write_csv(out / "cv_summary.csv", table)
-    write_json(out / "summary.json", {"configurations": rows, "missing_jobs": missing})
+    write_csv(out / layout.CV_SUMMARY, table)
+    write_json(out / layout.SUMMARY_JSON, {"configurations": rows, "missing_jobs": missing})
     print_table(table, missing)
     if class_rows:
         per_class = pd.DataFrame(class_rows)
-        write_csv(out / "per_class.csv", per_class)
+        write_csv(out / layout.PER_CLASS, per_class)
         print_per_class(per_class)
     return table
 
@@ -169,14 +128,11 @@ def print_per_class(per_class: pd.DataFrame) -> None:
 def _roc_plot(out: Path, row: dict, y: np.ndarray, probs: np.ndarray, classes: list[str]) -> None:
     from radiogenomics.reporting.plots import roc_plot
 
-    name = f"roc_{row['trait']}_{row['model']}_{row['config_hash']}"
-    if row["bootstrap"] != "none":
-        name += f"_b{row['bootstrap']}"
     title = (
         f"{row['trait']} / {row['model']}: pooled out-of-fold AUROC {row['pooled_auroc']:.3f} "
         f"[{row['pooled_auroc_ci_low']:.3f}, {row['pooled_auroc_ci_high']:.3f}]"
     )
-    roc_plot(out / f"{name}.png", y, probs, classes, title)
+    roc_plot(out / layout.roc_plot(row), y, probs, classes, title)
 
 
 def print_table(table: pd.DataFrame, missing: list[str]) -> None:

@@ -215,7 +215,7 @@ def job_tables(out_dir: Path, classes: list[str]) -> dict:
             tables[f"masking/{label}"] = summary_table(frame, "auroc", ascending=False)
     gsea_path = out_dir / "saliency" / "gsea.parquet"
     if gsea_path.exists():
-        from radiogenomics.interpret.traits import associations
+        from radiogenomics.interpret.associations import associations
 
         gsea = pd.read_parquet(gsea_path)
         fdr, min_patients = association_thresholds()

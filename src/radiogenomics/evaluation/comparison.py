@@ -1,0 +1,251 @@
+"""Model comparison: per-model AUROC tables and paired network-minus-comparator statistics.
+
+Inputs are the frames of ``results.sweep.collect`` (one row per job; pooled predictions).
+Folds and bootstrap replicates pair across models because every family gets identical splits
+(``data.splits.make_fold_split``); ``same_patients`` columns check that from the job files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
+from radiogenomics.results.sweep import GROUP_KEYS, collect
+
+
+def corrected_resampled_ttest(diffs: np.ndarray, n_train: float, n_test: float) -> dict[str, float]:
+    """Nadeau & Bengio (2003) corrected resampled t-test of paired per-fold differences.
+
+    Folds share training patients, so the naive variance ``var/J`` is too small; the correction
+    uses ``(1/J + n_test/n_train) * var`` and ``J - 1`` degrees of freedom. Two-sided p-value.
+    """
+    d = np.asarray(diffs, dtype=float)
+    J = len(d)
+    if J < 2:
+        raise ValueError(f"need at least 2 paired folds, got {J}")
+    mean, var = float(d.mean()), float(d.var(ddof=1))
+    se = np.sqrt((1.0 / J + n_test / n_train) * var)
+    if se == 0:
+        t = 0.0 if mean == 0 else float(np.sign(mean) * np.inf)
+    else:
+        t = mean / se
+    p = float(2 * stats.t.sf(abs(t), df=J - 1))
+    return {"mean_diff": mean, "t": float(t), "df": J - 1, "p_value": p, "n_folds": J}
+
+
+def percentile_summary(diffs: np.ndarray, level: float = 0.95) -> dict[str, float]:
+    """Mean, percentile interval and share of non-positive values of bootstrap differences."""
+    d = np.asarray(diffs, dtype=float)
+    lo, hi = np.percentile(d, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return {
+        "mean_diff": float(d.mean()),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "share_not_better": float((d <= 0).mean()),
+        "n_replicates": len(d),
+    }
+
+
+def load_sweeps(sweep_dirs: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Completed jobs of several sweeps (``results.sweep.collect``), labelled; a job repeated in a later
+    sweep (same trait, model, config, replicate, fold) is dropped in favour of the first."""
+    all_metrics, all_preds = [], []
+    for i, sweep in enumerate(sweep_dirs):
+        metrics, predictions, _ = collect(sweep)
+        if metrics.empty:
+            continue
+        metrics["sweep"], predictions["sweep"] = i, i
+        all_metrics.append(metrics)
+        all_preds.append(predictions)
+    if not all_metrics:
+        raise FileNotFoundError(f"no completed jobs (metrics.json) under {list(sweep_dirs)}")
+    metrics = pd.concat(all_metrics, ignore_index=True)
+    predictions = pd.concat(all_preds, ignore_index=True)
+    for frame in (metrics, predictions):
+        frame["bootstrap"] = frame["bootstrap"].astype(float)  # None (plain CV) -> NaN
+        frame["job_key"] = frame[[*GROUP_KEYS, "fold", "sweep"]].astype(str).agg("|".join, axis=1)
+    metrics = metrics.drop_duplicates([*GROUP_KEYS, "fold"], keep="first")
+    predictions = predictions[predictions["job_key"].isin(set(metrics["job_key"]))]
+    metrics, predictions = metrics.reset_index(drop=True), predictions.reset_index(drop=True)
+    label_models(metrics, predictions)
+    return metrics, predictions
+
+
+def label_models(metrics: pd.DataFrame, predictions: pd.DataFrame) -> None:
+    """Add a ``label`` column: the model name, plus the config hash where a trait has several."""
+    n_configs = metrics.groupby(["trait", "model"])["config_hash"].transform("nunique")
+    metrics["label"] = np.where(
+        n_configs > 1, metrics["model"] + "@" + metrics["config_hash"].str[:6], metrics["model"]
+    )
+    lookup = metrics.drop_duplicates(["trait", "model", "config_hash"]).set_index(
+        ["trait", "model", "config_hash"]
+    )["label"]
+    keys = pd.MultiIndex.from_frame(predictions[["trait", "model", "config_hash"]])
+    predictions["label"] = lookup.reindex(keys).to_numpy()
+
+
+def replicate_table(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """One row per (trait, label, bootstrap replicate): mean fold AUROC and pooled AUROC.
+
+    Only complete replicates (every fold present) are kept.
+    """
+    boot = metrics[metrics["bootstrap"].notna()]
+    rows = []
+    for (trait, label, b), group in boot.groupby(["trait", "label", "bootstrap"]):
+        if group["fold"].nunique() < int(group["n_folds"].iloc[0]):
+            continue
+        sel = predictions[
+            (predictions["trait"] == trait)
+            & (predictions["label"] == label)
+            & (predictions["bootstrap"] == b)
+        ]
+        y, probs = prediction_arrays(sel, list(group["classes"].iloc[0]))
+        rows.append(
+            {
+                "trait": trait,
+                "label": label,
+                "bootstrap": b,
+                "mean_auroc": float(group["test_auroc"].mean()),
+                "pooled_auroc": score(y, probs, list(group["classes"].iloc[0]))["auroc"],
+            }
+        )
+    return pd.DataFrame(rows, columns=["trait", "label", "bootstrap", "mean_auroc", "pooled_auroc"])
+
+
+def model_table(
+    metrics: pd.DataFrame,
+    predictions: pd.DataFrame,
+    replicates: pd.DataFrame,
+    statistic: str = "mean_auroc",
+    n_boot: int = 2000,
+) -> pd.DataFrame:
+    """Per (trait, label): CV mean +- sd fold AUROC, pooled out-of-fold AUROC with a 95% CI, and
+    the bootstrap mean with its 95% percentile interval over replicates."""
+    cv = metrics[metrics["bootstrap"].isna()]
+    rows = []
+    for (trait, label), group in metrics.groupby(["trait", "label"]):
+        row = {"trait": trait, "label": label, "model": group["model"].iloc[0]}
+        folds = cv[(cv["trait"] == trait) & (cv["label"] == label)]
+        if len(folds):
+            sel = predictions[
+                (predictions["trait"] == trait)
+                & (predictions["label"] == label)
+                & predictions["bootstrap"].isna()
+            ]
+            classes = list(folds["classes"].iloc[0])
+            y, probs = prediction_arrays(sel, classes)
+            lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
+            row.update(
+                cv_folds=len(folds),
+                cv_mean_auroc=float(folds["test_auroc"].mean()),
+                cv_sd_auroc=float(folds["test_auroc"].std(ddof=1)) if len(folds) > 1 else np.nan,
+                pooled_auroc=score(y, probs, classes)["auroc"],
+                pooled_ci_low=lo,
+                pooled_ci_high=hi,
+            )
+        reps = replicates[(replicates["trait"] == trait) & (replicates["label"] == label)]
+        if len(reps):
+            values = reps[statistic].to_numpy()
+            lo, hi = np.percentile(values, [2.5, 97.5])
+            row.update(
+                boot_replicates=len(values),
+                boot_mean_auroc=float(values.mean()),
+                boot_ci_low=float(lo),
+                boot_ci_high=float(hi),
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pairs(frame: pd.DataFrame, reference: str) -> list[tuple[str, str, str]]:
+    """(trait, reference label, comparator label) for every trait holding both."""
+    out = []
+    for trait, group in frame.groupby("trait"):
+        labels = sorted(group["label"].unique())
+        refs = [lbl for lbl in labels if lbl.split("@")[0] == reference]
+        out += [(trait, r, c) for r in refs for c in labels if c.split("@")[0] != reference]
+    return out
+
+
+def same_patients(predictions: pd.DataFrame, trait: str, a: str, b: str, bootstrap) -> bool:
+    """Whether labels ``a`` and ``b`` scored identical patients (with multiplicity) in every fold."""
+    sel = predictions[predictions["trait"] == trait]
+    sel = sel[sel["bootstrap"].isna()] if bootstrap is None else sel[sel["bootstrap"].notna()]
+
+    def ids(label: str) -> pd.Series:
+        part = sel[sel["label"] == label]
+        return part.groupby(["bootstrap", "fold"], dropna=False)["patient_id"].apply(
+            lambda s: tuple(sorted(s))
+        )
+
+    left, right = ids(a), ids(b)
+    shared = left.index.intersection(right.index)
+    return bool((left.loc[shared] == right.loc[shared]).all())
+
+
+def paired_cv(
+    metrics: pd.DataFrame, predictions: pd.DataFrame, reference: str = "nn"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference minus comparator over plain-CV folds: (corrected t-test table, per-fold diffs)."""
+    cv = metrics[metrics["bootstrap"].isna()]
+    rows, diffs = [], []
+    for trait, ref, other in _pairs(cv, reference):
+        a = cv[(cv["trait"] == trait) & (cv["label"] == ref)].set_index("fold")
+        b = cv[(cv["trait"] == trait) & (cv["label"] == other)].set_index("fold")
+        folds = a.index.intersection(b.index).sort_values()
+        if len(folds) < 2:
+            continue
+        d = (a.loc[folds, "test_auroc"] - b.loc[folds, "test_auroc"]).to_numpy()
+        n_train = float((a.loc[folds, "n_train"] + a.loc[folds, "n_val"]).mean())
+        n_test = float(a.loc[folds, "n_test"].mean())
+        rows.append(
+            {
+                "trait": trait,
+                "reference": ref,
+                "comparator": other,
+                **corrected_resampled_ttest(d, n_train, n_test),
+                "same_patients": same_patients(predictions, trait, ref, other, None),
+            }
+        )
+        diffs += [
+            {"trait": trait, "reference": ref, "comparator": other, "fold": f, "diff": v}
+            for f, v in zip(folds, d, strict=True)
+        ]
+    return pd.DataFrame(rows), pd.DataFrame(diffs)
+
+
+def paired_bootstrap(
+    replicates: pd.DataFrame,
+    predictions: pd.DataFrame,
+    reference: str = "nn",
+    statistic: str = "mean_auroc",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference minus comparator over bootstrap replicates: (summary table, per-replicate diffs)."""
+    rows, diffs = [], []
+    if replicates.empty:
+        return pd.DataFrame(rows), pd.DataFrame(diffs)
+    for trait, ref, other in _pairs(replicates, reference):
+        a = replicates[(replicates["trait"] == trait) & (replicates["label"] == ref)]
+        b = replicates[(replicates["trait"] == trait) & (replicates["label"] == other)]
+        a, b = a.set_index("bootstrap")[statistic], b.set_index("bootstrap")[statistic]
+        shared = a.index.intersection(b.index).sort_values()
+        if len(shared) == 0:
+            continue
+        d = (a.loc[shared] - b.loc[shared]).to_numpy()
+        rows.append(
+            {
+                "trait": trait,
+                "reference": ref,
+                "comparator": other,
+                "statistic": statistic,
+                **percentile_summary(d),
+                "same_patients": same_patients(predictions, trait, ref, other, "any"),
+            }
+        )
+        diffs += [
+            {"trait": trait, "reference": ref, "comparator": other, "bootstrap": b_, "diff": v}
+            for b_, v in zip(shared, d, strict=True)
+        ]
+    return pd.DataFrame(rows), pd.DataFrame(diffs)

@@ -1,0 +1,140 @@
+"""The output contract: the one place that names the files jobs write and sweeps read.
+
+Every module that writes or reads a job's or a sweep's files takes the names from here, so a
+file is renamed in one place and a reader can never disagree with its writer. A job directory is
+Hydra's ``${hydra:runtime.output_dir}``; a sweep directory is ``hydra.sweep.dir``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# ------------------------------------------------------------------------- a job's directory
+
+METRICS = "metrics.json"  # written last: a job whose metrics.json exists is complete
+PREDICTIONS = "predictions.csv"  # held-out patients' probabilities (also pooled in summary/)
+COHORT = "cohort.json"  # patients, class counts, dropped values, data files
+PRETRAIN_REPORT = "pretrain.json"  # task=pretrain: where the cached autoencoder is
+SLOT_RECORD = "slot.json"  # hydra/launcher=gpus: the slot a job held, for auditing
+HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"  # a job's command-line overrides
+
+# gene masking (``<job>/masking/``)
+MASKING_DIR = "masking"
+PATIENTS = "patients.csv"  # who was masked or attributed, with the unmasked model probability
+CONTROLS = "controls"  # label of the random size-matched control sets
+SINGLE_GENES = "single_genes"  # label of the one-gene-kept table
+PROBS_SUFFIX = "_probs.parquet"
+MASKING_LABELS_RESERVED = (CONTROLS, SINGLE_GENES)
+
+# gene saliency (``<job>/saliency/``)
+SALIENCY_DIR = "saliency"
+ATTRIBUTIONS = "attributions.parquet"
+GSEA = "gsea.parquet"
+MEAN_ATTRIBUTION = "mean_attribution.parquet"
+GMT_SUFFIX = ".gmt"
+
+
+def masking_probs(label: str) -> str:
+    """Masked probabilities of a collection (or controls / single genes), sets as rows."""
+    return f"{label}{PROBS_SUFFIX}"
+
+
+def masking_scores(label: str) -> str:
+    """Per-set (or per-gene) scores of one job."""
+    return f"{label}_scores.csv"
+
+
+def coverage(label: str) -> str:
+    """Every set of a collection with its coverage on the array and why it was kept or skipped."""
+    return f"{label}_coverage.csv"
+
+
+def gmt(label: str) -> str:
+    """The kept sets of a collection as tested (array symbols)."""
+    return f"{label}{GMT_SUFFIX}"
+
+
+_CONTROL = re.compile(r"^random_n(\d+)_r(\d+)$")
+
+
+def control_name(size: int, draw: int) -> str:
+    """Name of random control set ``draw`` of ``size`` genes."""
+    return f"random_n{size}_r{draw:03d}"
+
+
+def control_size(name: str) -> int:
+    """The gene count written into a control set's name by :func:`control_name`."""
+    match = _CONTROL.match(str(name))
+    if match is None:
+        raise ValueError(f"{name!r} is not a control set name (random_n<size>_r<draw>)")
+    return int(match.group(1))
+
+
+# ----------------------------------------------------------------------- a sweep's directory
+
+MULTIRUN = "multirun.yaml"  # Hydra's record of the sweep (which jobs were asked for)
+SUMMARY_DIR = "summary"
+FOLDS = "folds.csv"  # one row per completed job (its metrics.json)
+CV_SUMMARY = "cv_summary.csv"  # one row per configuration
+SUMMARY_JSON = "summary.json"
+PER_CLASS = "per_class.csv"  # multiclass: one-vs-rest per class
+MISSING_JOBS = "missing_jobs.json"
+TRAITS = "radiogenomic_traits.parquet"  # saliency: per patient and set, NES and enriched flag
+ASSOCIATIONS = "associations.csv"
+COHORT_GSEA = "cohort_gsea.csv"
+STABILITY = "stability.json"
+SELECTION_TABLE = "selection.csv"  # scripts/select_hparams.py
+SELECTION_JSON = "selection.json"
+NULL_REPORT = "null_report.csv"  # scripts/null_report.py
+
+# scripts/survival.py (``summary/survival/``)
+SURVIVAL_DIR = "survival"
+SURVIVAL = "survival.csv"
+CLINICAL_ISSUES = "clinical_issues.csv"
+PATIENTS_WITHOUT_CLINICAL = "patients_without_clinical.csv"
+
+# scripts/compare.py (``<first sweep>/compare/``)
+COMPARE_DIR = "compare"
+COMPARE_MARKDOWN = "compare.md"
+PAIRED_DIFFS = "paired_diffs.csv"
+FIG_AUROC_BY_MODEL = "fig2a.png"
+FIG_PAIRED_DIFFERENCES = "fig2b.png"
+
+
+def compare_table(name: str) -> str:
+    """One of compare.py's tables (models, replicates, paired_cv, paired_bootstrap)."""
+    return f"{name}.csv"
+
+
+def masking_table(label: str) -> str:
+    """Pooled out-of-fold masking scores of one collection, every configuration."""
+    return f"masking_{label}.csv"
+
+
+def config_stem(key: dict) -> str:
+    """``<trait>_<model>_<config hash>[_b<replicate>]``: one configuration's plots."""
+    stem = f"{key['trait']}_{key['model']}_{key['config_hash']}"
+    if str(key.get("bootstrap", "none")) != "none":
+        stem += f"_b{key['bootstrap']}"
+    return stem
+
+
+def roc_plot(key: dict) -> str:
+    """ROC curve of one configuration's pooled predictions."""
+    return f"roc_{config_stem(key)}.png"
+
+
+def masking_heatmap(label: str, key: dict) -> str:
+    """Paper-style masking heatmap of one collection and configuration."""
+    return f"masking_{label}_{config_stem(key)}.png"
+
+
+def saliency_plot(kind: str, label: str, class_name: str, key: dict) -> str:
+    """Saliency dot plot (``kind="dots"``) or NES heatmap (``"heatmap"``) of one class."""
+    return f"saliency_{kind}_{label}_{class_name}_{config_stem(key)}.png"
+
+
+def summary_dir(sweep_dir: str | Path) -> Path:
+    """Where a sweep's pooled results go."""
+    return Path(sweep_dir) / SUMMARY_DIR

@@ -1,0 +1,137 @@
+"""Reading a sweep: its job dirs, their metrics and predictions, and the jobs it was asked to run.
+
+A killed or partly failed sweep leaves no directory for the jobs it never started; listing the
+expected jobs from the sweep's own record (``multirun.yaml``) lets the summary report those as
+missing too. Jobs of one *configuration* share ``GROUP_KEYS`` (all folds of one setting).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from radiogenomics.hydra_resolvers import job_dirname
+from radiogenomics.results import layout
+
+log = logging.getLogger(__name__)
+
+GROUP_KEYS = ["trait", "model", "config_hash", "bootstrap"]  # one configuration: all its folds
+
+
+def job_overrides(job_dir: str | Path) -> list[str]:
+    """A job's command-line overrides (``key=value``) from its ``.hydra/overrides.yaml``."""
+    path = Path(job_dir) / layout.HYDRA_OVERRIDES
+    if not path.exists():
+        return []
+    return [str(line) for line in yaml.safe_load(path.read_text()) or []]
+
+
+def planned_jobs(cfg: DictConfig) -> list[list[str]]:
+    """Each job's overrides, as Hydra's basic sweeper expands a multirun config (with ``hydra``).
+
+    The cartesian product of ``hydra.sweeper.params`` and the command-line sweeps.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = OmegaConf.to_container(cfg.hydra.sweeper.get("params") or {}, resolve=True)
+    lines = [f"{k}={v}" for k, v in params.items()] + list(cfg.hydra.overrides.task)
+    batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(lines), None)
+    return [job for batch in batches for job in batch]
+
+
+def sweep_jobs(cfg: DictConfig) -> dict[str, list[str]]:
+    """Every job of a multirun config as {job dir name: overrides} (see ``planned_jobs``)."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    naming = cfg.hydra.job.config.override_dirname
+    jobs = {}
+    for job in planned_jobs(cfg):
+        name = get_overrides_dirname(
+            parser.parse_overrides(job),
+            exclude_keys=list(naming.exclude_keys),
+            item_sep=naming.item_sep,
+            kv_sep=naming.kv_sep,
+        )
+        jobs[job_dirname(name)] = job
+    return jobs
+
+
+def expected_jobs(sweep_dir: str | Path) -> dict[str, list[str]] | None:
+    """The jobs recorded in a sweep dir's multirun.yaml (see ``sweep_jobs``); None if unreadable."""
+    path = Path(sweep_dir) / layout.MULTIRUN
+    if not path.exists():
+        return None
+    try:
+        return sweep_jobs(OmegaConf.load(path))
+    except Exception as err:  # a sweep record we cannot replay: fall back to the job dirs
+        log.warning("could not list the expected jobs from %s: %s", path, err)
+        return None
+
+
+def never_started(sweep_dir: str | Path, started: list[Path]) -> list[str]:
+    """Expected jobs of the sweep that match none of the ``started`` job dirs (by overrides)."""
+    expected = expected_jobs(sweep_dir)
+    if expected is None:
+        return []
+    seen = {frozenset(job_overrides(d)) for d in started}
+    return [name for name, job in expected.items() if frozenset(job) not in seen]
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    """Job directories of a sweep: those Hydra started (``.hydra/``) or that hold metrics.json."""
+    found = {p.parent.parent for p in sweep_dir.glob(f"**/{layout.HYDRA_OVERRIDES.as_posix()}")}
+    found |= {p.parent for p in sweep_dir.glob(f"**/{layout.METRICS}")}
+    return sorted(
+        d
+        for d in found
+        if layout.SUMMARY_DIR not in d.relative_to(sweep_dir).parts and d != sweep_dir
+    )
+
+
+def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(per-job metrics, pooled predictions, jobs without metrics.json: started or never run)."""
+    sweep_dir = Path(sweep_dir)
+    rows, preds, missing = [], [], []
+    started = job_dirs(sweep_dir)
+    for d in started:
+        metrics_file = d / layout.METRICS
+        if not metrics_file.exists():
+            missing.append(str(d.relative_to(sweep_dir)))
+            continue
+        m = json.loads(metrics_file.read_text())
+        m["job"] = str(d.relative_to(sweep_dir))
+        rows.append(m)
+        p = pd.read_csv(d / layout.PREDICTIONS)
+        for key in GROUP_KEYS:
+            p[key] = m.get(key)
+        preds.append(p)
+    missing += never_started(sweep_dir, started)  # e.g. the rest of a killed sweep
+    metrics = pd.DataFrame(rows)
+    predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
+    return metrics, predictions, missing
+
+
+def group_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose ``bootstrap`` is "none" for plain CV, so it can key a groupby."""
+    df = df.copy()
+    df["bootstrap"] = df["bootstrap"].astype(object).where(df["bootstrap"].notna(), "none")
+    return df
+
+
+def load_jobs(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per completed job: its metrics.json, job dir and overrides (bootstrap "none")."""
+    sweep_dir = Path(sweep_dir)
+    jobs, _, _ = collect(sweep_dir)
+    if jobs.empty:
+        return jobs
+    jobs = group_frame(jobs)
+    jobs["overrides"] = [job_overrides(sweep_dir / job) for job in jobs["job"]]
+    return jobs

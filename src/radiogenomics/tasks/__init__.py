@@ -1,0 +1,53 @@
+"""Tasks: one Hydra job each (``cfg.task``): fine-tune one fold, or pretrain the autoencoder."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+from omegaconf import DictConfig
+
+from radiogenomics.data.io import DataError
+from radiogenomics.reporting.wandb_report import finish_run
+
+log = logging.getLogger(__name__)
+
+TASKS = ("finetune", "pretrain")
+
+
+def quiet_lightning() -> None:
+    """Keep job logs readable: Lightning's per-fit banners and a known deprecation go quiet."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # frozen blocks are in eval mode on purpose (their BatchNorm statistics must not move)
+    warnings.filterwarnings(
+        "ignore", message=r".*module\(s\) in eval mode at the start of training.*"
+    )
+
+
+def run(cfg: DictConfig) -> dict | None:
+    """Entry point called by ``train.py``: dispatch on ``cfg.task``.
+
+    A bad input file ends the job with its message and exit status 2 (no traceback, no
+    metrics.json): every check runs before training starts.
+    """
+    if cfg.task not in TASKS:
+        raise ValueError(f"unknown task {cfg.task!r}; choose one of {TASKS}")
+    quiet_lightning()
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
+    try:
+        if cfg.task == "pretrain":
+            from radiogenomics.tasks.pretrain import run_pretrain
+
+            return run_pretrain(cfg)
+        from radiogenomics.tasks.finetune import run_finetune
+
+        return run_finetune(cfg)
+    except DataError as err:
+        log.error("data error: %s", err)
+        raise SystemExit(2) from None
+    finally:
+        finish_run()  # logger=wandb: every job ends its run, also a failed one

@@ -1,0 +1,225 @@
+"""``task=finetune``: one job = (trait, model, fold[, bootstrap]) -> the job's files.
+
+The network is trained on ``split.fit``, its epoch chosen on ``split.val`` (inner validation
+carved from the training folds) and ``split.test`` scored once; comparators are tuned by inner
+CV on the training folds. Both return a :class:`~radiogenomics.models.result.FoldResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from radiogenomics.callbacks.best_weights import BestWeights
+from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
+from radiogenomics.data.datamodules import TraitDataModule
+from radiogenomics.data.splits import FoldSplit, make_fold_split
+from radiogenomics.data.traits import TraitSpec, class_counts
+from radiogenomics.evaluation.metrics import as_prob_matrix, score
+from radiogenomics.models.classifier import ClassifierModule
+from radiogenomics.models.result import FoldResult
+from radiogenomics.reporting.wandb_report import log_job, start_job_run
+from radiogenomics.results import layout
+from radiogenomics.tasks.pretrain import load_or_pretrain
+from radiogenomics.utils import stable_hash, write_csv, write_json
+
+log = logging.getLogger(__name__)
+
+# keys that vary between the jobs of one configuration (they do not enter the config hash)
+PER_JOB_KEYS = ("fold", "bootstrap", "paths", "resume", "logger")
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of the config minus per-job keys: equal across the folds of one setting.
+
+    Interpolations stay unresolved so that per-job output paths do not enter the hash.
+    """
+    container = OmegaConf.to_container(cfg, resolve=False)
+    return stable_hash({k: v for k, v in container.items() if k not in PER_JOB_KEYS})
+
+
+def run_finetune(cfg: DictConfig) -> dict:
+    """Train and score one outer fold; write the job's files (metrics.json last)."""
+    out_dir = Path(cfg.paths.output_dir)
+    metrics_path = out_dir / layout.METRICS
+    job_hash = config_hash(cfg)
+    if cfg.get("resume", True) and metrics_path.exists():
+        done = json.loads(metrics_path.read_text())
+        if done.get("config_hash") == job_hash:
+            log.info("job already complete (%s exists): skipping", metrics_path)
+            return done
+        log.warning("%s was written by a different config: rerunning the job", metrics_path)
+    start = time.perf_counter()
+    start_job_run(cfg)  # no-op unless logger=wandb
+    spec = TraitSpec.from_config(cfg.trait)
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
+    split = make_fold_split(
+        tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction, cfg.get("bootstrap")
+    )
+    write_json(out_dir / layout.COHORT, cohort_record(cohort, tc, split))
+
+    result = fit_model(cfg, cohort, tc, split)
+    y_test = tc.y[split.test]
+    write_predictions(
+        out_dir, [tc.patient_ids[i] for i in split.test], cfg.fold, y_test, result.test_probs, spec
+    )
+    test = score(y_test, result.test_probs, spec.class_names)
+    fit = result.metrics()
+    metrics = {
+        "trait": spec.name,
+        "model": cfg.model.name,
+        "fold": int(cfg.fold),
+        "n_folds": int(cfg.n_folds),
+        "split_seed": int(cfg.split_seed),
+        "bootstrap": cfg.get("bootstrap"),
+        "n_train": fit.pop("n_train"),
+        "n_val": fit.pop("n_val"),
+        "n_test": int(len(split.test)),
+        **{f"test_{k}": v for k, v in test.items()},
+        **fit,
+        "classes": spec.class_names,
+        "permuted_labels": spec.permute_labels,
+        "elapsed_s": round(time.perf_counter() - start, 3),
+        "config_hash": job_hash,
+    }
+    write_json(metrics_path, metrics)
+    log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
+    log.info(
+        "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %s, inner-val AUROC %.3f)",
+        spec.name, cfg.model.name, cfg.fold, test["auroc"], test["ap"], result.best_epoch,
+        result.val_auroc,
+    )  # fmt: skip
+    return metrics
+
+
+def cohort_record(cohort: Cohort, tc: TraitCohort, split: FoldSplit) -> dict:
+    """cohort.json: the trait cohort's report, data files, and class counts per part of the fold."""
+    return {
+        **tc.report,
+        "n_pretrain_patients": len(cohort.pretrain_patients),
+        "expression_file": str(cohort.expression_file),
+        "label_files": [str(p) for p in cohort.label_files],
+        "clinical_file": str(cohort.clinical_file) if cohort.clinical_file else None,
+        "fold_class_counts": {
+            part: class_counts(tc.y[idx], tc.spec)
+            for part, idx in (("fit", split.fit), ("val", split.val), ("test", split.test))
+        },
+    }
+
+
+def fit_model(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit) -> FoldResult:
+    """Fit ``cfg.model.family`` (nn or baseline) on one split."""
+    if cfg.model.family == "nn":
+        return fit_network(cfg, cohort, tc, split)
+    if cfg.model.family == "baseline":
+        from radiogenomics.models.baselines import fit_comparator
+
+        model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+        return fit_comparator(model_cfg, tc.X, tc.y, split, tc.spec.n_classes, seed=cfg.seed)
+    raise ValueError(f"unknown model family {cfg.model.family!r}; choose nn or baseline")
+
+
+def write_predictions(
+    out_dir: Path, patients: list[str], fold: int, y: np.ndarray, probs: np.ndarray, spec: TraitSpec
+) -> Path:
+    """predictions.csv: patient_id, fold, y_true, and y_prob (binary) or prob_<class>."""
+    frame = pd.DataFrame({"patient_id": patients, "fold": fold, "y_true": y})
+    if spec.is_binary:
+        frame["y_prob"] = np.asarray(probs, dtype=float)
+    else:
+        for k, name in enumerate(spec.class_names):
+            frame[f"prob_{name}"] = as_prob_matrix(probs)[:, k]
+    return write_csv(out_dir / layout.PREDICTIONS, frame)
+
+
+def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> ClassifierModule:
+    """The classifier for this trait, with class weights from the fit patients."""
+    m = cfg.model
+    return ClassifierModule(
+        n_genes=tc.X.shape[1],
+        n_classes=tc.spec.n_classes,
+        hidden_dims=list(m.hidden_dims),
+        activation=m.activation,
+        batchnorm=m.batchnorm,
+        dropout=m.dropout,
+        input_dropout=m.input_dropout,
+        freeze_layers=m.freeze_layers,
+        optimizer=OmegaConf.to_container(m.optimizer, resolve=True),
+        class_weights=dm.class_weights().tolist() if m.class_balanced else None,
+    )
+
+
+def instantiate_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """Every Lightning callback of a job: ``cfg.callbacks`` then ``cfg.interpret``.
+
+    Each is a mapping with ``_target_`` (an optional ``enabled: false`` switches it off).
+    Interpretation callbacks act in ``on_test_end``, when the best weights are loaded and the
+    model is in eval mode.
+    """
+    built = []
+    for group in (cfg.get("callbacks"), cfg.get("interpret")):
+        for section in (group or {}).values():
+            if not isinstance(section, DictConfig) or "_target_" not in section:
+                continue
+            kwargs = OmegaConf.to_container(section, resolve=True)
+            if kwargs.pop("enabled", True):
+                built.append(hydra.utils.instantiate(kwargs))
+    return built
+
+
+def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit) -> FoldResult:
+    """Train on ``split.fit``, select the epoch on ``split.val``, score ``split.test`` once."""
+    m = cfg.model
+    if m.freeze_layers > m.transfer_layers:
+        raise ValueError(
+            f"model.freeze_layers={m.freeze_layers} exceeds model.transfer_layers="
+            f"{m.transfer_layers}: only transferred layers can be frozen"
+        )
+    # obtain (maybe pretrain) the encoder before seeding, so results never depend on the cache
+    encoder = None
+    if m.transfer_layers > 0:
+        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    dm = TraitDataModule(
+        tc.X,
+        tc.y,
+        split,
+        batch_size=m.batch_size,
+        seed=cfg.seed,
+        patient_ids=tc.patient_ids,
+        genes=tc.genes,
+        class_names=tc.spec.class_names,
+    )
+    module = build_classifier(cfg, tc, dm)
+    if encoder is not None:
+        module.load_encoder(encoder.encoder, m.transfer_layers)
+    callbacks = instantiate_callbacks(cfg)
+    selection = [c for c in callbacks if isinstance(c, BestWeights)]
+    if len(selection) != 1:
+        raise ValueError(
+            "callbacks: expected exactly one BestWeights (callbacks.model_checkpoint) to choose "
+            f"the epoch on inner validation, found {len(selection)}"
+        )
+    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(module, dm)  # the checkpoint callback loads the best weights at fit end
+    trainer.test(module, datamodule=dm, verbose=False)
+    checkpoint = selection[0]
+    return FoldResult(
+        test_probs=module.test_probs,
+        n_train=len(split.fit),
+        n_val=len(split.val),
+        val_auroc=float(checkpoint.best_score),
+        best_epoch=int(checkpoint.best_epoch),
+        epochs_run=int(trainer.current_epoch),
+        model=module.eval(),
+    )

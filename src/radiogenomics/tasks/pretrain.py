@@ -1,0 +1,133 @@
+"""Autoencoder pretraining, cached on disk by (data, cohort, config) and built once under a lock.
+
+``task=pretrain`` builds (or finds) the cache entry and reports where it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from filelock import FileLock
+from omegaconf import DictConfig, OmegaConf
+
+from radiogenomics.data.cohort import Cohort, load_cohort
+from radiogenomics.data.datamodules import PretrainDataModule
+from radiogenomics.data.io import DataError
+from radiogenomics.models.autoencoder import AutoencoderModule
+from radiogenomics.results import layout
+from radiogenomics.utils import atomic_write, stable_hash, write_json
+
+log = logging.getLogger(__name__)
+
+
+def _pretrain_settings(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg.pretrain, resolve=True)  # type: ignore[return-value]
+
+
+def encoder_key(cfg: DictConfig, cohort: Cohort, patients: list[str]) -> str:
+    """Cache key: expression data digest, autoencoder patients and autoencoder settings."""
+    return stable_hash(
+        {
+            "data": cohort.digest,
+            "patients": sorted(patients),
+            "genes": stable_hash(cohort.genes),
+            "pretrain": _pretrain_settings(cfg),
+        }
+    )
+
+
+def fit_autoencoder(
+    cfg: DictConfig, X: np.ndarray, work_dir: Path
+) -> tuple[AutoencoderModule, dict]:
+    """Train the autoencoder on ``X`` (patients x genes) with the ``pretrain`` settings."""
+    p = cfg.pretrain
+    pl.seed_everything(p.seed, workers=True, verbose=False)
+    dm = PretrainDataModule(X, batch_size=p.batch_size, val_fraction=p.val_fraction, seed=p.seed)
+    module = AutoencoderModule(
+        n_genes=X.shape[1],
+        hidden_dims=list(p.hidden_dims),
+        activation=p.activation,
+        batchnorm=p.batchnorm,
+        dropout=p.dropout,
+        loss=p.loss,
+        optimizer=OmegaConf.to_container(p.optimizer, resolve=True),
+    )
+    trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        max_epochs=p.max_epochs,
+        min_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=[],
+        default_root_dir=str(work_dir),
+    )
+    start = time.perf_counter()
+    trainer.fit(module, dm)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    report = {
+        "n_patients": int(len(X)),
+        "n_genes": int(X.shape[1]),
+        "epochs": int(trainer.current_epoch),
+        "elapsed_s": round(time.perf_counter() - start, 2),
+        **metrics,
+    }
+    return module.eval(), report
+
+
+def load_or_pretrain(
+    cfg: DictConfig, cohort: Cohort, exclude: set[str]
+) -> tuple[AutoencoderModule, Path]:
+    """(the cached autoencoder for this cohort and config, its file); pretrain it first if missing.
+
+    ``exclude`` holds the patients of the trait cohort: they must not be in the pretraining cohort.
+    """
+    patients = cohort.pretrain_patients
+    overlap = exclude.intersection(patients)
+    if overlap:
+        raise RuntimeError(f"autoencoder and trait cohorts overlap: {sorted(overlap)[:5]}")
+    if len(patients) < 2:
+        raise DataError(
+            f"{cohort.expression_file}: only {len(patients)} expression-only patient(s) to "
+            "pretrain the autoencoder on; set model.transfer_layers=0 model.freeze_layers=0, or "
+            "provide unlabelled profiles (data.pretrain_expression_file)"
+        )
+    key = encoder_key(cfg, cohort, patients)
+    directory = Path(cfg.paths.cache_dir) / "autoencoders"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"ae-{key}.pt"
+    with FileLock(str(path) + ".lock"):
+        if not path.exists():
+            log.info(
+                "pretraining autoencoder on %d expression-only patients -> %s", len(patients), path
+            )
+            X = cohort.expression.loc[patients].to_numpy(np.float32)
+            module, report = fit_autoencoder(cfg, X, directory)
+            payload = {"hparams": dict(module.hparams), "state_dict": module.state_dict()}
+            atomic_write(path, lambda p: torch.save(payload, p))
+            write_json(path.with_suffix(".json"), {"key": key, "patients": patients, **report})
+        else:
+            log.info("reusing pretrained autoencoder %s", path)
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    module = AutoencoderModule(**payload["hparams"])
+    module.load_state_dict(payload["state_dict"])
+    return module.eval(), path
+
+
+def run_pretrain(cfg: DictConfig) -> dict:
+    """``task=pretrain``: pretrain (or reuse) the autoencoder for the configured data."""
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    _, path = load_or_pretrain(cfg, cohort, exclude=set())
+    out = {
+        "checkpoint": str(path),
+        "n_patients": len(cohort.pretrain_patients),
+        "n_genes": len(cohort.genes),
+    }
+    write_json(Path(cfg.paths.output_dir) / layout.PRETRAIN_REPORT, out)
+    log.info("autoencoder ready: %s", path)
+    return out

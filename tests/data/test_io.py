@@ -1,0 +1,211 @@
+"""Expression and label readers: formats, orientation, barcodes, duplicates, shipped ClaNC840."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiogenomics.data.io import (
+    CLANC_LABEL_COLUMN,
+    patient_id,
+    read_expression,
+    read_expression_data,
+    read_label_table,
+    resolve_path,
+)
+
+from ..conftest import SHARED_DATA
+
+CLANC_SHARED = SHARED_DATA / "novasmedley_deepRadiogenomics" / "TCGA_unified_CORE_ClaNC840.txt"
+VASARI_SHARED = SHARED_DATA / "novasmedley_deepRadiogenomics" / "vasari_annotations.csv"
+
+SAMPLES = ["TCGA-02-0003-01A-01", "TCGA-06-0174-01A", "TCGA-08-0354-01B-02R"]
+PATIENTS = ["TCGA-02-0003", "TCGA-06-0174", "TCGA-08-0354"]
+GENES = ["EGFR", "PDGFRA", "NF1", "IDH1"]
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    """Samples x genes with distinct values, as a user would hold them."""
+    values = np.arange(12, dtype=float).reshape(3, 4) / 4 - 1
+    return pd.DataFrame(values, index=pd.Index(SAMPLES, name="sample"), columns=GENES)
+
+
+def _check(df: pd.DataFrame, frame: pd.DataFrame) -> None:
+    assert list(df.index) == PATIENTS and list(df.columns) == GENES
+    assert df.dtypes.unique().tolist() == [np.float32]
+    np.testing.assert_allclose(df.to_numpy(), frame.to_numpy(), rtol=1e-6)
+
+
+def test_barcodes_cut_to_patient():
+    assert patient_id("TCGA-02-0003-01A-01") == "TCGA-02-0003"
+    assert patient_id(" tcga-02-0003-01a ") == "TCGA-02-0003"
+    assert patient_id("sample_7") == "sample_7"
+
+
+@pytest.mark.parametrize(
+    "name, sep, transpose",
+    [
+        ("expr.tsv", "\t", False),
+        ("expr.tsv.gz", "\t", False),
+        ("expr.csv", ",", False),
+        ("expr.txt", "\t", True),
+        ("expr.csv.gz", ",", True),
+    ],
+)
+def test_text_tables_either_orientation(tmp_path, frame, name, sep, transpose):
+    path = tmp_path / name
+    (frame.T if transpose else frame).to_csv(path, sep=sep)
+    data = read_expression_data(path)
+    _check(data.expression, frame)
+    assert data.report["orientation"] == ("genes_x_patients" if transpose else "patients_x_genes")
+
+
+def test_delimiter_is_sniffed_not_taken_from_the_name(tmp_path, frame):
+    path = tmp_path / "actually_tab.csv"
+    frame.to_csv(path, sep="\t")
+    _check(read_expression(path), frame)
+
+
+def test_r_style_header_quotes_crlf_and_blank_lines(tmp_path, frame):
+    lines = ['"' + '","'.join(GENES) + '"']  # R write.csv: no name above the row ids
+    for sample, row in frame.iterrows():
+        lines.append(f'"{sample}",' + ",".join(repr(v) for v in row))
+    lines.insert(2, "")
+    path = tmp_path / "r.csv"
+    path.write_bytes("\r\n".join(lines).encode() + b"\r\n")
+    _check(read_expression(path), frame)
+
+
+def test_orientation_override(tmp_path, frame):
+    """Non-TCGA ids: auto-detection cannot decide, the override can."""
+    renamed = frame.rename(index=dict(zip(SAMPLES, ["s1", "s2", "s3"], strict=True)))
+    path = tmp_path / "ids.tsv"
+    renamed.T.to_csv(path, sep="\t")
+    df = read_expression(path, orientation="genes_x_patients")
+    assert list(df.index) == ["s1", "s2", "s3"] and list(df.columns) == GENES
+
+
+@pytest.mark.parametrize("ids_in_index", [True, False])
+def test_parquet(tmp_path, frame, ids_in_index):
+    path = tmp_path / "expr.parquet"
+    (frame if ids_in_index else frame.reset_index()).to_parquet(path)
+    _check(read_expression(path), frame)
+
+
+def test_gct_1_2_and_1_3(tmp_path, frame):
+    genes_x = frame.T
+    v12 = ["#1.2", f"{len(GENES)}\t{len(SAMPLES)}", "Name\tDescription\t" + "\t".join(SAMPLES)]
+    v13 = ["#1.3", f"{len(GENES)}\t{len(SAMPLES)}\t2\t1", "id\tdesc\tchr\t" + "\t".join(SAMPLES)]
+    v13.append("batch\tna\tna\t" + "\t".join(["b1", "b1", "b2"]))
+    for gene, row in genes_x.iterrows():
+        values = "\t".join(str(v) for v in row)
+        v12.append(f"{gene}\tna\t{values}")
+        v13.append(f"{gene}\tdescription\tchr7\t{values}")
+    for name, lines in (("a.gct", v12), ("b.gct.gz", v13)):
+        path = tmp_path / name
+        text = ("\n".join(lines) + "\n").encode()
+        path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+        data = read_expression_data(path)
+        assert data.report["format"] == "gct"
+        _check(data.expression, frame)
+
+
+def test_duplicate_genes_averaged_with_a_count(tmp_path, frame):
+    dup = frame.copy()
+    dup.columns = ["EGFR", "NF1", "egfr", "NF1"]  # case-insensitive duplicates
+    path = tmp_path / "dup.tsv"
+    dup.to_csv(path, sep="\t")
+    with pytest.warns(UserWarning, match="2 duplicate gene symbol column"):
+        data = read_expression_data(path)
+    df = data.expression
+    assert list(df.columns) == ["EGFR", "NF1"]
+    np.testing.assert_allclose(df["EGFR"], (frame.iloc[:, 0] + frame.iloc[:, 2]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(df["NF1"], (frame.iloc[:, 1] + frame.iloc[:, 3]) / 2, rtol=1e-6)
+    assert data.report["genes_dropped"]["duplicate (averaged)"] == 2
+    assert data.report["n_genes_kept"] == 2
+
+
+def test_missing_cells_imputed_only_when_asked(tmp_path, frame):
+    frame.iloc[1, 2] = np.nan
+    path = tmp_path / "nan.tsv"
+    frame.to_csv(path, sep="\t")
+    with pytest.warns(UserWarning, match="imputed 1 missing"):
+        data = read_expression_data(path, impute="gene_mean")
+    assert data.expression.iloc[1, 2] == pytest.approx(frame.iloc[[0, 2], 2].mean())
+    assert data.report["n_cells_imputed"] == 1
+
+
+def _clanc_text(frame: pd.DataFrame, subtypes: list[str]) -> str:
+    header = "CLID\tGenes highly expressed in each subtype used for Gene Ontology\t"
+    lines = [header + "\t".join(SAMPLES), "Subtype\tGO genes\t" + "\t".join(subtypes)]
+    for (gene, row), code in zip(frame.T.iterrows(), ["CL", "", "MES", "PN"], strict=True):
+        lines.append(f"{gene}\t{code}\t" + "\t".join(str(v) for v in row))
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_clanc840_layout_gives_expression_and_subtypes(tmp_path, frame):
+    path = tmp_path / "clanc.txt"
+    path.write_text(_clanc_text(frame, ["Proneural", "Neural", "Mesenchymal"]))
+    data = read_expression_data(path)  # detected from the Subtype row
+    assert data.report["format"] == "clanc840"
+    _check(data.expression, frame)
+    assert data.labels[CLANC_LABEL_COLUMN].to_dict() == dict(
+        zip(PATIENTS, ["Proneural", "Neural", "Mesenchymal"], strict=True)
+    )
+
+
+def test_shipped_clanc840_matches_the_paper():
+    data = read_expression_data(resolve_path("resource:TCGA_unified_CORE_ClaNC840.txt.gz"))
+    assert data.expression.shape == (173, 840)
+    assert data.labels[CLANC_LABEL_COLUMN].value_counts().to_dict() == {
+        "Mesenchymal": 56,
+        "Proneural": 53,
+        "Classical": 38,
+        "Neural": 26,
+    }
+    assert all(len(p) == 12 for p in data.expression.index)
+    assert np.isfinite(data.expression.to_numpy()).all()
+
+
+@pytest.mark.skipif(not CLANC_SHARED.exists(), reason="../shared/data not present")
+def test_shipped_clanc840_is_the_shared_file():
+    shipped = read_expression_data("resource:TCGA_unified_CORE_ClaNC840.txt.gz")
+    shared = read_expression_data(CLANC_SHARED)
+    pd.testing.assert_frame_equal(shipped.expression, shared.expression)
+    pd.testing.assert_frame_equal(shipped.labels, shared.labels)
+
+
+@pytest.mark.skipif(not VASARI_SHARED.exists(), reason="../shared/data not present")
+def test_real_vasari_table_keeps_category_strings():
+    table = read_label_table(VASARI_SHARED)
+    assert table.shape == (20, 10) and table.index[0] == "TCGA-08-0354"
+    assert "n/a" in set(table["f10.t1.flair.ratio"])  # a category the trait drops, not a NaN
+    assert table["comments"].iloc[0] is None  # empty cell -> missing
+
+
+def test_label_table_formats(tmp_path):
+    labels = pd.DataFrame({"subtype": ["Classical", "n/a", ""]}, index=SAMPLES)
+    labels.to_csv(tmp_path / "l.tsv.gz", sep="\t")
+    labels.to_parquet(tmp_path / "l.parquet")
+    for name in ("l.tsv.gz", "l.parquet"):
+        table = read_label_table(tmp_path / name)
+        assert list(table.index) == PATIENTS
+        assert table["subtype"].tolist() == ["Classical", "n/a", None]
+
+
+def test_firehose_level3_layout_and_sample_type_filter(tmp_path, frame):
+    """Hybridization REF header + 'Composite Element REF' line; a normal sample of one patient."""
+    genes_x = frame.T
+    genes_x["TCGA-02-0003-11A-01"] = 9.0  # solid normal of TCGA-02-0003
+    lines = ["Hybridization REF\t" + "\t".join(genes_x.columns)]
+    lines.append("Composite Element REF\t" + "\t".join(["Signal"] * genes_x.shape[1]))
+    lines += [f"{g}\t" + "\t".join(str(v) for v in row) for g, row in genes_x.iterrows()]
+    path = tmp_path / "firehose.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="'TCGA-02-0003' occurs more than once.*sample_type=01"):
+        read_expression(path)
+    data = read_expression_data(path, sample_type="01")
+    _check(data.expression, frame)
+    assert data.report["samples_dropped"] == {"sample type not 01": 1}

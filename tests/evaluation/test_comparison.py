@@ -1,0 +1,102 @@
+"""Paired statistics and scripts/compare.py read against hand-made job files."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiogenomics.evaluation.comparison import corrected_resampled_ttest, percentile_summary
+from radiogenomics.evaluation.metrics import score
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_corrected_ttest_against_hand_computation():
+    # d = .1 .2 0 .1 .15: mean .11, var(ddof=1) .0055; se = sqrt((1/5 + 10/90) * .0055)
+    out = corrected_resampled_ttest(np.array([0.1, 0.2, 0.0, 0.1, 0.15]), n_train=90, n_test=10)
+    assert out["mean_diff"] == pytest.approx(0.11)
+    assert out["t"] == pytest.approx(2.659215781, rel=1e-6)
+    assert out["df"] == 4
+    assert out["p_value"] == pytest.approx(0.0564364846, rel=1e-6)
+    naive_t = 0.11 / np.sqrt(0.0055 / 5)
+    assert out["t"] < naive_t  # the correction widens the interval
+
+
+def test_percentile_summary():
+    out = percentile_summary(np.arange(-10, 91) / 100)  # 101 values, 11 of them <= 0
+    assert out["mean_diff"] == pytest.approx(0.4)
+    assert out["ci_low"] == pytest.approx(-0.075) and out["ci_high"] == pytest.approx(0.875)
+    assert out["share_not_better"] == pytest.approx(11 / 101) and out["n_replicates"] == 101
+
+
+def write_job(sweep: Path, model: str, fold: int, bootstrap, rng, quality: float) -> None:
+    d = sweep / f"model={model},fold={fold},bootstrap={bootstrap}"
+    d.mkdir(parents=True)
+    ids = [f"TCGA-00-{i:04d}" for i in rng.choice(40, size=12, replace=bootstrap is not None)]
+    y = np.r_[np.zeros(6, int), np.ones(6, int)]
+    prob = np.clip(quality * y + rng.uniform(0, 1, size=12), 0, 2) / 2
+    pd.DataFrame({"patient_id": ids, "fold": fold, "y_true": y, "y_prob": prob}).to_csv(
+        d / "predictions.csv", index=False
+    )
+    metrics = {
+        "trait": "enhancement", "model": model, "fold": fold, "n_folds": 3, "split_seed": 425,
+        "bootstrap": bootstrap, "n_train": 24 if model != "nn" else 20, "n_val": 0 if model != "nn" else 4,
+        "n_test": 12, "test_auroc": score(y, prob, ["low", "high"])["auroc"], "test_ap": 0.5,
+        "val_auroc": 0.7, "best_epoch": None, "classes": ["low", "high"], "config_hash": model * 2,
+    }  # fmt: skip
+    (d / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_compare_script_matches_job_files(tmp_path):
+    rng = np.random.default_rng(0)
+    cv, boot = tmp_path / "cv", tmp_path / "boot"
+    for model, quality in (("nn", 0.8), ("logit_l2", 0.3), ("rf", 0.1)):
+        for fold in range(3):
+            write_job(cv, model, fold, None, rng, quality)
+            for b in range(4):
+                write_job(boot, model, fold, b, rng, quality)
+    spec = importlib.util.spec_from_file_location("compare", ROOT / "scripts" / "compare.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    out = tmp_path / "cmp"
+    tables = compare.main([str(cv), str(boot), "--out", str(out), "--n-boot", "200"])
+
+    def job(sweep, model, fold, b):
+        d = sweep / f"model={model},fold={fold},bootstrap={b}"
+        return json.loads((d / "metrics.json").read_text())
+
+    models = pd.read_csv(out / "models.csv").set_index("label")
+    for model in ("nn", "logit_l2", "rf"):
+        folds = [job(cv, model, f, None)["test_auroc"] for f in range(3)]
+        assert models.loc[model, "cv_mean_auroc"] == pytest.approx(np.mean(folds))
+        assert models.loc[model, "cv_sd_auroc"] == pytest.approx(np.std(folds, ddof=1))
+        reps = [np.mean([job(boot, model, f, b)["test_auroc"] for f in range(3)]) for b in range(4)]
+        assert models.loc[model, "boot_mean_auroc"] == pytest.approx(np.mean(reps))
+        assert models.loc[model, "boot_replicates"] == 4
+        lo, hi = models.loc[model, ["pooled_ci_low", "pooled_ci_high"]]
+        assert lo <= models.loc[model, "pooled_auroc"] <= hi
+
+    paired = pd.read_csv(out / "paired_cv.csv").set_index("comparator")
+    d = [
+        job(cv, "nn", f, None)["test_auroc"] - job(cv, "rf", f, None)["test_auroc"]
+        for f in range(3)
+    ]
+    expected = corrected_resampled_ttest(np.array(d), n_train=24, n_test=12)
+    assert paired.loc["rf", "mean_diff"] == pytest.approx(expected["mean_diff"])
+    assert paired.loc["rf", "t"] == pytest.approx(expected["t"])
+    assert not paired.loc["rf", "same_patients"]  # hand-made jobs drew their own patients
+
+    pb = pd.read_csv(out / "paired_bootstrap.csv").set_index("comparator")
+    diffs = [
+        np.mean([job(boot, "nn", f, b)["test_auroc"] - job(boot, "logit_l2", f, b)["test_auroc"] for f in range(3)])
+        for b in range(4)
+    ]  # fmt: skip
+    assert pb.loc["logit_l2", "mean_diff"] == pytest.approx(np.mean(diffs))
+    assert pb.loc["logit_l2", "share_not_better"] == pytest.approx(np.mean(np.array(diffs) <= 0))
+    assert pb.loc["logit_l2", "ci_low"] == pytest.approx(np.percentile(diffs, 2.5))
+    assert (out / "fig2a.png").stat().st_size > 0 and (out / "fig2b.png").stat().st_size > 0
+    assert "| enhancement |" in (out / "compare.md").read_text()
+    assert set(tables) >= {"models", "paired_cv", "paired_bootstrap"}

@@ -1,0 +1,252 @@
+"""Gene saliency: attributions vs autograd, eval mode, per class, GSEA, associations, callback."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from radiogenomics.interpret.associations import associations, trait_matrices
+from radiogenomics.interpret.gsea import break_ties, prerank, prerank_patients
+from radiogenomics.interpret.saliency import METHODS, attribute, ranking_scores
+from radiogenomics.models.classifier import ClassifierModule
+from radiogenomics.reporting.summary import summarize
+from radiogenomics.tasks import run
+
+N_GENES = 40
+
+
+def small_network(n_classes: int, seed: int = 0) -> ClassifierModule:
+    """Two tanh blocks with BatchNorm (non-trivial statistics) and heavy dropout."""
+    torch.manual_seed(seed)
+    net = ClassifierModule(N_GENES, n_classes, [12, 8], dropout=0.5, input_dropout=0.5)
+    for block in net.blocks:
+        block.norm.running_mean.normal_()
+        block.norm.running_var.uniform_(0.5, 2.0)
+    return net
+
+
+def autograd_gradients(net: ClassifierModule, x: torch.Tensor) -> np.ndarray:
+    """d logit_k / d x for every output column, eval mode: (outputs, patients, genes)."""
+    net.eval()
+    x = x.clone().requires_grad_()
+    logits = net(x)
+    logits = logits[:, None] if logits.ndim == 1 else logits
+    grads = [
+        torch.autograd.grad(logits[:, k].sum(), x, retain_graph=True)[0]
+        for k in range(logits.shape[1])
+    ]
+    return torch.stack(grads).numpy()
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_saliency_equals_autograd_in_eval_mode(n_classes):
+    net = small_network(n_classes).train()  # left in train mode: attribute must switch
+    x = torch.randn(7, N_GENES)
+    got = attribute(net, x, "saliency")
+    assert net.training  # mode restored
+    assert got.dtype == np.float32 and got.shape == (1 if n_classes == 2 else 4, 7, N_GENES)
+    np.testing.assert_allclose(got, autograd_gradients(net, x), atol=1e-6)
+    again = attribute(net.train(), x, "saliency")  # dropout would change a train-mode pass
+    np.testing.assert_array_equal(got, again)
+
+
+def test_per_class_attributions_differ_by_class():
+    net = small_network(3, seed=2)
+    got = attribute(net, torch.randn(5, N_GENES), "saliency")
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert np.abs(got[a] - got[b]).max() > 1e-3  # never always node 0
+
+
+def test_methods_inside_inference_mode():
+    """As in a Lightning callback: inference mode, an inference tensor as input."""
+    net = small_network(2, seed=1)
+    with torch.inference_mode():
+        x = torch.randn(6, N_GENES)
+        out = {m: attribute(net, x, m, n_steps=200) for m in METHODS}
+    x = x.clone()
+    # tanh network: guided backprop only alters ReLU backward passes, so it is the gradient
+    np.testing.assert_allclose(out["guided_backprop"], out["saliency"], atol=1e-7)
+    np.testing.assert_allclose(out["input_x_gradient"], out["saliency"] * x.numpy(), atol=1e-6)
+    with torch.no_grad():  # completeness: attributions sum to logit(x) - logit(baseline 0)
+        delta = (net.eval()(x) - net(torch.zeros_like(x))).numpy()
+    for method in ("integrated_gradients", "deeplift"):
+        np.testing.assert_allclose(out[method][0].sum(axis=1), delta, atol=2e-3)
+    assert np.array_equal(ranking_scores(out["saliency"], "absolute"), np.abs(out["saliency"]))
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        attribute(net, x, "occlusion")
+
+
+def planted_ranking(seed: int, shift: float = 1.5) -> tuple[np.ndarray, list[str], dict]:
+    """2000 random scores with one of 30 disjoint 40-gene sets shifted upwards."""
+    rng = np.random.default_rng(seed)
+    genes = [f"G{i}" for i in range(2000)]
+    order = rng.permutation(2000)
+    sets = {f"SET{k:02d}": [genes[i] for i in order[k * 40 : (k + 1) * 40]] for k in range(30)}
+    scores = rng.standard_normal(2000)
+    scores[[genes.index(g) for g in sets["SET07"]]] += shift
+    return scores, genes, sets
+
+
+def test_gsea_finds_planted_set_and_not_random_sets():
+    scores, genes, sets = planted_ranking(0)
+    table = prerank(scores, genes, sets, seed=1).set_index("set")
+    assert len(table) == 30 and (table["n_genes"] == 40).all()
+    assert table.loc["SET07", "fdr"] < 0.05 and table.loc["SET07", "nes"] > 0
+    assert (table.drop(index="SET07")["fdr"] >= 0.05).all()
+    lead = table.loc["SET07", "leading_edge"].split(";")
+    assert set(lead) <= set(sets["SET07"]) and len(lead) == table.loc["SET07", "n_leading_edge"]
+    np.testing.assert_allclose(table["fdr"], np.minimum(1, table["fdr"]))  # BH within patient
+    # descending ranking: the planted set at the bottom gives a negative NES
+    flipped = prerank(-scores, genes, sets, seed=1).set_index("set")
+    assert flipped.loc["SET07", "nes"] < 0 and flipped.loc["SET07", "fdr"] < 0.05
+
+
+def test_break_ties_keeps_order_and_separates_equal_scores():
+    scores = np.array([1.0, 0.0, 1.0, 1.0, -2.0, 0.0])
+    out = break_ties(scores)
+    assert len(np.unique(out)) == 6 and np.abs(out - scores).max() < 1e-12
+    assert np.all(np.argsort(out, kind="stable")[[0, 1, 2]] == [4, 1, 5])
+
+
+def test_per_patient_gsea_seeded_by_patient_not_position():
+    scores = np.stack([planted_ranking(s)[0] for s in (0, 1, 2)])
+    _, genes, sets = planted_ranking(0)
+    ids = ["p0", "p1", "p2"]
+    table = prerank_patients(scores, genes, ids, sets, n_jobs=1, seed=3)
+    assert list(table.columns[:2]) == ["patient_id", "set"] and len(table) == 90
+    reordered = prerank_patients(scores[::-1], genes, ids[::-1], sets, n_jobs=1, seed=3)
+    key = ["patient_id", "set"]
+    pd.testing.assert_frame_equal(
+        table.sort_values(key).reset_index(drop=True),
+        reordered.sort_values(key).reset_index(drop=True),
+    )
+
+
+def toy_gsea() -> pd.DataFrame:
+    """8 patients (classes 0 0 0 0 1 1 1 1), two sets; fdr < 0.05 marks enrichment."""
+    rows = []
+    fdr_a = [0.01, 0.2, 0.3, 0.5, 0.01, 0.02, 0.001, 0.04]  # enriched: p0 and all of class 1
+    nes_a = [-1.8, 0.2, 0.1, -0.3, 2.0, 1.9, 2.5, 1.7]
+    for i in range(8):
+        rows.append((f"p{i}", i // 4, "hi", "hm", "A", nes_a[i], fdr_a[i]))
+        rows.append((f"p{i}", i // 4, "hi", "hm", "B", 0.5, 0.5))
+    cols = ["patient_id", "y_true", "class", "collection", "set", "nes", "fdr"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_association_counts_on_toy_matrix():
+    table = associations(toy_gsea(), ["lo", "hi"], min_patients=5).set_index("set")
+    a = table.loc["A"]
+    assert (a["n_patients"], a["n_enriched"], a["n_enriched_pos"], a["n_enriched_neg"]) == (
+        8,
+        5,
+        4,
+        1,
+    )
+    assert (a["n_target"], a["n_enriched_target"], a["n_enriched_other"]) == (4, 4, 1)
+    assert a["share_enriched"] == pytest.approx(5 / 8)
+    assert a["mean_nes"] == pytest.approx(np.mean([-1.8, 0.2, 0.1, -0.3, 2.0, 1.9, 2.5, 1.7]))
+    assert a["mean_nes_enriched"] == pytest.approx(np.mean([-1.8, 2.0, 1.9, 2.5, 1.7]))
+    # class 1 ("hi", the attributed class) has every NES of A above class 0's: AUC 1, p = 1/70
+    assert a["class_auc"] == 1.0 and a["class_p"] == pytest.approx(1 / 70)
+    assert a["mean_nes_target"] == pytest.approx(np.mean([2.0, 1.9, 2.5, 1.7]))
+    assert table.loc["B", "class_auc"] == 0.5 and table.loc["B", "n_enriched"] == 0
+    assert not table["association"].any()  # A is enriched with positive NES in 4 < 5 patients
+    table = associations(toy_gsea(), ["lo", "hi"], min_patients=4).set_index("set")
+    assert bool(table.loc["A", "paper_rule"]) and bool(table.loc["A", "association"])
+    assert not bool(table.loc["B", "association"])
+    nes, enriched = trait_matrices(toy_gsea())
+    assert nes.shape == (8, 2) and enriched.to_numpy().sum() == 5
+    with pytest.raises(ValueError, match="not in"):
+        associations(toy_gsea(), ["x", "y"])
+
+
+def simulated_gsea(
+    rng: np.random.Generator, n_patients: int = 40, n_sets: int = 50, shift: float = 0.0
+) -> pd.DataFrame:
+    """Every set positively enriched in every patient (a network's generic sensitivity, as on
+    permuted labels); set S0's NES is ``shift`` higher in class 1, the attributed class."""
+    y = rng.permutation(np.arange(n_patients) % 2)
+    patient_level = rng.normal(0, 0.3, size=(n_patients, 1))  # shared per-patient variation
+    nes = 2.5 + patient_level + rng.normal(0, 0.3, size=(n_patients, n_sets))
+    nes[:, 0] += shift * y
+    frame = pd.DataFrame(
+        {
+            "patient_id": np.repeat([f"p{i}" for i in range(n_patients)], n_sets),
+            "y_true": np.repeat(y, n_sets),
+            "class": "hi",
+            "collection": "hm",
+            "set": np.tile([f"S{k}" for k in range(n_sets)], n_patients),
+            "nes": nes.ravel(),
+        }
+    )
+    return frame.assign(fdr=0.001)
+
+
+def test_associations_keep_fdr_where_the_paper_rule_fires_on_everything():
+    rng = np.random.default_rng(0)
+    n_sets, reps = 50, 100
+    false_calls, any_call, paper = 0, 0, 0
+    for _ in range(reps):
+        table = associations(simulated_gsea(rng, n_sets=n_sets), ["lo", "hi"])
+        false_calls += int(table["association"].sum())
+        any_call += bool(table["association"].any())
+        paper += int(table["paper_rule"].sum())
+    assert paper == reps * n_sets  # the paper's rule alone calls every set on null labels
+    assert any_call <= 0.10 * reps  # BH at 0.05 under the global null: P(any call) <= 0.05
+    assert false_calls / (reps * n_sets) < 0.01
+    planted = [
+        bool(
+            associations(simulated_gsea(rng, shift=1.0), ["lo", "hi"])
+            .set_index("set")
+            .loc["S0", "association"]
+        )
+        for _ in range(20)
+    ]
+    assert sum(planted) >= 18  # a real class difference in one set's NES is found
+
+
+SALIENCY = [
+    "+interpret=saliency",
+    "interpret.saliency.collections=[verhaak]",
+    "interpret.saliency.n_jobs=1",
+]
+
+
+def test_callback_writes_tables_and_sweep_pools_them(make_cfg, tmp_path):
+    sweep = tmp_path / "sweep"
+    for fold in (0, 1):
+        run(make_cfg("n_folds=2", f"fold={fold}", *SALIENCY, out=sweep / f"fold={fold}"))
+    job = sweep / "fold=0" / "saliency"
+    metrics = json.loads((sweep / "fold=0" / "metrics.json").read_text())
+    patients = pd.read_csv(job / "patients.csv")
+    assert len(patients) == metrics["n_test"] and (patients["part"] == "test").all()
+    attributions = pd.read_parquet(job / "attributions.parquet")
+    assert len(attributions) == 1500 and (attributions["class"] == "high").all()
+    ids = patients["patient_id"].astype(str).tolist()
+    assert all(attributions[ids].dtypes == np.float32)
+    gsea = pd.read_parquet(job / "gsea.parquet")
+    assert set(gsea["patient_id"]) == set(ids) and gsea["fdr"].between(0, 1).all()
+    assert gsea["n_genes"].between(15, 500).all()
+    means = pd.read_parquet(job / "mean_attribution.parquet")
+    np.testing.assert_allclose(
+        means["mean_test"], attributions[ids].to_numpy().mean(axis=1), atol=1e-6
+    )
+    assert (means["n_all"] > means["n_test"]).all()
+
+    summarize(sweep, n_boot=50)
+    out = sweep / "summary"
+    traits = pd.read_parquet(out / "radiogenomic_traits.parquet")
+    n_test = metrics["n_test"] + json.loads((sweep / "fold=1/metrics.json").read_text())["n_test"]
+    assert traits["patient_id"].nunique() == n_test
+    assoc = pd.read_csv(out / "associations.csv")
+    assert (assoc["n_patients"] == n_test).all() and "class_q" in assoc
+    stability = json.loads((out / "stability.json").read_text())["configurations"][0]
+    assert stability["classes"]["high"]["mean_all"]["n_pairs"] == 1
+    assert -1 <= stability["classes"]["high"]["mean_all"]["spearman_mean"] <= 1
+    assert len(pd.read_csv(out / "cohort_gsea.csv")) > 0
+    assert list(out.glob("saliency_dots_*.png")) and list(out.glob("saliency_heatmap_*.png"))
