@@ -1,8 +1,15 @@
-"""Train radiogenomic networks: ``python train.py trait=enhancement -m`` runs 10-fold CV."""
+"""Train radiogenomic networks: ``python train.py trait=enhancement -m`` runs 10-fold CV.
+
+Overrides and Hydra's flags may come in any order (``... -m hydra.sweep.dir=X``): see
+``radiogenomics.cli.hydra_argv``.
+"""
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
+from radiogenomics.cli import hydra_argv
 from radiogenomics.hydra_resolvers import register as register_resolvers
 
 register_resolvers()  # before Hydra composes: job dir names use ${rg_job_dirname:...}
@@ -17,4 +24,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv[:] = hydra_argv(sys.argv)  # Hydra's argparse wants the overrides in one run
     main()

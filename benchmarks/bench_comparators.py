@@ -21,10 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from radiogenomics.results import layout
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = "nn,logit_l2,svm,rf,xgboost"
 TARGET_S = 600.0
-QUICK = ["n_folds=2", "data.synthetic.n_genes=1500", "trainer.max_epochs=5"]
+QUICK = ["debug=tiny", "n_folds=2"]  # a smoke run: tiny cohort and networks, 2 folds
 
 
 def bench_comparators(quick: bool = False) -> dict:
@@ -40,7 +42,7 @@ def bench_comparators(quick: bool = False) -> dict:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"sweep failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    jobs = pd.DataFrame(json.loads(p.read_text()) for p in sweep.glob("*/metrics.json"))
+    jobs = pd.DataFrame(json.loads(p.read_text()) for p in sweep.glob(f"*/{layout.METRICS}"))
     per_model = {
         model: {
             "jobs": int(len(group)),
@@ -67,5 +69,5 @@ def bench_comparators(quick: bool = False) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 folds, 1500 genes (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="debug=tiny, 2 folds (smoke run)")
     print(json.dumps(bench_comparators(parser.parse_args().quick), indent=2))

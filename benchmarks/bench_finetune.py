@@ -22,13 +22,9 @@ from radiogenomics.tasks.finetune import build_classifier, fit_network
 from radiogenomics.tasks.pretrain import load_or_pretrain
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-QUICK = [  # a smoke run: small cohort and autoencoder
-    "data.synthetic.n_genes=1500",
-    "data.synthetic.n_pretrain=60",
-    "data.synthetic.n_annotated=90",
-    "pretrain.hidden_dims=[32,16,8]",
-    "pretrain.max_epochs=3",
-]
+# a smoke run: small cohort and autoencoder (configs/debug/tiny.yaml), but still CSV logging, as
+# timed in a real job; epochs and patience are set by _cfg below
+QUICK = ["debug=tiny", "logger=csv"]
 
 
 def _cfg(out: Path, epochs: int, overrides: list[str]):

@@ -26,7 +26,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from radiogenomics.launch.audit import peak_concurrency, read_slot_records
-from radiogenomics.smoke import TINY_OVERRIDES
+from radiogenomics.results import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_ROOT = ROOT / "outputs" / "benchmark" / "gpu_sweep"  # one fresh dir per run below this
@@ -49,7 +49,7 @@ NO_CUDA_NOTE = "no CUDA device: simulated slots on CPU, timings are not GPU timi
 
 # the paper's architecture on all 12,042 genes; best.ckpt (~0.5 GB a job) is deleted after each job
 PAPER = ["experiment=paper", "trait=enhancement", "callbacks.model_checkpoint.save=false"]
-QUICK = ["trait=enhancement", *TINY_OVERRIDES]  # seconds-long jobs
+QUICK = ["trait=enhancement", "debug=tiny"]  # seconds-long jobs (configs/debug/tiny.yaml)
 
 
 def read_json(path: Path) -> dict:
@@ -154,7 +154,7 @@ def warm_encoder(
     started = time.time()
     args = ["task=pretrain", *overrides, f"hydra.run.dir={run_dir}"]
     record = run_logged(args, run_dir.parent / f"{run_dir.name}.log", env, timeout_s)
-    done = run_dir / "pretrain.json"
+    done = run_dir / layout.PRETRAIN_REPORT
     if record["returncode"] == 0 and done.exists():
         checkpoint = Path(read_json(done)["checkpoint"])
         report = read_json(checkpoint.with_suffix(".json"))
@@ -183,8 +183,8 @@ def sweep_args(
 def audit_sweep(sweep_dir: Path) -> dict:
     """What a finished sweep left: jobs per slot.json, peak concurrency, pooled AUROC, job times."""
     records = read_slot_records(sweep_dir)
-    metrics = [read_json(p) for p in sorted(sweep_dir.glob("*/metrics.json"))]
-    summary = sweep_dir / "summary" / "cv_summary.csv"
+    metrics = [read_json(p) for p in sorted(sweep_dir.glob(f"*/{layout.METRICS}"))]
+    summary = layout.summary_dir(sweep_dir) / layout.CV_SUMMARY
     cv = pd.read_csv(summary) if summary.exists() else None
     hidden = None
     if records:

@@ -17,7 +17,9 @@ import argparse
 from pathlib import Path
 
 from radiogenomics.analysis.null_controls import null_report, write_report
+from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.reporting.markdown import markdown
+from radiogenomics.results import layout
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,14 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("real", type=Path, help="sweep with the real labels")
     parser.add_argument("permuted", type=Path, help="the same sweep with trait.permute_labels=true")
-    parser.add_argument("--alpha", type=float, default=0.05, help="q-value threshold")
+    parser.add_argument("--alpha", type=float, default=FDR, help="q-value threshold")
     parser.add_argument("--out", type=Path, default=None, help="default: <real>/summary")
     args = parser.parse_args(argv)
     try:
         table = null_report(args.real, args.permuted, alpha=args.alpha)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
-    path = write_report(table, args.out or args.real / "summary")
+    path = write_report(table, args.out or layout.summary_dir(args.real))
     print(markdown(table))
     verdict = table["within_fdr"].dropna().astype(bool)
     print(

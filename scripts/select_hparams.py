@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from radiogenomics.evaluation.selection import DEFAULT_METRIC, format_selection, select
+from radiogenomics.results import layout
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,9 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1].strip() or None)
     parser.add_argument("sweep_dir", type=Path, help="a multirun dir (hydra.sweep.dir)")
     parser.add_argument(
-        "--metric", default=DEFAULT_METRIC, help="inner-validation metric in metrics.json"
+        "--metric", default=DEFAULT_METRIC, help=f"inner-validation metric in {layout.METRICS}"
     )
-    parser.add_argument("--out", type=Path, default=None, help="default: SWEEP_DIR/summary")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"default: SWEEP_DIR/{layout.SUMMARY_DIR}"
+    )
     args = parser.parse_args(argv)
     try:
         chosen, groups = select(args.sweep_dir, args.metric, args.out)

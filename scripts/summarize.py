@@ -1,6 +1,6 @@
 """Rewrite a sweep's ``summary/`` from its job files (after a crash, or with other thresholds).
 
-    python scripts/summarize.py outputs/finetune/multiruns/<sweep> [--fdr 0.05] [--min-patients 5]
+    python scripts/summarize.py outputs/finetune/multiruns/<sweep> [--fdr FDR] [--min-patients N]
 
 The same code the sweep's Hydra callback runs when ``-m`` ends; nothing is retrained. Jobs without
 ``metrics.json`` are listed in ``summary/missing_jobs.json``.
@@ -12,6 +12,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.associations import MIN_PATIENTS
 from radiogenomics.reporting.summary import summarize
 
 
@@ -19,9 +21,17 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and write the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--fdr", type=float, default=0.05, help="per-patient GSEA FDR (saliency)")
     parser.add_argument(
-        "--min-patients", type=int, default=5, help="patients enriched for an association"
+        "--fdr",
+        type=float,
+        default=FDR,
+        help="per-patient GSEA FDR (saliency; default %(default)s)",
+    )
+    parser.add_argument(
+        "--min-patients",
+        type=int,
+        default=MIN_PATIENTS,
+        help="patients enriched for an association (default %(default)s)",
     )
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws for the CI")
     args = parser.parse_args(argv)

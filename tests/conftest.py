@@ -8,13 +8,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from radiogenomics.smoke import TINY_OVERRIDES
-
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-TINY = TINY_OVERRIDES  # seconds-long fits that keep every planted gene
+# seconds-long fits that keep every planted gene (configs/debug/tiny.yaml); command-line values
+# win over it, so `[*TINY, "trainer.max_epochs=3"]` and `["trainer.max_epochs=3", *TINY]` agree
+TINY = ["debug=tiny"]
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def make_cfg(cache_dir, tmp_path):
-    """Compose the training config with the tiny overrides plus ``extra``; outputs go to tmp."""
+    """Compose the training config with ``debug=tiny`` plus ``extra``; outputs go to tmp."""
 
     def _make(*extra: str, out: Path | None = None) -> DictConfig:
         with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):

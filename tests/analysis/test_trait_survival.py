@@ -178,3 +178,53 @@ def test_cli_without_saliency_outputs_says_so(tmp_path):
         _script().main([str(tmp_path)])
     with pytest.raises(DataError, match="radiogenomic_traits.parquet"):
         load_sweep_traits(tmp_path / "summary")
+
+
+def test_script_is_the_package_function(tmp_path, capsys):
+    """scripts/survival.py only parses: write_survival alone writes the same files and text."""
+    from radiogenomics.reporting.survival_report import write_survival
+    from radiogenomics.results import layout
+
+    script = _script()
+    assert _functions(script) == ["main"]
+    by_script, clinical_file = fabricate(tmp_path / "script")
+    by_package, _ = fabricate(tmp_path / "package")
+    script.main([str(by_script), "--clinical", str(clinical_file), "--alpha", "0.2"])
+    printed = capsys.readouterr().out
+    report = write_survival(by_package, SurvivalOptions(alpha=0.2), str(clinical_file))
+    assert report.out == layout.survival_dir(by_package)
+    assert printed == f"{report.text}\nwritten to {layout.survival_dir(by_script)}\n"
+    names = sorted(p.name for p in layout.survival_dir(by_script).iterdir())
+    assert names == sorted(p.name for p in report.out.iterdir())
+    assert sorted(p.name for p in report.written) == names
+    assert {layout.SURVIVAL, layout.CLINICAL_ISSUES, layout.PATIENTS_WITHOUT_CLINICAL} < set(names)
+    for name in names:
+        if name.endswith(".csv"):
+            pd.testing.assert_frame_equal(
+                pd.read_csv(layout.survival_dir(by_script) / name), pd.read_csv(report.out / name)
+            )
+
+
+def test_script_defaults_are_the_package_defaults(sweep, monkeypatch):
+    script = _script()
+    seen = {}
+
+    def fake(sweep_dir, options, clinical_file, out):
+        seen.update(options=options, clinical_file=clinical_file, out=out)
+        raise DataError("stop here")
+
+    monkeypatch.setattr(script, "write_survival", fake)
+    with pytest.raises(SystemExit, match="error: stop here"):
+        script.main([str(sweep[0])])
+    assert seen == {"options": SurvivalOptions(), "clinical_file": None, "out": None}
+
+
+def _functions(module) -> list[str]:
+    """Names of the functions a module defines itself (not the ones it imports)."""
+    import inspect
+
+    return sorted(
+        name
+        for name, obj in vars(module).items()
+        if inspect.isfunction(obj) and obj.__module__ == module.__name__
+    )

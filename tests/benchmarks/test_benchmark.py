@@ -56,3 +56,22 @@ def test_gpu_sweep_section_quick(tmp_path, monkeypatch, cache_dir):
     if result["gpu"] is None:
         assert result["note"] == bench_gpu_sweep.NO_CUDA_NOTE
         assert result["sweeps"]["parallel"]["slots"] == ["gpu0-0", "gpu0-1"]
+
+
+def test_quick_overrides_are_debug_tiny():
+    """Every section's --quick runs at debug=tiny size (configs/debug/tiny.yaml)."""
+    import bench_comparators
+    import bench_finetune
+    import bench_gpu_sweep
+    from hydra import compose, initialize_config_dir
+
+    from ..conftest import CONFIGS
+
+    for module in (bench_comparators, bench_finetune, bench_gpu_sweep):
+        assert "debug=tiny" in module.QUICK, module.__name__
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            cfg = compose("train", overrides=module.QUICK)
+        assert cfg.data.synthetic.n_genes == 1500 and list(cfg.pretrain.hidden_dims) == [32, 16, 8]
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides=bench_finetune.QUICK)
+    assert "csv" in cfg.logger  # the timed fine-tuning logs as a real job does

@@ -1,6 +1,7 @@
 """Paired statistics and scripts/compare.py read against hand-made job files."""
 
 import importlib.util
+import inspect
 import json
 from pathlib import Path
 
@@ -50,17 +51,28 @@ def write_job(sweep: Path, model: str, fold: int, bootstrap, rng, quality: float
     (d / "metrics.json").write_text(json.dumps(metrics))
 
 
-def test_compare_script_matches_job_files(tmp_path):
+def write_sweeps(root: Path) -> tuple[Path, Path]:
+    """A plain-CV sweep and a bootstrap sweep of three models, 3 folds (x 4 replicates)."""
     rng = np.random.default_rng(0)
-    cv, boot = tmp_path / "cv", tmp_path / "boot"
+    cv, boot = root / "cv", root / "boot"
     for model, quality in (("nn", 0.8), ("logit_l2", 0.3), ("rf", 0.1)):
         for fold in range(3):
             write_job(cv, model, fold, None, rng, quality)
             for b in range(4):
                 write_job(boot, model, fold, b, rng, quality)
+    return cv, boot
+
+
+def compare_script():
     spec = importlib.util.spec_from_file_location("compare", ROOT / "scripts" / "compare.py")
     compare = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(compare)
+    return compare
+
+
+def test_compare_script_matches_job_files(tmp_path):
+    cv, boot = write_sweeps(tmp_path)
+    compare = compare_script()
     out = tmp_path / "cmp"
     tables = compare.main([str(cv), str(boot), "--out", str(out), "--n-boot", "200"])
 
@@ -100,3 +112,40 @@ def test_compare_script_matches_job_files(tmp_path):
     assert (out / "fig2a.png").stat().st_size > 0 and (out / "fig2b.png").stat().st_size > 0
     assert "| enhancement |" in (out / "compare.md").read_text()
     assert set(tables) >= {"models", "paired_cv", "paired_bootstrap"}
+
+
+def test_compare_script_is_the_package_function(tmp_path, capsys):
+    """scripts/compare.py only parses: write_comparison alone writes the same files and text."""
+    from radiogenomics.reporting.comparison_report import write_comparison
+    from radiogenomics.results import layout
+
+    compare = compare_script()
+    own = [
+        name
+        for name, obj in vars(compare).items()
+        if inspect.isfunction(obj) and obj.__module__ == compare.__name__
+    ]
+    assert own == ["main"]
+    cv, boot = write_sweeps(tmp_path / "script")
+    tables = compare.main([str(cv), str(boot), "--n-boot", "200"])
+    printed = capsys.readouterr().out
+    cv2, boot2 = write_sweeps(tmp_path / "package")
+    report = write_comparison([cv2, boot2], n_boot=200)
+    assert report.out == layout.compare_dir(cv2)
+    assert printed == f"{report.text}\n\nwritten to {layout.compare_dir(cv)}\n"
+    assert (report.out / layout.COMPARE_MARKDOWN).read_text() == report.text + "\n"
+    names = sorted(p.name for p in layout.compare_dir(cv).iterdir())
+    assert names == sorted(p.name for p in report.out.iterdir())
+    expected = [layout.compare_table(n) for n in tables] + [
+        layout.PAIRED_DIFFS,
+        layout.FIG_AUROC_BY_MODEL,
+        layout.FIG_PAIRED_DIFFERENCES,
+        layout.COMPARE_MARKDOWN,
+    ]
+    assert sorted(expected) == names
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(table, report.tables[name])
+        pd.testing.assert_frame_equal(
+            pd.read_csv(layout.compare_dir(cv) / layout.compare_table(name)),
+            pd.read_csv(report.out / layout.compare_table(name)),
+        )

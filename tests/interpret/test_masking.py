@@ -1,4 +1,4 @@
-"""Gene masking: equivalence with a naive loop, scores, controls, callback and sweep pooling."""
+"""Gene masking: equivalence with a naive loop, scores, controls, tables, callback, sweep pooling."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,9 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from radiogenomics.callbacks.masking import matrix_from_frame, probs_frame
+from radiogenomics.callbacks import masking as masking_callback
+from radiogenomics.callbacks.masking import GeneMaskingCallback
+from radiogenomics.data.genesets import write_gmt
 from radiogenomics.evaluation.multitest import bh_qvalues
 from radiogenomics.interpret.masking import (
     auroc_rows,
@@ -25,8 +28,18 @@ from radiogenomics.interpret.masking import (
     random_gene_sets,
     score_masked,
 )
+from radiogenomics.interpret.masking_tables import (
+    MaskingOptions,
+    matrix_from_frame,
+    probs_frame,
+    score_sets,
+    write_masking,
+)
 from radiogenomics.models.classifier import ClassifierModule
+from radiogenomics.reporting import masking_summary
 from radiogenomics.reporting.summary import summarize
+from radiogenomics.results import layout
+from radiogenomics.results.sweep import GROUP_KEYS
 from radiogenomics.tasks import run
 
 from ..conftest import ROOT
@@ -174,33 +187,34 @@ def test_callback_writes_tables_and_sweep_pools_them(make_cfg, tmp_path):
     sweep = tmp_path / "sweep"
     for fold in (0, 1):
         run(make_cfg("n_folds=2", f"fold={fold}", *MASKING, out=sweep / f"fold={fold}"))
-    job = sweep / "fold=0" / "masking"
-    patients = pd.read_csv(job / "patients.csv")
-    metrics = json.loads((sweep / "fold=0" / "metrics.json").read_text())
+    job = sweep / "fold=0" / layout.MASKING_DIR
+    patients = pd.read_csv(job / layout.PATIENTS)
+    metrics = json.loads((sweep / "fold=0" / layout.METRICS).read_text())
     assert len(patients) == metrics["n_test"] and (patients["part"] == "test").all()
-    preds = pd.read_csv(sweep / "fold=0" / "predictions.csv")
+    preds = pd.read_csv(sweep / "fold=0" / layout.PREDICTIONS)
     np.testing.assert_allclose(patients["model_prob"], preds["y_prob"], atol=1e-6)
-    scores = pd.read_csv(job / "verhaak_scores.csv")
+    scores = pd.read_csv(job / layout.masking_scores("verhaak"))
     for column in ("set", "n_genes", "coverage", "auroc", "ap", "empirical_p", "q"):
         assert column in scores, column
     assert scores["empirical_p"].between(1 / 21 - 1e-9, 1).all()  # R = 20 controls
-    probs = pd.read_parquet(job / "verhaak_probs.parquet")
+    probs = pd.read_parquet(job / layout.masking_probs("verhaak"))
     assert list(probs["set"]) == list(scores["set"])
     assert set(patients["patient_id"].astype(str)) <= set(probs.columns)
-    genes = pd.read_csv(job / "single_genes_scores.csv")
+    genes = pd.read_csv(job / layout.masking_scores(layout.SINGLE_GENES))
     assert len(genes) == 1500 and genes["rank"].min() == 1
-    sizes = set(scores["n_genes"]) | set(pd.read_csv(job / "cahoy_scores.csv")["n_genes"])
-    assert len(pd.read_csv(job / "controls_scores.csv")) == 20 * len(sizes)  # shared by both
+    cahoy = pd.read_csv(job / layout.masking_scores("cahoy"))
+    sizes = set(scores["n_genes"]) | set(cahoy["n_genes"])
+    controls = pd.read_csv(job / layout.masking_scores(layout.CONTROLS))
+    assert len(controls) == 20 * len(sizes)  # shared by both
 
     summarize(sweep, n_boot=50)
-    pooled = pd.read_csv(sweep / "summary" / "masking_verhaak.csv")
-    n_patients = (
-        metrics["n_test"] + json.loads((sweep / "fold=1/metrics.json").read_text())["n_test"]
-    )
-    assert (pooled["n_patients"] == n_patients).all()
+    summary = layout.summary_dir(sweep)
+    pooled = pd.read_csv(summary / layout.masking_table("verhaak"))
+    fold1 = json.loads((sweep / "fold=1" / layout.METRICS).read_text())
+    assert (pooled["n_patients"] == metrics["n_test"] + fold1["n_test"]).all()
     assert pooled["rank"].is_monotonic_increasing and pooled["q"].between(0, 1).all()
-    assert list((sweep / "summary").glob("masking_verhaak_*.png"))
-    assert (sweep / "summary" / "masking_single_genes.csv").exists()
+    assert list(summary.glob("masking_verhaak_*.png"))
+    assert (summary / layout.masking_table(layout.SINGLE_GENES)).exists()
 
 
 @pytest.mark.slow
@@ -214,5 +228,111 @@ def test_planted_driver_ranks_top3_on_default_cohort(tmp_path):
     cohort = json.loads(next(sweep.glob("*/cohort.json")).read_text())
     truth = json.loads((Path(cohort["expression_file"]).parent / "truth.json").read_text())
     driver = truth["traits"]["enhancement"]["driver_set"]
-    pooled = pd.read_csv(sweep / "summary" / "masking_hallmark.csv").set_index("set")
+    pooled = pd.read_csv(layout.summary_dir(sweep) / layout.masking_table("hallmark"))
+    pooled = pooled.set_index("set")
     assert pooled.loc[driver, "rank"] <= 3, pooled.head()
+
+
+# --- the job's tables as a plain function, the callback as a hook, one score for job and sweep --
+
+
+def test_control_names_carry_their_size():
+    for size in (1, 5, 17, 500, 12042):
+        for draw in (0, 7, 199, 1234):
+            assert layout.control_size(layout.control_name(size, draw)) == size
+    with pytest.raises(ValueError, match="not a control set name"):
+        layout.control_size("VERHAAK_NEURAL")
+
+
+def toy_collections(tmp_path: Path, genes: list[str]) -> list[str]:
+    """The shipped Verhaak signatures and a small .gmt file of the toy genes (sizes 3, 7, 12)."""
+    path = tmp_path / "toy_sets.gmt"
+    write_gmt({"TOY_A": genes[:3], "TOY_B": genes[100:107], "TOY_C": genes[-12:]}, path)
+    return ["verhaak", str(path)]
+
+
+def job_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    return {
+        p.name: pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+        for p in sorted(folder.iterdir())
+    }
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_pooling_one_job_gives_its_test_scores(toy_job, tmp_path, n_classes):
+    """Job tables and pooled sweep tables score with one function: one job pools to itself."""
+    assert masking_summary.score_sets is score_sets
+    net, dm = toy_job(n_classes)
+    options = MaskingOptions(
+        collections=toy_collections(tmp_path, dm.genes), n_random=40, parts=["test", "fit"]
+    )
+    job = tmp_path / "sweep" / "job0"
+    write_masking(net, dm, options, fold=0, out_dir=job)
+    controls = pd.read_csv(job / layout.MASKING_DIR / layout.masking_scores(layout.CONTROLS))
+    assert controls["set"].map(layout.control_size).tolist() == controls["n_genes"].tolist()
+
+    key = {"trait": "toy", "model": "nn", "config_hash": "abc", "bootstrap": "none"}
+    metrics = pd.DataFrame([{**key, "job": "job0", "classes": dm.class_names}])
+    written = masking_summary.summarize_masking(tmp_path / "sweep", metrics, GROUP_KEYS)
+    summary = layout.summary_dir(tmp_path / "sweep")
+    assert sorted(p.name for p in written) == sorted(
+        layout.masking_table(label) for label in ("verhaak", "toy_sets", layout.SINGLE_GENES)
+    )
+    assert (summary / layout.masking_heatmap("toy_sets", key)).exists()
+    for label, name in (("verhaak", "set"), ("toy_sets", "set"), (layout.SINGLE_GENES, "gene")):
+        scores = pd.read_csv(job / layout.MASKING_DIR / layout.masking_scores(label))
+        scores = scores[scores["part"] == "test"].set_index(name)
+        pooled = pd.read_csv(summary / layout.masking_table(label)).set_index(name)
+        assert (pooled["n_patients"] == len(dm.x["test"])).all()
+        columns = [c for c in scores if c.startswith(("auroc", "ap", "empirical_p", "q"))]
+        assert "empirical_p" in columns or label == layout.SINGLE_GENES
+        assert len(columns) == (2 if n_classes == 2 else 2 + 2 * n_classes) + 2 * (
+            label != layout.SINGLE_GENES
+        )
+        pd.testing.assert_frame_equal(pooled.loc[scores.index, columns], scores[columns])
+
+
+def test_callback_is_a_hook_over_write_masking(toy_job, tmp_path):
+    """The callback validates, indexes in setup and writes exactly what write_masking writes."""
+    net, dm = toy_job(2, seed=3)
+    settings = dict(
+        collections=toy_collections(tmp_path, dm.genes),
+        min_size=3,
+        n_random=15,
+        random_seed=4,
+        parts=["test", "val"],
+        batch_size=64,
+    )
+    callback = GeneMaskingCallback(**settings, fold=2, out_dir=tmp_path / "hook")
+    trainer = SimpleNamespace(datamodule=dm)
+    callback.setup(trainer, net.train(), "fit")
+    assert sorted(callback.indexed) == ["toy_sets", "verhaak"]
+    callback.on_test_end(trainer, net)
+    assert net.training  # the mode is restored
+    folder = write_masking(net, dm, MaskingOptions(**settings), fold=2, out_dir=tmp_path / "plain")
+    assert folder == tmp_path / "plain" / layout.MASKING_DIR
+    hook, plain = job_tables(tmp_path / "hook" / layout.MASKING_DIR), job_tables(folder)
+    assert sorted(hook) == sorted(plain) and len(plain) == 11
+    for name, frame in plain.items():
+        pd.testing.assert_frame_equal(hook[name], frame)
+    patients = plain[layout.PATIENTS]
+    assert (
+        patients["part"].tolist() == ["test"] * 10 + ["val"] * 6 and (patients["fold"] == 2).all()
+    )
+    # no table logic left in the callback module
+    assert not {"pd", "np", "torch", "write_csv", "score_masked"} & set(vars(masking_callback))
+
+
+def test_masking_options_validate_as_the_callback_did():
+    with pytest.raises(ValueError, match="non-empty subset"):
+        GeneMaskingCallback(parts=["test", "train"])
+    with pytest.raises(ValueError, match="non-empty subset"):
+        MaskingOptions(parts=[])
+    with pytest.raises(ValueError, match="n_random must be >= 0"):
+        GeneMaskingCallback(n_random=-1)
+    with pytest.raises(ValueError, match="distinct file labels"):
+        GeneMaskingCallback(collections=["verhaak", "elsewhere/Verhaak.gmt"])
+    with pytest.raises(ValueError, match="distinct file labels"):
+        MaskingOptions(collections=["controls.gmt"])
+    options = GeneMaskingCallback(collections=("hallmark",), parts=("fit", "test")).options
+    assert options.collections == ("hallmark",) and options.parts == ("fit", "test")

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from radiogenomics.callbacks import saliency as saliency_callback
+from radiogenomics.callbacks.saliency import GeneSaliencyCallback
 from radiogenomics.interpret.associations import associations, trait_matrices
 from radiogenomics.interpret.gsea import break_ties, prerank, prerank_patients
 from radiogenomics.interpret.saliency import METHODS, attribute, ranking_scores
+from radiogenomics.interpret.saliency_tables import SaliencyOptions, write_saliency
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.reporting.summary import summarize
+from radiogenomics.results import layout
 from radiogenomics.tasks import run
 
 N_GENES = 40
@@ -221,32 +227,115 @@ def test_callback_writes_tables_and_sweep_pools_them(make_cfg, tmp_path):
     sweep = tmp_path / "sweep"
     for fold in (0, 1):
         run(make_cfg("n_folds=2", f"fold={fold}", *SALIENCY, out=sweep / f"fold={fold}"))
-    job = sweep / "fold=0" / "saliency"
-    metrics = json.loads((sweep / "fold=0" / "metrics.json").read_text())
-    patients = pd.read_csv(job / "patients.csv")
+    job = sweep / "fold=0" / layout.SALIENCY_DIR
+    metrics = json.loads((sweep / "fold=0" / layout.METRICS).read_text())
+    patients = pd.read_csv(job / layout.PATIENTS)
     assert len(patients) == metrics["n_test"] and (patients["part"] == "test").all()
-    attributions = pd.read_parquet(job / "attributions.parquet")
+    attributions = pd.read_parquet(job / layout.ATTRIBUTIONS)
     assert len(attributions) == 1500 and (attributions["class"] == "high").all()
     ids = patients["patient_id"].astype(str).tolist()
     assert all(attributions[ids].dtypes == np.float32)
-    gsea = pd.read_parquet(job / "gsea.parquet")
+    gsea = pd.read_parquet(job / layout.GSEA)
     assert set(gsea["patient_id"]) == set(ids) and gsea["fdr"].between(0, 1).all()
     assert gsea["n_genes"].between(15, 500).all()
-    means = pd.read_parquet(job / "mean_attribution.parquet")
+    means = pd.read_parquet(job / layout.MEAN_ATTRIBUTION)
     np.testing.assert_allclose(
         means["mean_test"], attributions[ids].to_numpy().mean(axis=1), atol=1e-6
     )
     assert (means["n_all"] > means["n_test"]).all()
 
     summarize(sweep, n_boot=50)
-    out = sweep / "summary"
-    traits = pd.read_parquet(out / "radiogenomic_traits.parquet")
-    n_test = metrics["n_test"] + json.loads((sweep / "fold=1/metrics.json").read_text())["n_test"]
+    out = layout.summary_dir(sweep)
+    traits = pd.read_parquet(out / layout.TRAITS)
+    fold1 = json.loads((sweep / "fold=1" / layout.METRICS).read_text())
+    n_test = metrics["n_test"] + fold1["n_test"]
     assert traits["patient_id"].nunique() == n_test
-    assoc = pd.read_csv(out / "associations.csv")
+    assoc = pd.read_csv(out / layout.ASSOCIATIONS)
     assert (assoc["n_patients"] == n_test).all() and "class_q" in assoc
-    stability = json.loads((out / "stability.json").read_text())["configurations"][0]
+    stability = json.loads((out / layout.STABILITY).read_text())["configurations"][0]
     assert stability["classes"]["high"]["mean_all"]["n_pairs"] == 1
     assert -1 <= stability["classes"]["high"]["mean_all"]["spearman_mean"] <= 1
-    assert len(pd.read_csv(out / "cohort_gsea.csv")) > 0
+    assert len(pd.read_csv(out / layout.COHORT_GSEA)) > 0
     assert list(out.glob("saliency_dots_*.png")) and list(out.glob("saliency_heatmap_*.png"))
+
+
+def job_tables(folder: Path) -> dict[str, pd.DataFrame | str]:
+    tables = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".parquet":
+            tables[path.name] = pd.read_parquet(path)
+        elif path.suffix == ".csv":
+            tables[path.name] = pd.read_csv(path)
+        else:
+            tables[path.name] = path.read_text()
+    return tables
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_callback_is_a_hook_over_write_saliency(toy_job, tmp_path, n_classes):
+    """The callback validates, indexes in setup and writes exactly what write_saliency writes."""
+    net, dm = toy_job(n_classes, seed=1)
+    settings = dict(
+        method="input_x_gradient",
+        collections=["verhaak"],
+        gsea_method="permutation",
+        permutation_num=20,
+        n_jobs=1,
+        seed=5,
+        parts=["test", "val"],
+    )
+    callback = GeneSaliencyCallback(**settings, fold=1, out_dir=tmp_path / "hook")
+    trainer = SimpleNamespace(datamodule=dm)
+    callback.setup(trainer, net.train(), "fit")
+    assert list(callback.indexed) == ["verhaak"]
+    callback.on_test_end(trainer, net)
+    assert net.training  # the mode is restored
+    options = SaliencyOptions(**settings)
+    folder = write_saliency(net, dm, options, fold=1, out_dir=tmp_path / "plain")
+    assert folder == tmp_path / "plain" / layout.SALIENCY_DIR
+    hook, plain = job_tables(tmp_path / "hook" / layout.SALIENCY_DIR), job_tables(folder)
+    expected = [layout.PATIENTS, layout.ATTRIBUTIONS, layout.GSEA, layout.MEAN_ATTRIBUTION]
+    expected += [layout.coverage("verhaak"), layout.gmt("verhaak")]
+    assert sorted(hook) == sorted(plain) == sorted(expected)
+    for name, table in plain.items():
+        if isinstance(table, str):
+            assert hook[name] == table
+        else:
+            pd.testing.assert_frame_equal(hook[name], table)
+    gsea = plain[layout.GSEA]
+    assert gsea["class"].nunique() == (1 if n_classes == 2 else n_classes)
+    assert set(gsea["part"]) == {"test", "val"} and (gsea["fold"] == 1).all()
+    # no GSEA: no collections indexed, attributions and means only
+    bare = GeneSaliencyCallback(**{**settings, "gsea": False}, out_dir=tmp_path / "bare")
+    bare.setup(trainer, net, "fit")
+    bare.on_test_end(trainer, net)
+    assert bare.indexed == {}
+    assert sorted(p.name for p in (tmp_path / "bare" / layout.SALIENCY_DIR).iterdir()) == sorted(
+        [layout.PATIENTS, layout.ATTRIBUTIONS, layout.MEAN_ATTRIBUTION]
+    )
+    # no table logic left in the callback module
+    assert not {"pd", "np", "torch", "write_csv", "attribute"} & set(vars(saliency_callback))
+
+
+def test_saliency_options_validate_as_the_callback_did():
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        GeneSaliencyCallback(method="occlusion")
+    with pytest.raises(ValueError, match="ranking must be"):
+        SaliencyOptions(ranking="rank")
+    with pytest.raises(ValueError, match="unknown GSEA method"):
+        GeneSaliencyCallback(gsea_method="fgsea")
+    with pytest.raises(ValueError, match="non-empty subset"):
+        GeneSaliencyCallback(parts=["all"])
+    with pytest.raises(ValueError, match="distinct file labels"):
+        GeneSaliencyCallback(collections=["hallmark", "x/hallmark.gmt.gz"])
+    options = SaliencyOptions(min_size=10, max_size=200, n_jobs=3, seed=7, n_steps=8)
+    assert options.filters == {"min_coverage": 0.0, "min_size": 10, "max_size": 200}
+    assert options.gsea_kwargs == {
+        "method": "multilevel",
+        "min_size": 10,
+        "max_size": 200,
+        "permutation_num": 1000,
+        "n_jobs": 3,
+        "seed": 7,
+    }
+    assert options.attr_kwargs == {"n_steps": 8, "internal_batch_size": None}

@@ -21,6 +21,7 @@ from radiogenomics.launch.jobs import JobSpec, SlotPolicy, failed_return, tolera
 from radiogenomics.launch.pool import Outcome, run_isolated
 from radiogenomics.launch.slots import CUDA_ENV, Slot, cpu_slots, gpu_slots
 from radiogenomics.launch.sweep_progress import SweepProgress
+from radiogenomics.results import layout
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class GpuSlotLauncher(Launcher):
         if progress.failed:
             log.warning(
                 "%d of %d jobs failed; finished jobs are summarised, failed ones are listed in "
-                "summary/missing_jobs.json", progress.failed, len(specs),
+                "%s/%s", progress.failed, len(specs), layout.SUMMARY_DIR, layout.MISSING_JOBS,
             )  # fmt: skip
         return returns if self.raise_on_failure else [tolerant(r) for r in returns]
 

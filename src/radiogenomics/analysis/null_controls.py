@@ -7,7 +7,7 @@ counts discoveries in both sweeps:
 * ``auroc``: pooled out-of-fold AUROC with its 95% CI (the twin should cover 0.5);
 * ``masking_<collection>``: masked gene sets with q < alpha (empirical p against random sets);
 * ``associations``: radiogenomic associations (see :mod:`radiogenomics.interpret.associations`), and
-  ``paper_rule_only``, the paper's >= 5-patient rule alone, shown for contrast (not judged: it
+  ``paper_rule_only``, the paper's ``min_patients`` rule alone, shown for contrast (not judged: it
   has no false-discovery control);
 * ``survival_logrank`` / ``survival_cox``: associations whose trait predicts survival, q < alpha.
 
@@ -23,16 +23,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
 CONFIG_KEYS = ["trait", "model", "bootstrap"]
-SUMMARY = "summary"
-SURVIVAL = Path("survival") / "survival.csv"
 
 
 def load_folds(sweep_dir: Path) -> pd.DataFrame:
     """The per-job table of a summarized sweep (``summary/folds.csv``), with a clear error."""
-    path = Path(sweep_dir) / SUMMARY / "folds.csv"
+    path = layout.summary_dir(sweep_dir) / layout.FOLDS
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: run the sweep to the end or `python scripts/summarize.py "
@@ -61,9 +61,9 @@ def allowed(n_tests: int, alpha: float) -> float:
 
 def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
     """Per configuration and stage: number of tests and of discoveries in one sweep."""
-    summary = Path(sweep_dir) / SUMMARY
+    summary = layout.summary_dir(sweep_dir)
     frames = []
-    cv = _read(summary / "cv_summary.csv")
+    cv = _read(summary / layout.CV_SUMMARY)
     if cv is not None:
         frames.append(
             cv.assign(
@@ -79,16 +79,16 @@ def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
                 ),
             )
         )
-    for path in sorted(summary.glob("masking_*.csv")):
+    for path in sorted(summary.glob(layout.masking_table("*"))):
         table = _read(path)
         if table is None or "q" not in table:  # single genes carry no q-value
             continue
         frames.append(_count(table, path.stem, table["q"] < alpha))
-    assoc = _read(summary / "associations.csv")
+    assoc = _read(summary / layout.ASSOCIATIONS)
     if assoc is not None:
         frames.append(_count(assoc, "associations", assoc["association"].astype(bool)))
         frames.append(_count(assoc, "paper_rule_only", assoc["paper_rule"].astype(bool)))
-    survival = _read(summary / SURVIVAL)
+    survival = _read(layout.survival_dir(sweep_dir) / layout.SURVIVAL)
     if survival is not None:  # skipped pairs (too few patients or events) are not tests
         for column in ("logrank_q", "cox_q"):
             stage = f"survival_{column.removesuffix('_q')}"
@@ -112,7 +112,7 @@ def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
     )
 
 
-def null_report(real_dir: Path, twin_dir: Path, alpha: float = 0.05) -> pd.DataFrame:
+def null_report(real_dir: Path, twin_dir: Path, alpha: float = FDR) -> pd.DataFrame:
     """One row per (trait, model, bootstrap, stage): discoveries in the real sweep and the twin."""
     check_twins(load_folds(real_dir), load_folds(twin_dir))
     real, twin = stage_counts(real_dir, alpha), stage_counts(twin_dir, alpha)
@@ -135,7 +135,7 @@ def null_report(real_dir: Path, twin_dir: Path, alpha: float = 0.05) -> pd.DataF
 
 def write_report(table: pd.DataFrame, out_dir: Path) -> Path:
     """Write ``null_report.csv`` under ``out_dir``."""
-    return write_csv(Path(out_dir) / "null_report.csv", table)
+    return write_csv(Path(out_dir) / layout.NULL_REPORT, table)
 
 
 def _stage_rank(stage: str) -> int:

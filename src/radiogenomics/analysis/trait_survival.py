@@ -9,13 +9,12 @@ covariates (age, gender, race by default; categorical ones one-hot with the firs
 constant and all-missing columns dropped, complete cases). BH q-values across the tested pairs,
 separately for the log-rank and the Cox p-values. A pair is skipped, with the reason in
 ``status``, when a group is smaller than ``min_group`` or has no event; a Cox fit that fails is
-recorded in ``cox_status``.
+recorded in ``cox_status``. The tables and plots are written by
+:mod:`radiogenomics.reporting.survival_report` (``scripts/survival.py``).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,29 +23,26 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.data.io import DataError
-from radiogenomics.evaluation.multitest import bh_qvalues
+from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.associations import DIRECTIONS, enriched_flags
-from radiogenomics.utils import write_csv
+from radiogenomics.results import layout
 
-log = logging.getLogger(__name__)
-
-TRAITS_FILE = "radiogenomic_traits.parquet"
-ASSOCIATIONS_FILE = "associations.csv"
 PAIR_KEYS = ["class", "collection", "set"]
 ENDPOINTS = ("os", "pfs")
 COVARIATES = ("age", "gender", "race")
 TESTED = "tested"
 SIGNIFICANCE_COLUMNS = ("logrank_q", "cox_q")
+MIN_GROUP = 5  # fewest patients with survival data in each of a pair's two groups
 
 
 @dataclass(frozen=True)
 class SurvivalOptions:
     """How traits are called, which pairs are tested and how the Cox model is fitted."""
 
-    fdr: float = 0.05  # a patient's trait: set FDR below this (and NES in ``direction``)
+    fdr: float = FDR  # a patient's trait: set FDR below this (and NES in ``direction``)
     direction: str = "pos"  # NES sign of an enriched trait: pos, neg or any
-    alpha: float = 0.05  # q-value below which a pair is significant (KM plot written)
-    min_group: int = 5  # fewest patients in each of the two groups
+    alpha: float = FDR  # q-value below which a pair is significant (KM plot written)
+    min_group: int = MIN_GROUP  # fewest patients in each of the two groups
     endpoint: str = "os"  # os (overall survival) or pfs (needs a new-tumour-event column)
     covariates: tuple[str, ...] = COVARIATES
     penalizer: float = 0.01  # ridge penalty of the Cox fit, for stability with rare categories
@@ -74,7 +70,7 @@ class SweepTraits:
 def load_sweep_traits(summary_dir: str | Path) -> SweepTraits:
     """Read ``radiogenomic_traits.parquet`` and ``associations.csv``; DataError when absent."""
     summary_dir = Path(summary_dir)
-    traits_path, assoc_path = summary_dir / TRAITS_FILE, summary_dir / ASSOCIATIONS_FILE
+    traits_path, assoc_path = summary_dir / layout.TRAITS, summary_dir / layout.ASSOCIATIONS
     missing = [p.name for p in (traits_path, assoc_path) if not p.is_file()]
     if missing:
         raise DataError(
@@ -277,22 +273,10 @@ def significant(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table[mask]
 
 
-# ----------------------------------------------------------------------------------- outputs
-
-
-def km_plot(
-    path: Path,
-    sweep: SweepTraits,
-    row: pd.Series,
-    clinical: pd.DataFrame,
-    options: SurvivalOptions,
-) -> Path:
-    """Kaplan-Meier curves (95% CI) of the enriched vs not-enriched patients of one pair."""
-    import matplotlib.pyplot as plt
-    from lifelines import KaplanMeierFitter
-
-    from radiogenomics.reporting.plots import save_figure
-
+def pair_groups(
+    sweep: SweepTraits, row: pd.Series, clinical: pd.DataFrame, options: SurvivalOptions
+) -> dict[bool, pd.DataFrame]:
+    """Clinical rows with survival data of one pair's enriched (True) and other (False) patients."""
     time, event = f"{options.endpoint}_time", f"{options.endpoint}_event"
     traits = sweep.traits
     mask = np.ones(len(traits), dtype=bool)
@@ -301,41 +285,11 @@ def km_plot(
     patients = traits[mask].drop_duplicates("patient_id")
     flags = enriched_flags(patients, options.fdr, options.direction).to_numpy()
     usable = clinical[clinical[time].notna() & clinical[event].notna()]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for flag, label in ((True, "enriched"), (False, "not enriched")):
+    groups = {}
+    for flag in (True, False):
         ids = patients["patient_id"][flags == flag]
-        group = usable.loc[usable.index.intersection(ids)]
-        fitter = KaplanMeierFitter(label=f"{label} (n={len(group)})")
-        fitter.fit(group[time], group[event]).plot_survival_function(ax=ax)
-    ax.set_xlabel(f"days ({options.endpoint.upper()})")
-    ax.set_ylabel("survival probability")
-    ax.set_title(
-        f"{row['collection']} / {row['set']} ({row['class']})\n"
-        f"log-rank q={row['logrank_q']:.2g}, HR={row['hr']:.2f} "
-        f"[{row['hr_low']:.2f}, {row['hr_high']:.2f}], Cox q={row['cox_q']:.2g}",
-        fontsize=8,
-    )
-    return save_figure(fig, path)
-
-
-def plot_name(row: pd.Series, keys: list[str]) -> str:
-    """File name of a pair's KM plot: configuration keys, class, collection, set."""
-    parts = [str(row[k]) for k in keys if str(row[k]) not in ("none", "")]
-    parts += [str(row[k]) for k in PAIR_KEYS]
-    return "km_" + re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts)) + ".png"
-
-
-def run_survival(
-    sweep: SweepTraits, clinical: pd.DataFrame, options: SurvivalOptions, out: str | Path
-) -> tuple[pd.DataFrame, list[Path]]:
-    """Analyse a sweep, write ``survival.csv`` and KM plots of the significant pairs to ``out``."""
-    out = Path(out)
-    table = survival_table(sweep, clinical, options)
-    written = [write_csv(out / "survival.csv", table)]
-    for _, row in significant(table, options.alpha).iterrows():
-        written.append(km_plot(out / plot_name(row, sweep.keys), sweep, row, clinical, options))
-    log.info("survival: %s", ", ".join(p.name for p in written))
-    return table, written
+        groups[flag] = usable.loc[usable.index.intersection(ids)]
+    return groups
 
 
 def patients_without_clinical(sweep: SweepTraits, clinical: pd.DataFrame) -> list[str]:

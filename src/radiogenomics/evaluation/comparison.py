@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
+from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, collect
 
 
@@ -60,7 +61,7 @@ def load_sweeps(sweep_dirs: list) -> tuple[pd.DataFrame, pd.DataFrame]:
         all_metrics.append(metrics)
         all_preds.append(predictions)
     if not all_metrics:
-        raise FileNotFoundError(f"no completed jobs (metrics.json) under {list(sweep_dirs)}")
+        raise FileNotFoundError(f"no completed jobs ({layout.METRICS}) under {list(sweep_dirs)}")
     metrics = pd.concat(all_metrics, ignore_index=True)
     predictions = pd.concat(all_preds, ignore_index=True)
     for frame in (metrics, predictions):

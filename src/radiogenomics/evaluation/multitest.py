@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# The one default false discovery rate: a set enriched at per-patient GSEA FDR below it is a
+# patient's radiogenomic trait, and a BH q-value below it is a discovery (an association, a
+# survival pair, a masked set in the null report). A sweep's summary takes the value from its
+# config (``thresholds.fdr``, configs/train.yaml); functions and scripts default to this one.
+FDR = 0.05
+
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (NaN stays NaN and is not counted)."""

@@ -63,7 +63,7 @@ def select_per_fold(jobs: pd.DataFrame, metric: str = DEFAULT_METRIC) -> pd.Data
     if metric.startswith("test_"):
         raise ValueError(f"select on an inner-validation metric, not {metric!r} (held-out folds)")
     if metric not in jobs.columns:
-        raise ValueError(f"{metric!r} is not in the jobs' metrics.json")
+        raise ValueError(f"{metric!r} is not in the jobs' {layout.METRICS}")
     labels = config_labels(jobs)
     rows = []
     for key, fold_jobs in jobs.groupby([*SELECT_KEYS, "fold"], sort=True):
@@ -144,7 +144,7 @@ def select(
     out = Path(out) if out else layout.summary_dir(sweep_dir)
     jobs = load_jobs(sweep_dir)
     if jobs.empty:
-        raise FileNotFoundError(f"no completed jobs (metrics.json) under {sweep_dir}")
+        raise FileNotFoundError(f"no completed jobs ({layout.METRICS}) under {sweep_dir}")
     chosen = select_per_fold(jobs, metric)
     groups = []
     for key, group_chosen in chosen.groupby(SELECT_KEYS, sort=True):

@@ -35,9 +35,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
-from radiogenomics.evaluation.multitest import bh_qvalues
+from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 
 KEYS = ["class", "collection", "set"]
+# The paper's rule: an association needs its trait in at least this many held-out patients. A
+# sweep's summary takes the value from its config (``thresholds.min_patients``); functions and
+# scripts default to this one.
+MIN_PATIENTS = 5
 DIRECTIONS = ("pos", "neg", "any")  # NES sign of an enriched set
 
 
@@ -48,7 +52,7 @@ def enriched_flags(traits: pd.DataFrame, fdr: float, direction: str) -> pd.Serie
     return (traits["fdr"] < fdr) & sign[direction]
 
 
-def trait_matrices(gsea: pd.DataFrame, fdr: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trait_matrices(gsea: pd.DataFrame, fdr: float = FDR) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(NES, enriched flags): patients as rows, (class, collection, set) as columns.
 
     A set gseapy left out for a patient (size limits) is NaN in NES and False in the flags.
@@ -64,8 +68,8 @@ def trait_matrices(gsea: pd.DataFrame, fdr: float = 0.05) -> tuple[pd.DataFrame,
 def associations(
     gsea: pd.DataFrame,
     class_names: Sequence[str],
-    fdr: float = 0.05,
-    min_patients: int = 5,
+    fdr: float = FDR,
+    min_patients: int = MIN_PATIENTS,
 ) -> pd.DataFrame:
     """Association table per (class, collection, set), sorted by ``n_enriched`` (see module doc)."""
     if min_patients < 1 or not 0 < fdr <= 1:

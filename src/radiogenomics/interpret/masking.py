@@ -12,9 +12,12 @@ then push the (set, patient) rows through the rest of the network (BatchNorm in 
 activation, later blocks, head) in chunks of at most ``batch_size`` rows. There is no Python loop
 over patients or over the genes of a set; the loop over chunks bounds memory.
 
-Scores: AUROC and AP of the masked probabilities against the labels (per class and macro for
-multiclass), vectorised over sets; random size-matched gene sets give each set an empirical
-p-value, adjusted by Benjamini-Hochberg.
+Scores: :func:`score_masked` gives AUROC and AP of the masked probabilities against the labels
+(per class and macro for multiclass), vectorised over sets; random size-matched gene sets
+(:func:`random_gene_sets`) give each set an empirical p-value (:func:`empirical_p`). The reported
+score, with the Benjamini-Hochberg q, is
+:func:`radiogenomics.interpret.masking_tables.score_sets`, for a job's tables and the sweep's
+pooled tables alike.
 """
 
 from __future__ import annotations

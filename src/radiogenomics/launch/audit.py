@@ -7,13 +7,13 @@ from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
-from radiogenomics.launch.jobs import SLOT_FILE
+from radiogenomics.results import layout
 
 
 def read_slot_records(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """Every job's slot.json under ``sweep_dir``, with the job dir added as ``job``."""
     records = []
-    for path in sorted(Path(sweep_dir).glob(f"**/{SLOT_FILE}")):
+    for path in sorted(Path(sweep_dir).glob(f"**/{layout.SLOT_RECORD}")):
         record = json.loads(path.read_text())
         record["job"] = str(path.parent.relative_to(sweep_dir))
         records.append(record)

@@ -19,11 +19,10 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from radiogenomics.launch.slots import CUDA_ENV, Slot, cuda_visible_devices, hold_slot
+from radiogenomics.results import layout
 from radiogenomics.utils import write_json
 
 log = logging.getLogger(__name__)
-
-SLOT_FILE = "slot.json"
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def execute_job(spec: JobSpec) -> JobReturn:
         os.environ[CUDA_ENV] = visible  # CUDA has not started in this fresh process
         if policy.pin_trainer:
             pin_trainer(config, on_gpu=visible != "")
-        record_path = job_output_dir(config) / SLOT_FILE
+        record_path = job_output_dir(config) / layout.SLOT_RECORD
         record = slot_record(slot, policy, visible, time.time())
         write_json(record_path, record)
         status = "CRASHED"

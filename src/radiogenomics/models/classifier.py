@@ -8,9 +8,38 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.blocks import build_blocks, build_optimizer
+
+
+class EpochAUROC(Metric):
+    """Epoch-level AUROC (binary, or macro one-vs-rest) of every validation patient.
+
+    A torchmetrics state (probabilities and labels, gathered across devices) scored at epoch end
+    with the same definition as the reported test AUROC (:func:`radiogenomics.evaluation.metrics
+    .auroc`: classes absent from the labels are skipped). Undefined (one class only) -> 0.5.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("probs", default=[], dist_reduce_fx="cat")
+        self.add_state("target", default=[], dist_reduce_fx="cat")
+
+    def update(self, probs: torch.Tensor, target: torch.Tensor) -> None:
+        """Add a batch of probabilities ((n,) or (n, K)) and class indices."""
+        self.probs.append(probs.detach().float())
+        self.target.append(target.detach())
+
+    def compute(self) -> torch.Tensor:
+        """AUROC over everything seen since the last reset."""
+        probs = dim_zero_cat(self.probs).cpu().numpy()
+        value = auroc(dim_zero_cat(self.target).cpu().numpy(), probs)
+        return torch.tensor(float(np.nan_to_num(value, nan=0.5)), dtype=torch.float64)
 
 
 class ClassifierModule(pl.LightningModule):
@@ -44,8 +73,8 @@ class ClassifierModule(pl.LightningModule):
         self.freeze_layers = freeze_layers
         for block in self.blocks[:freeze_layers]:
             block.requires_grad_(False)
+        self.val_auroc = EpochAUROC()
         self.train()  # puts frozen blocks in eval mode now: Lightning restores captured modes
-        self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.test_probs: np.ndarray | None = None
 
     def load_encoder(self, encoder: nn.ModuleList, n_layers: int) -> None:
@@ -104,16 +133,13 @@ class ClassifierModule(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        self._val.append((logits.detach(), y))
+        self.val_auroc.update(self.probabilities(logits), y)
         self.log("val_loss", self.loss(logits, y), on_step=False, on_epoch=True)
 
     def on_validation_epoch_end(self) -> None:
         # epoch-level AUROC over the whole inner-validation set (never per batch)
-        logits = torch.cat([v[0] for v in self._val])
-        y = torch.cat([v[1] for v in self._val])
-        self._val.clear()
-        value = auroc(y.cpu().numpy(), self.probabilities(logits).float().cpu().numpy())
-        self.log("val_auroc", float(np.nan_to_num(value, nan=0.5)), prog_bar=True)
+        self.log("val_auroc", float(self.val_auroc.compute()), prog_bar=True)
+        self.val_auroc.reset()
 
     def test_step(self, batch, batch_idx):
         x, _ = batch

@@ -9,6 +9,10 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.results import layout
+
 log = logging.getLogger(__name__)
 
 
@@ -16,10 +20,12 @@ class SweepSummary(Callback):
     """At the end of ``-m``, read every job's files in the sweep dir and write ``summary/``.
 
     ``fdr`` and ``min_patients`` (``hydra.callbacks.sweep_summary.*``) define the radiogenomic
-    traits and associations of a gene-saliency sweep.
+    traits and associations of a gene-saliency sweep. configs/hydra/default.yaml sets them from the
+    job config's ``thresholds`` block (``thresholds.fdr=0.01`` on the command line changes both);
+    the defaults here serve a callback configured without them.
     """
 
-    def __init__(self, fdr: float = 0.05, min_patients: int = 5) -> None:
+    def __init__(self, fdr: float = FDR, min_patients: int = MIN_PATIENTS) -> None:
         self.fdr, self.min_patients = fdr, min_patients
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -30,5 +36,5 @@ class SweepSummary(Callback):
             return
         sweep_dir = Path(config.hydra.sweep.dir)
         summarize(sweep_dir, fdr=self.fdr, min_patients=self.min_patients)
-        log.info("sweep summary written to %s", sweep_dir / "summary")
+        log.info("sweep summary written to %s", layout.summary_dir(sweep_dir))
         log_sweep(config, sweep_dir)  # no-op unless logger=wandb

@@ -16,15 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiogenomics.callbacks.masking import (
-    CONTROLS,
-    PATIENTS,
-    SINGLE_GENES,
+from radiogenomics.interpret.masking_tables import (
     matrix_from_frame,
     null_by_size,
+    score_controls,
     score_sets,
 )
-from radiogenomics.interpret.masking import score_masked
+from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
 log = logging.getLogger(__name__)
@@ -35,11 +33,11 @@ N_TOP = 20
 def masking_labels(sweep_dir: Path, jobs: Sequence[str]) -> list[str]:
     """Collections (and ``single_genes``) with masked probabilities in any job of the sweep."""
     found = {
-        p.name.removesuffix("_probs.parquet")
+        p.name.removesuffix(layout.PROBS_SUFFIX)
         for job in jobs
-        for p in (sweep_dir / job / "masking").glob("*_probs.parquet")
+        for p in (sweep_dir / job / layout.MASKING_DIR).glob(f"*{layout.PROBS_SUFFIX}")
     }
-    return sorted(found - {CONTROLS})
+    return sorted(found - {layout.CONTROLS})
 
 
 def pool(
@@ -48,12 +46,12 @@ def pool(
     """(held-out patients, item names, (items, patients[, K]) probabilities) over ``jobs``."""
     patients, frames = [], []
     for job in jobs:
-        folder = sweep_dir / job / "masking"
-        if not (folder / f"{label}_probs.parquet").exists():
+        folder = sweep_dir / job / layout.MASKING_DIR
+        if not (folder / layout.masking_probs(label)).exists():
             continue
-        held_out = pd.read_csv(folder / PATIENTS, dtype={"patient_id": str})
+        held_out = pd.read_csv(folder / layout.PATIENTS, dtype={"patient_id": str})
         held_out = held_out[held_out["part"] == "test"]
-        frame = pd.read_parquet(folder / f"{label}_probs.parquet")
+        frame = pd.read_parquet(folder / layout.masking_probs(label))
         patients.append(held_out)
         frames.append(frame.set_index(["set", "class"])[held_out["patient_id"].tolist()])
     if not frames:
@@ -75,7 +73,7 @@ def summarize_masking(
     that identify a configuration, as :func:`radiogenomics.reporting.summary.collect` gives).
     """
     sweep_dir = Path(sweep_dir)
-    out = sweep_dir / "summary"
+    out = layout.summary_dir(sweep_dir)
     written = []
     for label in masking_labels(sweep_dir, metrics["job"].tolist()):
         tables = []
@@ -85,7 +83,7 @@ def summarize_masking(
             if table is not None:
                 tables.append(table)
         if tables:
-            written.append(write_csv(out / f"masking_{label}.csv", pd.concat(tables)))
+            written.append(write_csv(out / layout.masking_table(label), pd.concat(tables)))
     if written:
         log.info("pooled masking tables: %s", ", ".join(p.name for p in written))
     return written
@@ -103,14 +101,16 @@ def _pooled_scores(
     patients, names, probs = pooled
     y = patients["y_true"].to_numpy()
     null = None
-    if label != SINGLE_GENES and (controls := pool(sweep_dir, jobs, CONTROLS, len(classes))):
+    if label != layout.SINGLE_GENES and (
+        controls := pool(sweep_dir, jobs, layout.CONTROLS, len(classes))
+    ):
         if controls[0]["patient_id"].tolist() != patients["patient_id"].tolist():
             raise ValueError(f"{label}: controls and sets were masked on different patients")
-        control_scores = score_masked(controls[2], y, classes)
-        control_scores["n_genes"] = [int(n.split("_")[1][1:]) for n in controls[1]]
-        null = null_by_size(control_scores)
-    first_scores = pd.read_csv(sweep_dir / jobs[0] / "masking" / f"{label}_scores.csv")
-    name_col = "gene" if label == SINGLE_GENES else "set"
+        null = null_by_size(score_controls(controls[2], y, classes, controls[1]))
+    first_scores = pd.read_csv(
+        sweep_dir / jobs[0] / layout.MASKING_DIR / layout.masking_scores(label)
+    )
+    name_col = "gene" if label == layout.SINGLE_GENES else "set"
     info = first_scores[first_scores["part"] == "test"].set_index(name_col).loc[names]
     sizes = info["n_genes"].to_numpy() if "n_genes" in info else np.ones(len(names), dtype=int)
     scores = score_sets(probs, y, classes, sizes, null)
@@ -172,7 +172,4 @@ def _heatmap(
     fig.suptitle(
         f"{key['trait']} / {label}: pooled out-of-fold gene masking, {len(y)} patients", fontsize=9
     )
-    name = f"masking_{label}_{key['trait']}_{key['model']}_{key['config_hash']}"
-    if key["bootstrap"] != "none":
-        name += f"_b{key['bootstrap']}"
-    return save_figure(fig, out / f"{name}.png")
+    return save_figure(fig, out / layout.masking_heatmap(label, key))

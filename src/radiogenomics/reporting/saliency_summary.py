@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from radiogenomics.callbacks.saliency import GSEA, MEAN_ATTRIBUTION
 from radiogenomics.data.genesets import read_gmt
-from radiogenomics.interpret.associations import associations
+from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.associations import MIN_PATIENTS, associations
 from radiogenomics.interpret.gsea import prerank
+from radiogenomics.results import layout
 from radiogenomics.utils import write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -45,19 +46,19 @@ def summarize_saliency(
     sweep_dir: str | Path,
     metrics: pd.DataFrame,
     group_keys: Sequence[str],
-    fdr: float = 0.05,
-    min_patients: int = 5,
+    fdr: float = FDR,
+    min_patients: int = MIN_PATIENTS,
 ) -> list[Path]:
     """Write the pooled saliency tables and plots of a sweep; nothing when no job ran saliency."""
     sweep_dir = Path(sweep_dir)
-    out = sweep_dir / "summary"
+    out = layout.summary_dir(sweep_dir)
     traits, assoc, cohort, stability = [], [], [], []
     for key, group in metrics.groupby(list(group_keys), sort=True):
         config = dict(zip(group_keys, key, strict=True))
         folders = [
-            sweep_dir / job / "saliency"
+            sweep_dir / job / layout.SALIENCY_DIR
             for job in group["job"]
-            if (sweep_dir / job / "saliency" / MEAN_ATTRIBUTION).exists()
+            if (sweep_dir / job / layout.SALIENCY_DIR / layout.MEAN_ATTRIBUTION).exists()
         ]
         if not folders:
             continue
@@ -68,17 +69,18 @@ def summarize_saliency(
             table = associations(gsea, classes, fdr=fdr, min_patients=min_patients)
             assoc.append(_with_keys(table, config))
             _plots(out, config, gsea, table, fdr)
-        means = [pd.read_parquet(f / MEAN_ATTRIBUTION) for f in folders]
+        means = [pd.read_parquet(f / layout.MEAN_ATTRIBUTION) for f in folders]
         stability.append({**config, "n_jobs": len(folders), "classes": _stability(means)})
         cohort.append(_with_keys(_cohort_gsea(folders, means), config))
     if not stability:
         return []
-    written = [write_json(out / "stability.json", {"fdr": fdr, "configurations": stability})]
+    report = {"fdr": fdr, "configurations": stability}
+    written = [write_json(out / layout.STABILITY, report)]
     if traits:
-        written.append(write_parquet(out / "radiogenomic_traits.parquet", pd.concat(traits)))
-        written.append(write_csv(out / "associations.csv", pd.concat(assoc)))
+        written.append(write_parquet(out / layout.TRAITS, pd.concat(traits)))
+        written.append(write_csv(out / layout.ASSOCIATIONS, pd.concat(assoc)))
     if any(len(c) for c in cohort):
-        written.append(write_csv(out / "cohort_gsea.csv", pd.concat(cohort)))
+        written.append(write_csv(out / layout.COHORT_GSEA, pd.concat(cohort)))
     log.info("pooled saliency tables: %s", ", ".join(p.name for p in written))
     return written
 
@@ -89,7 +91,7 @@ def _with_keys(table: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 def _pooled_gsea(folders: list[Path]) -> pd.DataFrame | None:
     """Held-out patients' per-patient GSEA from every job of one configuration."""
-    frames = [pd.read_parquet(f / GSEA) for f in folders if (f / GSEA).exists()]
+    frames = [pd.read_parquet(f / layout.GSEA) for f in folders if (f / layout.GSEA).exists()]
     if not frames:
         return None
     gsea = pd.concat(frames, ignore_index=True)
@@ -137,10 +139,10 @@ def _cohort_gsea(folders: list[Path], means: list[pd.DataFrame]) -> pd.DataFrame
         weights = np.array([m["n_test"].iloc[0] for m in per_job], dtype=float)
         stacked = np.stack([m.reindex(genes)["mean_test"].to_numpy() for m in per_job])
         pooled = weights @ stacked / weights.sum()
-        for gmt in sorted(folders[0].glob("*.gmt")):
+        for gmt in sorted(folders[0].glob(f"*{layout.GMT_SUFFIX}")):
             sets = read_gmt(gmt)
             table = prerank(pooled, list(genes), sets, min_size=1, max_size=len(genes))
-            table.insert(0, "collection", gmt.name.removesuffix(".gmt"))
+            table.insert(0, "collection", gmt.name.removesuffix(layout.GMT_SUFFIX))
             table.insert(0, "class", name)
             table.insert(0, "n_patients", int(weights.sum()))
             frames.append(table.sort_values("p", kind="stable"))
@@ -153,9 +155,6 @@ def _plots(out: Path, config: dict, gsea: pd.DataFrame, table: pd.DataFrame, fdr
 
     from radiogenomics.reporting.plots import save_figure
 
-    stem = f"{config['trait']}_{config['model']}_{config['config_hash']}"
-    if config.get("bootstrap", "none") != "none":
-        stem += f"_b{config['bootstrap']}"
     for (name, label), rows in table.groupby(["class", "collection"], sort=True):
         top = rows.head(N_TOP).iloc[::-1]
         fig, ax = plt.subplots(figsize=(7, 0.3 * len(top) + 1.5))
@@ -173,7 +172,7 @@ def _plots(out: Path, config: dict, gsea: pd.DataFrame, table: pd.DataFrame, fdr
         ax.set_xlabel(f"share of held-out patients with the set enriched (FDR < {fdr:g})")
         ax.set_title(f"{config['trait']} / {label}: attribution of {name}", fontsize=8)
         fig.colorbar(dots, ax=ax, label="mean NES", fraction=0.04)
-        save_figure(fig, out / f"saliency_dots_{label}_{name}_{stem}.png")
+        save_figure(fig, out / layout.saliency_plot("dots", label, name, config))
 
         sub = gsea[(gsea["class"] == name) & (gsea["collection"] == label)]
         sets = rows.head(N_TOP)["set"].tolist()
@@ -194,4 +193,4 @@ def _plots(out: Path, config: dict, gsea: pd.DataFrame, table: pd.DataFrame, fdr
             ax.axhline(boundary + 0.5, color="black", lw=1)
         ax.set_title(f"{config['trait']} / {label}: per-patient NES ({name})", fontsize=8)
         fig.colorbar(image, ax=ax, label="NES", fraction=0.04)
-        save_figure(fig, out / f"saliency_heatmap_{label}_{name}_{stem}.png")
+        save_figure(fig, out / layout.saliency_plot("heatmap", label, name, config))

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
+from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.associations import MIN_PATIENTS
 from radiogenomics.reporting.masking_summary import summarize_masking
 from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.results import layout
@@ -19,7 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def summarize(
-    sweep_dir: str | Path, n_boot: int = 2000, fdr: float = 0.05, min_patients: int = 5
+    sweep_dir: str | Path,
+    n_boot: int = 2000,
+    fdr: float = FDR,
+    min_patients: int = MIN_PATIENTS,
 ) -> pd.DataFrame:
     """Write ``summary/`` for a sweep and return the CV table (one row per configuration).
 
@@ -31,7 +36,10 @@ def summarize(
     write_json(out / layout.MISSING_JOBS, {"n_missing": len(missing), "jobs": missing})
     if metrics.empty:
         log.warning(
-            "no completed jobs in %s (%d started without metrics.json)", sweep_dir, len(missing)
+            "no completed jobs in %s (%d started without %s)",
+            sweep_dir,
+            len(missing),
+            layout.METRICS,
         )
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
@@ -149,6 +157,6 @@ def print_table(table: pd.DataFrame, missing: list[str]) -> None:
         )
     if missing:
         lines.append(
-            f"{len(missing)} job(s) without metrics.json (failed or unfinished): {missing}"
+            f"{len(missing)} job(s) without {layout.METRICS} (failed or unfinished): {missing}"
         )
     print("\n".join(lines), flush=True)

@@ -28,6 +28,9 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.associations import MIN_PATIENTS, associations
+from radiogenomics.results import layout
 from radiogenomics.utils import stable_hash
 
 log = logging.getLogger(__name__)
@@ -55,11 +58,13 @@ QUIET_SETTINGS = {
     "disable_code": True,
     "save_code": False,
 }
-# saliency association rule when no sweep_summary callback sets it (its defaults)
-ASSOCIATION_FDR = 0.05
-ASSOCIATION_MIN_PATIENTS = 5
-MASKING_CONTROLS = "controls"  # random control sets: not logged
-SUMMARY_TABLES = ("cv_summary", "per_class", "folds", "associations", "cohort_gsea")
+SUMMARY_TABLES = (
+    layout.CV_SUMMARY,
+    layout.PER_CLASS,
+    layout.FOLDS,
+    layout.ASSOCIATIONS,
+    layout.COHORT_GSEA,
+)  # logged as summary/<file name without .csv>
 
 
 def enabled(cfg: DictConfig) -> bool:
@@ -193,30 +198,29 @@ def summary_table(frame: pd.DataFrame, sort_by: str | None = None, ascending: bo
 
 
 def association_thresholds() -> tuple[float, int]:
-    """(fdr, min_patients) of saliency associations: the sweep summary callback's, else defaults."""
+    """(fdr, min_patients) of saliency associations: the sweep summary callback's (which
+    configs/hydra/default.yaml takes from the job config's ``thresholds``), else the defaults."""
     from hydra.core.hydra_config import HydraConfig
 
     section = {}
     if HydraConfig.initialized():
         section = (HydraConfig.get().get("callbacks") or {}).get("sweep_summary") or {}
     return (
-        float(section.get("fdr", ASSOCIATION_FDR)),
-        int(section.get("min_patients", ASSOCIATION_MIN_PATIENTS)),
+        float(section.get("fdr", FDR)),
+        int(section.get("min_patients", MIN_PATIENTS)),
     )
 
 
 def job_tables(out_dir: Path, classes: list[str]) -> dict:
     """The job's masking per-set scores and saliency per-set association counts, as tables."""
     tables = {}
-    for path in sorted((out_dir / "masking").glob("*_scores.csv")):
-        label = path.name.removesuffix("_scores.csv")
-        if label != MASKING_CONTROLS:
+    for path in sorted((out_dir / layout.MASKING_DIR).glob(layout.masking_scores("*"))):
+        label = path.name.removesuffix(layout.masking_scores(""))
+        if label != layout.CONTROLS:  # random control sets: not logged
             frame = pd.read_csv(path)
             tables[f"masking/{label}"] = summary_table(frame, "auroc", ascending=False)
-    gsea_path = out_dir / "saliency" / "gsea.parquet"
+    gsea_path = out_dir / layout.SALIENCY_DIR / layout.GSEA
     if gsea_path.exists():
-        from radiogenomics.interpret.associations import associations
-
         gsea = pd.read_parquet(gsea_path)
         fdr, min_patients = association_thresholds()
         table = associations(
@@ -272,9 +276,9 @@ def log_sweep(config: DictConfig, sweep_dir: str | Path) -> None:
     """One ``summary`` run per sweep: CV and pooled tables, pooled metrics and summary plots."""
     if not enabled(config):
         return
-    summary = Path(sweep_dir) / "summary"
-    if not (summary / "cv_summary.csv").exists():
-        log.warning("no cv_summary.csv in %s: no W&B summary run", summary)
+    summary = layout.summary_dir(sweep_dir)
+    if not (summary / layout.CV_SUMMARY).exists():
+        log.warning("no %s in %s: no W&B summary run", layout.CV_SUMMARY, summary)
         return
     import wandb
 
@@ -292,14 +296,14 @@ def log_sweep(config: DictConfig, sweep_dir: str | Path) -> None:
     )
     wandb.init(**kwargs)
     try:
-        cv = pd.read_csv(summary / "cv_summary.csv")
+        cv = pd.read_csv(summary / layout.CV_SUMMARY)
         wandb.run.summary.update(pooled_summary(cv))
         tables = {
-            f"summary/{name}": summary_table(pd.read_csv(summary / f"{name}.csv"))
+            f"summary/{Path(name).stem}": summary_table(pd.read_csv(summary / name))
             for name in SUMMARY_TABLES
-            if (summary / f"{name}.csv").exists()
+            if (summary / name).exists()
         }
-        for path in sorted(summary.glob("masking_*.csv")):
+        for path in sorted(summary.glob(layout.masking_table("*"))):
             tables[f"summary/{path.stem}"] = summary_table(pd.read_csv(path), "rank")
         wandb.run.log({**tables, **images(summary)})
     finally:

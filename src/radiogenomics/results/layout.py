@@ -19,6 +19,16 @@ PRETRAIN_REPORT = "pretrain.json"  # task=pretrain: where the cached autoencoder
 SLOT_RECORD = "slot.json"  # hydra/launcher=gpus: the slot a job held, for auditing
 HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"  # a job's command-line overrides
 
+# the trained model's bundle (``<job>/model/``, see radiogenomics.models.bundle)
+MODEL_DIR = "model"
+BUNDLE_MANIFEST = "model.json"
+BUNDLE_GENES = "gene_order.txt"
+BUNDLE_PREPROCESSING = "preprocessing.npz"
+BUNDLE_WEIGHTS = "weights.pt"
+BUNDLE_ESTIMATOR = "estimator.skops"
+BUNDLE_XGBOOST = "xgboost.json"
+BUNDLE_TRAINING_PATIENTS = "training_patients.json"
+
 # gene masking (``<job>/masking/``)
 MASKING_DIR = "masking"
 PATIENTS = "patients.csv"  # who was masked or attributed, with the unmasked model probability
@@ -135,6 +145,21 @@ def saliency_plot(kind: str, label: str, class_name: str, key: dict) -> str:
     return f"saliency_{kind}_{label}_{class_name}_{config_stem(key)}.png"
 
 
+def survival_plot(parts: list[str]) -> str:
+    """Kaplan-Meier plot of one association (``parts``: its configuration, class, collection, set)."""
+    return "km_" + re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts)) + ".png"
+
+
 def summary_dir(sweep_dir: str | Path) -> Path:
     """Where a sweep's pooled results go."""
     return Path(sweep_dir) / SUMMARY_DIR
+
+
+def survival_dir(sweep_dir: str | Path) -> Path:
+    """Where scripts/survival.py writes a saliency sweep's survival analysis by default."""
+    return summary_dir(sweep_dir) / SURVIVAL_DIR
+
+
+def compare_dir(sweep_dir: str | Path) -> Path:
+    """Where scripts/compare.py writes by default (under the first sweep it is given)."""
+    return Path(sweep_dir) / COMPARE_DIR

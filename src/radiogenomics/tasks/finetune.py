@@ -33,8 +33,9 @@ from radiogenomics.utils import stable_hash, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-# keys that vary between the jobs of one configuration (they do not enter the config hash)
-PER_JOB_KEYS = ("fold", "bootstrap", "paths", "resume", "logger")
+# keys that vary between the jobs of one configuration or only affect the sweep summary
+# (thresholds): they do not enter the config hash
+PER_JOB_KEYS = ("fold", "bootstrap", "paths", "resume", "logger", "thresholds")
 
 
 def config_hash(cfg: DictConfig) -> str:

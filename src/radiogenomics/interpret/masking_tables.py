@@ -1,0 +1,318 @@
+"""Gene-masking tables of one job, and the one masking score every table reports.
+
+:func:`write_masking` masks the patients of a datamodule-like object with a trained classifier
+and writes, under ``<out_dir>/masking/`` (file names from :mod:`radiogenomics.results.layout`):
+
+* ``patients.csv``: patient_id, part, fold, y_true and the unmasked model probability
+  (``model_prob``, or ``model_prob_<class>``) of every masked patient;
+* ``<collection>_probs.parquet``: the masked probabilities, one row per gene set (binary: of the
+  positive class) or per (set, class) (multiclass), columns ``set, class`` then one per patient
+  (sets as rows keep the file fast to write and read with thousands of sets or genes);
+* ``<collection>_scores.csv``: set, n_genes, coverage, auroc, ap, empirical_p, q (+ per class);
+* ``<collection>_coverage.csv``: every set of the collection with its coverage and why it was
+  kept or skipped;
+* ``controls_probs.parquet`` / ``controls_scores.csv``: the random size-matched sets;
+* ``single_genes_probs.parquet`` / ``single_genes_scores.csv`` when ``single_genes`` is on.
+
+``part`` is ``test`` for the held-out fold; training patients (``fit``) are added, labelled as
+such, only when asked for: their probabilities come from a model that saw them.
+
+The datamodule needs ``x[part]`` (standardised tensors), ``y[part]``, ``patient_ids[part]``,
+``genes`` and ``class_names``, as :class:`radiogenomics.data.datamodules.TraitDataModule` has.
+The Lightning callback :class:`radiogenomics.callbacks.masking.GeneMaskingCallback` calls
+:func:`write_masking` in ``on_test_end``; a script can call it on a saved model too.
+
+:func:`score_sets` is the reported score (AUROC/AP, and against same-size random controls the
+empirical p and BH q) of a job's per-part tables and of the sweep's pooled out-of-fold tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from radiogenomics.data.genesets import IndexedGeneSets, index_gene_sets, load_collection
+from radiogenomics.evaluation.multitest import bh_qvalues
+from radiogenomics.interpret.masking import (
+    DEFAULT_BATCH_SIZE,
+    empirical_p,
+    mask_gene_sets,
+    mask_single_genes,
+    random_gene_sets,
+    score_masked,
+)
+from radiogenomics.results import layout
+from radiogenomics.utils import write_csv, write_parquet
+
+log = logging.getLogger(__name__)
+
+PARTS = ("test", "fit", "val")
+
+
+def collection_label(name_or_path: str) -> str:
+    """File-name label of a collection: the shipped name, or the file name without extension."""
+    name = Path(str(name_or_path)).name.lower()
+    for suffix in (".gz", layout.GMT_SUFFIX, ".csv"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def index_collections(
+    collections: Sequence[str],
+    genes: Sequence[str],
+    min_coverage: float = 0.0,
+    min_size: int = 1,
+    max_size: int | None = None,
+) -> dict[str, IndexedGeneSets]:
+    """Label -> the collection's sets as column positions of ``genes`` (kept by the filters).
+
+    Callbacks call this in ``setup``, before training, so a bad path or filter fails fast.
+    """
+    return {
+        collection_label(name): index_gene_sets(
+            load_collection(name),
+            genes,
+            min_coverage=min_coverage,
+            min_size=min_size,
+            max_size=max_size,
+            collection=name,
+        )
+        for name in collections
+    }
+
+
+@dataclass(frozen=True)
+class MaskingOptions:
+    """Settings of gene masking (``configs/interpret/masking.yaml``), validated on creation."""
+
+    collections: Sequence[str] = ("hallmark", "verhaak")
+    min_coverage: float = 0.0
+    min_size: int = 1
+    max_size: int | None = 500
+    n_random: int = 200
+    random_seed: int = 0
+    single_genes: bool = True
+    parts: Sequence[str] = ("test",)
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        parts = self.parts
+        unknown = sorted(set(parts) - set(PARTS))
+        if unknown or not parts:
+            raise ValueError(f"masking parts must be a non-empty subset of {PARTS}, got {parts}")
+        if self.n_random < 0 or self.batch_size < 1:
+            raise ValueError("n_random must be >= 0 and batch_size >= 1")
+        collections = tuple(str(c) for c in self.collections)
+        labels = [collection_label(c) for c in collections]
+        if len(set(labels)) < len(labels) or set(layout.MASKING_LABELS_RESERVED) & set(labels):
+            raise ValueError(f"gene-set collections need distinct file labels, got {labels}")
+        object.__setattr__(self, "collections", collections)
+        object.__setattr__(self, "parts", tuple(parts))
+
+    @property
+    def filters(self) -> dict:
+        """Keyword arguments of :func:`index_collections`."""
+        return {
+            "min_coverage": self.min_coverage,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+        }
+
+
+# --- frames ------------------------------------------------------------------------------------
+
+
+def probs_frame(
+    probs: np.ndarray, names: Sequence[str], patient_ids: Sequence[str], class_names: Sequence[str]
+) -> pd.DataFrame:
+    """Masked probabilities (items, patients[, K]) as rows = item (x class), columns = patients."""
+    if probs.ndim == 2:  # binary: the positive class only
+        classes, values = [class_names[1]], probs
+    else:
+        classes = list(class_names)
+        values = probs.transpose(0, 2, 1).reshape(len(names) * len(classes), len(patient_ids))
+    frame = pd.DataFrame(values.astype(np.float32), columns=[str(p) for p in patient_ids])
+    frame.insert(0, "class", np.tile(np.asarray(classes, dtype=object), len(names)))
+    frame.insert(0, "set", np.repeat(np.asarray(names, dtype=object), len(classes)))
+    return frame
+
+
+def matrix_from_frame(
+    frame: pd.DataFrame, patient_ids: Sequence[str], n_classes: int
+) -> tuple[list[str], np.ndarray]:
+    """Inverse of :func:`probs_frame`: (item names, (items, patients[, K]) probabilities)."""
+    values = frame[[str(p) for p in patient_ids]].to_numpy(dtype=np.float64)
+    names = frame["set"].to_numpy()[:: 1 if n_classes == 2 else n_classes].tolist()
+    if n_classes == 2:
+        return names, values
+    return names, values.reshape(len(names), n_classes, len(patient_ids)).transpose(0, 2, 1)
+
+
+def patients_frame(
+    patient_ids: Sequence[str],
+    y: np.ndarray,
+    model_probs: np.ndarray,
+    class_names: Sequence[str],
+    part: str,
+    fold: int | None,
+) -> pd.DataFrame:
+    """Who was masked: patient_id, part, fold, y_true, unmasked model probability (per class)."""
+    frame = pd.DataFrame(
+        {"patient_id": [str(p) for p in patient_ids], "part": part, "fold": fold, "y_true": y}
+    )
+    if model_probs.ndim == 1:
+        frame["model_prob"] = model_probs
+    else:
+        for k, name in enumerate(class_names):
+            frame[f"model_prob_{name}"] = model_probs[:, k]
+    return frame
+
+
+# --- the reported score ------------------------------------------------------------------------
+
+
+def score_sets(
+    probs: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    sizes: np.ndarray | None = None,
+    null_auroc: Mapping[int, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """The reported masking score of every item (row of ``probs``), in jobs and sweeps alike.
+
+    AUROC and AP (:func:`~radiogenomics.interpret.masking.score_masked`); given the control
+    AUROCs by set size (:func:`null_by_size`), also the empirical p of each item against the
+    controls of its size (``sizes``) and the Benjamini-Hochberg q over the items.
+    """
+    scores = score_masked(probs, y, class_names)
+    if null_auroc is not None:
+        p = empirical_p(scores["auroc"].to_numpy(), sizes, null_auroc)
+        scores.insert(2, "empirical_p", p)
+        scores.insert(3, "q", bh_qvalues(p))
+    return scores
+
+
+def score_controls(
+    probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], names: Sequence[str]
+) -> pd.DataFrame:
+    """Scores of random control sets: set, n_genes (read from the name), auroc, ap, ..."""
+    scores = score_sets(probs, y, class_names)
+    scores.insert(0, "n_genes", [layout.control_size(name) for name in names])
+    scores.insert(0, "set", list(names))
+    return scores
+
+
+def null_by_size(control_scores: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Control AUROCs grouped by set size."""
+    return {
+        int(size): group["auroc"].to_numpy()
+        for size, group in control_scores.groupby("n_genes", sort=True)
+    }
+
+
+# --- one job's tables --------------------------------------------------------------------------
+
+
+def write_masking(
+    module: nn.Module,
+    dm,
+    options: MaskingOptions,
+    indexed: Mapping[str, IndexedGeneSets] | None = None,
+    fold: int | None = None,
+    out_dir: str | Path = ".",
+) -> Path:
+    """Mask every configured part of ``dm`` with ``module`` and write the job's masking tables.
+
+    ``module`` is a :class:`~radiogenomics.models.classifier.ClassifierModule` (run in eval mode,
+    its mode restored afterwards); ``indexed`` the collections from :func:`index_collections`
+    (indexed on ``dm.genes`` here when omitted); ``out_dir`` the job directory. Returns the
+    folder written, ``<out_dir>/masking``.
+    """
+    folder = Path(out_dir) / layout.MASKING_DIR
+    if indexed is None:
+        indexed = index_collections(options.collections, dm.genes, **options.filters)
+    start = time.perf_counter()
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            _write_tables(module, dm, options, indexed, fold, folder)
+    finally:
+        module.train(was_training)
+    log.info("gene masking written to %s (%.1fs)", folder, time.perf_counter() - start)
+    return folder
+
+
+def _write_tables(
+    module: nn.Module,
+    dm,
+    options: MaskingOptions,
+    indexed: Mapping[str, IndexedGeneSets],
+    fold: int | None,
+    folder: Path,
+) -> None:
+    patients, tables = [], {}
+    for part in options.parts:
+        x, y, ids = dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part]
+        model_probs = module.probabilities(module(x.to(module.device))).float().cpu().numpy()
+        patients.append(patients_frame(ids, y, model_probs, dm.class_names, part, fold))
+        masked = mask_part(module, x, y, dm.genes, dm.class_names, options, indexed)
+        for label, (probs, scores) in masked.items():
+            names = scores["gene" if label == layout.SINGLE_GENES else "set"]
+            frame = probs_frame(probs, names, ids, dm.class_names)
+            tables.setdefault(label, []).append((frame, scores.assign(part=part)))
+    write_csv(folder / layout.PATIENTS, pd.concat(patients, ignore_index=True))
+    for label, parts in tables.items():
+        frames = [f.set_index(["set", "class"]) for f, _ in parts]
+        write_parquet(folder / layout.masking_probs(label), pd.concat(frames, axis=1).reset_index())
+        write_csv(folder / layout.masking_scores(label), pd.concat([s for _, s in parts]))
+    for label, sets in indexed.items():
+        write_csv(folder / layout.coverage(label), sets.coverage)
+
+
+def mask_part(
+    module: nn.Module,
+    x: torch.Tensor,
+    y: np.ndarray,
+    genes: Sequence[str],
+    class_names: Sequence[str],
+    options: MaskingOptions,
+    indexed: Mapping[str, IndexedGeneSets],
+) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
+    """label -> (masked probabilities, scores) for one part's patients (module in eval mode)."""
+    out, null = {}, None
+    sizes = sorted({len(i) for sets in indexed.values() for i in sets.indices})
+    n_random = options.n_random
+    controls = random_gene_sets(len(genes), sizes, n_random, options.random_seed)
+    if n_random:
+        probs = mask_gene_sets(
+            module, x, [i for s in controls for i in controls[s]], options.batch_size
+        )
+        names = [layout.control_name(s, r) for s in controls for r in range(n_random)]
+        scores = score_controls(probs, y, class_names, names)
+        null = null_by_size(scores)
+        out[layout.CONTROLS] = (probs, scores)
+    for label, sets in indexed.items():
+        probs = mask_gene_sets(module, x, sets.indices, options.batch_size)
+        set_sizes = np.array([len(i) for i in sets.indices])
+        scores = score_sets(probs, y, class_names, set_sizes, null)
+        coverage = sets.coverage.set_index("set").loc[sets.names, "coverage"]
+        scores.insert(0, "coverage", coverage.to_numpy())
+        scores.insert(0, "n_genes", set_sizes)
+        scores.insert(0, "set", sets.names)
+        out[label] = (probs, scores)
+    if options.single_genes:
+        probs = mask_single_genes(module, x, batch_size=options.batch_size)
+        scores = score_sets(probs, y, class_names)
+        scores.insert(0, "gene", genes)
+        scores.insert(1, "rank", scores["auroc"].rank(ascending=False, method="min"))
+        out[layout.SINGLE_GENES] = (probs, scores)
+    return out

@@ -1,0 +1,143 @@
+"""The house rules, checked on the source: imports point down the layers, file names live once."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "src" / "radiogenomics"
+
+# lowest first: a module may import its own layer and the layers before it, never one after it
+LAYERS = [
+    {"utils", "hydra_resolvers", "cli"},
+    {"data"},
+    {"results"},
+    {"evaluation"},
+    {"models"},
+    {"interpret"},
+    {"callbacks"},
+    {"analysis"},
+    {"reporting"},
+    {"launch"},
+    {"tasks"},
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+LAYOUT = PACKAGE / "results" / "layout.py"
+
+
+def _layer(module: str) -> str:
+    """``radiogenomics.data.cohort`` -> ``data``."""
+    return module.split(".")[1]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every ``radiogenomics.*`` import, also those inside functions."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            if node.module == "radiogenomics":
+                names = [f"radiogenomics.{a.name}" for a in node.names]
+            found += [(node.lineno, n) for n in names if n.startswith("radiogenomics.")]
+        elif isinstance(node, ast.Import):
+            found += [
+                (node.lineno, a.name) for a in node.names if a.name.startswith("radiogenomics.")
+            ]
+    return found
+
+
+def _sources() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "resources" not in p.parts)
+
+
+def test_every_module_has_a_layer():
+    unknown = {
+        _layer(_module_name(p)) for p in _sources() if p.parent != PACKAGE or p.stem != "__init__"
+    }
+    assert unknown <= set(RANK), f"give these a layer in LAYERS: {sorted(unknown - set(RANK))}"
+
+
+def test_imports_point_down_the_layers():
+    upward = []
+    for path in _sources():
+        name = _module_name(path)
+        if name == "radiogenomics":
+            continue
+        for line, target in _imports(path):
+            if RANK[_layer(target)] > RANK[_layer(name)]:
+                upward.append(f"{path.relative_to(ROOT)}:{line} {name} imports {target}")
+    assert not upward, "imports from a higher layer:\n" + "\n".join(upward)
+
+
+def test_results_and_evaluation_depend_on_data_only():
+    allowed = {"utils", "hydra_resolvers", "data", "results", "evaluation"}
+    for layer in ("results", "evaluation"):
+        for path in (PACKAGE / layer).rglob("*.py"):
+            targets = {_layer(t) for _, t in _imports(path)}
+            assert targets <= allowed, f"{path.name} imports {sorted(targets - allowed)}"
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from radiogenomics.reporting.summary import summarize\n")
+    assert _imports(bad) == [(2, "radiogenomics.reporting.summary")]
+    assert RANK["reporting"] > RANK["models"]
+
+
+def _file_names() -> set[str]:
+    """Job and sweep file names (and name fragments like ``_scores.csv``) that layout.py spells."""
+    names = set()
+    for node in ast.walk(ast.parse(LAYOUT.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            stem, dot, ext = text.rpartition(".")
+            # a name with an extension and something before it; bare extensions are generic
+            if dot and stem and ext.isalnum() and " " not in text and "/" not in text:
+                names.add(text)
+    return names
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """Every string literal of a file except docstrings (f-string parts included)."""
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if id(node) not in docstrings
+    ]
+
+
+def test_layout_names_files_that_exist_in_the_contract():
+    names = _file_names()
+    for expected in ("metrics.json", "predictions.csv", "cv_summary.csv", "associations.csv"):
+        assert expected in names
+
+
+@pytest.mark.parametrize("folder", ["src", "scripts", "benchmarks"])
+def test_every_job_and_sweep_file_name_is_spelled_once(folder):
+    names = _file_names()
+    repeated = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        if path == LAYOUT:
+            continue
+        for line, text in _strings(path):
+            repeated += [f"{path.relative_to(ROOT)}:{line} {n!r}" for n in names if n in text]
+    assert not repeated, "use radiogenomics.results.layout instead of:\n" + "\n".join(repeated)
+    spelled = [text for _, text in _strings(LAYOUT) if text in names]
+    assert sorted(spelled) == sorted(set(spelled)), "layout.py spells a name twice"
