@@ -27,6 +27,7 @@ from omegaconf import OmegaConf
 
 from radiogenomics.launch.audit import peak_concurrency, read_slot_records
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import job_config
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_ROOT = ROOT / "outputs" / "benchmark" / "gpu_sweep"  # one fresh dir per run below this
@@ -188,8 +189,8 @@ def audit_sweep(sweep_dir: Path) -> dict:
     cv = pd.read_csv(summary) if summary.exists() else None
     hidden = None
     if records:
-        job_config = OmegaConf.load(sweep_dir / records[0]["job"] / ".hydra" / "config.yaml")
-        hidden = list(OmegaConf.select(job_config, "model.hidden_dims"))
+        config = job_config(sweep_dir / records[0]["job"])
+        hidden = list(OmegaConf.select(config, "model.hidden_dims"))
     return {
         "n_jobs": len(records),
         "n_completed": sum(r["status"] == "COMPLETED" for r in records),

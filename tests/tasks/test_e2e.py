@@ -30,7 +30,7 @@ def test_two_fold_sweep_through_train_py(cache_dir, tmp_path):
         preds = pd.read_csv(job / "predictions.csv")
         assert list(preds.columns) == ["patient_id", "fold", "y_true", "y_prob"]
         assert len(preds) == m["n_test"] and (preds["fold"] == m["fold"]).all()
-        assert (job / "checkpoints" / "best.ckpt").exists()
+        assert (job / "model" / "model.json").exists()
         folds.add(m["fold"])
     assert folds == {0, 1}
     hashes = {json.loads((j / "metrics.json").read_text())["config_hash"] for j in jobs}

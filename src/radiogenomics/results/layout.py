@@ -18,6 +18,7 @@ COHORT = "cohort.json"  # patients, class counts, dropped values, data files
 PRETRAIN_REPORT = "pretrain.json"  # task=pretrain: where the cached autoencoder is
 SLOT_RECORD = "slot.json"  # hydra/launcher=gpus: the slot a job held, for auditing
 HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"  # a job's command-line overrides
+HYDRA_CONFIG = Path(".hydra") / "config.yaml"  # a job's composed config (resolved by Hydra)
 
 # the trained model's bundle (``<job>/model/``, see radiogenomics.models.bundle)
 MODEL_DIR = "model"
@@ -28,6 +29,19 @@ BUNDLE_WEIGHTS = "weights.pt"
 BUNDLE_ESTIMATOR = "estimator.skops"
 BUNDLE_XGBOOST = "xgboost.json"
 BUNDLE_TRAINING_PATIENTS = "training_patients.json"
+
+# task=predict (its run dir): predictions.csv plus these
+EXTERNAL_METRICS = "external_metrics.json"  # AUROC/AP with CIs, Brier, calibration (labels given)
+COVERAGE_REPORT = "coverage.json"  # genes missing from the new file, cohort shift, overlap
+
+# task=refit (its run dir): one bundle per configuration under <config stem>/model/
+REFIT_REPORT = "refit.json"
+
+
+def calibration_plot(key: dict) -> str:
+    """Reliability diagram of one configuration's predictions on a new cohort."""
+    return f"calibration_{config_stem(key)}.png"
+
 
 # gene masking (``<job>/masking/``)
 MASKING_DIR = "masking"

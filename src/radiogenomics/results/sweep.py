@@ -135,3 +135,17 @@ def load_jobs(sweep_dir: str | Path) -> pd.DataFrame:
     jobs = group_frame(jobs)
     jobs["overrides"] = [job_overrides(sweep_dir / job) for job in jobs["job"]]
     return jobs
+
+
+def job_config(job_dir: str | Path) -> DictConfig:
+    """A job's composed config, as Hydra saved it (``.hydra/config.yaml``)."""
+    path = Path(job_dir) / layout.HYDRA_CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {job_dir} a job dir of a Hydra sweep?")
+    return OmegaConf.load(path)
+
+
+def model_dirs(path: str | Path) -> list[Path]:
+    """Every model bundle at or under ``path`` (a sweep dir, a refit run dir or one bundle)."""
+    path = Path(path)
+    return sorted(p.parent for p in path.glob(f"**/{layout.BUNDLE_MANIFEST}"))

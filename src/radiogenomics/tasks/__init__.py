@@ -1,4 +1,6 @@
-"""Tasks: one Hydra job each (``cfg.task``): fine-tune one fold, or pretrain the autoencoder."""
+"""Tasks: one Hydra job each (``cfg.task``): fine-tune one fold, pretrain the autoencoder, or
+use a sweep's saved models (predict on new patients, interpret without retraining, refit).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from radiogenomics.reporting.wandb_report import finish_run
 
 log = logging.getLogger(__name__)
 
-TASKS = ("finetune", "pretrain")
+TASKS = ("finetune", "pretrain", "predict", "interpret", "refit")
 
 
 def quiet_lightning() -> None:
@@ -43,6 +45,18 @@ def run(cfg: DictConfig) -> dict | None:
             from radiogenomics.tasks.pretrain import run_pretrain
 
             return run_pretrain(cfg)
+        if cfg.task == "predict":
+            from radiogenomics.tasks.predict import run_predict
+
+            return run_predict(cfg)
+        if cfg.task == "interpret":
+            from radiogenomics.tasks.interpret import run_interpret
+
+            return run_interpret(cfg)
+        if cfg.task == "refit":
+            from radiogenomics.tasks.refit import run_refit
+
+            return run_refit(cfg)
         from radiogenomics.tasks.finetune import run_finetune
 
         return run_finetune(cfg)

@@ -24,6 +24,7 @@ from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import FoldSplit, make_fold_split
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.evaluation.metrics import as_prob_matrix, score
+from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
@@ -33,9 +34,9 @@ from radiogenomics.utils import stable_hash, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-# keys that vary between the jobs of one configuration or only affect the sweep summary
-# (thresholds): they do not enter the config hash
-PER_JOB_KEYS = ("fold", "bootstrap", "paths", "resume", "logger", "thresholds")
+# keys that vary between the jobs of one configuration, or that change no number (summary
+# thresholds, whether the model bundle is written): they do not enter the config hash
+PER_JOB_KEYS = ("fold", "bootstrap", "paths", "resume", "logger", "thresholds", "save_model")
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -92,7 +93,9 @@ def run_finetune(cfg: DictConfig) -> dict:
         "elapsed_s": round(time.perf_counter() - start, 3),
         "config_hash": job_hash,
     }
-    write_json(metrics_path, metrics)
+    if cfg.get("save_model", True):
+        write_model_bundle(out_dir / layout.MODEL_DIR, cfg, cohort, tc, split, result, metrics)
+    write_json(metrics_path, metrics)  # last: a job with metrics.json is complete
     log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
     log.info(
         "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %s, inner-val AUROC %.3f)",
@@ -100,6 +103,40 @@ def run_finetune(cfg: DictConfig) -> dict:
         result.val_auroc,
     )  # fmt: skip
     return metrics
+
+
+def write_model_bundle(
+    directory: Path,
+    cfg: DictConfig,
+    cohort: Cohort,
+    tc: TraitCohort,
+    split: FoldSplit,
+    result: FoldResult,
+    metrics: dict,
+) -> Path:
+    """The fold model's bundle: weights, fit-patient preprocessing, trait, config, metrics."""
+    fitted_on = split.fit if cfg.model.family == "nn" else split.train
+    seen = np.unique(split.train)  # fit and inner-validation patients (tuning saw them too)
+    return save_bundle(
+        directory,
+        family=cfg.model.family,
+        model_name=cfg.model.name,
+        model=result.model,
+        genes=tc.genes,
+        fit_X=tc.X[fitted_on],
+        training_patients=[tc.patient_ids[i] for i in seen],
+        trait=OmegaConf.to_container(cfg.trait, resolve=True),
+        class_names=tc.spec.class_names,
+        model_config=OmegaConf.to_container(cfg.model, resolve=True),
+        metrics=metrics,
+        extra={
+            "job": {k: metrics[k] for k in ("fold", "n_folds", "split_seed", "bootstrap")},
+            "config_hash": metrics["config_hash"],
+            "data_digest": cohort.digest,
+            "estimate": "one fold's model: its held-out score is in metrics, the sweep's "
+            f"cross-validated estimate in {layout.SUMMARY_DIR}/{layout.CV_SUMMARY}",
+        },
+    )
 
 
 def cohort_record(cohort: Cohort, tc: TraitCohort, split: FoldSplit) -> dict:

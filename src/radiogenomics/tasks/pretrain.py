@@ -108,15 +108,32 @@ def load_or_pretrain(
             )
             X = cohort.expression.loc[patients].to_numpy(np.float32)
             module, report = fit_autoencoder(cfg, X, directory)
-            payload = {"hparams": dict(module.hparams), "state_dict": module.state_dict()}
+            payload = {"hparams": _plain(dict(module.hparams)), "state_dict": module.state_dict()}
             atomic_write(path, lambda p: torch.save(payload, p))
             write_json(path.with_suffix(".json"), {"key": key, "patients": patients, **report})
         else:
             log.info("reusing pretrained autoencoder %s", path)
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    module = AutoencoderModule(**payload["hparams"])
-    module.load_state_dict(payload["state_dict"])
-    return module.eval(), path
+    return load_autoencoder(path), path
+
+
+def _plain(value):
+    """Containers of plain Python types (what ``torch.load(weights_only=True)`` accepts)."""
+    return OmegaConf.to_container(OmegaConf.create(value), resolve=True)
+
+
+def load_autoencoder(path: Path) -> AutoencoderModule:
+    """Load a cached autoencoder safely (tensors and plain types only; nothing is unpickled)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        module = AutoencoderModule(**payload["hparams"])
+        module.load_state_dict(payload["state_dict"])
+    except Exception as err:  # damaged, truncated, tampered or foreign file
+        message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise DataError(
+            f"{path}: cannot load the cached autoencoder ({type(err).__name__}: {message}); "
+            "delete the file to pretrain it again"
+        ) from None
+    return module.eval()
 
 
 def run_pretrain(cfg: DictConfig) -> dict:
