@@ -15,8 +15,8 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from radiogenomics.callbacks import masking as masking_callback
-from radiogenomics.callbacks.masking import GeneMaskingCallback
+from radiogenomics.callbacks import interpretation as masking_callback
+from radiogenomics.callbacks.interpretation import GeneMaskingCallback
 from radiogenomics.data.genesets import write_gmt
 from radiogenomics.evaluation.multitest import bh_qvalues
 from radiogenomics.interpret.masking import (

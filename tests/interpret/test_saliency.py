@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from radiogenomics.callbacks import saliency as saliency_callback
-from radiogenomics.callbacks.saliency import GeneSaliencyCallback
+from radiogenomics.callbacks import interpretation as saliency_callback
+from radiogenomics.callbacks.interpretation import GeneSaliencyCallback
 from radiogenomics.interpret.associations import associations, trait_matrices
 from radiogenomics.interpret.gsea import break_ties, prerank, prerank_patients
 from radiogenomics.interpret.saliency import METHODS, attribute, ranking_scores

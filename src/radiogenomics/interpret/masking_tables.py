@@ -19,7 +19,7 @@ such, only when asked for: their probabilities come from a model that saw them.
 
 The datamodule needs ``x[part]`` (standardised tensors), ``y[part]``, ``patient_ids[part]``,
 ``genes`` and ``class_names``, as :class:`radiogenomics.data.datamodules.TraitDataModule` has.
-The Lightning callback :class:`radiogenomics.callbacks.masking.GeneMaskingCallback` calls
+The Lightning callback :class:`radiogenomics.callbacks.interpretation.GeneMaskingCallback` calls
 :func:`write_masking` in ``on_test_end``; a script can call it on a saved model too.
 
 :func:`score_sets` is the reported score (AUROC/AP, and against same-size random controls the
@@ -39,8 +39,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from radiogenomics.data.genesets import IndexedGeneSets, index_gene_sets, load_collection
+from radiogenomics.data.genesets import IndexedGeneSets
 from radiogenomics.evaluation.multitest import bh_qvalues
+from radiogenomics.interpret.gene_set_options import (
+    GeneSetOptions,
+    index_collections,
+)
 from radiogenomics.interpret.masking import (
     DEFAULT_BATCH_SIZE,
     empirical_p,
@@ -54,77 +58,21 @@ from radiogenomics.utils import write_csv, write_parquet
 
 log = logging.getLogger(__name__)
 
-PARTS = ("test", "fit", "val")
-
-
-def collection_label(name_or_path: str) -> str:
-    """File-name label of a collection: the shipped name, or the file name without extension."""
-    name = Path(str(name_or_path)).name.lower()
-    for suffix in (".gz", layout.GMT_SUFFIX, ".csv"):
-        name = name.removesuffix(suffix)
-    return name
-
-
-def index_collections(
-    collections: Sequence[str],
-    genes: Sequence[str],
-    min_coverage: float = 0.0,
-    min_size: int = 1,
-    max_size: int | None = None,
-) -> dict[str, IndexedGeneSets]:
-    """Label -> the collection's sets as column positions of ``genes`` (kept by the filters).
-
-    Callbacks call this in ``setup``, before training, so a bad path or filter fails fast.
-    """
-    return {
-        collection_label(name): index_gene_sets(
-            load_collection(name),
-            genes,
-            min_coverage=min_coverage,
-            min_size=min_size,
-            max_size=max_size,
-            collection=name,
-        )
-        for name in collections
-    }
-
 
 @dataclass(frozen=True)
-class MaskingOptions:
+class MaskingOptions(GeneSetOptions):
     """Settings of gene masking (``configs/interpret/masking.yaml``), validated on creation."""
 
     collections: Sequence[str] = ("hallmark", "verhaak")
-    min_coverage: float = 0.0
-    min_size: int = 1
-    max_size: int | None = 500
     n_random: int = 200
     random_seed: int = 0
     single_genes: bool = True
-    parts: Sequence[str] = ("test",)
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
-        parts = self.parts
-        unknown = sorted(set(parts) - set(PARTS))
-        if unknown or not parts:
-            raise ValueError(f"masking parts must be a non-empty subset of {PARTS}, got {parts}")
+        self._check_gene_sets("masking", reserved=layout.MASKING_LABELS_RESERVED)
         if self.n_random < 0 or self.batch_size < 1:
             raise ValueError("n_random must be >= 0 and batch_size >= 1")
-        collections = tuple(str(c) for c in self.collections)
-        labels = [collection_label(c) for c in collections]
-        if len(set(labels)) < len(labels) or set(layout.MASKING_LABELS_RESERVED) & set(labels):
-            raise ValueError(f"gene-set collections need distinct file labels, got {labels}")
-        object.__setattr__(self, "collections", collections)
-        object.__setattr__(self, "parts", tuple(parts))
-
-    @property
-    def filters(self) -> dict:
-        """Keyword arguments of :func:`index_collections`."""
-        return {
-            "min_coverage": self.min_coverage,
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-        }
 
 
 # --- frames ------------------------------------------------------------------------------------

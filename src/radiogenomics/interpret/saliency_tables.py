@@ -21,7 +21,7 @@ under ``<out_dir>/saliency/`` (file names from :mod:`radiogenomics.results.layou
 * ``<collection>_coverage.csv``: every set with its coverage and why it was kept or skipped;
 * ``<collection>.gmt``: the kept sets as tested (array symbols), for the sweep's cohort-level GSEA.
 
-The Lightning callback :class:`radiogenomics.callbacks.saliency.GeneSaliencyCallback` calls
+The Lightning callback :class:`radiogenomics.callbacks.interpretation.GeneSaliencyCallback` calls
 :func:`write_saliency` in ``on_test_end``; a script can call it on a saved model too.
 """
 
@@ -39,13 +39,13 @@ import torch
 from torch import nn
 
 from radiogenomics.data.genesets import IndexedGeneSets, write_gmt
-from radiogenomics.interpret.gsea import GSEA_METHODS, prerank_patients, set_dict
-from radiogenomics.interpret.masking_tables import (
+from radiogenomics.interpret.gene_set_options import (
     PARTS,
-    collection_label,
+    GeneSetOptions,
     index_collections,
-    patients_frame,
 )
+from radiogenomics.interpret.gsea import GSEA_METHODS, prerank_patients, set_dict
+from radiogenomics.interpret.masking_tables import patients_frame
 from radiogenomics.interpret.saliency import (
     METHODS,
     attribute,
@@ -60,55 +60,30 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SaliencyOptions:
+class SaliencyOptions(GeneSetOptions):
     """Settings of gene saliency (``configs/interpret/saliency.yaml``), validated on creation."""
 
+    min_size: int = 15
     method: str = "saliency"
     ranking: str = "signed"
-    collections: Sequence[str] = ("hallmark",)
-    min_coverage: float = 0.0
-    min_size: int = 15
-    max_size: int = 500
     gsea: bool = True
     gsea_method: str = "multilevel"
     permutation_num: int = 1000
     n_jobs: int = 2
     seed: int = 0
-    parts: Sequence[str] = ("test",)
     n_steps: int = 50
     internal_batch_size: int | None = None
 
     def __post_init__(self) -> None:
-        method, ranking, gsea_method, parts = (
-            self.method,
-            self.ranking,
-            self.gsea_method,
-            self.parts,
-        )
-        if method not in METHODS:
-            raise ValueError(f"unknown attribution method {method!r}; choose one of {METHODS}")
-        if ranking not in ("signed", "absolute"):
-            raise ValueError(f"ranking must be 'signed' or 'absolute', got {ranking!r}")
-        if gsea_method not in GSEA_METHODS:
-            raise ValueError(f"unknown GSEA method {gsea_method!r}; choose one of {GSEA_METHODS}")
-        unknown = sorted(set(parts) - set(PARTS))
-        if unknown or not parts:
-            raise ValueError(f"saliency parts must be a non-empty subset of {PARTS}, got {parts}")
-        collections = tuple(str(c) for c in self.collections)
-        labels = [collection_label(c) for c in collections]
-        if len(set(labels)) < len(labels):
-            raise ValueError(f"gene-set collections need distinct file labels, got {labels}")
-        object.__setattr__(self, "collections", collections)
-        object.__setattr__(self, "parts", tuple(parts))
-
-    @property
-    def filters(self) -> dict:
-        """Keyword arguments of :func:`~radiogenomics.interpret.masking_tables.index_collections`."""
-        return {
-            "min_coverage": self.min_coverage,
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-        }
+        if self.method not in METHODS:
+            raise ValueError(f"unknown attribution method {self.method!r}; choose one of {METHODS}")
+        if self.ranking not in ("signed", "absolute"):
+            raise ValueError(f"ranking must be 'signed' or 'absolute', got {self.ranking!r}")
+        if self.gsea_method not in GSEA_METHODS:
+            raise ValueError(
+                f"unknown GSEA method {self.gsea_method!r}; choose one of {GSEA_METHODS}"
+            )
+        self._check_gene_sets("saliency")
 
     @property
     def gsea_kwargs(self) -> dict:
