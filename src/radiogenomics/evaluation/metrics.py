@@ -82,3 +82,171 @@ def bootstrap_auroc_ci(
     stats = np.mean(per_class, axis=0)
     lo, hi = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(lo), float(hi)
+
+
+# ------------------------------------------------------------------ external validation
+
+
+def stratified_counts(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, n) patient counts of a stratified bootstrap (patients resampled within each class).
+
+    Draws the same resamples as :func:`bootstrap_auroc_ci` for the same seed.
+    """
+    y = np.asarray(y)
+    counts = np.zeros((n_boot, len(y)))
+    for k in np.unique(y):
+        members = np.flatnonzero(y == k)
+        counts[:, members] = rng.multinomial(
+            len(members), np.full(len(members), 1 / len(members)), size=n_boot
+        )
+    return counts
+
+
+def weighted_average_precision(
+    target: np.ndarray, scores: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Average precision of binary ``target`` ranked by ``scores``, one value per row of ``weights``.
+
+    scikit-learn's definition with sample weights (sum over thresholds of recall step x
+    precision, tied scores form one threshold); a bootstrap resample is a row of patient counts.
+    """
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="mergesort")
+    ranked, t = np.asarray(scores, dtype=float)[order], np.asarray(target, dtype=float)[order]
+    W = np.atleast_2d(weights)[:, order]
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # end of each tie group
+    tp = np.cumsum(W * t, axis=1)[:, last]
+    fp = np.cumsum(W * (1 - t), axis=1)[:, last]
+    recall_step = np.diff(tp, axis=1, prepend=0.0) / tp[:, -1:]
+    precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
+    return (recall_step * precision).sum(axis=1)
+
+
+def bootstrap_ap_ci(
+    y: np.ndarray, probs: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile CI of (macro) AP over the stratified resamples of :func:`bootstrap_auroc_ci`."""
+    y = np.asarray(y)
+    P = as_prob_matrix(probs)
+    counts = stratified_counts(y, n_boot, np.random.default_rng(seed))
+    targets = [1] if P.shape[1] == 2 else [k for k in range(P.shape[1]) if 0 < (y == k).sum()]
+    stats = np.mean(
+        [weighted_average_precision(y == k, P[:, k], counts) for k in targets if (y != k).any()],
+        axis=0,
+    )
+    lo, hi = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)
+
+
+def brier_score(y: np.ndarray, probs: np.ndarray) -> float:
+    """Mean squared error of the probabilities: binary (p - y)^2; multiclass summed over classes."""
+    P = as_prob_matrix(probs)
+    squared = ((P - np.eye(P.shape[1])[np.asarray(y, dtype=int)]) ** 2).sum(axis=1)
+    return float(squared.mean() / 2 if P.shape[1] == 2 else squared.mean())
+
+
+def calibration_table(target: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> list[dict]:
+    """Reliability bins: equal-width bins of the predicted probability on [0, 1].
+
+    Per bin its bounds, patient count, mean predicted probability and observed event rate
+    (``None`` for an empty bin).
+    """
+    target, prob = np.asarray(target, dtype=float), np.asarray(prob, dtype=float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.digitize(prob, edges[1:-1])
+    rows = []
+    for b in range(n_bins):
+        inside = index == b
+        n = int(inside.sum())
+        rows.append(
+            {
+                "lower": round(float(edges[b]), 6),
+                "upper": round(float(edges[b + 1]), 6),
+                "n": n,
+                "mean_predicted": float(prob[inside].mean()) if n else None,
+                "observed_rate": float(target[inside].mean()) if n else None,
+            }
+        )
+    return rows
+
+
+def calibration_error(bins: Sequence[dict]) -> float | None:
+    """Expected calibration error: count-weighted mean |observed rate - mean predicted|."""
+    filled = [b for b in bins if b["n"]]
+    total = sum(b["n"] for b in filled)
+    if not total:
+        return None
+    gaps = sum(b["n"] * abs(b["observed_rate"] - b["mean_predicted"]) for b in filled)
+    return float(gaps / total)
+
+
+def _defined(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def validation_scores(
+    y: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    n_boot: int = 2000,
+    n_bins: int = 10,
+    seed: int = 0,
+) -> dict:
+    """Scores of probabilities on labelled patients (external validation).
+
+    n, class counts, AUROC and AP (macro one-vs-rest for multiclass) with stratified bootstrap
+    95% CIs, Brier score, calibration bins and error; multiclass adds one-vs-rest values per
+    class. ``None`` where a value is undefined (no patient, or one class only).
+    """
+    y = np.asarray(y, dtype=int)
+    P = as_prob_matrix(probs).reshape(len(y), -1) if len(y) else np.zeros((0, len(class_names)))
+    out = {
+        "n": int(len(y)),
+        "class_counts": {c: int((y == k).sum()) for k, c in enumerate(class_names)},
+    }
+    both = len(np.unique(y)) > 1  # AUROC and AP need both classes (one-vs-rest: two or more)
+    scored = score(y, P, class_names) if both else {}
+    out.update(
+        auroc=_defined(scored.get("auroc")),
+        auroc_ci=list(bootstrap_auroc_ci(y, P, n_boot, seed=seed)) if both else None,
+        ap=_defined(scored.get("ap")),
+        ap_ci=list(bootstrap_ap_ci(y, P, n_boot, seed=seed)) if both else None,
+        brier=brier_score(y, P) if len(y) else None,
+    )
+    if len(class_names) == 2:
+        bins = calibration_table(y == 1, P[:, 1], n_bins)
+        return {**out, "calibration_error": calibration_error(bins), "calibration": bins}
+    out["per_class"] = {
+        name: _one_vs_rest(y == k, P[:, k], scored, name, n_bins)
+        for k, name in enumerate(class_names)
+    }
+    return out
+
+
+def _one_vs_rest(target: np.ndarray, prob: np.ndarray, scored: dict, name: str, n_bins: int):
+    bins = calibration_table(target, prob, n_bins)
+    return {
+        "n_positive": int(target.sum()),
+        "auroc": _defined(scored.get(f"auroc_{name}")),
+        "ap": _defined(scored.get(f"ap_{name}")),
+        "brier": float(((prob - target) ** 2).mean()) if len(target) else None,
+        "calibration_error": calibration_error(bins),
+        "calibration": bins,
+    }
+
+
+def distribution_shift(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict:
+    """Per-gene shift of a new cohort (patients x genes) against training means and sds.
+
+    ``median_abs_standardized_mean``: median over genes of |mean_new - mean_train| / sd_train
+    (about 0 for the same distribution); ``median_sd_ratio``: median of sd_new / sd_train
+    (about 1; undefined for a single patient).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64)
+    z = np.abs(np.nanmean(X, axis=0) - mean) / std
+    ratio = np.nanstd(X, axis=0) / std
+    return {
+        "n_genes": int(X.shape[1]),
+        "median_abs_standardized_mean": _defined(float(np.nanmedian(z))),
+        "median_sd_ratio": _defined(float(np.nanmedian(ratio))) if len(X) > 1 else None,
+    }

@@ -211,7 +211,8 @@ def fit_comparator(
             # the binary search ranks by the decision function (AUROC needs no probabilities);
             # refit the chosen model once with Platt scaling so predictions.csv holds probabilities
             best = clone(best).set_params(clf__probability=True).fit(X_train, y_train)
-        probs = best.predict_proba(X[split.test])
+        # an empty test set (task=refit: tuned and refit on every patient) predicts nothing
+        probs = best.predict_proba(X[split.test]) if len(split.test) else np.empty((0, n_classes))
     if list(best.classes_) != list(range(n_classes)):
         raise ValueError(
             f"training folds hold classes {list(best.classes_)}, expected 0..{n_classes - 1}"

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from radiogenomics.evaluation.metrics import as_prob_matrix  # noqa: E402
+from radiogenomics.evaluation.metrics import as_prob_matrix, calibration_table  # noqa: E402
 from radiogenomics.utils import atomic_write  # noqa: E402
 
 
@@ -37,6 +37,33 @@ def roc_plot(path: Path, y: np.ndarray, probs: np.ndarray, classes: list[str], t
     ax.title.set_fontsize(8)
     if P.shape[1] > 2:
         ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def calibration_plot(
+    path: Path, y: np.ndarray, probs: np.ndarray, classes: list[str], title: str, n_bins: int = 10
+) -> Path:
+    """Reliability diagram: observed rate against mean predicted probability per bin.
+
+    One curve per class (one-vs-rest) for multiclass; marker area grows with the bin's patient
+    count, and the lower panel shows how the predictions spread over [0, 1].
+    """
+    P = as_prob_matrix(probs)
+    y = np.asarray(y)
+    fig, (ax, hist) = plt.subplots(
+        2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
+    for k in [1] if P.shape[1] == 2 else range(P.shape[1]):
+        bins = [b for b in calibration_table(y == k, P[:, k], n_bins) if b["n"]]
+        x, observed = [b["mean_predicted"] for b in bins], [b["observed_rate"] for b in bins]
+        color = ax.plot(x, observed, "-", lw=1, label=classes[k])[0].get_color()
+        ax.scatter(x, observed, s=[12 + 4 * b["n"] for b in bins], color=color, alpha=0.7)
+        hist.hist(P[:, k], bins=np.linspace(0, 1, n_bins + 1), histtype="step", color=color)
+    ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), ylabel="observed rate", title=title)
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=8, loc="upper left")
+    hist.set(xlabel="predicted probability", ylabel="patients")
     return save_figure(fig, path)
 
 

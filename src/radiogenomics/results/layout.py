@@ -37,6 +37,9 @@ COVERAGE_REPORT = "coverage.json"  # genes missing from the new file, cohort shi
 # task=refit (its run dir): one bundle per configuration under <config stem>/model/
 REFIT_REPORT = "refit.json"
 
+# task=interpret (its run dir): <job>/masking|saliency/ per interpreted fold model, plus this
+INTERPRET_REPORT = "interpret.json"  # source sweep, patients, settings, jobs done and skipped
+
 
 def calibration_plot(key: dict) -> str:
     """Reliability diagram of one configuration's predictions on a new cohort."""

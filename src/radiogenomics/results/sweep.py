@@ -149,3 +149,14 @@ def model_dirs(path: str | Path) -> list[Path]:
     """Every model bundle at or under ``path`` (a sweep dir, a refit run dir or one bundle)."""
     path = Path(path)
     return sorted(p.parent for p in path.glob(f"**/{layout.BUNDLE_MANIFEST}"))
+
+
+def bundle_jobs(sweep_dir: str | Path) -> tuple[list[Path], list[Path]]:
+    """(completed job dirs holding a model bundle, completed job dirs without one).
+
+    A job is complete when its metrics.json exists; its bundle is ``<job>/model/model.json``
+    (absent when the sweep ran with ``save_model=false``).
+    """
+    done = [d for d in job_dirs(Path(sweep_dir)) if (d / layout.METRICS).is_file()]
+    with_bundle = [d for d in done if (d / layout.MODEL_DIR / layout.BUNDLE_MANIFEST).is_file()]
+    return with_bundle, [d for d in done if d not in with_bundle]
