@@ -1,12 +1,22 @@
 """OmegaConf resolvers the configs use; registered when this module is imported.
 
 ``${rg_job_dirname:${hydra.job.override_dirname}}`` names a sweep's job dirs by their overrides
-(``fold=3,trait=enhancement``) so that reruns find them, but keeps each name short enough for a
-file system (255 bytes per path component): a long one keeps a readable prefix plus a hash of the
-whole. Every job's full overrides stay in its ``.hydra/overrides.yaml``.
+(``fold=3,trait=enhancement``) so that reruns find them. A name is always one path component
+inside the sweep dir:
+
+- a key or value holding a path separator or ``..`` (``data.expression_file=../../x.tsv``) is
+  replaced by its last component plus a hash of the whole value (``x.tsv~1f0c2a9e``), so no
+  override can move a job dir out of its sweep or onto another job's dir;
+- a name too long for a file system (255 bytes per path component) keeps a readable prefix plus
+  a hash of the whole.
+
+Names without separators are kept as they are. Every job's full overrides stay in its
+``.hydra/overrides.yaml``.
 """
 
 from __future__ import annotations
+
+import re
 
 from omegaconf import OmegaConf
 
@@ -14,14 +24,34 @@ from radiogenomics.utils import stable_hash
 
 MAX_DIRNAME = 200  # characters of a job dir name; longer ones are cut and hashed
 HASH_LENGTH = 12
+PATH_HASH_LENGTH = 8  # hash of a path-like key or value inside a name
+PATH_MARK = "~"  # between a path's last component and its hash
+_PART = re.compile(r"[^,=]+")  # a key or a value of ``key=value,key=value``
+_SEPARATORS = re.compile(r"[/\\]")
+_OPENERS = re.compile(r"[\[('\"]*")
+
+
+def safe_part(part: str) -> str:
+    """``part`` itself, or its last path component plus a hash when it could name a path."""
+    if not _SEPARATORS.search(part) and ".." not in part:
+        return part
+    lead = _OPENERS.match(part).group(0)  # a list's or a quote's opening stays readable
+    last = _SEPARATORS.split(part.rstrip("/\\"))[-1].replace("..", "__")
+    return f"{lead}{last}{PATH_MARK}{stable_hash(part, length=PATH_HASH_LENGTH)}"
 
 
 def job_dirname(override_dirname: str, max_len: int = MAX_DIRNAME) -> str:
-    """The job dir name: ``override_dirname`` itself, or a prefix + hash when it is too long."""
-    if len(override_dirname) <= max_len:
-        return override_dirname
+    """The job dir name: one path component, readable, the same in every process.
+
+    ``override_dirname`` itself when it holds no path separator or ``..`` and fits
+    ``max_len``; path-like parts are shortened (see the module docstring), and a name still too
+    long becomes a prefix plus a hash of the whole ``override_dirname``.
+    """
+    name = _PART.sub(lambda m: safe_part(m.group(0)), override_dirname)
+    if len(name) <= max_len:
+        return name
     digest = stable_hash(override_dirname, length=HASH_LENGTH)
-    return f"{override_dirname[: max_len - HASH_LENGTH - 1]}-{digest}"
+    return f"{name[: max_len - HASH_LENGTH - 1]}-{digest}"
 
 
 def register() -> None:

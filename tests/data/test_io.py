@@ -1,6 +1,8 @@
 """Expression and label readers: formats, orientation, barcodes, duplicates, shipped ClaNC840."""
 
 import gzip
+import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,6 +10,7 @@ import pytest
 
 from radiogenomics.data.io import (
     CLANC_LABEL_COLUMN,
+    DataError,
     patient_id,
     read_expression,
     read_expression_data,
@@ -167,6 +170,7 @@ def test_shipped_clanc840_matches_the_paper():
     }
     assert all(len(p) == 12 for p in data.expression.index)
     assert np.isfinite(data.expression.to_numpy()).all()
+    assert data.report["quality"]["warnings"] == []  # centred log2 data: nothing to flag
 
 
 @pytest.mark.skipif(not CLANC_SHARED.exists(), reason="../shared/data not present")
@@ -209,3 +213,107 @@ def test_firehose_level3_layout_and_sample_type_filter(tmp_path, frame):
     data = read_expression_data(path, sample_type="01")
     _check(data.expression, frame)
     assert data.report["samples_dropped"] == {"sample type not 01": 1}
+
+
+# ---------------------------------------------------------------- plausibility warnings
+
+
+def _quality(tmp_path, frame: pd.DataFrame, caplog) -> tuple[dict, str]:
+    path = tmp_path / "expr.tsv"
+    frame.to_csv(path, sep="\t")
+    with caplog.at_level(logging.WARNING, logger="radiogenomics.data.io"):
+        report = read_expression_data(path).report["quality"]
+    return report, " ".join(r.getMessage() for r in caplog.records)
+
+
+def _log2_frame(n_patients: int = 8, n_genes: int = 20, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        rng.normal(8, 1.5, size=(n_patients, n_genes)),
+        index=[f"TCGA-02-{i:04d}" for i in range(n_patients)],
+        columns=[f"GENE{j}" for j in range(n_genes)],
+    )
+
+
+def test_log2_values_give_no_warning(tmp_path, caplog):
+    report, logged = _quality(tmp_path, _log2_frame(), caplog)
+    assert report["warnings"] == [] and logged == ""
+    assert report["n_constant_genes"] == 0 and report["excel_date_symbols"] == []
+
+
+def test_linear_scale_values_warn(tmp_path, caplog):
+    frame = 2.0 ** _log2_frame()
+    frame.iloc[0, 0] = -12.0  # background-subtracted intensity
+    report, logged = _quality(tmp_path, frame, caplog)
+    assert "look linear-scale" in logged and "log2(x + 1)" in logged
+    assert "1 negative value(s)" in logged
+    assert report["share_cells_over_100"] > 0.5 and len(report["warnings"]) == 1
+
+
+def test_half_linear_half_log2_patients_warn(tmp_path, caplog):
+    frame = _log2_frame()
+    frame.iloc[:4] = 2.0 ** frame.iloc[:4]
+    report, logged = _quality(tmp_path, frame, caplog)
+    assert "different scales" in logged
+    assert "4 have a median value > 100" in logged and "4 a median <= 20" in logged
+    assert report["n_patients_median_over_100"] == 4
+
+
+def test_excel_mangled_gene_symbols_warn(tmp_path, caplog):
+    frame = _log2_frame()
+    frame.columns = ["1-Mar", "9-Sep", "2-Sep", "1-Dec", *frame.columns[4:]]
+    report, logged = _quality(tmp_path, frame, caplog)
+    assert report["excel_date_symbols"] == ["1-Mar", "9-Sep", "2-Sep", "1-Dec"]
+    assert "4 gene symbol(s) look turned into dates" in logged
+
+
+@pytest.mark.parametrize("n_constant, warned", [(20, "every gene"), (15, "15 of 20"), (5, None)])
+def test_mostly_constant_genes_warn(tmp_path, caplog, n_constant, warned):
+    frame = _log2_frame()
+    frame.iloc[:, :n_constant] = 7.0
+    report, logged = _quality(tmp_path, frame, caplog)
+    assert report["n_constant_genes"] == n_constant
+    if warned:
+        assert warned in logged and "same value for every patient" in logged
+    else:
+        assert logged == ""
+
+
+# ------------------------------------------------------------------- GCT dimension lines
+
+
+def _gct(tmp_path, dims: str, frame: pd.DataFrame, version: str = "#1.2") -> Path:
+    lines = [version, dims, "Name\tDescription\t" + "\t".join(frame.index)]
+    lines += [f"{g}\tna\t" + "\t".join(str(v) for v in row) for g, row in frame.T.iterrows()]
+    path = tmp_path / "x.gct"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "dims, message",
+    [
+        ("4\t5", r"line 2 declares 4 rows x 5 columns, but the file holds 4 data rows x 3 sample"),
+        ("1500\t3", r"line 2 declares 1500 rows x 3 columns, but the file holds 4 data rows"),
+        ("four\tthree", r"line 2 is 'four\\tthree'; GCT 1\.2 expects 'rows<TAB>columns'"),
+    ],
+)
+def test_gct_dimension_line_must_match_the_data(tmp_path, frame, dims, message):
+    with pytest.raises(DataError, match=message):
+        read_expression(_gct(tmp_path, dims, frame))
+
+
+def test_gct_with_matching_dimensions_reads(tmp_path, frame):
+    _check(read_expression(_gct(tmp_path, "4\t3", frame)), frame)
+
+
+def test_values_beyond_float32_are_refused_with_file_patient_and_gene(tmp_path, frame):
+    frame.iloc[1, 2] = -1e39
+    path = tmp_path / "big.tsv"
+    frame.to_csv(path, sep="\t")
+    with pytest.raises(
+        DataError,
+        match=r"big\.tsv: value -1e\+39 at patient 'TCGA-06-0174', "
+        r"gene 'NF1' is too large for float32",
+    ):
+        read_expression(path)

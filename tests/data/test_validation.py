@@ -72,6 +72,21 @@ def cohort_case(tmp: Path, n_folds: int = 3, **label_kw) -> None:
     trait_cohort(load_cohort(data, tmp), ENHANCEMENT, n_folds=n_folds)
 
 
+def id_in_second_column(tmp: Path) -> None:
+    """A label table whose first column is a study id; the barcodes come second."""
+    path = tmp / "vasari.csv"
+    frame = pd.DataFrame(
+        {
+            "study": [f"S{i}" for i in range(12)],
+            "barcode": PATIENTS,
+            ENHANCEMENT.column: GOOD_LABELS,
+        }
+    )
+    frame.to_csv(path, index=False)
+    data = {"expression_file": str(expression_file(tmp)), "traits_file": str(path)}
+    trait_cohort(load_cohort(data, tmp), ENHANCEMENT, n_folds=3)
+
+
 def expr(tmp: Path, orientation: str = "auto", **kw) -> None:
     read_expression(expression_file(tmp, **kw), orientation=orientation)
 
@@ -132,6 +147,21 @@ CASES = {
     "no shared patient": (
         lambda t: cohort_case(t, index=[f"TCGA-99-{i:04d}" for i in range(12)]),
         r"no patient has both expression \(.*expr\.tsv\) and a 'enhancement' label",
+    ),
+    "label ids without the TCGA- prefix": (
+        lambda t: cohort_case(t, index=[p.removeprefix("TCGA-") for p in PATIENTS]),
+        r"no patient has both expression .*label ids look like TCGA barcodes without the "
+        r"'TCGA-' prefix",
+    ),
+    "patient ids in a later label column": (
+        lambda t: id_in_second_column(t),
+        r"no patient has both expression .*Column 'barcode' holds expression ids: the patient "
+        r"id must be the first column of a label table",
+    ),
+    "every label value dropped": (
+        lambda t: cohort_case(t, values=["n/a"] * 12),
+        r"vasari\.csv: every value of column 'f5\.proportion\.enhancing' is in the drop list "
+        r"of trait 'enhancement' \(\{'n/a': 12\}\)",
     ),
     "trait column missing": (
         lambda t: cohort_case(t, column="f5.enhancing"),

@@ -15,7 +15,7 @@ def test_slurm_launcher_composes():
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert launcher._target_.endswith(".SlurmLauncher")  # submitit's, or its tolerant subclass
     assert launcher.gpus_per_task == 1 and launcher.tasks_per_node == 1
     for key in ("partition", "timeout_min", "mem_gb", "cpus_per_task", "array_parallelism"):
         assert key in launcher, key

@@ -120,14 +120,67 @@ def test_per_patient_table_is_refused():
         summary_table(pd.DataFrame({"patient_id": ["p1"], "y_prob": [0.5]}))
 
 
-def test_failed_job_finishes_its_run(make_cfg, tmp_path):
+def test_failed_job_finishes_its_run(make_cfg, tmp_path, monkeypatch):
     import wandb
 
+    from radiogenomics.tasks import finetune
+
+    def broken_fit(*args, **kwargs):
+        raise ValueError("planted failure in the fit")  # after the run started
+
+    monkeypatch.setattr(finetune, "fit_model", broken_fit)
     out = tmp_path / "job"
-    cfg = make_cfg(*_overrides("model.freeze_layers=9"), out=out)  # fails after the run starts
-    with pytest.raises(ValueError, match="freeze_layers"):
+    cfg = make_cfg(*_overrides(), out=out)
+    with pytest.raises(ValueError, match="planted failure"):
         run(cfg)
     assert wandb.run is None
     (r,) = [read_run(d, wait_s=30) for d in offline_runs(out)]
     assert r.exit_code == 1 and r.name == "enhancement-nn-fold0"
     assert r.group == group_id(out)  # outside a Hydra sweep: the job dir is the group
+
+
+def _path_like_entries(obj, where: str = "") -> list[str]:
+    """Config entries (outside the trait's category names) that look like paths."""
+    from radiogenomics.reporting.wandb_report import is_path_key, is_path_value
+
+    if isinstance(obj, dict):
+        found = []
+        for key, value in obj.items():
+            if is_path_key(key) or (where != "trait" and is_path_value(value)):
+                found.append(f"{where}.{key}")
+            found += _path_like_entries(value, where or str(key))
+        return found
+    if isinstance(obj, list):
+        return [e for v in obj for e in _path_like_entries(v, where)]
+    return [where] if where != "trait" and isinstance(obj, str) and "/" in obj else []
+
+
+def test_config_is_logged_without_any_path(make_cfg, tmp_path):
+    from radiogenomics.reporting.wandb_report import job_config
+
+    expression, traits = tmp_path / "data" / "expr.tsv", "rel/dir/vasari.csv"
+    cfg = make_cfg(*_overrides("data=tcga_gbm", f"data.expression_file={expression}",
+                               f"data.traits_file={traits}", "+interpret=masking",
+                               f"interpret.masking.collections=[hallmark,{tmp_path}/my.gmt]"))  # fmt: skip
+    logged = job_config(cfg)
+    text = json.dumps(logged)
+    assert str(tmp_path) not in text and "rel/dir" not in text and ROOT.as_posix() not in text
+    assert not _path_like_entries(logged)
+    assert "expression_file" not in logged["data"] and "traits_file" not in logged["data"]
+    assert "default_root_dir" not in logged["trainer"]
+    assert logged["interpret"]["masking"]["collections"] == ["hallmark"]
+    assert "n/a" in logged["trait"]["drop"]  # category names are not paths: kept
+
+
+def test_no_path_in_any_logged_file(sweep, cache_dir):
+    paths = {str(p) for p in (sweep, sweep.resolve(), cache_dir, Path(cache_dir).resolve(), ROOT)}
+    runs = list(offline_runs(sweep))
+    for r in (read_run(d) for d in runs):
+        assert not _path_like_entries(r.config), r.name
+    # what `wandb sync` uploads: the run file and files/ (logs/ holds wandb's local debug logs,
+    # which name their own location and are never uploaded)
+    files = [f for d in runs for f in d.rglob("*") if f.is_file() and "logs" not in f.parts]
+    assert any(f.suffix == ".wandb" for f in files) and any("files" in f.parts for f in files)
+    for f in files:
+        text = f.read_bytes().decode("latin-1")
+        assert not [p for p in paths if p in text], f

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from radiogenomics.reporting.summary import summarize
 
@@ -69,13 +70,18 @@ def test_killed_sweep_resumes(cache_dir, tmp_path):
     assert json.loads((sweep / "summary" / "missing_jobs.json").read_text())["n_missing"] == 0
 
 
-def test_changed_config_reruns_a_finished_job(make_cfg, tmp_path):
+def test_changed_config_replaces_a_finished_job_only_with_overwrite(make_cfg, tmp_path):
     from radiogenomics.tasks import run
 
     out = tmp_path / "job"
-    run(make_cfg("n_folds=3", out=out))
+    first = run(make_cfg("n_folds=3", out=out))
     metrics = out / "metrics.json"
     stamp = metrics.stat().st_mtime_ns
-    again = run(make_cfg("n_folds=3", "trainer.max_epochs=3", out=out))
+    changed = ("n_folds=3", "trainer.max_epochs=3")
+    with pytest.raises(SystemExit) as refused:  # another config's job: refused, kept as it is
+        run(make_cfg(*changed, out=out))
+    assert refused.value.code == 2 and metrics.stat().st_mtime_ns == stamp
+    again = run(make_cfg(*changed, "overwrite=true", out=out))
     assert metrics.stat().st_mtime_ns != stamp
     assert again["config_hash"] == json.loads(metrics.read_text())["config_hash"]
+    assert again["config_hash"] != first["config_hash"]

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from radiogenomics.data.io import (
     DataError,
     ExpressionData,
+    patient_id,
     read_expression_data,
     read_label_table,
     resolve_path,
@@ -222,17 +223,28 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
     column = cohort.labels[spec.column]
     n_no_value = int(column.isna().sum())
     column = column[column.notna()]
+    if column.empty:
+        raise DataError(
+            f"{source}: column {spec.column!r} (trait {spec.name!r}) is empty for all "
+            f"{n_no_value} patients; expected category strings such as "
+            f"{spec.allowed_values[:4]}: is it the right file or column?"
+        )
     try:
         encoded = encode_labels(column, spec, source=source)
     except ValueError as err:  # unknown category: the message lists the allowed values
         raise DataError(str(err)) from None
     shared = [p for p in encoded.labels.index if p in cohort.expression.index]
     no_expression = [p for p in encoded.labels.index if p not in cohort.expression.index]
+    if encoded.labels.empty:
+        raise DataError(
+            f"{source}: every value of column {spec.column!r} is in the drop list of trait "
+            f"{spec.name!r} ({encoded.dropped}); no patient is left to classify"
+        )
     if not shared:
         raise DataError(
             f"no patient has both expression ({cohort.expression_file}) and a {spec.name!r} label "
             f"({source}); example ids: expression {list(cohort.expression.index[:3])}, "
-            f"labels {list(encoded.labels.index[:3])}"
+            f"labels {list(encoded.labels.index[:3])}{_id_hint(cohort)}"
         )
     labels = encoded.labels.loc[shared]
     if spec.permute_labels:
@@ -288,3 +300,19 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
         spec=spec,
         report=report,
     )
+
+
+def _id_hint(cohort: Cohort) -> str:
+    """Why no label id matches an expression id, when the labels show it (else '')."""
+    expression_ids = set(cohort.expression.index)
+    for column in cohort.labels.columns:
+        values = cohort.labels[column].dropna().astype(str).map(patient_id)
+        if expression_ids.intersection(values):
+            return (
+                f". Column {column!r} holds expression ids: the patient id must be the first "
+                "column of a label table"
+            )
+    prefixed = {f"TCGA-{i}".upper() for i in cohort.labels.index}
+    if expression_ids.intersection(prefixed):
+        return ". The label ids look like TCGA barcodes without the 'TCGA-' prefix"
+    return ""

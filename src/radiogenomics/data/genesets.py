@@ -7,6 +7,7 @@ through :mod:`importlib.resources`, so they work from an installed package. Noth
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -212,9 +213,11 @@ def load_collection(name_or_path: str | os.PathLike) -> GeneSets:
     path = Path(name_or_path).expanduser()
     looks_like_path = path.suffix != "" or len(path.parts) > 1
     if not looks_like_path and not path.exists():
+        close = difflib.get_close_matches(key, SHIPPED_COLLECTIONS, n=1)
         raise ValueError(
             f"unknown gene-set collection {str(name_or_path)!r}; shipped collections: "
             f"{', '.join(SHIPPED_COLLECTIONS)}; or give a path to a .gmt, .gmt.gz or .csv file"
+            + (f"; did you mean {close[0]!r}?" if close else "")
         )
     if not path.is_file():
         raise FileNotFoundError(f"gene-set file not found: {path}")

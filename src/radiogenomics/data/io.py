@@ -44,6 +44,7 @@ FIREHOSE_SECOND_HEADER = "Composite Element REF"  # TCGA Level 3 / Firehose: 2nd
 # cells read as missing in expression files (label tables keep every string, e.g. "n/a")
 NA_TOKENS = ("", "NA", "NaN", "nan", "N/A", "NULL", "null", "-")
 _GZIP_MAGIC = b"\x1f\x8b"
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the models train in float32
 
 
 class DataError(ValueError):
@@ -280,20 +281,53 @@ def _read_gct(path: Path, lines: _Lines) -> _Matrix:
             f"{path}: line 1 is {lines.text[0][:20]!r}; a GCT file starts with '#1.2' or '#1.3', then "
             "a dimensions line, a header line and data rows"
         )
+    layout = (
+        "'rows<TAB>columns<TAB>row-metadata<TAB>column-metadata'"
+        if version == "#1.3"
+        else "'rows<TAB>columns'"
+    )
     dims = lines.text[1].split("\t")
     try:
+        n_rows, n_cols = int(dims[0]), int(dims[1])
         n_row_meta = int(dims[2]) if version == "#1.3" else 1
         n_col_meta = int(dims[3]) if version == "#1.3" else 0
     except (IndexError, ValueError):
         raise DataError(
-            f"{path}: line 2 is {lines.text[1][:40]!r}; GCT 1.3 expects "
-            "'rows<TAB>columns<TAB>row-metadata<TAB>column-metadata'"
+            f"{path}: line 2 is {lines.text[1][:40]!r}; GCT {version[1:]} expects {layout}"
         ) from None
+    if min(n_rows, n_cols, n_row_meta, n_col_meta) < 0:
+        raise DataError(
+            f"{path}: line 2 is {lines.text[1][:40]!r}; expected {layout} with counts >= 0"
+        )
+    if len(lines) < 4 + n_col_meta:
+        raise DataError(
+            f"{path}: line 2 declares {n_col_meta} column-metadata row(s), but the file has only "
+            f"{len(lines) - 3} line(s) after the header; expected the metadata rows, then the "
+            "data rows"
+        )
     body = _Lines(
         [lines.text[2], *lines.text[3 + n_col_meta :]],
         [lines.number[2], *lines.number[3 + n_col_meta :]],
     )
-    return _parse_matrix(body, path, "\t", meta_cols=n_row_meta)
+    matrix = _parse_matrix(body, path, "\t", meta_cols=n_row_meta)
+    n_read = len(matrix.rows)
+    if n_read != n_rows and n_col_meta and n_read + n_col_meta == n_rows:
+        skipped = [line.split("\t")[0] for line in lines.text[3 : 3 + n_col_meta]]
+        raise DataError(
+            f"{path}: line 2 declares {n_col_meta} column-metadata row(s) after the header, but "
+            f"then only {n_read} of the {n_rows} declared data rows remain: lines "
+            f"{lines.number[3]}-{lines.number[2 + n_col_meta]} ({skipped[:3]}) look like genes "
+            "and would be skipped. Set the 4th field of line 2 to the number of column-metadata "
+            "rows really present (0 if none)"
+        )
+    if n_read != n_rows or len(matrix.columns) != n_cols:
+        raise DataError(
+            f"{path}: line 2 declares {n_rows} rows x {n_cols} columns, but the file holds "
+            f"{n_read} data rows x {len(matrix.columns)} sample columns (lines "
+            f"{body.number[1]}-{body.number[-1]}); is the file truncated or its dimensions line "
+            "wrong? Expected the counts of line 2 to match the data"
+        )
+    return matrix
 
 
 def _read_clanc840(path: Path, lines: _Lines) -> tuple[_Matrix, pd.DataFrame]:
@@ -363,7 +397,9 @@ def _keep_sample_type(matrix: _Matrix, sample_type: str | None) -> tuple[_Matrix
     return _Matrix(rows, matrix.columns, matrix.values[keep]), int((~keep).sum())
 
 
-def _unique_patients(raw: list[str], path: Path, what: str) -> list[str]:
+def _unique_patients(
+    raw: list[str], path: Path, what: str, id_column: str | None = None
+) -> list[str]:
     """12-character patient ids of ``raw`` ids; a DataError if two rows map to one patient."""
     patients = [patient_id(i) for i in raw]
     index = pd.Index(patients)
@@ -371,17 +407,32 @@ def _unique_patients(raw: list[str], path: Path, what: str) -> list[str]:
         dup = index[index.duplicated()].unique()[0]
         samples = [r for r, p in zip(raw, patients, strict=True) if p == dup]
         n_dup = int(index.duplicated(keep=False).sum())
+        if BARCODE_RE.match(_unquote(samples[0])):
+            fix = (
+                "(for several samples of a patient keep one, e.g. data.sample_type=01 keeps "
+                "primary tumours only)"
+            )
+        else:  # not a barcode: most likely the id column is not the first one
+            column = f" (here {id_column!r})" if id_column else ""
+            fix = f"with the patient id in the first column{column}: is that column the id?"
         raise DataError(
-            f"{path}: patient id {dup!r} occurs more than once ({samples}); {n_dup} rows share a "
-            f"patient id after cutting barcodes to 12 characters. Expected one {what} per patient "
-            "(for several samples of a patient keep one, e.g. data.sample_type=01 keeps primary "
-            "tumours only)"
+            f"{path}: patient id {dup!r} occurs more than once ({samples[:5]}); {n_dup} rows "
+            "share a patient id after cutting barcodes to 12 characters. Expected one "
+            f"{what} per patient {fix}"
         )
     return patients
 
 
 def _check_values(X: np.ndarray, patients: list[str], genes: list[str], path: Path, impute):
     finite = np.isfinite(X)
+    big = np.abs(X, where=finite, out=np.zeros_like(X)) > FLOAT32_MAX
+    if big.any():  # finite here, infinite once the models cast to float32
+        r, c = np.argwhere(big)[0]
+        raise DataError(
+            f"{path}: value {X[r, c]:g} at patient {patients[r]!r}, gene {genes[c]!r} is too large "
+            f"for float32 (|x| > {FLOAT32_MAX:.3g}; {int(big.sum())} such cell(s)), which the "
+            "models compute in; expected log2-scale expression values"
+        )
     if finite.all():
         return X, 0
     inf = np.argwhere(np.isinf(X))
@@ -410,6 +461,83 @@ def _check_values(X: np.ndarray, patients: list[str], genes: list[str], path: Pa
     X = np.where(finite, X, means[None, :])
     warnings.warn(f"{path}: imputed {n_missing} missing cell(s) with gene means", stacklevel=3)
     return X, n_missing
+
+
+# ----------------------------------------------------------------------- plausibility checks
+
+LINEAR_VALUE = 100.0  # log2 expression stays below ~20; many cells above this look linear-scale
+LINEAR_SHARE = 0.01  # ... "many": this share of all cells
+LOG_MEDIAN = 20.0  # a patient whose median is at most this looks log-scale
+MOSTLY_CONSTANT = 0.5  # warn when more than this share of the genes are constant
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
+EXCEL_DATE_RE = re.compile(
+    rf"^(\d{{1,2}}-({_MONTHS})(-\d{{2,4}})?|({_MONTHS})-\d{{1,2}}|\d{{4}}-\d{{2}}-\d{{2}}"
+    r"|\d{1,2}/\d{1,2}/\d{2,4})$",
+    re.IGNORECASE,
+)
+
+
+def expression_quality(
+    X: np.ndarray, patients: list[str], genes: list[str], source: str | Path = "expression"
+) -> dict:
+    """Plausibility checks of an expression matrix (patients x genes): warnings, not errors.
+
+    Flags values that look linear-scale (many cells > ``LINEAR_VALUE``, negative intensities),
+    a mix of linear and log2 patients (per-patient medians), gene symbols Excel turned into
+    dates (``1-Mar``, ``9-Sep``) and constant genes. Each finding is logged as a warning and
+    listed under ``warnings`` of the returned report (kept in the expression report).
+    """
+    X = np.asarray(X)
+    found: list[str] = []
+    n_cells = max(X.size, 1)
+    share_high = float((X > LINEAR_VALUE).sum() / n_cells)
+    n_negative = int((X < 0).sum())
+    step = max(1, X.shape[1] // 2000) if X.ndim == 2 else 1  # a scale needs no exact median
+    medians = np.median(X[:, ::step], axis=1) if X.size else np.zeros(0)
+    linear = medians > LINEAR_VALUE
+    logged = medians <= LOG_MEDIAN
+    if linear.any() and logged.any():
+        found.append(
+            f"{source}: patients look to be on different scales: {int(linear.sum())} have a "
+            f"median value > {LINEAR_VALUE:g} (linear, e.g. {patients[int(np.argmax(linear))]!r}) "
+            f"and {int(logged.sum())} a median <= {LOG_MEDIAN:g} (log2, e.g. "
+            f"{patients[int(np.argmax(logged))]!r}); put every profile on one scale (log2)"
+        )
+    elif share_high >= LINEAR_SHARE:
+        negative = (
+            f", and {n_negative} negative value(s), impossible for intensities"
+            if n_negative
+            else ""
+        )
+        found.append(
+            f"{source}: values look linear-scale ({share_high:.1%} of the cells are > "
+            f"{LINEAR_VALUE:g}, max {float(X.max()):.4g}{negative}); the models expect log2 "
+            "expression (e.g. RMA): transform with log2(x + 1)"
+        )
+    excel = [g for g in genes if EXCEL_DATE_RE.match(str(g).strip())]
+    if excel:
+        found.append(
+            f"{source}: {len(excel)} gene symbol(s) look turned into dates by a spreadsheet "
+            f"(e.g. {excel[:5]}; MARCH1 -> 1-Mar, SEPT9 -> 9-Sep): fix the symbols at the source"
+        )
+    constant = np.flatnonzero(X.max(axis=0) == X.min(axis=0)) if X.size else np.zeros(0, dtype=int)
+    if len(genes) and len(constant) > MOSTLY_CONSTANT * len(genes):
+        every = "every" if len(constant) == len(genes) else f"{len(constant)} of {len(genes)}"
+        found.append(
+            f"{source}: {every} gene(s) have the same value for every patient (e.g. "
+            f"{[genes[i] for i in constant[:3]]}); nothing to learn from them: is the matrix "
+            "filled in or transposed?"
+        )
+    for message in found:
+        log.warning(message)
+    return {
+        "share_cells_over_100": round(share_high, 6),
+        "n_negative_cells": n_negative,
+        "n_patients_median_over_100": int(linear.sum()),
+        "excel_date_symbols": excel[:20],
+        "n_constant_genes": int(len(constant)),
+        "warnings": found,
+    }
 
 
 def _average_duplicate_genes(X: np.ndarray, genes: list[str], path: Path):
@@ -478,6 +606,7 @@ def read_expression_data(
         raise DataError(f"{path}: no gene columns with a symbol")
     X, n_imputed = _check_values(X, patients, genes, path, impute)
     X, genes, n_dup = _average_duplicate_genes(X, genes, path)
+    quality = expression_quality(X, patients, genes, path)
     expression = pd.DataFrame(
         X.astype(np.float32, copy=False),
         index=pd.Index(patients, name="patient_id"),
@@ -495,6 +624,7 @@ def read_expression_data(
         "genes_dropped": {"empty symbol": int((~keep).sum()), "duplicate (averaged)": n_dup},
         "n_cells_imputed": n_imputed,
         "samples_dropped": {f"sample type not {sample_type}": n_other_samples},
+        "quality": quality,
     }
     return ExpressionData(expression=expression, labels=labels, report=report)
 
@@ -543,7 +673,30 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
             f"{path}: no label rows or columns; expected a patient id column then trait columns"
         )
     raw = [str(i) for i in df.index]
-    df.index = pd.Index(_unique_patients(raw, path, "label row"), name="patient_id")
+    id_column = str(df.index.name) if df.index.name is not None else None
+    try:
+        patients = _unique_patients(raw, path, "label row", id_column=id_column)
+    except DataError:
+        column = barcode_column(df)
+        if column is None or _looks_like_patients(raw) > 0.5:
+            raise
+        ids = pd.Index([patient_id(i) for i in raw])
+        repeated = ids[ids.duplicated()][0]
+        raise DataError(
+            f"{path}: the first column ({id_column or 'unnamed'}) repeats values such as "
+            f"{repeated!r}, while column {column!r} holds TCGA barcodes; expected the patient "
+            f"id in the first column of a label table: move {column!r} first"
+        ) from None
+    df.index = pd.Index(patients, name="patient_id")
     df.columns = [str(c).strip() for c in df.columns]
     df = df.apply(lambda s: s.str.strip()).astype(object)
     return df.where(df != "", None)
+
+
+def barcode_column(table: pd.DataFrame) -> str | None:
+    """The first column of ``table`` whose values are mostly TCGA barcodes, or None."""
+    for column in table.columns:
+        values = [str(v) for v in table[column].dropna() if str(v).strip()]
+        if values and _looks_like_patients(values) > 0.5:
+            return str(column)
+    return None

@@ -1,1 +1,1 @@
-"""Parallel sweeps on one node: GPU slots, a process-per-job runner and progress lines."""
+"""Sweeps: GPU slots, a process-per-job runner, progress lines and the sweep's exit status."""

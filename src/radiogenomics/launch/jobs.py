@@ -19,6 +19,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from radiogenomics.launch.slots import CUDA_ENV, Slot, cuda_visible_devices, hold_slot
+from radiogenomics.launch.sweep_status import record_failure
 from radiogenomics.results import layout
 from radiogenomics.utils import write_json
 
@@ -72,7 +73,13 @@ class TolerantJobReturn(JobReturn):
 
 
 def tolerant(ret: JobReturn) -> TolerantJobReturn:
-    """Copy a JobReturn into one whose failure does not abort the sweep."""
+    """Copy a JobReturn into one whose failure does not abort the sweep.
+
+    A failed job is recorded for the sweep's exit status (``launch.sweep_status``): the sweep
+    runs on, writes its summary, then exits with status 1.
+    """
+    if ret.status == JobStatus.FAILED:
+        record_failure(ret.overrides)
     return TolerantJobReturn(**{f: getattr(ret, f) for f in JobReturn.__dataclass_fields__})
 
 

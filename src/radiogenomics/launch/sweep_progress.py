@@ -14,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+SERIAL_LAUNCHER = "hydra_plugins.radiogenomics_launcher.serial_launcher.SerialLauncher"
+IN_PROCESS_LAUNCHERS = (SERIAL_LAUNCHER, BASIC_LAUNCHER)  # jobs (and job callbacks) run here
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
@@ -66,7 +68,8 @@ def basic_sweep_size(config: DictConfig) -> int | None:
 
 
 class SweepProgressLog(Callback):
-    """Hydra callback: a progress line after each job of a sweep run by Hydra's basic launcher.
+    """Hydra callback: a progress line after each job of a sweep whose jobs run in this process
+    (the default ``serial`` launcher, or Hydra's ``basic``).
 
     Parallel launchers run job callbacks inside their workers, where no count is shared; the
     ``gpus`` launcher logs the same line itself, so this callback stays silent for them.
@@ -76,8 +79,8 @@ class SweepProgressLog(Callback):
         self.progress: SweepProgress | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Count the sweep's jobs when the basic launcher runs them in this process."""
-        if OmegaConf.select(config, "hydra.launcher._target_") != BASIC_LAUNCHER:
+        """Count the sweep's jobs when its launcher runs them in this process."""
+        if OmegaConf.select(config, "hydra.launcher._target_") not in IN_PROCESS_LAUNCHERS:
             return
         try:
             total = basic_sweep_size(config)

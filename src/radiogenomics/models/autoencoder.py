@@ -8,9 +8,33 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from radiogenomics.data.io import DataError
 from radiogenomics.models.blocks import build_blocks, build_optimizer
 
 LOSSES = {"mae": nn.functional.l1_loss, "mse": nn.functional.mse_loss}
+
+
+class NonFiniteLossError(DataError):
+    """Training diverged (a NaN or infinite loss): a data or learning-rate problem, not a bug."""
+
+
+def check_finite_loss(
+    module: pl.LightningModule, loss: torch.Tensor, what: str, lr_key: str, stage: str = "training"
+) -> None:
+    """Stop with a clear :class:`NonFiniteLossError` when ``loss`` is NaN or infinite.
+
+    One scalar check per step; ``what`` names the training (``autoencoder pretraining``),
+    ``lr_key`` the config option of its learning rate and ``stage`` the loss (training or
+    validation).
+    """
+    if bool(torch.isfinite(loss.detach())):
+        return
+    lr = dict(getattr(module, "optimizer_cfg", {})).get("lr")
+    raise NonFiniteLossError(
+        f"{what}: the {stage} loss is {float(loss.detach())} at epoch {module.current_epoch}; "
+        "training diverged. Check the expression values (log2 scale expected: see the warnings "
+        f"of the expression report in the log) or lower {lr_key} (now {lr})"
+    )
 
 
 class AutoencoderModule(pl.LightningModule):
@@ -57,12 +81,25 @@ class AutoencoderModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         (x,) = batch
         loss = self.loss_fn(self(x), x)
+        check_finite_loss(self, loss, "autoencoder pretraining", "pretrain.optimizer.lr")
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         (x,) = batch
-        self.log("val_loss", self.loss_fn(self(x), x), on_step=False, on_epoch=True)
+        loss = self.loss_fn(self(x), x)
+        check_finite_loss(
+            self, loss, "autoencoder pretraining", "pretrain.optimizer.lr", "validation"
+        )
+        self.log("val_loss", loss, on_step=False, on_epoch=True)
+
+    def non_finite_parameters(self) -> list[str]:
+        """Names of parameters and buffers holding a NaN or infinite value (none when healthy)."""
+        return [
+            name
+            for name, tensor in self.state_dict().items()
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+        ]
 
     def configure_optimizers(self):
         return build_optimizer(self.parameters(), self.optimizer_cfg)

@@ -12,6 +12,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from radiogenomics.evaluation.metrics import auroc
+from radiogenomics.models.autoencoder import check_finite_loss
 from radiogenomics.models.blocks import build_blocks, build_optimizer
 
 
@@ -127,14 +128,17 @@ class ClassifierModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.loss(self(x), y)
+        check_finite_loss(self, loss, "fine-tuning", "model.optimizer.lr")
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
+        loss = self.loss(logits, y)
+        check_finite_loss(self, loss, "fine-tuning", "model.optimizer.lr", "validation")
         self.val_auroc.update(self.probabilities(logits), y)
-        self.log("val_loss", self.loss(logits, y), on_step=False, on_epoch=True)
+        self.log("val_loss", loss, on_step=False, on_epoch=True)
 
     def on_validation_epoch_end(self) -> None:
         # epoch-level AUROC over the whole inner-validation set (never per batch)

@@ -8,7 +8,8 @@ share ``group`` (the sweep dir's name and a hash of its path); a job's ``job_typ
 Logged per job: the epoch curves (train/val loss, val AUROC, through Lightning's WandbLogger on
 the job's run), the resolved config (without paths), the job's test metrics (run summary), the
 per-set gene masking scores and the per-set saliency association counts (tables), and any PNG the
-job wrote. Logged per sweep: the CV table, per-fold metrics, per-class, pooled masking, association
+job wrote. "Without paths": no key named like a path (``*_file``, ``*_dir``, ``dirpath``, ...)
+and no value that looks like one (see :func:`job_config`). Logged per sweep: the CV table, per-fold metrics, per-class, pooled masking, association
 and cohort GSEA tables, pooled metrics (run summary) and every summary PNG.
 
 Never logged: expression values, predictions (per patient), masked probabilities, attributions or
@@ -41,7 +42,11 @@ GROUP_HASH_LENGTH = 8
 MAX_TABLE_ROWS = 1000  # tables are summaries: the top rows in their own ranking order
 PATIENT_COLUMN = "patient_id"
 CONFIG_DROP = {"paths", "hydra", "logger"}  # top-level config sections not logged
-PATH_KEYS = {"out_dir", "dirpath", "save_dir", "cache_dir"}  # nested path values not logged
+# keys whose values are paths: never logged, whatever their value (data.expression_file, ...)
+PATH_KEY_SUFFIXES = ("_file", "_files", "_dir", "_dirs", "dirpath", "_path", "_paths", "_folder")
+# a section whose strings are label vocabulary ("Less than 1/3", "n/a"), not paths: only its
+# path-named keys are dropped
+VOCABULARY_SECTIONS = {"trait"}
 # keys of the logger section that WandbLogger takes but wandb.init does not
 LIGHTNING_KEYS = {
     "_target_", "offline", "save_dir", "log_model", "prefix", "checkpoint_name",
@@ -134,16 +139,48 @@ def lightning_logger(**kwargs: Any) -> Any:
 
 
 def job_config(cfg: DictConfig) -> dict:
-    """The job's resolved config without paths and without the logger and hydra sections."""
+    """The job's resolved config without paths and without the logger and hydra sections.
+
+    Dropped: every key named like a path (``*_file``, ``*_files``, ``*_dir``, ``dirpath``, ...)
+    and every string value (or list item) that looks like a path: one holding a path separator,
+    one starting with ``~`` or naming a URL, or one that exists on disk. In ``trait`` (category
+    names such as ``Less than 1/3``) only the path-named keys are dropped.
+    """
     container = OmegaConf.to_container(cfg, resolve=True)
-    return _without({k: v for k, v in container.items() if k not in CONFIG_DROP}, PATH_KEYS)
+    return {
+        k: _without_paths(v, values=k not in VOCABULARY_SECTIONS)
+        for k, v in container.items()
+        if k not in CONFIG_DROP and not is_path_key(k) and not is_path_value(v)
+    }
 
 
-def _without(obj: Any, keys: set[str]) -> Any:
+def is_path_key(key: Any) -> bool:
+    """Whether a config key names a path (its value is never logged)."""
+    return isinstance(key, str) and key.lower().endswith(PATH_KEY_SUFFIXES)
+
+
+def is_path_value(value: Any) -> bool:
+    """Whether a config value looks like a path (a separator, ``~``, a URL, or it exists)."""
+    if not isinstance(value, str) or not value:
+        return False
+    if "/" in value or "\\" in value or os.sep in value or value.startswith("~"):
+        return True
+    try:
+        return os.path.exists(value)
+    except (OSError, ValueError):  # a name the OS refuses is not a file of ours
+        return False
+
+
+def _without_paths(obj: Any, values: bool = True) -> Any:
+    """``obj`` without path-named keys and, when ``values``, without path-like values."""
     if isinstance(obj, dict):
-        return {k: _without(v, keys) for k, v in obj.items() if k not in keys}
+        return {
+            k: _without_paths(v, values)
+            for k, v in obj.items()
+            if not is_path_key(k) and not (values and is_path_value(v))
+        }
     if isinstance(obj, list | tuple):
-        return [_without(v, keys) for v in obj]
+        return [_without_paths(v, values) for v in obj if not (values and is_path_value(v))]
     return obj
 
 

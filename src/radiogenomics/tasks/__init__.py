@@ -12,10 +12,17 @@ from omegaconf import DictConfig
 
 from radiogenomics.data.io import DataError
 from radiogenomics.reporting.wandb_report import finish_run
+from radiogenomics.tasks.validation import (
+    TASKS,
+    ConfigError,
+    check_gene_sets_on_data,
+    validate_config,
+)
+from radiogenomics.utils import os_error_line
 
 log = logging.getLogger(__name__)
 
-TASKS = ("finetune", "pretrain", "predict", "interpret", "refit")
+__all__ = ["TASKS", "ConfigError", "quiet_lightning", "run"]
 
 
 def quiet_lightning() -> None:
@@ -32,15 +39,16 @@ def quiet_lightning() -> None:
 def run(cfg: DictConfig) -> dict | None:
     """Entry point called by ``train.py``: dispatch on ``cfg.task``.
 
-    A bad input file ends the job with its message and exit status 2 (no traceback, no
-    metrics.json): every check runs before training starts.
+    A config mistake or a bad input file ends the job with one line and exit status 2 (no
+    traceback, no metrics.json): the config is checked first (``tasks.validation``), every data
+    check runs before training starts.
     """
-    if cfg.task not in TASKS:
-        raise ValueError(f"unknown task {cfg.task!r}; choose one of {TASKS}")
-    quiet_lightning()
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(int(cfg.torch_threads))
     try:
+        validate_config(cfg)
+        quiet_lightning()
+        if cfg.get("torch_threads"):
+            torch.set_num_threads(int(cfg.torch_threads))
+        check_gene_sets_on_data(cfg)
         if cfg.task == "pretrain":
             from radiogenomics.tasks.pretrain import run_pretrain
 
@@ -61,7 +69,14 @@ def run(cfg: DictConfig) -> dict | None:
 
         return run_finetune(cfg)
     except DataError as err:
-        log.error("data error: %s", err)
+        kind = "config error" if isinstance(err, ConfigError) else "data error"
+        log.error("%s: %s", kind, " ".join(str(err).split("\n")))
+        raise SystemExit(2) from None
+    except OSError as err:  # disk full, permissions, a file in the way (utils.OutputError)
+        line = os_error_line(err)
+        if line is None:
+            raise
+        log.error("%s", line)
         raise SystemExit(2) from None
     finally:
         finish_run()  # logger=wandb: every job ends its run, also a failed one

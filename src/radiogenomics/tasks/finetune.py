@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
+from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import FoldSplit, make_fold_split
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.evaluation.metrics import as_prob_matrix, score
@@ -35,8 +37,11 @@ from radiogenomics.utils import stable_hash, write_csv, write_json
 log = logging.getLogger(__name__)
 
 # keys that vary between the jobs of one configuration, or that change no number (summary
-# thresholds, whether the model bundle is written): they do not enter the config hash
-PER_JOB_KEYS = ("fold", "bootstrap", "paths", "resume", "logger", "thresholds", "save_model")
+# thresholds, whether the model bundle is written, whether a finished job may be replaced):
+# they do not enter the config hash
+PER_JOB_KEYS = (
+    "fold", "bootstrap", "paths", "resume", "logger", "thresholds", "save_model", "overwrite",
+)  # fmt: skip
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -49,18 +54,48 @@ def config_hash(cfg: DictConfig) -> str:
 
 
 def run_finetune(cfg: DictConfig) -> dict:
-    """Train and score one outer fold; write the job's files (metrics.json last)."""
+    """Train and score one outer fold; write the job's files (metrics.json last).
+
+    A finished job of the same config is skipped (``resume``); a finished job of another config
+    in the same dir is refused unless ``overwrite=true``. Files left by an earlier attempt that
+    did not finish are removed first, and a job that fails removes what it wrote (keeping
+    ``.hydra/`` and its log), so a job dir holds either a complete job or none.
+    """
     out_dir = Path(cfg.paths.output_dir)
+    check_output_dir(out_dir)
     metrics_path = out_dir / layout.METRICS
     job_hash = config_hash(cfg)
-    if cfg.get("resume", True) and metrics_path.exists():
-        done = json.loads(metrics_path.read_text())
-        if done.get("config_hash") == job_hash:
+    if metrics_path.exists():
+        done = finished_job(metrics_path)
+        if done.get("config_hash") == job_hash and cfg.get("resume", True):
             log.info("job already complete (%s exists): skipping", metrics_path)
             return done
-        log.warning("%s was written by a different config: rerunning the job", metrics_path)
+        if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
+            raise DataError(
+                f"{out_dir} already holds a finished job of another config (config_hash "
+                f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
+                "hydra.sweep.dir, or add overwrite=true to replace it"
+            )
+        log.warning("%s: replacing the finished job (config_hash %s)", out_dir,
+                    done.get("config_hash"))  # fmt: skip
+    outputs = job_outputs(cfg, out_dir)
+    clear_outputs(outputs)  # metrics.json first: a half-replaced job never looks complete
     start = time.perf_counter()
     start_job_run(cfg)  # no-op unless logger=wandb
+    try:
+        metrics = train_and_write(cfg, out_dir, job_hash, start)
+    except BaseException:
+        removed = clear_outputs(outputs)
+        if removed:
+            log.error("job failed: removed its partial files (%s); kept .hydra/ and the log",
+                      ", ".join(p.name for p in removed))  # fmt: skip
+        raise
+    log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
+    return metrics
+
+
+def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float) -> dict:
+    """The job itself: cohort, split, fit, predictions, bundle, and metrics.json last."""
     spec = TraitSpec.from_config(cfg.trait)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
@@ -95,14 +130,78 @@ def run_finetune(cfg: DictConfig) -> dict:
     }
     if cfg.get("save_model", True):
         write_model_bundle(out_dir / layout.MODEL_DIR, cfg, cohort, tc, split, result, metrics)
-    write_json(metrics_path, metrics)  # last: a job with metrics.json is complete
-    log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
+    write_json(out_dir / layout.METRICS, metrics)  # last: a job with metrics.json is complete
     log.info(
         "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %s, inner-val AUROC %.3f)",
         spec.name, cfg.model.name, cfg.fold, test["auroc"], test["ap"], result.best_epoch,
         result.val_auroc,
     )  # fmt: skip
     return metrics
+
+
+def finished_job(metrics_path: Path) -> dict:
+    """A job dir's metrics.json; ``{}`` when it cannot be read (then it counts as another config)."""
+    try:
+        done = json.loads(metrics_path.read_text())
+    except (OSError, ValueError) as err:
+        log.warning("cannot read %s: %s", metrics_path, err)
+        return {}
+    return done if isinstance(done, dict) else {}
+
+
+def check_output_dir(out_dir: Path) -> None:
+    """In a sweep (``-m``), a job's output dir must lie inside ``hydra.sweep.dir``."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    sweep = Path(str(HydraConfig.get().sweep.dir)).resolve()
+    job = out_dir.resolve()
+    if sweep not in job.parents:
+        raise DataError(
+            f"job output dir {job} is outside the sweep dir {sweep}: a sweep's jobs write only "
+            "inside hydra.sweep.dir (check paths.output_dir and hydra.sweep.subdir)"
+        )
+
+
+def job_outputs(cfg: DictConfig, out_dir: Path) -> list[Path]:
+    """What a finetune job writes into its dir, metrics.json first (not ``.hydra/``, the log,
+    ``slot.json`` or W&B runs). Only paths strictly inside ``out_dir`` are listed."""
+    names = (layout.METRICS, layout.PREDICTIONS, layout.COHORT, layout.MODEL_DIR,
+             layout.MASKING_DIR, layout.SALIENCY_DIR)  # fmt: skip
+    paths = [out_dir / name for name in names]
+    checkpoints = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
+    if checkpoints:
+        paths.append(Path(str(checkpoints)))
+    for section in (cfg.get("logger") or {}).values():  # file loggers (csv/): not W&B runs
+        target = str(section.get("_target_", "")) if isinstance(section, DictConfig) else ""
+        if target.endswith(("CSVLogger", "TensorBoardLogger")) and section.get("name"):
+            paths.append(Path(str(section.get("save_dir") or out_dir)) / str(section.name))
+    root = out_dir.resolve()
+    inside = []
+    for path in paths:
+        if root in path.resolve().parents and path not in inside:
+            inside.append(path)
+    return inside
+
+
+def clear_outputs(paths: list[Path]) -> list[Path]:
+    """Remove these files and folders (those present, in order); return the ones removed."""
+    removed = []
+    for path in paths:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            else:
+                continue
+        except OSError as err:
+            log.warning("could not remove %s: %s", path, err)
+            continue
+        removed.append(path)
+    return removed
 
 
 def write_model_bundle(

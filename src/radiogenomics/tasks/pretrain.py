@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from radiogenomics.data.cohort import Cohort, load_cohort
 from radiogenomics.data.datamodules import PretrainDataModule
 from radiogenomics.data.io import DataError
-from radiogenomics.models.autoencoder import AutoencoderModule
+from radiogenomics.models.autoencoder import AutoencoderModule, NonFiniteLossError
 from radiogenomics.results import layout
 from radiogenomics.utils import atomic_write, stable_hash, write_json
 
@@ -102,18 +103,40 @@ def load_or_pretrain(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ae-{key}.pt"
     with FileLock(str(path) + ".lock"):
-        if not path.exists():
-            log.info(
-                "pretraining autoencoder on %d expression-only patients -> %s", len(patients), path
-            )
-            X = cohort.expression.loc[patients].to_numpy(np.float32)
-            module, report = fit_autoencoder(cfg, X, directory)
-            payload = {"hparams": _plain(dict(module.hparams)), "state_dict": module.state_dict()}
-            atomic_write(path, lambda p: torch.save(payload, p))
-            write_json(path.with_suffix(".json"), {"key": key, "patients": patients, **report})
-        else:
-            log.info("reusing pretrained autoencoder %s", path)
+        if path.exists():
+            try:
+                module = load_autoencoder(path)
+            except DataError as err:  # damaged entry: rebuild it (we hold the lock)
+                log.warning("%s; pretraining it again", err)
+                path.unlink(missing_ok=True)
+            else:
+                log.info("reusing pretrained autoencoder %s", path)
+                return module, path
+        log.info(
+            "pretraining autoencoder on %d expression-only patients -> %s", len(patients), path
+        )
+        X = cohort.expression.loc[patients].to_numpy(np.float32)
+        module, report = fit_autoencoder(cfg, X, directory)
+        check_finite_autoencoder(module, report, cohort)
+        payload = {"hparams": _plain(dict(module.hparams)), "state_dict": module.state_dict()}
+        atomic_write(path, lambda p: torch.save(payload, p))
+        write_json(path.with_suffix(".json"), {"key": key, "patients": patients, **report})
     return load_autoencoder(path), path
+
+
+def check_finite_autoencoder(module: AutoencoderModule, report: dict, cohort: Cohort) -> None:
+    """A DataError (and no cache entry) when the trained weights or losses are not finite."""
+    bad = module.non_finite_parameters()
+    losses = {k: v for k, v in report.items() if k.endswith("loss") and not math.isfinite(v)}
+    if bad or losses:
+        what = f"weights {bad[:3]}" if bad else f"losses {losses}"
+        lr = module.optimizer_cfg.get("lr")
+        raise NonFiniteLossError(
+            f"autoencoder pretraining on {cohort.expression_file} ended with non-finite {what}; "
+            "nothing was cached. Check the expression values (log2 scale expected: see the "
+            f"warnings of the expression report in the log) or lower pretrain.optimizer.lr (now "
+            f"{lr})"
+        )
 
 
 def _plain(value):
@@ -122,7 +145,11 @@ def _plain(value):
 
 
 def load_autoencoder(path: Path) -> AutoencoderModule:
-    """Load a cached autoencoder safely (tensors and plain types only; nothing is unpickled)."""
+    """Load a cached autoencoder safely (tensors and plain types only; nothing is unpickled).
+
+    A damaged entry (unreadable, or holding non-finite weights) is a DataError;
+    :func:`load_or_pretrain` then pretrains it again.
+    """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         module = AutoencoderModule(**payload["hparams"])
@@ -130,9 +157,11 @@ def load_autoencoder(path: Path) -> AutoencoderModule:
     except Exception as err:  # damaged, truncated, tampered or foreign file
         message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         raise DataError(
-            f"{path}: cannot load the cached autoencoder ({type(err).__name__}: {message}); "
-            "delete the file to pretrain it again"
+            f"{path}: cannot load the cached autoencoder ({type(err).__name__}: {message})"
         ) from None
+    bad = module.non_finite_parameters()
+    if bad:
+        raise DataError(f"{path}: the cached autoencoder holds non-finite weights ({bad[:3]})")
     return module.eval()
 
 

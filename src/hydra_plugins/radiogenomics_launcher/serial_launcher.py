@@ -1,0 +1,117 @@
+"""``hydra/launcher=serial``, the default: Hydra's basic launcher, but a failed job never stops
+the sweep.
+
+Jobs run one after another in this process, as with ``hydra/launcher=basic``. A job that raises,
+exits (a data or config error ends a job with ``SystemExit(2)``) or cannot even start (its dir
+cannot be made) is logged with its reason and comes back as a FAILED job
+(:func:`radiogenomics.launch.jobs.tolerant`); the rest run, the sweep summary is written with the
+failed job in ``summary/missing_jobs.json``, and the command then exits with status 1
+(:class:`radiogenomics.launch.sweep_status.SweepExitStatus`). ``raise_on_failure: true`` restores
+Hydra's behaviour (the first failure ends the sweep, no summary).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra.core.utils import (
+    JobReturn,
+    JobStatus,
+    configure_log,
+    filter_overrides,
+    run_job,
+    setup_globals,
+)
+from omegaconf import DictConfig, open_dict
+
+from radiogenomics.launch.jobs import tolerant
+from radiogenomics.results import layout
+
+log = logging.getLogger(__name__)
+
+
+class SerialLauncher(BasicLauncher):
+    """Run a sweep's jobs one by one in this process; failures come back as FAILED jobs."""
+
+    def __init__(self, raise_on_failure: bool = False) -> None:
+        super().__init__()
+        self.raise_on_failure = bool(raise_on_failure)
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        """Run one batch of jobs; never raise on a failed job (unless ``raise_on_failure``)."""
+        setup_globals()
+        assert self.config is not None and self.hydra_context is not None
+        assert self.task_function is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        log.info("Launching %d jobs locally", len(job_overrides))
+        returns: list[JobReturn] = []
+        for i, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + i
+            label = " ".join(filter_overrides(overrides))
+            log.info("\t#%d : %s", idx, label)
+            ret = self.run_one(list(overrides), idx)
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+            if ret.status != JobStatus.COMPLETED:
+                log.error("job #%d (%s) failed: %s", idx, label, failure_reason(ret))
+            returns.append(ret)
+        failed = sum(r.status != JobStatus.COMPLETED for r in returns)
+        if failed:
+            log.warning(
+                "%d of %d jobs failed; finished jobs are summarised, failed ones are listed in "
+                "%s/%s", failed, len(returns), layout.SUMMARY_DIR, layout.MISSING_JOBS,
+            )  # fmt: skip
+        return returns if self.raise_on_failure else [tolerant(r) for r in returns]
+
+    def run_one(self, overrides: list[str], idx: int) -> JobReturn:
+        """One job through Hydra's ``run_job``; an exit or a failure to start becomes FAILED."""
+        assert self.config is not None and self.hydra_context is not None
+        assert self.task_function is not None
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = idx
+            sweep_config.hydra.job.num = idx
+        try:
+            ret = run_job(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=sweep_config,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
+        except (SystemExit, Exception) as err:  # sys.exit in the job, or its dir not made
+            return self.ended_outside_hydra(sweep_config, overrides, err)
+        if ret.status == JobStatus.FAILED:  # the traceback, while the job's log file is open
+            log.error("job failed", exc_info=ret._return_value)
+        return ret
+
+    def ended_outside_hydra(
+        self, config: DictConfig, overrides: list[str], err: BaseException
+    ) -> JobReturn:
+        """The JobReturn of a job that left ``run_job`` by an exception (Hydra reports none)."""
+        assert self.hydra_context is not None
+        ok = isinstance(err, SystemExit) and err.code in (0, None)
+        if not ok and not isinstance(err, SystemExit):
+            log.error("job failed", exc_info=err)
+        ret = JobReturn(
+            overrides=overrides,
+            status=JobStatus.COMPLETED if ok else JobStatus.FAILED,
+            _return_value=None if ok else err,
+        )
+        self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
+        return ret
+
+
+def failure_reason(ret: JobReturn) -> str:
+    """One line on why a job failed: its exception, or the status it exited with."""
+    err = ret._return_value
+    if isinstance(err, SystemExit):
+        return f"exit status {err.code}"
+    if isinstance(err, BaseException):
+        return f"{type(err).__name__}: {err}"
+    return repr(err)

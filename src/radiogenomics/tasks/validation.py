@@ -1,0 +1,597 @@
+"""Check a job's config before anything is read or trained: one function, one place.
+
+:func:`validate_config` is the first thing :func:`radiogenomics.tasks.run` does, for every task.
+It checks the options the task uses: the type and range of every number, the allowed values of
+every enumerated option (with a "did you mean"), the existence, kind (file or directory) and
+shape (one path or a list) of every path, that the cache directory is writable, and that the
+gene-set collections of enabled interpreters exist and parse. A mistake raises
+:class:`ConfigError`, a :class:`~radiogenomics.data.io.DataError`: ``tasks.run`` prints its one
+line and exits with status 2. Each message names the option, the bad value and the fix.
+
+:func:`check_gene_sets_on_data` then checks, before any pretraining or training, that those
+collections share genes with the data (it reads the cohort, which the job reuses).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from radiogenomics.data.io import (
+    FORMATS,
+    IMPUTE,
+    ORIENTATIONS,
+    RESOURCE_PREFIX,
+    DataError,
+)
+from radiogenomics.data.traits import TraitSpec
+
+log = logging.getLogger(__name__)
+
+TASKS = ("finetune", "pretrain", "predict", "interpret", "refit")
+FAMILIES = ("nn", "baseline")
+SEARCH_METHODS = ("grid", "random")
+INTERPRETER_SECTIONS = ("masking", "saliency")
+# keys of an interpreter's config that are the callback's, not its options'
+CALLBACK_KEYS = ("_target_", "enabled", "fold", "out_dir")
+_ABSENT = object()
+
+
+class ConfigError(DataError):
+    """A config option has a bad value, type or shape; the message names it and the fix."""
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def did_you_mean(value: object, choices: Iterable[object]) -> str:
+    """``; did you mean 'x'?`` for the closest choice (difflib), or ``''``."""
+    match = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _show(value: object) -> str:
+    """A value as written on the command line: lists in brackets, strings quoted when odd."""
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_show(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, str) and (not value or value != value.strip() or " " in value):
+        return repr(value)
+    return str(value)
+
+
+def _get(cfg: DictConfig, key: str, default: Any = _ABSENT) -> Any:
+    """The resolved value of ``key`` (containers as plain lists and dicts), or ``default``."""
+    try:
+        value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_resolution_failure=True)
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+    except OmegaConfBaseException as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{key}: cannot be resolved ({first})") from None
+    return default if value is _ABSENT else value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _int(
+    cfg: DictConfig,
+    key: str,
+    low: int | None = None,
+    high: int | None = None,
+    *,
+    null: bool = False,
+    example: object = None,
+    why: str = "",
+) -> int | None:
+    """An integer option within ``low..high`` (inclusive); None allowed when ``null``."""
+    value = _get(cfg, key, None)
+    if value is None and null:
+        return None
+    bounds = (
+        f"{low} <= {key} <= {high}"
+        if low is not None and high is not None
+        else f"{key} >= {low}"
+        if low is not None
+        else ""
+    )
+    notes = [why] if why else []
+    notes += [f"e.g. {key}={example}"] if example is not None else []
+    hint = f" ({'; '.join(notes)})" if notes else ""
+    if not _is_int(value):
+        kind = "an integer" + (f" with {bounds}" if bounds else "") + (" or null" if null else "")
+        raise ConfigError(f"{key}={_show(value)}: expected {kind}{hint}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{key}={value}: expected {bounds}{hint}")
+    return value
+
+
+def _number(
+    cfg: DictConfig,
+    key: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    null: bool = False,
+    example: object = None,
+) -> float | None:
+    """A real-valued option within the given bounds (``*_open``: the bound itself excluded)."""
+    value = _get(cfg, key, None)
+    if value is None and null:
+        return None
+    parts = []
+    if low is not None:
+        parts.append(f"{low:g} {'<' if low_open else '<='} ")
+    parts.append(key)
+    if high is not None:
+        parts.append(f" {'<' if high_open else '<='} {high:g}")
+    bounds = "".join(parts)
+    hint = f" (e.g. {key}={example})" if example is not None else ""
+    if not _is_number(value) or math.isnan(value):
+        raise ConfigError(f"{key}={_show(value)}: expected a number with {bounds}{hint}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        raise ConfigError(f"{key}={_show(value)}: expected {bounds}{hint}")
+    return float(value)
+
+
+def _bool(cfg: DictConfig, key: str) -> bool | None:
+    value = _get(cfg, key, None)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}={_show(value)}: expected true or false")
+    return value
+
+
+def _choice(
+    cfg: DictConfig, key: str, choices: Sequence, *, null: bool = False, lower: bool = False
+) -> Any:
+    """An option whose value must be one of ``choices``, with a "did you mean" when it is not."""
+    value = _get(cfg, key, None)
+    if value is None and null:
+        return None
+    probe = value.lower() if lower and isinstance(value, str) else value
+    if probe in choices:
+        return value
+    listed = ", ".join(_show(c) for c in choices)
+    raise ConfigError(f"{key}={_show(value)} is not one of {listed}{did_you_mean(value, choices)}")
+
+
+def _sizes(cfg: DictConfig, key: str) -> list[int]:
+    """A non-empty list of layer sizes >= 1."""
+    value = _get(cfg, key, None)
+    if not isinstance(value, list) or not value or not all(_is_int(v) and v >= 1 for v in value):
+        raise ConfigError(
+            f"{key}={_show(value)}: expected a non-empty list of layer sizes >= 1, "
+            f"e.g. {key}=[256,128,64]"
+        )
+    return value
+
+
+def _optimizer(cfg: DictConfig, prefix: str) -> None:
+    from radiogenomics.models.blocks import OPTIMIZERS
+
+    _choice(cfg, f"{prefix}.name", sorted(OPTIMIZERS), lower=True)
+    _number(cfg, f"{prefix}.lr", 0, low_open=True, example=0.001)
+    if _get(cfg, f"{prefix}.weight_decay", None) is not None:
+        _number(cfg, f"{prefix}.weight_decay", 0)
+
+
+# ------------------------------------------------------------------------------ the checks
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Check every option ``cfg.task`` uses; a :class:`ConfigError` names the first mistake."""
+    task = _choice(cfg, "task", TASKS)
+    _int(cfg, "seed", example=0)
+    _int(cfg, "torch_threads", 0, null=True, example=1, why="0 or null: torch's default")
+    if task in ("predict", "interpret", "refit"):
+        _not_a_file(cfg, f"{task}.sweep")  # unset or missing: the task says so itself
+    if task == "finetune":
+        _check_folds(cfg)
+        for key in ("resume", "save_model", "overwrite"):
+            _bool(cfg, key)
+        _check_thresholds(cfg)
+        _check_trait(cfg)
+        _check_model(cfg)
+        _check_trainer(cfg)
+        _check_data(cfg)
+        _check_interpreters(cfg)
+    elif task == "pretrain":
+        _check_pretrain(cfg)
+        _check_trainer(cfg)
+        _check_data(cfg)
+    elif task == "predict":
+        _check_trait(cfg)
+        _number(cfg, "predict.max_missing_fraction", 0, 1, example=0.2)
+        _int(cfg, "predict.n_boot", 0, example=2000)
+        _int(cfg, "predict.calibration_bins", 1, example=10)
+        _check_data(cfg)
+    elif task == "interpret":
+        _check_thresholds(cfg)
+        if _get(cfg, "interpret.patients", "held_out") == "data":
+            _check_data(cfg)
+    if _needs_cache(cfg, task):
+        _check_cache_dir(cfg)
+
+
+def _check_folds(cfg: DictConfig) -> None:
+    n_folds = _int(cfg, "n_folds", 2, example=10, why="outer CV needs at least 2 folds")
+    fold = _get(cfg, "fold", None)
+    if not _is_int(fold) or not 0 <= fold < n_folds:
+        raise ConfigError(
+            f"fold={_show(fold)}: expected an integer with 0 <= fold < n_folds={n_folds} "
+            f"(the outer folds are numbered 0..{n_folds - 1}; -m sweeps them all)"
+        )
+    _int(cfg, "split_seed", example=425)
+    _number(cfg, "val_fraction", 0, 1, low_open=True, high_open=True, example=0.15)
+    _int(cfg, "bootstrap", 0, null=True, example=0, why="a replicate id, or null for plain CV")
+
+
+def _check_thresholds(cfg: DictConfig) -> None:
+    if _get(cfg, "thresholds", None) is None:
+        return
+    _number(cfg, "thresholds.fdr", 0, 1, low_open=True, example=0.05)
+    _int(cfg, "thresholds.min_patients", 1, example=5)
+
+
+def _check_trait(cfg: DictConfig) -> None:
+    trait = _get(cfg, "trait", None)
+    if not isinstance(trait, dict):
+        raise ConfigError("trait is not set: choose one, e.g. trait=enhancement")
+    name = trait.get("name")
+    classes = trait.get("classes")
+    if not isinstance(classes, list) or not all(
+        isinstance(c, dict) and "name" in c and isinstance(c.get("values"), list) for c in classes
+    ):
+        raise ConfigError(
+            f"trait.classes of trait {name!r}: expected a list of {{name: ..., values: [...]}}"
+        )
+    class_names = [str(c["name"]) for c in classes]
+    positive = trait.get("positive_class")
+    if positive is not None and str(positive) not in class_names:
+        raise ConfigError(
+            f"trait.positive_class={_show(positive)} is not a class of trait {name!r} (classes: "
+            f"{', '.join(class_names)}){did_you_mean(positive, class_names)}"
+        )
+    _bool(cfg, "trait.permute_labels")
+    if _get(cfg, "trait.permute_seed", None) is not None:
+        _int(cfg, "trait.permute_seed")
+    try:
+        TraitSpec.from_config(trait)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"trait config: {err}") from None
+
+
+def _check_model(cfg: DictConfig) -> None:
+    family = _choice(cfg, "model.family", FAMILIES)
+    if family == "baseline":
+        from radiogenomics.models.baselines import COMPARATORS
+
+        _choice(cfg, "model.name", COMPARATORS)
+        _int(cfg, "model.inner_folds", 2, example=3)
+        _choice(cfg, "model.search.method", SEARCH_METHODS)
+        _int(cfg, "model.search.n_iter", 1, null=True)
+        _int(cfg, "model.search.select_k", 1, null=True, example=1000)
+        return
+    from radiogenomics.models.blocks import ACTIVATIONS
+
+    hidden = _sizes(cfg, "model.hidden_dims")
+    _choice(cfg, "model.activation", sorted(ACTIVATIONS))
+    _bool(cfg, "model.batchnorm")
+    _bool(cfg, "model.class_balanced")
+    for key in ("model.dropout", "model.input_dropout"):
+        _number(cfg, key, 0, 1, high_open=True, example=0.2)
+    transfer = _get(cfg, "model.transfer_layers", None)
+    if not _is_int(transfer) or not 0 <= transfer <= len(hidden):
+        raise ConfigError(
+            f"model.transfer_layers={_show(transfer)}: expected 0..{len(hidden)}, the network's "
+            f"{len(hidden)} hidden layers (model.hidden_dims={_show(hidden)})"
+        )
+    freeze = _get(cfg, "model.freeze_layers", None)
+    if not _is_int(freeze) or freeze < 0:
+        raise ConfigError(f"model.freeze_layers={_show(freeze)}: expected an integer >= 0")
+    if freeze > transfer:
+        raise ConfigError(
+            f"model.freeze_layers={freeze} exceeds model.transfer_layers={transfer}: only "
+            f"transferred layers can be frozen; set model.freeze_layers to 0..{transfer}"
+        )
+    _int(cfg, "model.batch_size", 1, example=16)
+    _optimizer(cfg, "model.optimizer")
+    if transfer > 0:
+        encoder = _check_pretrain(cfg)
+        if encoder[:transfer] != hidden[:transfer]:
+            raise ConfigError(
+                f"model.transfer_layers={transfer} copies the first {transfer} autoencoder "
+                f"layer(s), but model.hidden_dims={_show(hidden)} and pretrain.hidden_dims="
+                f"{_show(encoder)} differ there; use the same sizes or model.transfer_layers=0 "
+                "model.freeze_layers=0"
+            )
+
+
+def _check_pretrain(cfg: DictConfig) -> list[int]:
+    from radiogenomics.models.autoencoder import LOSSES
+    from radiogenomics.models.blocks import ACTIVATIONS
+
+    hidden = _sizes(cfg, "pretrain.hidden_dims")
+    _choice(cfg, "pretrain.activation", sorted(ACTIVATIONS))
+    _bool(cfg, "pretrain.batchnorm")
+    _number(cfg, "pretrain.dropout", 0, 1, high_open=True, example=0.0)
+    _choice(cfg, "pretrain.loss", sorted(LOSSES))
+    _int(cfg, "pretrain.batch_size", 1, example=32)
+    _int(cfg, "pretrain.max_epochs", 1, example=30)
+    _number(cfg, "pretrain.val_fraction", 0, 1, high_open=True, example=0.1)
+    _int(cfg, "pretrain.seed", example=0)
+    _optimizer(cfg, "pretrain.optimizer")
+    return hidden
+
+
+def _check_trainer(cfg: DictConfig) -> None:
+    _int(cfg, "trainer.max_epochs", 1, example=100)
+    if _get(cfg, "trainer.min_epochs", None) is not None:
+        _int(cfg, "trainer.min_epochs", 0)
+    stopping = _get(cfg, "callbacks.early_stopping", None)
+    if isinstance(stopping, dict) and stopping.get("enabled", True):
+        _int(cfg, "callbacks.early_stopping.patience", 0, example=20)
+        if stopping.get("min_delta") is not None:
+            _number(cfg, "callbacks.early_stopping.min_delta", 0)
+
+
+# ----------------------------------------------------------------------------------- data
+
+
+def _shipped_names() -> list[str]:
+    folder = resources.files("radiogenomics.data") / "resources"
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "SOURCES.md")
+
+
+def _path_problem(key: str, value: object) -> str | None:
+    """Why the file option ``key`` cannot be read: None (a file), ``"missing"`` or a message."""
+    text = str(value)
+    if text.startswith(RESOURCE_PREFIX):
+        name = text[len(RESOURCE_PREFIX) :]
+        names = _shipped_names()
+        if name in names:
+            return None
+        return (
+            f"{key}={text}: no shipped file {name!r} (shipped: {', '.join(names)})"
+            f"{did_you_mean(name, names)}"
+        )
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return f"{key}={text} is a directory; expected a file"
+    return None if path.is_file() else "missing"
+
+
+def _data_paths(cfg: DictConfig) -> list[tuple[str, object]]:
+    """(option, path) of every data file a real-data config names, shapes checked."""
+    expression = _get(cfg, "data.expression_file", None)
+    if expression in (None, ""):
+        raise ConfigError(
+            "data.expression_file is not set: point it at your expression matrix, e.g. "
+            "data=tcga_gbm data.expression_file=/path/to/expression.tsv.gz"
+        )
+    found: list[tuple[str, object]] = []
+    for key in ("data.expression_file", "data.traits_file", "data.pretrain_expression_file"):
+        value = _get(cfg, key, None)
+        if value in (None, ""):
+            continue
+        if isinstance(value, list):
+            more = (
+                " (further label tables go in data.label_files=[...])"
+                if key == "data.traits_file"
+                else ""
+            )
+            one = _show(value[0]) if len(value) == 1 else "<one path>"
+            raise ConfigError(
+                f"{key}={_show(value)} is a list; it takes one path: {key}={one}{more}"
+            )
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}={_show(value)}: expected a file path")
+        found.append((key, value))
+    labels = _get(cfg, "data.label_files", None)
+    if isinstance(labels, str):
+        raise ConfigError(
+            f"data.label_files={_show(labels)} is one string, but the option takes a list of "
+            f"paths: write data.label_files=[{labels}]"
+        )
+    if labels is not None and not isinstance(labels, list):
+        raise ConfigError(
+            f"data.label_files={_show(labels)}: expected a list of paths, e.g. "
+            "data.label_files=[/data/subtypes.csv]"
+        )
+    for i, item in enumerate(labels or []):
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"data.label_files[{i}]={_show(item)}: expected a file path")
+        found.append((f"data.label_files[{i}]", item))
+    return found
+
+
+def _check_data(cfg: DictConfig) -> None:
+    """Enumerated data options, and every data file: set, one path or a list, exists, a file."""
+    _choice(cfg, "data.orientation", ORIENTATIONS)
+    if _get(cfg, "data.synthetic", None) is not None:
+        _int(cfg, "data.synthetic.seed")
+        _int(cfg, "data.synthetic.n_pretrain", 0)
+        _int(cfg, "data.synthetic.n_annotated", 2)
+        _int(cfg, "data.synthetic.n_genes", 1, null=True)
+        return
+    _choice(cfg, "data.format", FORMATS)
+    _choice(cfg, "data.impute", IMPUTE, null=True)
+    sample_type = _get(cfg, "data.sample_type", None)
+    if sample_type is not None and not (
+        (_is_int(sample_type) and 0 <= sample_type <= 99)
+        or (isinstance(sample_type, str) and sample_type.isdigit() and len(sample_type) <= 2)
+    ):
+        raise ConfigError(
+            f"data.sample_type={_show(sample_type)}: expected a two-digit TCGA sample-type code "
+            "such as 01 (primary solid tumour), or null"
+        )
+    files = _data_paths(cfg)
+    for key, value in files:
+        problem = _path_problem(key, value)
+        if problem not in (None, "missing"):
+            raise ConfigError(problem)
+    missing = [f"{k}={v}" for k, v in files if _path_problem(k, v) == "missing"]
+    if missing:  # every missing file at once, before the big matrix is read
+        raise ConfigError(f"file(s) not found: {', '.join(missing)}")
+    clinical = _get(cfg, "data.clinical_file", None)
+    if clinical not in (None, ""):
+        problem = _path_problem("data.clinical_file", clinical)
+        if problem is not None:
+            log.warning(
+                "%s: training goes on, but scripts/survival.py needs this clinical table (point "
+                "data.clinical_file at the TCGA clinical patient table, or set it to null)",
+                f"data.clinical_file={clinical}: file not found"
+                if problem == "missing"
+                else problem,
+            )
+
+
+def _not_a_file(cfg: DictConfig, key: str) -> None:
+    """A directory option (a sweep dir) must not name a file."""
+    value = _get(cfg, key, None)
+    if isinstance(value, str) and value and Path(value).expanduser().is_file():
+        raise ConfigError(f"{key}={value} is a file; expected a directory (a sweep dir)")
+
+
+def _needs_cache(cfg: DictConfig, task: str) -> bool:
+    """Whether the job writes to ``paths.cache_dir`` (synthetic cohort, autoencoder)."""
+    if task not in ("finetune", "pretrain", "predict", "interpret"):
+        return False
+    if task == "interpret" and _get(cfg, "interpret.patients", "held_out") != "data":
+        return False
+    if _get(cfg, "data.synthetic", None) is not None or task == "pretrain":
+        return True
+    return (
+        task == "finetune"
+        and _get(cfg, "model.family", None) == "nn"
+        and (_get(cfg, "model.transfer_layers", 0) or 0) > 0
+    )
+
+
+def _check_cache_dir(cfg: DictConfig) -> None:
+    raw = _get(cfg, "paths.cache_dir", None)
+    if raw in (None, ""):
+        raise ConfigError("paths.cache_dir is not set: point it at a writable directory")
+    path = Path(str(raw)).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ConfigError(
+            f"paths.cache_dir={raw}: cannot write there ({type(err).__name__}: {reason}); the "
+            "synthetic cohort and pretrained autoencoders are cached there: point "
+            "paths.cache_dir (or the RADIOGENOMICS_CACHE variable) at a writable directory"
+        ) from None
+
+
+# ------------------------------------------------------------------------------ gene sets
+
+
+def _interpreters(cfg: DictConfig) -> dict[str, Any]:
+    """Options of each enabled interpretation callback (``+interpret=...``) that uses gene sets."""
+    from radiogenomics.interpret.masking_tables import MaskingOptions
+    from radiogenomics.interpret.saliency_tables import SaliencyOptions
+
+    types = {"masking": MaskingOptions, "saliency": SaliencyOptions}
+    found = {}
+    for name in INTERPRETER_SECTIONS:
+        section = _get(cfg, f"interpret.{name}", None)
+        if not isinstance(section, dict) or not section.get("enabled", True):
+            continue
+        settings = {k: v for k, v in section.items() if k not in CALLBACK_KEYS}
+        try:
+            options = types[name](**settings)
+        except (TypeError, ValueError) as err:  # an unknown key or a bad value
+            raise ConfigError(f"interpret.{name}: {err}") from None
+        if name == "saliency" and not options.gsea:
+            continue  # attributions only: no gene sets used
+        found[name] = options
+    return found
+
+
+def _check_collection(name: str, collection: str) -> None:
+    from radiogenomics.data.genesets import SHIPPED_COLLECTIONS, load_collection
+
+    key = f"interpret.{name}.collections"
+    path = Path(collection).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{key}: {collection} is a directory; expected a .gmt or .csv file")
+    looks_like_path = path.suffix != "" or len(path.parts) > 1
+    if not looks_like_path and collection.strip().lower() not in SHIPPED_COLLECTIONS:
+        raise ConfigError(
+            f"{key}: {collection!r} is not a shipped collection ({', '.join(SHIPPED_COLLECTIONS)})"
+            f" nor a .gmt/.csv path{did_you_mean(collection.lower(), SHIPPED_COLLECTIONS)}"
+        )
+    try:
+        load_collection(collection)
+    except FileNotFoundError:
+        raise ConfigError(f"{key}: gene-set file not found: {collection}") from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{key}: {collection}: {err}") from None
+
+
+def _check_interpreters(cfg: DictConfig) -> None:
+    for name, options in _interpreters(cfg).items():
+        for collection in options.collections:
+            _check_collection(name, str(collection))
+
+
+def _job_complete(cfg: DictConfig) -> bool:
+    """Whether ``task=finetune`` will skip this job (its metrics.json, same config)."""
+    from radiogenomics.results import layout
+    from radiogenomics.tasks.finetune import config_hash
+
+    try:
+        metrics = Path(str(_get(cfg, "paths.output_dir", "."))) / layout.METRICS
+        if not cfg.get("resume", True) or not metrics.is_file():
+            return False
+        return json.loads(metrics.read_text()).get("config_hash") == config_hash(cfg)
+    except (OSError, ValueError, AttributeError):  # ConfigError is a ValueError
+        return False
+
+
+def check_gene_sets_on_data(cfg: DictConfig) -> None:
+    """``task=finetune``: the collections of enabled interpreters must share genes with the data.
+
+    Runs before any pretraining or training (the interpretation callbacks would find out only
+    when the fit starts). The cohort read here is the one the job uses (``load_cohort`` keeps it).
+    """
+    if cfg.get("task") != "finetune":
+        return
+    interpreters = _interpreters(cfg)
+    if not interpreters or _job_complete(cfg):
+        return
+    from radiogenomics.data.cohort import load_cohort
+    from radiogenomics.interpret.gene_set_options import index_collections
+
+    genes = load_cohort(cfg.data, cfg.paths.cache_dir).genes
+    for name, options in interpreters.items():
+        try:
+            index_collections(options.collections, genes, **options.filters)
+        except ValueError as err:
+            raise DataError(f"interpret.{name}.collections: {err}") from None
