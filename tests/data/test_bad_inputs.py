@@ -158,6 +158,10 @@ CASES: dict[str, Case] = {
         r"; did you mean 'high'\?",
     ),
     "model.batch_size=0": Case(["model.batch_size=0"], r"model\.batch_size=0: expected .* >= 1"),
+    "model.optimizer.lr=1e38": Case(
+        ["model.optimizer.lr=1e38"],
+        r"model\.optimizer\.lr=1e\+38: expected 0 < model\.optimizer\.lr <= 1e\+30",
+    ),
     "model.optimizer.lr=-1": Case(
         ["model.optimizer.lr=-1"], r"model\.optimizer\.lr=-1: expected 0 < model\.optimizer\.lr"
     ),

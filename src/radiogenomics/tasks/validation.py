@@ -123,6 +123,11 @@ def _int(
     return value
 
 
+# torch builds optimizers in float32 and overflows with a traceback far below float32's max;
+# 1e30 still trains (and diverges cleanly, which the numerics guard reports)
+MAX_LEARNING_RATE = 1e30
+
+
 def _number(
     cfg: DictConfig,
     key: str,
@@ -193,9 +198,10 @@ def _optimizer(cfg: DictConfig, prefix: str) -> None:
     from radiogenomics.models.blocks import OPTIMIZERS
 
     _choice(cfg, f"{prefix}.name", sorted(OPTIMIZERS), lower=True)
-    _number(cfg, f"{prefix}.lr", 0, low_open=True, example=0.001)
+    # an upper bound too: torch overflows inside the optimizer on huge values (1e38)
+    _number(cfg, f"{prefix}.lr", 0, MAX_LEARNING_RATE, low_open=True, example=0.001)
     if _get(cfg, f"{prefix}.weight_decay", None) is not None:
-        _number(cfg, f"{prefix}.weight_decay", 0)
+        _number(cfg, f"{prefix}.weight_decay", 0, MAX_LEARNING_RATE)
 
 
 # ------------------------------------------------------------------------------ the checks
