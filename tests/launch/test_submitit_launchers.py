@@ -36,3 +36,17 @@ def test_two_fold_sweep_through_submitit_local(cache_dir, tmp_path):
     assert len(table) == 1 and table["n_jobs"].iloc[0] == 2 and table["folds_complete"].iloc[0]
     missing = json.loads((sweep / "summary" / "missing_jobs.json").read_text())
     assert missing["n_missing"] == 0
+
+
+def test_a_failed_local_job_does_not_stop_the_sweep(cache_dir, tmp_path):
+    """fold=7 of 2 folds is a config error: the other job finishes, the summary lists it."""
+    sweep = tmp_path / "sweep"
+    env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
+    cmd = [sys.executable, "train.py", "-m", "n_folds=2", "fold=0,7", *TINY,
+           "hydra/launcher=local", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert [json.loads(p.read_text())["fold"] for p in sweep.glob("*/metrics.json")] == [0]
+    missing = json.loads((sweep / "summary" / "missing_jobs.json").read_text())
+    assert missing["n_missing"] == 1 and "fold=7" in missing["jobs"][0]
+    assert "exited with status 2" in proc.stderr + proc.stdout
