@@ -20,7 +20,13 @@ from radiogenomics.data.io import (
     resolve_path,
 )
 from radiogenomics.data.synthetic import SyntheticConfig, ensure_synthetic
-from radiogenomics.data.traits import TraitSpec, class_counts, encode_labels, permute
+from radiogenomics.data.traits import (
+    TraitSpec,
+    class_counts,
+    encode_labels,
+    permute,
+    resolve_spec,
+)
 from radiogenomics.utils import file_digest, stable_hash
 
 log = logging.getLogger(__name__)
@@ -213,6 +219,8 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
     """Patients with expression and a mapped label for ``spec``; labels permuted if asked.
 
     With ``n_folds``, every class must have at least that many patients (stratified CV).
+    An unresolved spec (``trait=column``) gets its classes, or its median threshold, from the
+    column's values over every labelled patient; the returned ``TraitCohort.spec`` is concrete.
     """
     source = ", ".join(str(p) for p in cohort.label_files) or "label files"
     if spec.column not in cohort.labels.columns:
@@ -229,10 +237,19 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
             f"{n_no_value} patients; expected category strings such as "
             f"{spec.allowed_values[:4]}: is it the right file or column?"
         )
+    inferred = not spec.is_resolved
     try:
+        spec = resolve_spec(column, spec, source=source)
         encoded = encode_labels(column, spec, source=source)
     except ValueError as err:  # unknown category: the message lists the allowed values
         raise DataError(str(err)) from None
+    if inferred:
+        log.info(
+            "trait %s: classes inferred from column %r: %s%s",
+            spec.name, spec.column, spec.class_names,
+            f" (low < {spec.threshold:g} <= high, threshold over all {len(encoded.labels)} "
+            "labelled patients)" if spec.threshold is not None else "",
+        )  # fmt: skip
     shared = [p for p in encoded.labels.index if p in cohort.expression.index]
     no_expression = [p for p in encoded.labels.index if p not in cohort.expression.index]
     if encoded.labels.empty:
@@ -272,6 +289,19 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
         "labelled_without_expression": len(no_expression),
         "n_genes": int(cohort.expression.shape[1]),
         "permuted_labels": spec.permute_labels,
+        **(
+            {
+                "threshold": {
+                    "value": float(spec.threshold),
+                    "rule": "low < threshold <= high",
+                    "computed_on": "every labelled patient of the trait (not only those with "
+                    "expression); it uses the label values only",
+                }
+            }
+            if spec.threshold is not None
+            else {}
+        ),
+        **({"classes_inferred": spec.class_names} if inferred else {}),
         "patients": {
             "expression": len(cohort.expression),
             "trait_cohort": len(shared),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,13 @@ class TraitClass:
 
 @dataclass(frozen=True)
 class TraitSpec:
-    """How to turn one label column into integer classes (0..K-1)."""
+    """How to turn one label column into integer classes (0..K-1).
+
+    A spec with no classes (``trait=column``: ``classes: null``) is *unresolved*: its classes
+    are inferred from the label column by :func:`resolve_spec` (``trait_cohort`` does it), as
+    the sorted distinct values, or as ``low``/``high`` around ``threshold`` (a number or
+    ``"median"``). A resolved threshold spec keeps the numeric threshold and binarizes with it.
+    """
 
     name: str
     column: str
@@ -28,9 +35,28 @@ class TraitSpec:
     positive_class: str | None = None
     permute_labels: bool = False
     permute_seed: int = 0
+    threshold: float | str | None = None  # numeric column: low < threshold <= high
+    min_class_size: int = 0  # inferred classes: fewest patients a class may have
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.threshold, str) and self.threshold != "median":
+            raise ValueError(
+                f"trait {self.name!r}: threshold {self.threshold!r} is neither a number nor "
+                "'median'"
+            )
+        if self.threshold is not None and not isinstance(self.threshold, str):
+            if isinstance(self.threshold, bool) or not math.isfinite(float(self.threshold)):
+                raise ValueError(
+                    f"trait {self.name!r}: threshold {self.threshold!r} is not a finite number"
+                )
+        if not self.classes:  # unresolved: classes are inferred from the label column
+            return
+        if self.threshold is not None and self.n_classes != 2:
+            raise ValueError(
+                f"trait {self.name!r}: a threshold makes two classes (low, high), got "
+                f"{self.class_names}"
+            )
         if len(self.classes) < 2:
             raise ValueError(
                 f"trait {self.name!r}: needs at least two classes, got {len(self.classes)}"
@@ -51,6 +77,11 @@ class TraitSpec:
                         f"{seen[key]!r} and {cls.name!r}"
                     )
                 seen[key] = cls.name
+
+    @property
+    def is_resolved(self) -> bool:
+        """False while the classes (or the median threshold) are still to be inferred."""
+        return bool(self.classes) and self.threshold != "median"
 
     @property
     def class_names(self) -> list[str]:
@@ -74,11 +105,27 @@ class TraitSpec:
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> TraitSpec:
-        """Build from a ``configs/trait/*.yaml`` mapping."""
+        """Build from a ``configs/trait/*.yaml`` mapping (``classes: null``: unresolved)."""
+        if cfg.get("column") is None:
+            raise ValueError(
+                f"trait {cfg.get('name')!r} has no label column: set trait.column=NAME "
+                "(a column of the label files)"
+            )
         classes = tuple(
             TraitClass(name=str(c["name"]), values=tuple(str(v) for v in c["values"]))
-            for c in cfg["classes"]
+            for c in (cfg.get("classes") or ())
         )
+        threshold = cfg.get("threshold")
+        if threshold is not None and not (isinstance(threshold, str) and threshold == "median"):
+            try:
+                threshold = float(threshold)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"trait.threshold={threshold!r}: expected a number or 'median'"
+                ) from None
+        min_class_size = cfg.get("min_class_size") or 0
+        if isinstance(min_class_size, bool) or not isinstance(min_class_size, int):
+            raise ValueError(f"trait.min_class_size={min_class_size!r}: expected an integer >= 0")
         return cls(
             name=str(cfg["name"]),
             column=str(cfg["column"]),
@@ -87,7 +134,26 @@ class TraitSpec:
             positive_class=cfg.get("positive_class"),
             permute_labels=bool(cfg.get("permute_labels", False)),
             permute_seed=int(cfg.get("permute_seed", 0)),
+            threshold=threshold,
+            min_class_size=int(min_class_size),
         )
+
+    def to_config(self) -> dict:
+        """The mapping :meth:`from_config` reads back (concrete classes once resolved)."""
+        out = {
+            "name": self.name,
+            "column": self.column,
+            "classes": [{"name": c.name, "values": list(c.values)} for c in self.classes] or None,
+            "positive_class": self.positive_class,
+            "drop": list(self.drop),
+            "permute_labels": self.permute_labels,
+            "permute_seed": self.permute_seed,
+        }
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        if self.min_class_size:
+            out["min_class_size"] = self.min_class_size
+        return out
 
 
 def _norm(value: object) -> str:
@@ -105,8 +171,109 @@ class EncodedLabels:
     dropped: dict[str, int]  # source value -> number of patients dropped
 
 
+def _numeric(values: pd.Series, spec: TraitSpec, source: str) -> pd.Series:
+    """The column's kept values as floats; raise naming examples of non-numeric ones."""
+    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    bad = values[numbers.isna() | ~np.isfinite(numbers.to_numpy(float))]
+    if len(bad):
+        examples = ", ".join(f"{pid}: {val!r}" for pid, val in list(bad.items())[:5])
+        raise ValueError(
+            f"{source}: column {spec.column!r} of trait {spec.name!r} has a threshold "
+            f"({spec.threshold!r}) but {len(bad)} non-numeric value(s) ({examples}"
+            f"{', ...' if len(bad) > 5 else ''}); add them to trait.drop or drop the threshold "
+            "to use the values as categories"
+        )
+    return numbers.astype(float)
+
+
+def _kept(values: pd.Series, spec: TraitSpec) -> pd.Series:
+    """Values that are present and not in the drop list."""
+    drop = {_norm(v) for v in spec.drop}
+    normed = values.map(_norm)
+    return values[~normed.isin(drop)]
+
+
+def _check_sizes(counts: dict[str, int], spec: TraitSpec, source: str) -> None:
+    if len(counts) < 2:
+        raise ValueError(
+            f"{source}: column {spec.column!r} of trait {spec.name!r} has a single class "
+            f"after dropping {list(spec.drop)} (counts {counts}); nothing to classify"
+        )
+    small = {k: n for k, n in counts.items() if n < spec.min_class_size}
+    if small:
+        raise ValueError(
+            f"{source}: column {spec.column!r} of trait {spec.name!r} has class(es) {small} "
+            f"with fewer than trait.min_class_size={spec.min_class_size} patients (counts "
+            f"{counts}); drop them (trait.drop), merge classes in a trait file, or lower "
+            "trait.min_class_size"
+        )
+
+
+def resolve_spec(values: pd.Series, spec: TraitSpec, source: str = "labels") -> TraitSpec:
+    """A concrete spec for ``values`` (the trait's label column, all labelled patients).
+
+    Resolved specs come back unchanged. With a threshold, the classes are ``low`` (< threshold)
+    and ``high`` (>= threshold); ``"median"`` becomes the median of every labelled patient's
+    value (the trait's definition, no outcome information). Without one, each distinct kept
+    value is a class, sorted; ``positive_class`` (binary only) is moved second.
+    Raises ``ValueError`` on non-numeric thresholded values, a single class, or a class
+    smaller than ``min_class_size``.
+    """
+    if spec.is_resolved:
+        return spec
+    kept = _kept(values[values.notna()], spec)
+    if spec.threshold is not None:
+        numbers = _numeric(kept, spec, source)
+        if numbers.empty:
+            raise ValueError(
+                f"{source}: column {spec.column!r} of trait {spec.name!r} has no numeric value "
+                "to threshold"
+            )
+        threshold = float(numbers.median()) if spec.threshold == "median" else float(spec.threshold)
+        names = ["low", "high"]
+        counts = {
+            "low": int((numbers < threshold).sum()),
+            "high": int((numbers >= threshold).sum()),
+        }
+        counts = {k: n for k, n in counts.items() if n}
+        classes = [TraitClass("low", ()), TraitClass("high", ())]
+    else:
+        threshold = None
+        by_key: dict[str, str] = {}
+        for value in kept:
+            by_key.setdefault(_norm(value), str(value).strip())
+        names = [by_key[k] for k in sorted(by_key)]
+        normed = kept.map(_norm)
+        counts = {by_key[k]: int((normed == k).sum()) for k in sorted(by_key)}
+        classes = [TraitClass(name, (name,)) for name in names]
+    _check_sizes(counts, spec, source)
+    positive = spec.positive_class
+    if positive is not None:
+        match = [c for c in classes if _norm(c.name) == _norm(positive)]
+        if not match:
+            raise ValueError(
+                f"{source}: trait.positive_class={positive!r} is not a class of column "
+                f"{spec.column!r} (classes: {names})"
+            )
+        if len(classes) != 2:
+            raise ValueError(
+                f"{source}: trait.positive_class={positive!r} applies to two-class traits; "
+                f"column {spec.column!r} has {len(classes)} classes {names}: drop "
+                "trait.positive_class or add values to trait.drop"
+            )
+        classes = [c for c in classes if c is not match[0]] + match
+        positive = match[0].name
+    return replace(spec, classes=tuple(classes), positive_class=positive, threshold=threshold)
+
+
 def encode_labels(values: pd.Series, spec: TraitSpec, source: str = "labels") -> EncodedLabels:
-    """Map a label column (indexed by patient id) to class indices; raise on unknown categories."""
+    """Map a label column (indexed by patient id) to class indices; raise on unknown categories.
+
+    An unresolved spec is resolved on ``values`` first (see :func:`resolve_spec`).
+    """
+    spec = resolve_spec(values, spec, source)
+    if spec.threshold is not None:
+        return _encode_threshold(values, spec, source)
     lookup = {_norm(v): i for i, c in enumerate(spec.classes) for v in c.values}
     drop = {_norm(v) for v in spec.drop}
     normed = values.map(_norm)
@@ -123,6 +290,21 @@ def encode_labels(values: pd.Series, spec: TraitSpec, source: str = "labels") ->
     dropped = values[normed.isin(drop)].fillna("<empty>").astype(str).value_counts().to_dict()
     labels = kept.map(lookup).astype(np.int64)
     labels.name = spec.name
+    return EncodedLabels(labels=labels, dropped={str(k): int(v) for k, v in dropped.items()})
+
+
+def _encode_threshold(values: pd.Series, spec: TraitSpec, source: str) -> EncodedLabels:
+    drop = {_norm(v) for v in spec.drop}
+    normed = values.map(_norm)
+    dropped = values[normed.isin(drop)].fillna("<empty>").astype(str).value_counts().to_dict()
+    numbers = _numeric(values[~normed.isin(drop)], spec, source)
+    high = spec.class_names.index("high")
+    labels = pd.Series(
+        np.where(numbers.to_numpy() >= float(spec.threshold), high, 1 - high),
+        index=numbers.index,
+        dtype=np.int64,
+        name=spec.name,
+    )
     return EncodedLabels(labels=labels, dropped={str(k): int(v) for k, v in dropped.items()})
 
 

@@ -99,6 +99,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     spec = TraitSpec.from_config(cfg.trait)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
+    spec = tc.spec  # concrete classes (trait=column infers them from the label column)
     split = make_fold_split(
         tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction, cfg.get("bootstrap")
     )
@@ -224,7 +225,7 @@ def write_model_bundle(
         genes=tc.genes,
         fit_X=tc.X[fitted_on],
         training_patients=[tc.patient_ids[i] for i in seen],
-        trait=OmegaConf.to_container(cfg.trait, resolve=True),
+        trait=tc.spec.to_config(),
         class_names=tc.spec.class_names,
         model_config=OmegaConf.to_container(cfg.model, resolve=True),
         metrics=metrics,

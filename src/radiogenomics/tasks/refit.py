@@ -386,7 +386,7 @@ def write_refit_bundle(
         genes=tc.genes,
         fit_X=tc.X,
         training_patients=tc.patient_ids,
-        trait=OmegaConf.to_container(cfg.trait, resolve=True),
+        trait=tc.spec.to_config(),
         class_names=tc.spec.class_names,
         model_config=OmegaConf.to_container(cfg.model, resolve=True),
         metrics={"refit": True, **record["cv_estimate"]},

@@ -267,16 +267,49 @@ def _check_trait(cfg: DictConfig) -> None:
     if not isinstance(trait, dict):
         raise ConfigError("trait is not set: choose one, e.g. trait=enhancement")
     name = trait.get("name")
+    column = trait.get("column")
+    if column is None or (isinstance(column, str) and not column.strip()):
+        raise ConfigError(
+            f"trait.column is not set for trait {name!r}: name the label column, e.g. "
+            "trait=column trait.column=f5.proportion.enhancing"
+        )
     classes = trait.get("classes")
-    if not isinstance(classes, list) or not all(
+    if classes is None:  # trait=column: classes inferred from the column's values
+        threshold = trait.get("threshold")
+        if (
+            threshold is not None
+            and threshold != "median"
+            and not (_is_number(threshold) and math.isfinite(threshold))
+        ):
+            raise ConfigError(
+                f"trait.threshold={_show(threshold)}: expected a number or median "
+                "(e.g. trait.threshold=median)"
+            )
+        if trait.get("min_class_size") is not None:
+            _int(cfg, "trait.min_class_size", 0, example=10)
+        positive = trait.get("positive_class")
+        if (
+            threshold is not None
+            and positive is not None
+            and str(positive)
+            not in (
+                "low",
+                "high",
+            )
+        ):
+            raise ConfigError(
+                f"trait.positive_class={_show(positive)}: a thresholded trait has classes low "
+                "and high"
+            )
+    elif not isinstance(classes, list) or not all(
         isinstance(c, dict) and "name" in c and isinstance(c.get("values"), list) for c in classes
     ):
         raise ConfigError(
             f"trait.classes of trait {name!r}: expected a list of {{name: ..., values: [...]}}"
         )
-    class_names = [str(c["name"]) for c in classes]
+    class_names = [str(c["name"]) for c in classes or ()]
     positive = trait.get("positive_class")
-    if positive is not None and str(positive) not in class_names:
+    if classes is not None and positive is not None and str(positive) not in class_names:
         raise ConfigError(
             f"trait.positive_class={_show(positive)} is not a class of trait {name!r} (classes: "
             f"{', '.join(class_names)}){did_you_mean(positive, class_names)}"
