@@ -178,6 +178,17 @@ def file_digest(path: str | Path, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+def error_line(err: BaseException, limit: int | None = 200) -> str:
+    """An exception's first non-empty line (at most ``limit`` characters), else its type name."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__
+
+
+def to_plain(obj: Any) -> Any:
+    """Plain JSON types (numpy scalars and arrays, tuples, paths become numbers and lists)."""
+    return json.loads(json.dumps(obj, default=_jsonable))
+
+
 def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()

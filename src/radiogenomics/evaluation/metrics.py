@@ -61,13 +61,7 @@ def bootstrap_auroc_ci(
     """
     y = np.asarray(y)
     P = as_prob_matrix(probs)
-    rng = np.random.default_rng(seed)
-    counts = np.zeros((n_boot, len(y)))
-    for k in np.unique(y):
-        members = np.flatnonzero(y == k)
-        counts[:, members] = rng.multinomial(
-            len(members), np.full(len(members), 1 / len(members)), size=n_boot
-        )
+    counts = stratified_counts(y, n_boot, np.random.default_rng(seed))
     targets = (
         [1] if P.shape[1] == 2 else [k for k in range(P.shape[1]) if 0 < (y == k).sum() < len(y)]
     )
@@ -90,7 +84,8 @@ def bootstrap_auroc_ci(
 def stratified_counts(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(n_boot, n) patient counts of a stratified bootstrap (patients resampled within each class).
 
-    Draws the same resamples as :func:`bootstrap_auroc_ci` for the same seed.
+    :func:`bootstrap_auroc_ci` and the AP interval draw their resamples here (same seed, same
+    resamples).
     """
     y = np.asarray(y)
     counts = np.zeros((n_boot, len(y)))

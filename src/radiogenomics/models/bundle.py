@@ -39,7 +39,7 @@ from radiogenomics.data.datamodules import Standardizer
 from radiogenomics.data.io import DataError
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.results import layout
-from radiogenomics.utils import atomic_write, write_json
+from radiogenomics.utils import atomic_write, error_line, to_plain, write_json
 
 FORMAT = "radiogenomics-model"
 VERSION = 1
@@ -178,7 +178,7 @@ def save_bundle(
         files["weights"] = layout.BUNDLE_WEIGHTS
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         atomic_write(directory / layout.BUNDLE_WEIGHTS, lambda p: torch.save(state, p))
-        manifest_model["architecture"] = _jsonable(dict(model.hparams))
+        manifest_model["architecture"] = to_plain(dict(model.hparams))
     elif family == "baseline":
         selected = _selected_columns(model)
         if selected is not None:
@@ -199,11 +199,11 @@ def save_bundle(
         "family": family,
         "model_name": model_name,
         "files": files,
-        "trait": _jsonable(dict(trait)),
+        "trait": to_plain(dict(trait)),
         "class_names": [str(c) for c in class_names],
         "outputs": "probability of the positive class (binary) or of each class (multiclass)",
         "n_genes": len(genes),
-        "model_config": _jsonable(dict(model_config)),
+        "model_config": to_plain(dict(model_config)),
         **manifest_model,
         "training": {
             "n_fit_patients": int(len(fit_X)),
@@ -211,8 +211,8 @@ def save_bundle(
             "fingerprint": matrix_fingerprint(fit_X),
         },
         "versions": package_versions(),
-        "metrics": _jsonable(dict(metrics)),
-        **_jsonable(dict(extra or {})),
+        "metrics": to_plain(dict(metrics)),
+        **to_plain(dict(extra or {})),
     }
     return write_json(directory / layout.BUNDLE_MANIFEST, manifest)
 
@@ -249,21 +249,6 @@ def _save_xgboost(booster: Any, path: Path) -> None:
     json_path = path.with_name(path.name + ".json")
     booster.save_model(str(json_path))
     json_path.replace(path)
-
-
-def _first_line(err: Exception) -> str:
-    return str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types (numpy scalars and arrays, tuples, paths) for the manifest."""
-    return json.loads(json.dumps(value, default=_plain))
-
-
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return str(obj)
 
 
 # -------------------------------------------------------------------------------- loading
@@ -353,7 +338,7 @@ def _load_network(path: Path, manifest: Mapping[str, Any]):
     except Exception as err:  # pickle.UnpicklingError, RuntimeError for damaged archives, ...
         raise BundleError(
             f"{path}: refused: not a tensor-only weights file ({type(err).__name__}: "
-            f"{_first_line(err)})"
+            f"{error_line(err)})"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BundleError(f"{path}: expected a mapping of parameter names to tensors")
@@ -362,7 +347,7 @@ def _load_network(path: Path, manifest: Mapping[str, Any]):
         module.load_state_dict(state)
     except RuntimeError as err:
         message = f"{path}: weights do not fit the architecture in the manifest"
-        raise BundleError(f"{message} ({_first_line(err)})") from None
+        raise BundleError(f"{message} ({error_line(err)})") from None
     return module.eval()
 
 
@@ -392,7 +377,7 @@ def _load_estimator(directory: Path, files: Mapping[str, str], manifest: Mapping
         try:
             booster.load_model(str(path))
         except Exception as err:
-            raise BundleError(f"{path}: not an xgboost JSON model ({_first_line(err)})") from None
+            raise BundleError(f"{path}: not an xgboost JSON model ({error_line(err)})") from None
         steps = [*(pipeline.steps if pipeline is not None else []), ("clf", booster)]
         pipeline = Pipeline(steps)
     if pipeline is None:

@@ -22,7 +22,7 @@ from radiogenomics.data.datamodules import PretrainDataModule
 from radiogenomics.data.io import DataError
 from radiogenomics.models.autoencoder import AutoencoderModule, NonFiniteLossError
 from radiogenomics.results import layout
-from radiogenomics.utils import atomic_write, stable_hash, write_json
+from radiogenomics.utils import atomic_write, error_line, stable_hash, write_json
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +155,9 @@ def load_autoencoder(path: Path) -> AutoencoderModule:
         module = AutoencoderModule(**payload["hparams"])
         module.load_state_dict(payload["state_dict"])
     except Exception as err:  # damaged, truncated, tampered or foreign file
-        message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         raise DataError(
-            f"{path}: cannot load the cached autoencoder ({type(err).__name__}: {message})"
+            f"{path}: cannot load the cached autoencoder ({type(err).__name__}: "
+            f"{error_line(err) if str(err).strip() else ''})"
         ) from None
     bad = module.non_finite_parameters()
     if bad:

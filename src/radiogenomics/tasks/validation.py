@@ -35,6 +35,7 @@ from radiogenomics.data.io import (
     DataError,
 )
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.utils import error_line
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,7 @@ def _get(cfg: DictConfig, key: str, default: Any = _ABSENT) -> Any:
         if OmegaConf.is_config(value):
             value = OmegaConf.to_container(value, resolve=True)
     except OmegaConfBaseException as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"{key}: cannot be resolved ({first})") from None
+        raise ConfigError(f"{key}: cannot be resolved ({error_line(err, limit=None)})") from None
     return default if value is _ABSENT else value
 
 
