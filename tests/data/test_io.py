@@ -267,7 +267,9 @@ def test_excel_mangled_gene_symbols_warn(tmp_path, caplog):
     assert "4 gene symbol(s) look turned into dates" in logged
 
 
-@pytest.mark.parametrize("n_constant, warned", [(20, "every gene"), (15, "15 of 20"), (5, None)])
+@pytest.mark.parametrize(
+    "n_constant, warned", [(20, "every gene"), (15, "15 of 20"), (5, "5 of 20"), (4, None)]
+)
 def test_mostly_constant_genes_warn(tmp_path, caplog, n_constant, warned):
     frame = _log2_frame()
     frame.iloc[:, :n_constant] = 7.0

@@ -136,9 +136,9 @@ CASES = {
         lambda t: read_label_table(labels_file(t, index=[*PATIENTS[:11], PATIENTS[3]])),
         r"vasari\.csv: patient id 'TCGA-02-0004' occurs more than once.*one label row",
     ),
-    "orientation cannot be determined": (
-        lambda t: expr(t, index=[f"s{i}" for i in range(12)]),
-        r"expr\.tsv: cannot tell whether rows or columns are patients.*data\.orientation=",
+    "orientation cannot be determined": (  # neither barcodes nor gene symbols on either axis
+        lambda t: expr(t, text="id\tx1\tx2\ns1\t1\t2\ns2\t3\t4\n"),
+        r"expr\.tsv: cannot tell whether rows or columns are samples.*data\.orientation=",
     ),
     "unknown orientation": (
         lambda t: expr(t, orientation="rows"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,13 +102,24 @@ def clinical_file(data_cfg: Mapping, cache_dir: str | Path) -> Path | None:
     return None
 
 
-def _read_expression(path: Path, data_cfg: Mapping) -> ExpressionData:
+def _read_expression(
+    path: Path,
+    data_cfg: Mapping,
+    label_ids: Collection[str] = (),
+    known_genes: Collection[str] = (),
+) -> ExpressionData:
+    """Read one expression file with the data config's reader options."""
     return read_expression_data(
         path,
         orientation=data_cfg.get("orientation", "auto"),
         format=data_cfg.get("format", "auto"),
         impute=data_cfg.get("impute"),
         sample_type=data_cfg.get("sample_type"),
+        layer=data_cfg.get("layer"),
+        var_names_column=data_cfg.get("var_names_column"),
+        transform=data_cfg.get("transform"),
+        label_ids=label_ids,
+        known_genes=known_genes,
     )
 
 
@@ -116,7 +127,7 @@ def _add_pretrain_file(
     main: ExpressionData, path: Path, data_cfg: Mapping
 ) -> tuple[pd.DataFrame, dict]:
     """Append the patients of a separate pretraining file (genes: those both files share)."""
-    extra = _read_expression(path, data_cfg)
+    extra = _read_expression(path, data_cfg, known_genes=main.expression.columns)
     genes = main.expression.columns.intersection(extra.expression.columns, sort=False)
     if len(genes) == 0:
         raise DataError(
@@ -171,7 +182,9 @@ def load_cohort(data_cfg: Mapping, cache_dir: str | Path) -> Cohort:
 
 def _read_cohort(data_cfg: Mapping, expression_file: Path, label_files: list[Path]) -> Cohort:
     """Read and join the files of a cohort (see ``load_cohort``)."""
-    main = _read_expression(expression_file, data_cfg)
+    tables = [(p, read_label_table(p)) for p in label_files]  # first: their ids orient the matrix
+    label_ids = {str(i) for _, table in tables for i in table.index}
+    main = _read_expression(expression_file, data_cfg, label_ids=label_ids)
     expression, digest = main.expression, file_digest(expression_file)
     report: dict = {"expression": main.report}
     if data_cfg.get("pretrain_expression_file"):
@@ -180,7 +193,6 @@ def _read_cohort(data_cfg: Mapping, expression_file: Path, label_files: list[Pat
             main, pretrain_file, data_cfg
         )
         digest = stable_hash([digest, file_digest(pretrain_file)], length=16)
-    tables = [(p, read_label_table(p)) for p in label_files]
     if main.labels is not None:  # e.g. the ClaNC840 subtype row
         tables.insert(0, (expression_file, main.labels))
         label_files = [expression_file, *label_files]
@@ -226,7 +238,7 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
     if spec.column not in cohort.labels.columns:
         raise DataError(
             f"{source}: trait {spec.name!r} needs column {spec.column!r}, which is missing; "
-            f"columns present: {list(cohort.labels.columns)}"
+            f"columns present: {list(cohort.labels.columns)}{_obs_note(cohort)}"
         )
     column = cohort.labels[spec.column]
     n_no_value = int(column.isna().sum())
@@ -330,6 +342,13 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
         spec=spec,
         report=report,
     )
+
+
+def _obs_note(cohort: Cohort) -> str:
+    """Where label columns of an .h5ad cohort come from (else '')."""
+    if cohort.report.get("expression", {}).get("format") != "h5ad":
+        return ""
+    return f" (the obs columns of {cohort.expression_file} and of any data.label_files)"
 
 
 def _id_hint(cohort: Cohort) -> str:

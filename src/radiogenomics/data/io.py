@@ -3,11 +3,17 @@
 Accepted expression files (``format="auto"`` picks by name and content):
 
 * ``table``: TSV/CSV/TXT (optionally ``.gz``), one id column then numbers; patients x genes or
-  genes x samples (``orientation="auto"`` looks for TCGA barcodes in the first column vs the header);
+  genes x samples (``orientation="auto"``: see :func:`_orient`); a GSEA-style ``DESCRIPTION``
+  second column and GEO series-matrix ``!`` lines are skipped;
 * ``parquet``: the same table as Parquet (ids in the index or in the first column);
 * ``gct``: GCT 1.2 or 1.3 (genes x samples, description / row-metadata columns skipped);
 * ``clanc840``: the Verhaak 2010 ClaNC840 layout (header, ``Subtype`` row, gene rows with a signature
-  code in column 2); yields the expression and a ``subtype`` label column.
+  code in column 2); yields the expression and a ``subtype`` label column;
+* ``h5ad``: AnnData (samples x genes ``X`` or a layer, dense or sparse; ``obs`` columns become label
+  columns; see :mod:`radiogenomics.data.anndata_io`).
+
+Sample ids may be anything: TCGA barcodes are cut to their 12-character patient id, other ids
+are kept as they are (stripped).
 
 Every problem with a file raises :class:`DataError` naming the file, the line/row/column or value,
 and what was expected, before any training starts.
@@ -16,12 +22,14 @@ and what was expected, before any training starts.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import logging
 import re
 import warnings
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,7 +44,10 @@ log = logging.getLogger(__name__)
 BARCODE_RE = re.compile(r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}", re.IGNORECASE)
 PATIENT_ID_LENGTH = 12
 ORIENTATIONS = ("auto", "patients_x_genes", "genes_x_patients")
-FORMATS = ("auto", "table", "parquet", "gct", "clanc840")
+FORMATS = ("auto", "table", "parquet", "gct", "clanc840", "h5ad")
+TRANSFORMS = (None, "log2p1")  # data.transform: log2p1 = log2(x + 1), negatives floored at 0
+DESCRIPTION_COLUMNS = ("description", "desc")  # GSEA .txt: NAME, DESCRIPTION, then samples
+GEO_COMMENT = "!"  # GEO series-matrix metadata lines (!Series_..., !series_matrix_table_end)
 IMPUTE = (None, "gene_mean")
 RESOURCE_PREFIX = "resource:"  # data.*_file values naming a file shipped in data/resources
 CLANC_LABEL_COLUMN = "subtype"
@@ -44,6 +55,7 @@ FIREHOSE_SECOND_HEADER = "Composite Element REF"  # TCGA Level 3 / Firehose: 2nd
 # cells read as missing in expression files (label tables keep every string, e.g. "n/a")
 NA_TOKENS = ("", "NA", "NaN", "nan", "N/A", "NULL", "null", "-")
 _GZIP_MAGIC = b"\x1f\x8b"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the first bytes of every HDF5 file (.h5ad)
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the models train in float32
 
 
@@ -230,11 +242,23 @@ def _parse_numbers(flat: str) -> np.ndarray:
 # ------------------------------------------------------------------------------------ formats
 
 
+def _is_hdf5(path: Path) -> bool:
+    """Whether ``path`` starts with the HDF5 signature (an .h5ad under another name, too)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_HDF5_MAGIC)) == _HDF5_MAGIC
+    except OSError:
+        return False
+
+
 def detect_format(path: Path, first_lines: list[str] | None = None) -> str:
-    """``parquet``/``gct`` by file name, ``gct``/``clanc840`` by content, else ``table``."""
+    """``parquet``/``gct``/``h5ad`` by file name (or HDF5 signature), ``gct``/``clanc840`` by
+    content, else ``table``."""
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
+    if name.endswith(".h5ad") or _is_hdf5(path):
+        return "h5ad"
     if name.endswith((".gct", ".gct.gz")):
         return "gct"
     if first_lines:
@@ -359,25 +383,95 @@ def _looks_like_patients(ids: list[str]) -> float:
     return float(np.mean([bool(BARCODE_RE.match(_unquote(i))) for i in ids])) if ids else 0.0
 
 
-def _orient(matrix: _Matrix, orientation: str, path: Path) -> tuple[str, _Matrix]:
+GENE_SHARE = 0.5  # an axis whose ids are at least this share gene-like holds the genes
+# Ensembl gene ids, RefSeq transcripts, Affymetrix / Illumina probe ids, Affymetrix Gene ST ids
+ENSEMBL_OR_PROBE_RE = re.compile(
+    r"^(ENS[A-Z]*G\d{6,}(\.\d+)?|N[MR]_\d+(\.\d+)?|[A-Za-z0-9-]+_(s_|x_|a_|[a-z]_)?at"
+    r"|ILMN_\d+|\d{7,8}(_st)?)$"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _known_symbols() -> frozenset[str]:
+    """Upper-case gene symbols of the shipped HT_HG-U133A universe (12,042 genes)."""
+    from radiogenomics.data.genesets import load_gene_universe
+
+    return frozenset(g.upper() for g in load_gene_universe())
+
+
+def _gene_like_share(ids: list[str], known: frozenset[str]) -> float:
+    """Share of ``ids`` that look like genes: a known symbol, an Ensembl or a probe id, a date."""
+    if not ids:
+        return 0.0
+    symbols = _known_symbols() | known
+    hits = [
+        _unquote(i).upper() in symbols
+        or bool(ENSEMBL_OR_PROBE_RE.match(_unquote(i)))
+        or bool(EXCEL_DATE_RE.match(_unquote(i)))
+        for i in ids
+    ]
+    return float(np.mean(hits))
+
+
+def _label_share(ids: list[str], label_ids: frozenset[str]) -> float:
+    """Share of ``ids`` whose patient id is in a label table."""
+    if not ids or not label_ids:
+        return 0.0
+    return float(np.mean([patient_id(i) in label_ids for i in ids]))
+
+
+def _orientation_votes(
+    matrix: _Matrix, label_ids: frozenset[str], known_genes: frozenset[str]
+) -> tuple[str | None, str]:
+    """(orientation or None, the evidence): barcodes first, then label ids, then gene names."""
+    rows, cols = _looks_like_patients(matrix.rows), _looks_like_patients(matrix.columns)
+    evidence = [f"TCGA barcodes: {rows:.0%} of row ids, {cols:.0%} of column names"]
+    if rows > 0.5 >= cols:
+        return "patients_x_genes", evidence[0]
+    if cols > 0.5 >= rows:
+        return "genes_x_patients", evidence[0]
+    votes = []
+    if label_ids:
+        r, c = _label_share(matrix.rows, label_ids), _label_share(matrix.columns, label_ids)
+        evidence.append(f"ids in the label table(s): {r:.0%} of row ids, {c:.0%} of column names")
+        if r != c:
+            votes.append(("patients_x_genes" if r > c else "genes_x_patients", evidence[-1]))
+    r, c = (_gene_like_share(ids, known_genes) for ids in (matrix.rows, matrix.columns))
+    evidence.append(f"gene symbols or ids: {r:.0%} of row ids, {c:.0%} of column names")
+    if c >= GENE_SHARE > r:
+        votes.append(("patients_x_genes", evidence[-1]))
+    elif r >= GENE_SHARE > c:
+        votes.append(("genes_x_patients", evidence[-1]))
+    found = {v for v, _ in votes}
+    if len(found) == 1:
+        return found.pop(), "; ".join(e for _, e in votes)
+    return None, "; ".join(evidence) + ("; these disagree" if len(found) > 1 else "")
+
+
+def _orient(
+    matrix: _Matrix,
+    orientation: str,
+    path: Path,
+    label_ids: frozenset[str] = frozenset(),
+    known_genes: frozenset[str] = frozenset(),
+) -> tuple[str, str, _Matrix]:
+    """(orientation, why, the matrix as samples x genes); ``auto`` decides from the ids."""
     if orientation not in ORIENTATIONS:
         raise DataError(f"data.orientation={orientation!r}: expected one of {ORIENTATIONS}")
+    reason = "data.orientation"
     if orientation == "auto":
-        rows, cols = _looks_like_patients(matrix.rows), _looks_like_patients(matrix.columns)
-        if rows > 0.5 >= cols:
-            orientation = "patients_x_genes"
-        elif cols > 0.5 >= rows:
-            orientation = "genes_x_patients"
-        else:
+        found, reason = _orientation_votes(matrix, label_ids, known_genes)
+        if found is None:
             raise DataError(
-                f"{path}: cannot tell whether rows or columns are patients ({rows:.0%} of row ids "
-                f"and {cols:.0%} of column names look like TCGA barcodes, e.g. row "
+                f"{path}: cannot tell whether rows or columns are samples ({reason}; e.g. row "
                 f"{matrix.rows[0]!r}, column {matrix.columns[0]!r}); set "
                 "data.orientation=patients_x_genes or data.orientation=genes_x_patients"
             )
+        orientation = found
+        log.info("%s: %s (from %s)", path, orientation, reason)
     if orientation == "genes_x_patients":
         matrix = _Matrix(matrix.columns, matrix.rows, matrix.values.T)
-    return orientation, matrix
+    return orientation, reason, matrix
 
 
 def _sample_type(sample: str) -> str | None:
@@ -468,7 +562,7 @@ def _check_values(X: np.ndarray, patients: list[str], genes: list[str], path: Pa
 LINEAR_VALUE = 100.0  # log2 expression stays below ~20; many cells above this look linear-scale
 LINEAR_SHARE = 0.01  # ... "many": this share of all cells
 LOG_MEDIAN = 20.0  # a patient whose median is at most this looks log-scale
-MOSTLY_CONSTANT = 0.5  # warn when more than this share of the genes are constant
+MANY_CONSTANT = 0.2  # warn when more than this share of the genes are constant
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 EXCEL_DATE_RE = re.compile(
     rf"^(\d{{1,2}}-({_MONTHS})(-\d{{2,4}})?|({_MONTHS})-\d{{1,2}}|\d{{4}}-\d{{2}}-\d{{2}}"
@@ -509,10 +603,19 @@ def expression_quality(
             if n_negative
             else ""
         )
+        counts = " (whole numbers: RNA-seq counts?)" if _whole_numbers(X) else ""
         found.append(
-            f"{source}: values look linear-scale ({share_high:.1%} of the cells are > "
+            f"{source}: values look linear-scale{counts} ({share_high:.1%} of the cells are > "
             f"{LINEAR_VALUE:g}, max {float(X.max()):.4g}{negative}); the models expect log2 "
-            "expression (e.g. RMA): transform with log2(x + 1)"
+            "expression (e.g. RMA): transform with log2(x + 1), e.g. data.transform=log2p1"
+        )
+    elif X.size and float(X.max()) > LINEAR_VALUE:
+        n_high = int((X > LINEAR_VALUE).sum())
+        r, c = np.unravel_index(int(np.argmax(X)), X.shape)
+        found.append(
+            f"{source}: {n_high} cell(s) are > {LINEAR_VALUE:g} (max {float(X.max()):.4g} at "
+            f"patient {patients[r]!r}, gene {genes[c]!r}) while log2 expression stays below ~20: "
+            "are some values linear-scale or corrupt?"
         )
     excel = [g for g in genes if EXCEL_DATE_RE.match(str(g).strip())]
     if excel:
@@ -521,12 +624,12 @@ def expression_quality(
             f"(e.g. {excel[:5]}; MARCH1 -> 1-Mar, SEPT9 -> 9-Sep): fix the symbols at the source"
         )
     constant = np.flatnonzero(X.max(axis=0) == X.min(axis=0)) if X.size else np.zeros(0, dtype=int)
-    if len(genes) and len(constant) > MOSTLY_CONSTANT * len(genes):
+    if len(genes) and len(constant) > MANY_CONSTANT * len(genes):
         every = "every" if len(constant) == len(genes) else f"{len(constant)} of {len(genes)}"
         found.append(
             f"{source}: {every} gene(s) have the same value for every patient (e.g. "
-            f"{[genes[i] for i in constant[:3]]}); nothing to learn from them: is the matrix "
-            "filled in or transposed?"
+            f"{[genes[i] for i in constant[:3]]}); nothing to learn from them: filter them "
+            "(e.g. genes unexpressed in RNA-seq), or is the matrix filled in or transposed?"
         )
     for message in found:
         log.warning(message)
@@ -538,6 +641,11 @@ def expression_quality(
         "n_constant_genes": int(len(constant)),
         "warnings": found,
     }
+
+
+def _whole_numbers(X: np.ndarray) -> bool:
+    """Whether every value is a non-negative whole number (read counts)."""
+    return bool(X.size) and bool((X >= 0).all()) and bool((X == np.round(X)).all())
 
 
 def _average_duplicate_genes(X: np.ndarray, genes: list[str], path: Path):
@@ -557,45 +665,121 @@ def _average_duplicate_genes(X: np.ndarray, genes: list[str], path: Path):
     return X, [genes[i] for i in first], n_dup
 
 
+def _read_table(lines: _Lines, path: Path) -> _Matrix:
+    """A delimited text matrix; skips GEO ``!`` lines, a Firehose 2nd header, a DESCRIPTION column."""
+    kept = [i for i, line in enumerate(lines.text) if not line.startswith(GEO_COMMENT)]
+    if len(kept) < len(lines):
+        if not kept:
+            raise DataError(f"{path}: only '{GEO_COMMENT}' metadata lines, no expression table")
+        lines = _Lines([lines.text[i] for i in kept], [lines.number[i] for i in kept])
+    if len(lines) > 2 and lines.text[1].split("\t")[0].strip() == FIREHOSE_SECOND_HEADER:
+        lines = _Lines([lines.text[0], *lines.text[2:]], [lines.number[0], *lines.number[2:]])
+    sep = _delimiter(lines.text, path)
+    header = _split_header(lines.text[0], sep)
+    described = len(header) > 2 and _unquote(header[1]).lower() in DESCRIPTION_COLUMNS
+    return _parse_matrix(lines, path, sep, meta_cols=1 if described else 0)
+
+
+def _read_h5ad(
+    path: Path, layer: str | None, var_names_column: str | None
+) -> tuple[_Matrix, pd.DataFrame | None, str]:
+    """(samples x genes matrix, obs labels or None, what was read) of an AnnData file."""
+    from radiogenomics.data.anndata_io import read_h5ad
+
+    content = read_h5ad(path, layer=layer, var_names_column=var_names_column)
+    labels = content.labels if len(content.labels.columns) else None
+    source = f"{content.source} ({'sparse' if content.sparse else 'dense'})"
+    return _Matrix(content.samples, content.genes, content.values), labels, source
+
+
+def transform_values(X: np.ndarray, transform: str | None, path: str | Path) -> np.ndarray:
+    """Apply ``data.transform`` (``log2p1``: log2(x + 1), negatives floored at 0, with warnings)."""
+    if transform is None:
+        return X
+    if transform not in TRANSFORMS:
+        raise DataError(f"data.transform={transform!r}: expected one of {TRANSFORMS}")
+    share_high = float((X > LINEAR_VALUE).mean()) if X.size else 0.0
+    if share_high < LINEAR_SHARE and X.size and float(X.max()) <= LOG_MEDIAN:
+        log.warning(
+            "%s: data.transform=log2p1 on values that already look log-scale (max %.4g, "
+            "%.1f%% of the cells > %g): is the file log2 already? Then drop data.transform",
+            path, float(X.max()), 100 * share_high, LINEAR_VALUE,
+        )  # fmt: skip
+    negative = X < 0
+    if negative.any():
+        log.warning(
+            "%s: data.transform=log2p1: %d negative value(s) (min %.4g; background-subtracted "
+            "intensities?) floored at 0 before log2(x + 1)",
+            path, int(negative.sum()), float(X.min()),
+        )  # fmt: skip
+        X = np.where(negative, 0.0, X)
+    return np.log2(X + 1.0)
+
+
 def read_expression_data(
     path: str | Path,
     orientation: str = "auto",
     format: str = "auto",
     impute: str | None = None,
     sample_type: str | None = None,
+    *,
+    layer: str | None = None,
+    var_names_column: str | None = None,
+    transform: str | None = None,
+    label_ids: Collection[str] = (),
+    known_genes: Collection[str] = (),
 ) -> ExpressionData:
     """Read an expression file into patients x genes (float32), with any labels it carries.
 
-    Patients are keyed by 12-character TCGA barcodes; duplicate gene symbols are averaged (with a
-    warning saying how many); empty gene symbols are dropped. ``sample_type`` (e.g. ``"01"``,
-    primary solid tumour) keeps only TCGA barcodes with that sample-type code (characters 14-15;
-    shorter ids are kept), for files holding several samples per patient. See the module doc.
+    Patients are keyed by 12-character TCGA barcodes (other ids as they are); duplicate gene
+    symbols are averaged (with a warning saying how many); empty gene symbols are dropped.
+    ``sample_type`` (e.g. ``"01"``, primary solid tumour) keeps only TCGA barcodes with that
+    sample-type code (characters 14-15; shorter ids are kept), for files holding several samples
+    per patient. ``label_ids`` (the label tables' patient ids) and ``known_genes`` help
+    ``orientation="auto"`` decide which axis holds the samples; ``layer`` and
+    ``var_names_column`` apply to .h5ad files; ``transform="log2p1"`` takes log2(x + 1) of
+    counts or linear intensities. See the module doc.
     """
     path = resolve_path(path)
     if format not in FORMATS:
         raise DataError(f"data.format={format!r}: expected one of {FORMATS}")
     labels = None
     lines = _Lines([], [])
+    source = None
     if format == "auto":
         format = detect_format(path)
-        if format != "parquet":
+        if format not in ("parquet", "h5ad"):
             lines = _lines(_read_text(path), path)
             format = detect_format(path, lines.text[:2])
-    elif format != "parquet":
+    elif format not in ("parquet", "h5ad"):
         lines = _lines(_read_text(path), path)
     if format == "parquet":
         if not path.is_file():
             raise DataError(f"{path}: file not found")
         matrix = _read_parquet(path)
+    elif format == "h5ad":
+        if orientation not in ("auto", "patients_x_genes"):
+            raise DataError(
+                f"data.orientation={orientation}: an .h5ad file ({path}) is samples (obs) x genes "
+                "(var); leave data.orientation=auto"
+            )
+        matrix, labels, source = _read_h5ad(path, layer, var_names_column)
+        orientation = "patients_x_genes"
     elif format == "gct":
         matrix, orientation = _read_gct(path, lines), "genes_x_patients"
     elif format == "clanc840":
         (matrix, labels), orientation = _read_clanc840(path, lines), "genes_x_patients"
     else:
-        if len(lines) > 2 and lines.text[1].split("\t")[0].strip() == FIREHOSE_SECOND_HEADER:
-            lines = _Lines([lines.text[0], *lines.text[2:]], [lines.number[0], *lines.number[2:]])
-        matrix = _parse_matrix(lines, path, _delimiter(lines.text, path))
-    orientation, matrix = _orient(matrix, orientation, path)
+        matrix = _read_table(lines, path)
+    orientation, orientation_from, matrix = _orient(
+        matrix,
+        orientation,
+        path,
+        frozenset(label_ids),
+        frozenset(str(g).upper() for g in known_genes),
+    )
+    if format in ("h5ad", "gct", "clanc840"):
+        orientation_from = f"the {format} layout"
     matrix, n_other_samples = _keep_sample_type(matrix, sample_type)
     patients = _unique_patients(matrix.rows, path, "expression profile")
     genes = [_unquote(g) for g in matrix.columns]
@@ -605,6 +789,7 @@ def read_expression_data(
     if not genes:
         raise DataError(f"{path}: no gene columns with a symbol")
     X, n_imputed = _check_values(X, patients, genes, path, impute)
+    X = transform_values(X, transform, path)
     X, genes, n_dup = _average_duplicate_genes(X, genes, path)
     quality = expression_quality(X, patients, genes, path)
     expression = pd.DataFrame(
@@ -617,7 +802,10 @@ def read_expression_data(
     report = {
         "file": str(path),
         "format": format,
+        **({"matrix": source} if source else {}),
         "orientation": orientation,
+        "orientation_from": orientation_from,
+        "transform": transform,
         "n_patients": len(patients),
         "n_genes_read": len(matrix.columns),
         "n_genes_kept": len(genes),

@@ -340,3 +340,17 @@ def ensure_synthetic(config: SyntheticConfig, cache_dir: str | Path) -> Syntheti
         if not files.truth.exists():  # truth.json is written last: its presence means complete
             files = generate(config, directory)
     return files
+
+
+def export_h5ad(files: SyntheticFiles, path: str | Path, sparse: bool = False) -> Path:
+    """The cohort as one AnnData file: expression as X (dense or CSR), label columns as obs.
+
+    The same numbers and labels as the TSV + CSV files (expression-only patients have no obs
+    value), so training on either gives the same results.
+    """
+    from radiogenomics.data.anndata_io import cohort_to_anndata, write_h5ad
+    from radiogenomics.data.io import read_expression, read_label_table
+
+    expression = read_expression(files.expression)
+    labels = read_label_table(files.vasari).join(read_label_table(files.subtypes), how="outer")
+    return write_h5ad(path, cohort_to_anndata(expression, labels, sparse=sparse))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -15,7 +16,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from filelock import FileLock
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from radiogenomics.data.cohort import Cohort, load_cohort
 from radiogenomics.data.datamodules import PretrainDataModule
@@ -25,6 +26,54 @@ from radiogenomics.results import layout
 from radiogenomics.utils import atomic_write, error_line, stable_hash, write_json
 
 log = logging.getLogger(__name__)
+
+MIN_PRETRAIN_PATIENTS = 2  # fewer expression-only patients: no autoencoder can be pretrained
+TRANSFER_KEYS = ("model.transfer_layers", "model.freeze_layers")
+
+
+def command_line_keys() -> set[str]:
+    """Keys set by this Hydra job's overrides (command line or sweep); empty outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    overrides = HydraConfig.get().overrides.task
+    return {str(o).split("=", 1)[0].lstrip("+~") for o in overrides}
+
+
+def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> DictConfig:
+    """``cfg``, or a copy training without pretraining when the cohort has no expression-only
+    patients and ``model.transfer_layers`` / ``model.freeze_layers`` are not in ``explicit``.
+
+    Asking for transferred layers explicitly with no patients to pretrain on is a DataError.
+    """
+    model = cfg.get("model") or {}
+    n_patients = len(cohort.pretrain_patients)
+    if model.get("family") != "nn" or not model.get("transfer_layers"):
+        return cfg
+    if n_patients >= MIN_PRETRAIN_PATIENTS:
+        return cfg
+    asked = [k for k in TRANSFER_KEYS if k in explicit and (OmegaConf.select(cfg, k) or 0) > 0]
+    if asked:
+        raise DataError(
+            f"{', '.join(f'{k}={OmegaConf.select(cfg, k)}' for k in asked)} asks for a "
+            f"pretrained autoencoder, but {cohort.expression_file} has {n_patients} "
+            "expression-only patient(s) (every other patient has a label) to pretrain it on: "
+            "provide unlabelled profiles (data.pretrain_expression_file), or drop the option(s) "
+            "to train without pretraining"
+        )
+    log.warning(
+        "no expression-only patients in %s (%d; every patient has a label): training without "
+        "autoencoder pretraining (model.transfer_layers=0, model.freeze_layers=0 instead of %s "
+        "and %s); add unlabelled profiles with data.pretrain_expression_file to pretrain",
+        cohort.expression_file, n_patients, model.get("transfer_layers"),
+        model.get("freeze_layers"),
+    )  # fmt: skip
+    resolved = copy.deepcopy(cfg)
+    with open_dict(resolved):
+        resolved.model.transfer_layers = 0
+        resolved.model.freeze_layers = 0
+    return resolved
 
 
 def _pretrain_settings(cfg: DictConfig) -> dict:
