@@ -8,7 +8,8 @@
 
 Per (trait, model) and stage (pooled AUROC, masked sets with q < alpha, radiogenomic associations,
 survival hits) the discoveries in both sweeps, and whether the twin's stay within what
-false-discovery-rate control allows. Writes null_report.csv to --out (default: <real>/summary).
+false-discovery-rate control allows. Writes null_report.csv to --out (default: <real>/summary,
+where the sweep's report.html, when it has one, is rewritten with the verdict table).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from radiogenomics.analysis.null_controls import null_report, write_report
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.reporting.markdown import markdown
+from radiogenomics.reporting.report import refresh_report
 from radiogenomics.results import layout
 
 
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     path = write_report(table, args.out or layout.summary_dir(args.real))
+    if args.out is None:
+        refresh_report(args.real)  # the real sweep's report.html gains its null-control section
     print(markdown(table))
     verdict = table["within_fdr"].dropna().astype(bool)
     print(

@@ -25,6 +25,7 @@ import pandas as pd
 from radiogenomics.data.io import DataError
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.associations import DIRECTIONS, enriched_flags
+from radiogenomics.progress import progress
 from radiogenomics.results import layout
 
 PAIR_KEYS = ["class", "collection", "set"]
@@ -131,7 +132,8 @@ def survival_table(
     wanted = sweep.associations[sweep.associations["association"]]
     groups = dict(list(traits.groupby([*sweep.keys, *PAIR_KEYS], sort=False)))
     rows = []
-    for pair in wanted[[*sweep.keys, *PAIR_KEYS]].itertuples(index=False):
+    pairs = wanted[[*sweep.keys, *PAIR_KEYS]].itertuples(index=False)
+    for pair in progress(pairs, "survival", total=len(wanted), unit="associations"):
         key = tuple(pair)
         patients = groups.get(key, traits.iloc[:0]).drop_duplicates("patient_id")
         row = dict(zip([*sweep.keys, *PAIR_KEYS], key, strict=True))

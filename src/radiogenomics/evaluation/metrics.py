@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+from radiogenomics.progress import Progress
+
+# resamples x patients per step of a bootstrap CI (progress is reported between steps); below
+# it (2000 resamples of up to 500 patients) a CI is one matrix product, as it always was
+BOOT_CHUNK_CELLS = 1_000_000
 
 
 def as_prob_matrix(probs: np.ndarray) -> np.ndarray:
@@ -70,12 +77,29 @@ def bootstrap_auroc_ci(
         pos, neg = np.flatnonzero(y == k), np.flatnonzero(y != k)
         diff = P[pos, k][:, None] - P[neg, k][None, :]
         M = (diff > 0) + 0.5 * (diff == 0)
-        per_class.append(
-            ((counts[:, pos] @ M) * counts[:, neg]).sum(axis=1) / (len(pos) * len(neg))
-        )
+        statistic = partial(_resampled_auroc, pos=pos, neg=neg, M=M)
+        per_class.append(by_resample_chunks(counts, statistic, "bootstrap AUROC CI"))
     stats = np.mean(per_class, axis=0)
     lo, hi = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(lo), float(hi)
+
+
+def _resampled_auroc(counts: np.ndarray, pos: np.ndarray, neg: np.ndarray, M: np.ndarray):
+    """AUROC of each resample (row of patient ``counts``) from the pairwise comparisons ``M``."""
+    return ((counts[:, pos] @ M) * counts[:, neg]).sum(axis=1) / (len(pos) * len(neg))
+
+
+def by_resample_chunks(
+    counts: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], what: str
+) -> np.ndarray:
+    """``statistic`` of every resample (row of ``counts``), in chunks, with progress if long."""
+    parts = []
+    rows = max(1, BOOT_CHUNK_CELLS // max(1, counts.shape[1]))
+    with Progress(what, total=len(counts), unit="resamples") as counter:
+        for start in range(0, len(counts), rows):
+            parts.append(statistic(counts[start : start + rows]))
+            counter.update(len(parts[-1]))
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 # ------------------------------------------------------------------ external validation
@@ -125,7 +149,13 @@ def bootstrap_ap_ci(
     counts = stratified_counts(y, n_boot, np.random.default_rng(seed))
     targets = [1] if P.shape[1] == 2 else [k for k in range(P.shape[1]) if 0 < (y == k).sum()]
     stats = np.mean(
-        [weighted_average_precision(y == k, P[:, k], counts) for k in targets if (y != k).any()],
+        [
+            by_resample_chunks(
+                counts, partial(weighted_average_precision, y == k, P[:, k]), "AP CI"
+            )
+            for k in targets
+            if (y != k).any()
+        ],
         axis=0,
     )
     lo, hi = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])

@@ -26,6 +26,7 @@ from joblib import Parallel, delayed
 from scipy.stats import false_discovery_control
 
 from radiogenomics.data.genesets import IndexedGeneSets
+from radiogenomics.progress import Progress
 from radiogenomics.utils import stable_hash
 
 # this module stays free of torch: joblib workers import it, and a torch import costs seconds
@@ -159,14 +160,18 @@ def prerank_patients(
         raise ValueError(f"scores must be (patients x genes) with {len(ids)} rows")
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
-    n_chunks = min(len(ids), 1 if n_jobs == 1 else 4 * n_jobs)
+    n_chunks = min(len(ids), 4 * n_jobs)  # several per worker: progress between chunks
     chunks = [c for c in np.array_split(np.arange(len(ids)), max(n_chunks, 1)) if len(c)]
     work = (
         delayed(_prerank_chunk)(scores[c], genes, sets, [ids[i] for i in c], seed, **kwargs)
         for c in chunks
     )
-    parts = Parallel(n_jobs=min(n_jobs, len(chunks)) or 1)(work)
-    frames = [frame for part in parts for frame in part]
+    parallel = Parallel(n_jobs=min(n_jobs, len(chunks)) or 1, return_as="generator")
+    frames = []
+    with Progress("per-patient GSEA", total=len(ids), unit="patients") as counter:
+        for part in parallel(work):  # chunks in order, as they finish
+            frames += part
+            counter.update(len(part))
     if not frames:
         return pd.DataFrame(columns=["patient_id", *COLUMNS])
     table = pd.concat(frames, ignore_index=True)

@@ -29,6 +29,7 @@ from radiogenomics.analysis.trait_survival import (
     survival_table,
 )
 from radiogenomics.data.clinical import CLINICAL_FILE, read_clinical
+from radiogenomics.reporting.report import refresh_report
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
@@ -71,6 +72,8 @@ def write_survival(
         write_csv(out / layout.PATIENTS_WITHOUT_CLINICAL, pd.DataFrame({"patient_id": missing}))
     )
     text = summary_text(table, missing, len(clinical.issues), options.alpha)
+    if out == layout.survival_dir(sweep_dir):  # where the sweep report looks: show it there
+        refresh_report(sweep_dir)
     return SurvivalReport(table=table, text=text, out=out, written=written)
 
 
