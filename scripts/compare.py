@@ -1,11 +1,15 @@
 """Compare the network with the comparators over one or more sweeps.
 
     python scripts/compare.py outputs/finetune/multiruns/<cv sweep> [<bootstrap sweep> ...]
+    python scripts/compare.py <comparator sweep> --nested <tuning sweep> --reference nn_tuned
 
 Per trait: models x (mean +- sd fold AUROC, pooled out-of-fold AUROC [95% CI], bootstrap mean
 [95% percentile interval]); paired differences reference minus each comparator over CV folds
 (Nadeau-Bengio corrected resampled t-test) and over bootstrap replicates (mean, 95% percentile
-interval, share of replicates where the reference is not better). Writes CSVs, fig2a.png and
+interval, share of replicates where the reference is not better). A sweep given with --nested
+(an Optuna tuning sweep, hparams_search=nn_optuna, or a grid sweep) contributes, per outer fold,
+only its job with the best inner-validation AUROC, as model ``<model>_tuned``: its nested estimate
+on the same outer folds as the comparators. Writes CSVs, fig2a.png and
 fig2b.png to --out (default: <first sweep>/compare) and prints the tables as Markdown. See
 radiogenomics.reporting.comparison_report.
 """
@@ -29,6 +33,14 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Parse the command line, write the comparison and print it."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweeps", nargs="+", type=Path, help="sweep directories (Hydra -m)")
+    parser.add_argument(
+        "--nested", nargs="*", type=Path, default=[],
+        help="tuning or grid sweeps: their per-fold choice on inner validation, as <model>_tuned",
+    )  # fmt: skip
+    parser.add_argument(
+        "--by-model", action="store_true",
+        help="one row per model whatever its config hash (the config files gained a key mid-sweep)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="output directory (default <first>/compare)")
     parser.add_argument("--reference", default=REFERENCE, help="model compared against the others")
     parser.add_argument(
@@ -39,7 +51,10 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     )
     parser.add_argument("--n-boot", type=int, default=N_BOOT, help="resamples for pooled CIs")
     args = parser.parse_args(argv)
-    report = write_comparison(args.sweeps, args.out, args.reference, args.statistic, args.n_boot)
+    report = write_comparison(
+        args.sweeps, args.out, args.reference, args.statistic, args.n_boot, nested=args.nested,
+        by_model=args.by_model,
+    )  # fmt: skip
     print(report.text, f"\n\nwritten to {report.out}", sep="", flush=True)
     return report.tables
 

@@ -1,6 +1,7 @@
 """Nested hyperparameter selection over a sweep of configurations x outer folds.
 
-    python train.py -m experiment=hparams_search trait=enhancement
+    python train.py -m experiment=hparams_search trait=enhancement      # a grid, or
+    python train.py -m hparams_search=nn_optuna trait=enhancement     # Optuna, one study per fold
     python scripts/select_hparams.py outputs/finetune/multiruns/<sweep> [--metric val_auroc] [--out DIR]
 
 Per (trait, model, bootstrap) and outer fold, picks the configuration with the best
@@ -14,7 +15,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from radiogenomics.evaluation.selection import DEFAULT_METRIC, format_selection, select
+from radiogenomics.evaluation.selection import (
+    DEFAULT_METRIC,
+    format_selection,
+    select,
+    tuning_summary,
+)
 from radiogenomics.results import layout
 
 
@@ -34,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"select_hparams.py: {err}\n")
     print(format_selection(chosen, groups), flush=True)
+    tuning = tuning_summary(args.sweep_dir)  # an Optuna sweep (hparams_search=nn_optuna)
+    if tuning:
+        print(f"\n{tuning}", flush=True)
 
 
 if __name__ == "__main__":

@@ -49,22 +49,76 @@ def percentile_summary(diffs: np.ndarray, level: float = 0.95) -> dict[str, floa
     }
 
 
-def load_sweeps(sweep_dirs: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+NESTED_SUFFIX = "_tuned"  # model label of a tuning sweep's nested choices (nn -> nn_tuned)
+NESTED_HASH = "nested"  # their config hash: one label although each fold chose its own trial
+
+
+def nested_choices(
+    metrics: pd.DataFrame, predictions: pd.DataFrame, metric: str = "val_auroc"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep, per (trait, model, bootstrap, fold), the job with the best inner-validation ``metric``
+    (``evaluation.selection.choose``: ties to the lowest config hash), relabelled ``<model>_tuned``.
+
+    The choice reads the selection metric only, so the kept jobs' held-out predictions are a
+    nested estimate (a tuning sweep: one trial per fold; a grid sweep: one configuration per fold).
+    """
+    from radiogenomics.evaluation.selection import choose
+
+    keys = ["trait", "model", "bootstrap", "fold"]
+    frame = metrics.assign(bootstrap=metrics["bootstrap"].astype(float))
+    chosen = []
+    for _, group in frame.groupby(keys, dropna=False, sort=True):
+        best = choose(group[["config_hash", metric]], metric)
+        if not best.empty:
+            chosen.append(group[group["config_hash"] == best["config_hash"]].iloc[:1])
+    if not chosen:
+        return metrics.iloc[:0], predictions.iloc[:0]
+    kept = pd.concat(chosen)
+    job_of = {(r["trait"], r["model"], r["config_hash"], r["fold"]) for _, r in kept.iterrows()}
+    pred_keys = zip(
+        predictions["trait"], predictions["model"], predictions["config_hash"], predictions["fold"],
+        strict=True,
+    )  # fmt: skip
+    preds = predictions[[k in job_of for k in pred_keys]].copy()
+    kept = kept.copy()
+    for frame_ in (kept, preds):
+        frame_["model"] = frame_["model"] + NESTED_SUFFIX
+        frame_["config_hash"] = NESTED_HASH
+    return kept.reset_index(drop=True), preds.reset_index(drop=True)
+
+
+MERGED_HASH = "merged"  # by_model: every configuration of a model as one
+
+
+def load_sweeps(
+    sweep_dirs: list, nested: tuple | list = (), by_model: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Completed jobs of several sweeps (``results.sweep.collect``), labelled; a job repeated in a later
-    sweep (same trait, model, config, replicate, fold) is dropped in favour of the first."""
+    sweep (same trait, model, config, replicate, fold) is dropped in favour of the first.
+
+    Sweeps listed in ``nested`` (tuning or grid sweeps) contribute their nested choices only
+    (:func:`nested_choices`), as model ``<model>_tuned``. ``by_model``: one label per model
+    whatever its config hash (a sweep whose config files gained a key between its jobs)."""
     all_metrics, all_preds = [], []
-    for i, sweep in enumerate(sweep_dirs):
+    sources = [(s, False) for s in sweep_dirs] + [(n, True) for n in nested]
+    for i, (sweep, is_nested) in enumerate(sources):
         metrics, predictions, _ = collect(sweep)
         if metrics.empty:
             continue
+        if is_nested:
+            metrics, predictions = nested_choices(metrics, predictions)
         metrics["sweep"], predictions["sweep"] = i, i
         all_metrics.append(metrics)
         all_preds.append(predictions)
     if not all_metrics:
-        raise FileNotFoundError(f"no completed jobs ({layout.METRICS}) under {list(sweep_dirs)}")
+        raise FileNotFoundError(
+            f"no completed jobs ({layout.METRICS}) under {[str(s) for s, _ in sources]}"
+        )
     metrics = pd.concat(all_metrics, ignore_index=True)
     predictions = pd.concat(all_preds, ignore_index=True)
     for frame in (metrics, predictions):
+        if by_model:
+            frame["config_hash"] = MERGED_HASH
         frame["bootstrap"] = frame["bootstrap"].astype(float)  # None (plain CV) -> NaN
         frame["job_key"] = frame[[*GROUP_KEYS, "fold", "sweep"]].astype(str).agg("|".join, axis=1)
     metrics = metrics.drop_duplicates([*GROUP_KEYS, "fold"], keep="first")
@@ -250,3 +304,48 @@ def paired_bootstrap(
             for b_, v in zip(shared, d, strict=True)
         ]
     return pd.DataFrame(rows), pd.DataFrame(diffs)
+
+
+def override_labels(
+    metrics: pd.DataFrame, predictions: pd.DataFrame, sweep_dirs: list, key: str
+) -> None:
+    """Relabel each job by the value of override ``key`` in its ``.hydra/overrides.yaml`` (e.g.
+    ``hparams.layers`` -> ``t2f1``), for tables over one swept option (``scripts/ablation.py``)."""
+    from pathlib import Path
+
+    from radiogenomics.results.sweep import job_overrides
+
+    def value(row) -> str:
+        for line in job_overrides(Path(sweep_dirs[int(row["sweep"])]) / row["job"]):
+            name, _, val = line.partition("=")
+            if name.lstrip("+~") == key:
+                return val
+        return "(default)"
+
+    metrics["label"] = [value(r) for _, r in metrics.iterrows()]
+    lookup = dict(zip(metrics["job_key"], metrics["label"], strict=True))
+    predictions["label"] = predictions["job_key"].map(lookup)
+
+
+def ablation_table(
+    metrics: pd.DataFrame, predictions: pd.DataFrame, reference: str, n_boot: int = 2000
+) -> pd.DataFrame:
+    """Per (trait, label): pooled AUROC [95% CI], mean fold AUROC, and the paired difference to
+    ``reference`` over folds (Nadeau-Bengio corrected t-test) with its p-value."""
+    table = model_table(
+        metrics, predictions, pd.DataFrame(columns=["trait", "label"]), n_boot=n_boot
+    )
+    paired, _ = paired_cv(metrics, predictions, reference)
+    cols = ["trait", "label", "cv_folds", "cv_mean_auroc", "cv_sd_auroc", "pooled_auroc",
+            "pooled_ci_low", "pooled_ci_high"]  # fmt: skip
+    table = table[cols]
+    ref = table[table["label"] == reference].set_index("trait")["pooled_auroc"]
+    table["pooled_minus_reference"] = table["pooled_auroc"] - table["trait"].map(ref)
+    if len(paired):
+        tests = paired.rename(columns={"comparator": "label"})[
+            ["trait", "label", "mean_diff", "p_value"]
+        ]
+        tests["mean_diff"] = -tests["mean_diff"]  # label minus reference
+        tests = tests.rename(columns={"mean_diff": "fold_mean_minus_reference"})
+        table = table.merge(tests, on=["trait", "label"], how="left")
+    return table.sort_values(["trait", "label"]).reset_index(drop=True)

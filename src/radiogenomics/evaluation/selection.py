@@ -187,3 +187,26 @@ def format_selection(chosen: pd.DataFrame, groups: list[dict]) -> str:
             f"  final configuration (best mean {metric}): {g['final_config']}",
         ]
     return "\n".join(lines)
+
+
+def tuning_summary(sweep_dir: str | Path) -> str | None:
+    """A tuning sweep's Optuna record (``tuning/tuning.json``) as text; None for a grid sweep."""
+    import json
+
+    path = layout.tuning_dir(sweep_dir) / layout.TUNING_REPORT
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    studies = report.get("studies", [])
+    complete = [s.get("complete", 0) for s in studies]
+    failed = sum(s.get("failed", 0) for s in studies)
+    settings = report.get("settings", {})
+    return (
+        f"Optuna (TPE, seed {settings.get('seed')}, objective {settings.get('objective')}): "
+        f"{len(studies)} studies (one per outer job), {min(complete, default=0)}-"
+        f"{max(complete, default=0)} completed trials each (budget {settings.get('n_trials')}), "
+        f"{failed} failed; last run: {report.get('trials_run_now')} trials in "
+        f"{report.get('wall_s_now')} s. The chosen trial per fold above is the best "
+        "inner-validation AUROC (ties: lowest config hash; Optuna's own best_trial in "
+        f"{layout.TUNING_DIR}/{layout.TUNING_REPORT} keeps the first)."
+    )

@@ -15,6 +15,50 @@ from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.autoencoder import check_finite_loss
 from radiogenomics.models.blocks import build_blocks, build_optimizer
 
+GENE_FILTERS = ("none", "variance", "anova")  # model.gene_filter.method
+PENALTIES = ("l1", "group_lasso")  # model.penalty.kind
+
+
+def anova_f(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One-way ANOVA F statistic per column of ``X`` across the classes in ``y`` (NaN -> 0)."""
+    from sklearn.feature_selection import f_classif
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f, _ = f_classif(np.asarray(X, dtype=np.float64), np.asarray(y))
+    return np.nan_to_num(f, nan=0.0, posinf=np.finfo(np.float64).max)
+
+
+def gene_filter_mask(
+    method: str, top_k: int, X_fit: np.ndarray, y_fit: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean mask of the ``top_k`` genes of the fit patients (by variance or ANOVA F).
+
+    ``X_fit`` and ``y_fit`` must hold the fold's fit patients only (never inner-validation or
+    held-out patients). Ties are broken by gene order; ``top_k`` >= the gene count keeps all.
+    """
+    X_fit = np.asarray(X_fit)
+    n_genes = X_fit.shape[1]
+    if method == "variance":
+        scores = X_fit.var(axis=0, dtype=np.float64)
+    elif method == "anova":
+        if y_fit is None:
+            raise ValueError("gene_filter method 'anova' needs the fit patients' labels")
+        scores = anova_f(X_fit, y_fit)
+    else:
+        raise ValueError(f"unknown gene filter {method!r}; choose one of {list(GENE_FILTERS[1:])}")
+    mask = np.zeros(n_genes, dtype=bool)
+    mask[np.argsort(-scores, kind="stable")[: min(int(top_k), n_genes)]] = True
+    return mask
+
+
+def first_layer_penalty(weight: torch.Tensor, kind: str) -> torch.Tensor:
+    """Sparsity penalty of a first-layer weight (out x genes): L1 or group lasso over genes."""
+    if kind == "l1":
+        return weight.abs().sum()
+    if kind == "group_lasso":
+        return weight.norm(dim=0).sum()  # one group per input gene: its column of weights
+    raise ValueError(f"unknown penalty {kind!r}; choose one of {list(PENALTIES)}")
+
 
 class EpochAUROC(Metric):
     """Epoch-level AUROC (binary, or macro one-vs-rest) of every validation patient.
@@ -58,9 +102,21 @@ class ClassifierModule(pl.LightningModule):
         freeze_layers: int = 0,
         optimizer: Mapping | None = None,
         class_weights: Sequence[float] | None = None,
+        input_mask: bool = False,
+        penalty: str = "l1",
+        penalty_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if penalty not in PENALTIES:
+            raise ValueError(f"unknown penalty {penalty!r}; choose one of {list(PENALTIES)}")
+        if penalty_weight < 0:
+            raise ValueError(f"penalty_weight={penalty_weight} must be >= 0")
+        if penalty_weight > 0 and freeze_layers > 0:
+            raise ValueError(
+                "a first-layer penalty needs a trainable first layer (freeze_layers=0)"
+            )
+        self.penalty, self.penalty_weight = penalty, float(penalty_weight)
         hidden_dims = list(hidden_dims)
         if not 0 <= freeze_layers <= len(hidden_dims):
             raise ValueError(f"freeze_layers={freeze_layers} must be in 0..{len(hidden_dims)}")
@@ -70,6 +126,9 @@ class ClassifierModule(pl.LightningModule):
         self.head = nn.Linear(hidden_dims[-1], 1 if n_classes == 2 else n_classes)
         weights = torch.ones(n_classes) if class_weights is None else torch.tensor(class_weights)
         self.register_buffer("class_weights", weights.float())
+        self.input_mask = input_mask
+        if input_mask:  # 0/1 per gene, set from the fit patients by set_input_mask (saved weights)
+            self.register_buffer("gene_mask", torch.ones(n_genes))
         self.optimizer_cfg = dict(optimizer or {"name": "adam", "lr": 1e-3})
         self.freeze_layers = freeze_layers
         for block in self.blocks[:freeze_layers]:
@@ -96,6 +155,26 @@ class ClassifierModule(pl.LightningModule):
                         "(model.hidden_dims vs pretrain.hidden_dims) for transferred layers"
                     )
             self.blocks[i].load_state_dict(src, strict=False)
+        self.zero_masked_weights()
+
+    def set_input_mask(self, mask: np.ndarray) -> None:
+        """Keep only the genes where ``mask`` is true (the others enter as 0, the fit mean)."""
+        if not self.input_mask:
+            raise ValueError("built without input_mask=True: no gene mask to set")
+        mask = torch.as_tensor(np.asarray(mask, dtype=np.float32))
+        if mask.shape != self.gene_mask.shape:
+            raise ValueError(
+                f"mask has shape {tuple(mask.shape)}, expected {tuple(self.gene_mask.shape)}"
+            )
+        self.gene_mask.copy_(mask)
+        self.zero_masked_weights()
+
+    @torch.no_grad()
+    def zero_masked_weights(self) -> None:
+        """Zero the first layer's columns of masked genes: they stay 0 in training (no gradient
+        reaches them), so the weights alone (masking kernels, weight shares) ignore those genes."""
+        if self.input_mask:
+            self.blocks[0].linear.weight.mul_(self.gene_mask)
 
     def train(self, mode: bool = True) -> ClassifierModule:
         """Switch modes, keeping frozen blocks (and their BatchNorm statistics) in eval mode."""
@@ -106,6 +185,8 @@ class ClassifierModule(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits: shape (n,) for binary traits, (n, K) for multiclass."""
+        if self.input_mask:
+            x = x * self.gene_mask
         h = self.input_dropout(x)
         for block in self.blocks:
             h = block(h)
@@ -128,6 +209,9 @@ class ClassifierModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.loss(self(x), y)
+        if self.penalty_weight > 0:
+            weight = self.blocks[0].linear.weight
+            loss = loss + self.penalty_weight * first_layer_penalty(weight, self.penalty)
         check_finite_loss(self, loss, "fine-tuning", "model.optimizer.lr")
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss

@@ -43,11 +43,14 @@ def write_comparison(
     reference: str = REFERENCE,
     statistic: str = STATISTICS[0],
     n_boot: int = N_BOOT,
+    nested: list[str | Path] = (),
+    by_model: bool = False,
 ) -> ComparisonReport:
-    """Compare the models of ``sweeps`` and write the tables, figures and compare.md to ``out``."""
+    """Compare the models of ``sweeps`` (and the nested choices of the ``nested`` tuning sweeps)
+    and write the tables, figures and compare.md to ``out``."""
     sweeps = [Path(s) for s in sweeps]
     out = Path(out) if out is not None else layout.compare_dir(sweeps[0])
-    metrics, predictions = stats.load_sweeps(sweeps)
+    metrics, predictions = stats.load_sweeps(sweeps, [Path(n) for n in nested], by_model)
     replicates = stats.replicate_table(metrics, predictions)
     tables = {
         "models": stats.model_table(metrics, predictions, replicates, statistic, n_boot),
@@ -84,3 +87,30 @@ def comparison_text(tables: dict[str, pd.DataFrame], reference: str) -> str:
             ("paired_bootstrap", f"{reference} minus comparator over bootstrap replicates"),
         ]
     )
+
+
+ABLATION_KEY = "hparams.layers"  # the swept option of experiment=ablation
+ABLATION_REFERENCE = "t0"  # no pretraining
+
+
+def write_ablation(
+    sweeps: list[str | Path],
+    out: str | Path | None = None,
+    key: str = ABLATION_KEY,
+    reference: str = ABLATION_REFERENCE,
+    n_boot: int = N_BOOT,
+) -> tuple[pd.DataFrame, str, Path]:
+    """Per trait and value of override ``key``: pooled AUROC [95% CI] and the paired difference to
+    ``reference`` over folds; writes ablation.csv and ablation.md (default ``<first>/ablation``)."""
+    sweeps = [Path(s) for s in sweeps]
+    out = Path(out) if out is not None else layout.ablation_dir(sweeps[0])
+    metrics, predictions = stats.load_sweeps(sweeps)
+    stats.override_labels(metrics, predictions, sweeps, key)
+    table = stats.ablation_table(metrics, predictions, reference, n_boot)
+    write_csv(out / layout.ABLATION_TABLE, table)
+    text = (
+        f"## Pooled AUROC by {key} (paired differences to {reference} over the same outer folds;"
+        f" p: Nadeau-Bengio corrected t-test)\n\n{markdown(table)}"
+    )
+    atomic_write(out / layout.ABLATION_MARKDOWN, lambda p: p.write_text(text + "\n"))
+    return table, text, out

@@ -1,0 +1,1 @@
+"""Nested hyperparameter tuning with Optuna: one study per outer fold, inner validation only."""
