@@ -7,7 +7,6 @@ twin stays within what false-discovery-rate control allows.
 
 import json
 import os
-import subprocess
 import sys
 
 import pandas as pd
@@ -15,7 +14,8 @@ import pytest
 
 from radiogenomics.analysis.null_controls import null_report
 
-from ..conftest import ROOT, TINY
+from ..conftest import TINY
+from ..helpers.commands import run_ok
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +33,6 @@ SMALL = [o for o in TINY if "n_annotated" not in o and "n_pretrain" not in o] + 
 ]
 
 
-def _run(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
 @pytest.fixture(scope="module")
 def twins(tmp_path_factory):
     """(real sweep, permuted twin), each summarized and run through survival.py."""
@@ -47,8 +41,8 @@ def twins(tmp_path_factory):
     dirs = []
     for name, extra in (("real", []), ("permuted", ["trait.permute_labels=true"])):
         sweep = base / name
-        _run([sys.executable, "train.py", "-m", *SMALL, *extra, f"hydra.sweep.dir={sweep}"], env)
-        _run([sys.executable, "scripts/survival.py", str(sweep)], env)
+        run_ok([sys.executable, "train.py", "-m", *SMALL, *extra, f"hydra.sweep.dir={sweep}"], env)
+        run_ok([sys.executable, "scripts/survival.py", str(sweep)], env)
         dirs.append(sweep)
     return dirs
 

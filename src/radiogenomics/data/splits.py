@@ -109,3 +109,35 @@ def make_fold_split(
         val=stratified_resample(labels, val, rng),
         test=stratified_resample(labels, test, rng),
     )
+
+
+# seed stream of the permutation-null labels (issue 17), apart from the split and bootstrap streams
+NULL_STREAM = 0x6E756C6C
+
+
+def null_labels(labels: np.ndarray, split: FoldSplit, split_seed: int, null_id: int) -> np.ndarray:
+    """Labels of permutation-null model ``null_id``: training labels permuted, held-out untouched.
+
+    One permutation of the trait cohort per (``split_seed``, ``null_id``) gives every training
+    patient (fit + inner validation) the label of another patient; the held-out fold keeps its
+    real labels, so the null model is scored and interpreted against the same held-out labels as
+    the real one. The permutation is shared by all folds of one ``null_id`` (it does not depend on
+    the fold), so the folds of a null replicate share their training labels as the real folds do:
+    a statistic pooled over folds then has the same between-fold dependence in the real model and
+    in its nulls. The split itself (``split``) is the real one. A permutation that empties a class
+    of the fit or validation patients is redrawn (deterministically).
+    """
+    labels = np.asarray(labels)
+    if null_id < 0:
+        raise ValueError(
+            f"null_permutation must be >= 0 (or null for the real model), got {null_id}"
+        )
+    classes = np.unique(labels)
+    for attempt in range(100):
+        rng = np.random.default_rng(_seed(split_seed, NULL_STREAM, null_id, attempt))
+        permuted = labels.copy()
+        train = split.train
+        permuted[train] = labels[rng.permutation(len(labels))][train]
+        if all(set(np.unique(permuted[part])) == set(classes) for part in (split.fit, split.val)):
+            return permuted
+    raise ValueError("could not draw null labels with every class in the fit and val parts")

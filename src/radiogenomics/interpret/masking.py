@@ -14,7 +14,9 @@ over patients or over the genes of a set; the loop over chunks bounds memory.
 
 Scores: :func:`score_masked` gives AUROC and AP of the masked probabilities against the labels
 (per class and macro for multiclass), vectorised over sets; random size-matched gene sets
-(:func:`random_gene_sets`) give each set an empirical p-value (:func:`empirical_p`). The reported
+(:func:`random_gene_sets`) give each set an empirical p-value (:func:`empirical_p`) and, next to
+it, a smooth-tail p-value from the same controls (:func:`tail_p`: a generalized Pareto fit to
+their upper tail, checked per size by :func:`control_fit`). The reported
 score, with the Benjamini-Hochberg q, is
 :func:`radiogenomics.interpret.masking_tables.score_sets`, for a job's tables and the sweep's
 pooled tables alike.
@@ -28,8 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import rankdata
+from scipy.stats import genpareto, kstest, norm, rankdata, shapiro
 from torch import nn
+
+from radiogenomics.progress import Progress
 
 DEFAULT_BATCH_SIZE = 4096
 
@@ -136,7 +140,8 @@ def mask_gene_sets(
     wt_pad = torch.cat([net.weight_t, net.weight_t.new_zeros(1, net.weight_t.shape[1])])
     order = np.argsort(sizes, kind="stable")  # similar sizes share a chunk: little padding
     out = None
-    with torch.inference_mode():
+    counter = Progress("masking gene sets", total=len(sets), unit="sets")
+    with torch.inference_mode(), counter:
         for chunk in _set_chunks(sizes[order], n_patients, batch_size):
             members = order[chunk]
             width = int(sizes[members[-1]])
@@ -152,6 +157,7 @@ def mask_gene_sets(
             if out is None:
                 out = probs.new_empty((len(sets), *probs.shape[1:]))
             out[torch.from_numpy(members).to(x.device)] = probs
+            counter.update(len(members))
     return out.float().cpu().numpy()
 
 
@@ -187,12 +193,14 @@ def mask_single_genes(
     genes = torch.arange(n_genes) if genes is None else torch.as_tensor(np.asarray(genes))
     per_chunk = max(1, batch_size // n_patients)
     out = []
-    with torch.inference_mode():
+    counter = Progress("masking single genes", total=len(genes), unit="genes")
+    with torch.inference_mode(), counter:
         for chunk in genes.to(x.device).split(per_chunk):
             xg = x[:, chunk].T.unsqueeze(-1)  # (genes, patients, 1)
             wg = net.weight_t[chunk].unsqueeze(1)  # (genes, 1, hidden)
             z = torch.addcmul(net.bias, xg, wg)  # (genes, patients, hidden)
             out.append(net.tail(z.reshape(-1, z.shape[-1])))
+            counter.update(len(chunk))
     probs = torch.cat(out) if out else torch.zeros(0)
     return _reshape_out(probs, len(genes), n_patients)
 
@@ -211,9 +219,59 @@ def random_gene_sets(
     sizes = sorted({int(s) for s in sizes})
     if sizes and not 1 <= sizes[0] <= sizes[-1] <= n_genes:
         raise ValueError(f"cannot draw random sets of {sizes[0]}..{sizes[-1]} genes from {n_genes}")
-    rng = np.random.default_rng(seed)
-    perms = rng.permuted(np.tile(np.arange(n_genes), (n_random, 1)), axis=1)
+    perms = random_permutations(n_genes, n_random, seed)
     return {size: list(np.sort(perms[:, :size], axis=1)) for size in sizes}
+
+
+def random_permutations(n_genes: int, n_random: int, seed: int = 0) -> np.ndarray:
+    """The (n_random, n_genes) permutations whose prefixes are the random control sets."""
+    rng = np.random.default_rng(seed)
+    return rng.permuted(np.tile(np.arange(n_genes), (n_random, 1)), axis=1)
+
+
+def mask_nested_controls(
+    module: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    perms: np.ndarray,
+    sizes: Sequence[int],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
+    """Masked probabilities of every control set: (sizes * draws, patients[, K]), size-major.
+
+    Control ``(s, r)`` is the first ``s`` genes of permutation ``r`` (:func:`random_gene_sets`),
+    so the first-layer input of every size is a running sum along the permutation: one gather of
+    ``max(sizes)`` weight rows per permutation instead of one per (size, draw). Row
+    ``i * len(perms) + r`` is size ``sorted(sizes)[i]``, draw ``r``; equal to
+    :func:`mask_gene_sets` on those sets up to float summation order.
+    """
+    net = MaskableNetwork.from_classifier(module)
+    x = _as_tensor(x, net.weight_t)
+    n_patients = x.shape[0]
+    sizes = sorted({int(s) for s in sizes})
+    n_random = len(perms)
+    if not sizes or not n_random:
+        return np.zeros((0, n_patients, *(() if net.n_classes == 2 else (net.n_classes,))))
+    bounds = [0, *sizes]
+    prefix = torch.from_numpy(np.ascontiguousarray(perms[:, : sizes[-1]])).to(x.device)
+    per_chunk = max(1, batch_size // (len(sizes) * n_patients))
+    out = None
+    with torch.inference_mode():
+        for start in range(0, n_random, per_chunk):
+            idx = prefix[start : start + per_chunk]  # (draws, max size)
+            xg = x[:, idx].permute(1, 0, 2)  # (draws, patients, max size)
+            wg = net.weight_t[idx]  # (draws, max size, hidden)
+            z = net.bias.expand(len(idx), n_patients, -1)
+            levels = []
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                z = torch.baddbmm(z, xg[:, :, lo:hi], wg[:, lo:hi])
+                levels.append(z)
+            stacked = torch.stack(levels)  # (sizes, draws, patients, hidden)
+            probs = net.probs(stacked.reshape(-1, stacked.shape[-1]), batch_size)
+            probs = probs.reshape(len(sizes), len(idx), n_patients, *probs.shape[1:])
+            if out is None:
+                out = probs.new_empty((len(sizes), n_random, *probs.shape[2:]))
+            out[:, start : start + len(idx)] = probs
+    return out.reshape(len(sizes) * n_random, *out.shape[2:]).float().cpu().numpy()
 
 
 # --- scores, vectorised over rows (sets) -------------------------------------------------------
@@ -279,3 +337,96 @@ def empirical_p(observed: np.ndarray, sizes: np.ndarray, null: dict[int, np.ndar
         if not np.isnan(value) and len(draws):
             p[i] = (1 + np.sum(draws >= value)) / (1 + len(draws))
     return p
+
+
+TAIL_FRACTION = 0.1  # the controls above their 90th percentile model the upper tail
+MIN_EXCEEDANCES = 10  # fewer exceedances: no tail fit, tail_p falls back to the empirical p
+TAIL_FLOOR = 1e-16  # beyond a bounded fitted tail's end the tail p is this, not 0
+
+
+@dataclass(frozen=True)
+class TailFit:
+    """Generalized Pareto fit to the upper tail of one size's control AUROCs."""
+
+    threshold: float  # u: the (1 - TAIL_FRACTION) quantile of the controls
+    share: float  # share of controls above u
+    shape: float  # GPD shape xi (< 0: a bounded tail)
+    scale: float
+    n_controls: int
+
+    def p(self, value: float) -> float:
+        """P(control AUROC >= value) from the fitted tail (value above the threshold)."""
+        sf = float(genpareto.sf(value - self.threshold, self.shape, 0.0, self.scale))
+        return max(self.share * sf, TAIL_FLOOR)
+
+
+def fit_tail(draws: np.ndarray, tail_fraction: float = TAIL_FRACTION) -> TailFit | None:
+    """GPD fit (maximum likelihood, location 0) to the controls' exceedances of their quantile."""
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[~np.isnan(draws)]
+    if not len(draws):
+        return None
+    threshold = float(np.quantile(draws, 1 - tail_fraction))
+    excess = draws[draws > threshold] - threshold
+    if len(excess) < MIN_EXCEEDANCES or np.ptp(excess) == 0:
+        return None
+    shape, _, scale = genpareto.fit(excess, floc=0.0)
+    return TailFit(threshold, len(excess) / len(draws), float(shape), float(scale), len(draws))
+
+
+def tail_p(observed: np.ndarray, sizes: np.ndarray, null: dict[int, np.ndarray]) -> np.ndarray:
+    """One-sided p of each AUROC with a smooth upper tail (Knijnenburg et al. 2009).
+
+    Below the controls' 90th percentile it is the empirical p (:func:`empirical_p`); above it,
+    ``share * GPD.sf(auroc - u)`` from a generalized Pareto distribution fitted to the controls'
+    exceedances of that percentile ``u`` (:func:`fit_tail`), so it can fall below
+    ``1 / (1 + n_random)``. Assumes the exceedances follow a GPD (the peaks-over-threshold limit);
+    :func:`control_fit` checks it (KS of the exceedances against the fit). Beyond the end of a
+    bounded fitted tail the p is ``TAIL_FLOOR``. With fewer than ``MIN_EXCEEDANCES`` exceedances
+    the empirical p is kept.
+    """
+    p = empirical_p(observed, sizes, null)
+    fits = {int(size): fit_tail(draws) for size, draws in null.items()}
+    for i, (value, size) in enumerate(zip(observed, sizes, strict=True)):
+        fit = fits.get(int(size))
+        if fit is not None and not np.isnan(value) and value > fit.threshold:
+            p[i] = fit.p(float(value))
+    return p
+
+
+def control_fit(null: dict[int, np.ndarray]) -> pd.DataFrame:
+    """Per set size: the controls' AUROC summary, normality checks and the tail fit with its check.
+
+    ``shapiro_p``/``ks_normal_p``: are the controls normal (a plain normal tail would need it)?
+    ``gpd_*``: the tail fit of :func:`tail_p` and ``gpd_ks_p``, KS of the exceedances against the
+    fitted GPD (parameters fitted on the same data, so conservative: too large).
+    """
+    rows = []
+    for size, draws in sorted(null.items()):
+        draws = np.asarray(draws, dtype=float)
+        draws = draws[~np.isnan(draws)]
+        mean = float(draws.mean()) if len(draws) else np.nan
+        sd = float(draws.std(ddof=1)) if len(draws) > 1 else np.nan
+        ok = len(draws) >= 3 and sd > 0
+        fit = fit_tail(draws)
+        gpd_ks = np.nan
+        if fit is not None:
+            excess = draws[draws > fit.threshold] - fit.threshold
+            gpd_ks = float(kstest(excess, genpareto(fit.shape, 0.0, fit.scale).cdf).pvalue)
+        rows.append(
+            {
+                "n_genes": int(size),
+                "n_controls": len(draws),
+                "mean": mean,
+                "sd": sd,
+                "max_control": float(draws.max()) if len(draws) else np.nan,
+                "shapiro_p": float(shapiro(draws[:5000]).pvalue) if ok else np.nan,
+                "ks_normal_p": float(kstest(draws, norm(mean, sd).cdf).pvalue) if ok else np.nan,
+                "gpd_threshold": fit.threshold if fit else np.nan,
+                "gpd_exceedances": round(fit.share * len(draws)) if fit else 0,
+                "gpd_shape": fit.shape if fit else np.nan,
+                "gpd_scale": fit.scale if fit else np.nan,
+                "gpd_ks_p": gpd_ks,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -49,9 +49,11 @@ from radiogenomics.interpret.masking import (
     DEFAULT_BATCH_SIZE,
     empirical_p,
     mask_gene_sets,
+    mask_nested_controls,
     mask_single_genes,
-    random_gene_sets,
+    random_permutations,
     score_masked,
+    tail_p,
 )
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv, write_parquet
@@ -64,7 +66,7 @@ class MaskingOptions(GeneSetOptions):
     """Settings of gene masking (``configs/interpret/masking.yaml``), validated on creation."""
 
     collections: Sequence[str] = ("hallmark", "verhaak")
-    n_random: int = 200
+    n_random: int = 2000
     random_seed: int = 0
     single_genes: bool = True
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -124,6 +126,22 @@ def patients_frame(
     return frame
 
 
+def unique_patients(
+    x: torch.Tensor, y: np.ndarray, ids: Sequence[str]
+) -> tuple[torch.Tensor, np.ndarray, list[str]]:
+    """Each patient once (first occurrence): a bootstrap replicate resamples with replacement.
+
+    Interpretation tables have one column per patient, and a patient's masked probabilities or
+    attributions do not change with how often the replicate drew them.
+    """
+    ids = [str(p) for p in ids]
+    _, first = np.unique(ids, return_index=True)
+    if len(first) == len(ids):
+        return x, y, ids
+    keep = np.sort(first)
+    return x[torch.from_numpy(keep)], y[keep], [ids[i] for i in keep]
+
+
 # --- the reported score ------------------------------------------------------------------------
 
 
@@ -138,13 +156,19 @@ def score_sets(
 
     AUROC and AP (:func:`~radiogenomics.interpret.masking.score_masked`); given the control
     AUROCs by set size (:func:`null_by_size`), also the empirical p of each item against the
-    controls of its size (``sizes``) and the Benjamini-Hochberg q over the items.
+    controls of its size (``sizes``) and the Benjamini-Hochberg q over the items, and next to
+    them the smooth-tail p of the same controls and its q (``tail_p``, ``tail_q``:
+    :func:`~radiogenomics.interpret.masking.tail_p`, a generalized Pareto upper tail).
     """
     scores = score_masked(probs, y, class_names)
     if null_auroc is not None:
-        p = empirical_p(scores["auroc"].to_numpy(), sizes, null_auroc)
+        auroc = scores["auroc"].to_numpy()
+        p = empirical_p(auroc, sizes, null_auroc)
+        tail = tail_p(auroc, sizes, null_auroc)
         scores.insert(2, "empirical_p", p)
         scores.insert(3, "q", bh_qvalues(p))
+        scores.insert(4, "tail_p", tail)
+        scores.insert(5, "tail_q", bh_qvalues(tail))
     return scores
 
 
@@ -209,7 +233,7 @@ def _write_tables(
 ) -> None:
     patients, tables = [], {}
     for part in options.parts:
-        x, y, ids = dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part]
+        x, y, ids = unique_patients(dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part])
         model_probs = module.probabilities(module(x.to(module.device))).float().cpu().numpy()
         patients.append(patients_frame(ids, y, model_probs, dm.class_names, part, fold))
         masked = mask_part(module, x, y, dm.genes, dm.class_names, options, indexed)
@@ -239,12 +263,10 @@ def mask_part(
     out, null = {}, None
     sizes = sorted({len(i) for sets in indexed.values() for i in sets.indices})
     n_random = options.n_random
-    controls = random_gene_sets(len(genes), sizes, n_random, options.random_seed)
-    if n_random:
-        probs = mask_gene_sets(
-            module, x, [i for s in controls for i in controls[s]], options.batch_size
-        )
-        names = [layout.control_name(s, r) for s in controls for r in range(n_random)]
+    if n_random and sizes:
+        perms = random_permutations(len(genes), n_random, options.random_seed)
+        probs = mask_nested_controls(module, x, perms, sizes, options.batch_size)
+        names = [layout.control_name(s, r) for s in sizes for r in range(n_random)]
         scores = score_controls(probs, y, class_names, names)
         null = null_by_size(scores)
         out[layout.CONTROLS] = (probs, scores)

@@ -45,7 +45,7 @@ from radiogenomics.interpret.gene_set_options import (
     index_collections,
 )
 from radiogenomics.interpret.gsea import GSEA_METHODS, prerank_patients, set_dict
-from radiogenomics.interpret.masking_tables import patients_frame
+from radiogenomics.interpret.masking_tables import patients_frame, unique_patients
 from radiogenomics.interpret.saliency import (
     METHODS,
     attribute,
@@ -67,6 +67,7 @@ class SaliencyOptions(GeneSetOptions):
     method: str = "saliency"
     ranking: str = "signed"
     gsea: bool = True
+    gsea_patients: bool = True
     gsea_method: str = "multilevel"
     permutation_num: int = 1000
     n_jobs: int = 2
@@ -159,20 +160,20 @@ def _write_tables(
     classes = output_classes(dm.class_names)
     patients, frames, gsea = [], [], []
     for part in options.parts:
-        x, y, ids = dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part]
+        x, y, ids = unique_patients(dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part])
         with torch.inference_mode():
             probs = module.probabilities(module(x.to(module.device))).float().cpu().numpy()
         patients.append(patients_frame(ids, y, probs, dm.class_names, part, fold))
         attributions = attribute(module, x, options.method, **options.attr_kwargs)
         frames.append(attribution_frame(attributions, dm.genes, classes, ids))
-        if options.gsea:
+        if options.gsea and options.gsea_patients:
             gsea.append(
                 part_gsea(attributions, dm.genes, ids, y, classes, part, fold, options, indexed)
             )
     write_csv(folder / layout.PATIENTS, pd.concat(patients, ignore_index=True))
     frames = [f.set_index(["gene", "class"]) for f in frames]
     write_parquet(folder / layout.ATTRIBUTIONS, pd.concat(frames, axis=1).reset_index())
-    if options.gsea:
+    if gsea:
         write_parquet(folder / layout.GSEA, pd.concat(gsea, ignore_index=True))
     write_parquet(folder / layout.MEAN_ATTRIBUTION, mean_attribution(module, dm, options))
     for label, sets in indexed.items():

@@ -1,0 +1,161 @@
+"""The report's "Interpretation you can trust" section: the files of issue 17's checks.
+
+Importances against their permutation null (the sweep summary's ``importance_null_*``), and the
+outputs of ``scripts/trust.py`` (sanity checks, method agreement, stability selection) when they
+were written to the sweep's ``summary/``. Absent files leave their part out; no file, no section.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from radiogenomics.reporting.report_data import (
+    Section,
+    SweepData,
+    Text,
+    figure_block,
+    table_block,
+)
+from radiogenomics.results import layout
+
+NULL_COLUMNS = [
+    "trait",
+    "importance",
+    "collection",
+    "set",
+    "observed",
+    "null_mean",
+    "null_sd",
+    "n_null",
+    "empirical_p",
+    "empirical_q",
+    "tail_p",
+    "q",
+    "significant",
+]
+BOUND_COLUMNS = [
+    "unit",
+    "importance",
+    "collection",
+    "n_replicates",
+    "top_k",
+    "threshold",
+    "n_selected",
+    "expected_false_selections_bound",
+]
+SANITY_VERDICT_COLUMNS = [
+    "method",
+    "n_models",
+    "spearman_abs_fully_random",
+    "top100_overlap_fully_random",
+    "verdict",
+]
+STABILITY_COLUMNS = ["unit", "importance", "collection", "item", "frequency", "selected"]
+
+
+def _null_blocks(sweep: SweepData) -> list:
+    """The sets' importances against the permutation null, lowest q first, and the plots."""
+    sets = sweep.summary_table(layout.IMPORTANCE_NULL_SETS)
+    if sets is None or sets.empty:
+        return []
+    order = [c for c in ("q", "empirical_p") if c in sets.columns]
+    ordered = sets.sort_values(order, kind="stable") if order else sets
+    blocks: list = [
+        Text(
+            "Each importance against the same importance of networks trained on labels permuted "
+            "within the training patients (held-out patients and their labels unchanged). "
+            "empirical_p = (1 + #null >= observed) / (K + 1); tail_p from a fit to the null "
+            "values; q is Benjamini-Hochberg within collection."
+        ),
+        table_block(
+            ordered,
+            "Gene sets against the permutation null",
+            NULL_COLUMNS,
+            source=layout.IMPORTANCE_NULL_SETS,
+        ),
+    ]
+    for path in sorted(sweep.summary.glob("importance_null_*.png")):
+        blocks.append(figure_block(path, path.stem, f"Importance against null {path.stem}"))
+    return [b for b in blocks if b is not None]
+
+
+def _sanity_blocks(sweep: SweepData) -> list:
+    """The layer-randomisation verdict per attribution method and its plot."""
+    verdict = (sweep.summary_json(layout.SANITY_JSON) or {}).get("verdict")
+    if not verdict:
+        return []
+    blocks: list = [
+        table_block(
+            pd.DataFrame(verdict),
+            "Sanity checks: attributions of fully randomised networks vs the trained ones",
+            SANITY_VERDICT_COLUMNS,
+            source=layout.SANITY_TABLE,
+        ),
+        figure_block(
+            sweep.summary / layout.SANITY_PLOT,
+            "Cascading and independent layer randomisation",
+            "Spearman correlation of attribution rankings after layer randomisation",
+        ),
+    ]
+    return [b for b in blocks if b is not None]
+
+
+def _agreement_blocks(sweep: SweepData) -> list:
+    """Gene-ranking agreement between attribution methods and masking."""
+    genes = sweep.summary_table(layout.AGREEMENT_GENES)
+    if genes is None or genes.empty:
+        return []
+    blocks: list = [
+        table_block(genes, "Method agreement: gene rankings", source=layout.AGREEMENT_GENES),
+        figure_block(
+            sweep.summary / layout.AGREEMENT_PLOT,
+            "Method agreement",
+            "Spearman correlation between the gene rankings of the attribution methods",
+        ),
+    ]
+    return [b for b in blocks if b is not None]
+
+
+def _stability_blocks(sweep: SweepData) -> list:
+    """Stability selection across bootstrap replicates, most frequent first."""
+    table = sweep.summary_table(layout.STABILITY_SELECTION)
+    if table is None or table.empty:
+        return []
+    ordered = table.sort_values("frequency", ascending=False) if "frequency" in table else table
+    bounds = (sweep.summary_json(layout.STABILITY_SELECTION_JSON) or {}).get("importances", [])
+    blocks: list = [
+        table_block(
+            pd.DataFrame(bounds),
+            "Stability selection: selected items and the Meinshausen-Buhlmann bound on the "
+            "expected number of false selections",
+            BOUND_COLUMNS,
+            source=layout.STABILITY_SELECTION_JSON,
+        )
+        if bounds
+        else None,
+        table_block(
+            ordered,
+            "Stability selection across bootstrap replicates",
+            STABILITY_COLUMNS,
+            source=layout.STABILITY_SELECTION,
+        ),
+        figure_block(
+            sweep.summary / layout.STABILITY_SELECTION_PLOT,
+            "Selection frequencies",
+            "Frequency with which each gene set enters the top k",
+        ),
+    ]
+    return [b for b in blocks if b is not None]
+
+
+def trust_section(sweep: SweepData) -> Section | None:
+    """Permutation null, sanity checks, method agreement and stability selection, when present."""
+    blocks = (
+        _null_blocks(sweep)
+        + _sanity_blocks(sweep)
+        + _agreement_blocks(sweep)
+        + _stability_blocks(sweep)
+    )
+    if not blocks:
+        return None
+    return Section("trust", "Interpretation you can trust", blocks)
