@@ -27,6 +27,8 @@ SECTIONS = {
     "masking": ("bench_masking", "bench_masking"),
     "saliency": ("bench_saliency", "bench_saliency"),
     "gpu_sweep": ("bench_gpu_sweep", "bench_gpu_sweep"),
+    "importance_null": ("bench_importance_null", "bench_importance_null"),
+    "tuning": ("bench_tuning", "bench_tuning"),
 }
 
 

@@ -34,6 +34,7 @@ def test_every_section_runs_quick(tmp_path, monkeypatch, cache_dir):
     assert set(json.loads(out.read_text())) == set(benchmark.SECTIONS)
 
 
+@pytest.mark.slow  # ~30 s; the simulated-GPU sweep itself is in tests/launch/test_gpu_launcher.py
 def test_gpu_sweep_section_quick(tmp_path, monkeypatch, cache_dir):
     """Both sweeps of the GPU section run 4 folds; simulated slots without CUDA (~50 s here)."""
     import bench_gpu_sweep

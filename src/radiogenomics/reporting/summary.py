@@ -11,7 +11,10 @@ import pandas as pd
 from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.reporting.anndata_export import export_anndata
+from radiogenomics.reporting.importance_null_summary import summarize_importance_null
 from radiogenomics.reporting.masking_summary import summarize_masking
+from radiogenomics.reporting.report import write_sweep_report
 from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, collect, group_frame
@@ -43,11 +46,13 @@ def summarize(
         )
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
+    metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
     write_csv(out / layout.FOLDS, metrics.drop(columns=["classes"], errors="ignore"))
     write_csv(out / layout.PREDICTIONS, predictions)
     summarize_masking(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene masking
     # no-op unless jobs ran gene saliency
     summarize_saliency(sweep_dir, metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
+    export_anndata(sweep_dir, metrics, predictions)  # predictions_obs.csv, attributions.h5ad
     rows, class_rows = [], []
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
         pooled = predictions.set_index(GROUP_KEYS).loc[key].reset_index()
@@ -84,6 +89,7 @@ def summarize(
         per_class = pd.DataFrame(class_rows)
         write_csv(out / layout.PER_CLASS, per_class)
         print_per_class(per_class)
+    write_sweep_report(sweep_dir)  # summary/report.html and model_card.md (issue 16)
     return table
 
 

@@ -180,3 +180,80 @@ def survival_dir(sweep_dir: str | Path) -> Path:
 def compare_dir(sweep_dir: str | Path) -> Path:
     """Where scripts/compare.py writes by default (under the first sweep it is given)."""
     return Path(sweep_dir) / COMPARE_DIR
+
+
+# issue 16: the sweep report (``summary/``, written by the summary and scripts/report.py)
+REPORT_HTML = "report.html"  # one self-contained page: figures, tables, model card, provenance
+MODEL_CARD = "model_card.md"  # the model card of the report, as Markdown
+REPORT_SIDE_BY_SIDE = "report_side_by_side.html"  # scripts/report.py with several sweeps
+# summary/calibration_<trait>_<model>_<hash>.png: calibration_plot(key), as for task=predict
+
+
+# issue 17: interpretation you can trust (permutation null, sanity checks, agreement, stability)
+IMPORTANCE_NULL_GENES = "importance_null_genes.csv"  # per gene: observed vs K null models
+IMPORTANCE_NULL_SETS = "importance_null_sets.csv"  # per set: observed vs K null models
+IMPORTANCE_NULL_MODELS = "importance_null_models.csv"  # each null replicate's pooled AUROC
+IMPORTANCE_NULL_JSON = "importance_null.json"  # K, folds, counts, normality check
+MASKING_CONTROL_FIT = "masking_control_fit.csv"  # per set size: control AUROC normal fit + checks
+SANITY_TABLE = "sanity.csv"  # scripts/trust.py sanity: randomization steps vs the trained model
+SANITY_PLOT = "sanity.png"
+SANITY_JSON = "sanity.json"  # the verdict per attribution method
+AGREEMENT_GENES = "agreement_genes.csv"  # scripts/trust.py agreement: method x method rankings
+AGREEMENT_SETS = "agreement_sets.csv"
+AGREEMENT_PLOT = "agreement.png"
+STABILITY_SELECTION = "stability_selection.csv"  # scripts/trust.py stability: top-k frequencies
+STABILITY_SELECTION_JSON = "stability_selection.json"
+STABILITY_SELECTION_PLOT = "stability_selection.png"
+
+
+def importance_null_plot(key: dict) -> str:
+    """Observed importance against its permutation null, top sets of one configuration."""
+    return f"importance_null_{config_stem(key)}.png"
+
+
+# issue 15: AnnData outputs for scanpy users (``summary/``, reporting/anndata_export.py)
+ATTRIBUTIONS_H5AD = "attributions.h5ad"  # held-out patients x genes attributions, obs, var ranks
+PREDICTIONS_OBS = "predictions_obs.csv"  # held-out predictions as an obs table (patient index)
+
+
+def _per_configuration(name: str, key: dict | None) -> str:
+    """``name`` itself (one configuration in the sweep), or with ``_<config stem>`` before the suffix."""
+    if key is None:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}_{config_stem(key)}{dot}{suffix}"
+
+
+def attributions_h5ad(key: dict | None = None) -> str:
+    """A configuration's attributions AnnData (``key`` None: the sweep's only configuration)."""
+    return _per_configuration(ATTRIBUTIONS_H5AD, key)
+
+
+def predictions_obs(key: dict | None = None) -> str:
+    """A configuration's predictions obs table (``key`` None: the sweep's only configuration)."""
+    return _per_configuration(PREDICTIONS_OBS, key)
+
+
+# issue 18: nested tuning with Optuna (``<sweep>/tuning/``: one journal file per outer-fold
+# study, resumed by a rerun into the same sweep dir) and the transfer-learning ablation
+TUNING_DIR = "tuning"
+TUNING_REPORT = "tuning.json"  # settings, search space, per-study trial counts and best trial
+STUDY_SUFFIX = ".journal"  # Optuna JournalFileBackend (no SQL database needed)
+ABLATION_DIR = "ablation"  # scripts/ablation.py (``<sweep>/ablation/``)
+ABLATION_TABLE = "ablation.csv"
+ABLATION_MARKDOWN = "ablation.md"
+
+
+def study_journal(name: str) -> str:
+    """The journal file of one outer fold's Optuna study."""
+    return f"{name}{STUDY_SUFFIX}"
+
+
+def tuning_dir(sweep_dir: str | Path) -> Path:
+    """Where a tuning sweep's studies are stored."""
+    return Path(sweep_dir) / TUNING_DIR
+
+
+def ablation_dir(sweep_dir: str | Path) -> Path:
+    """Where scripts/ablation.py writes by default."""
+    return Path(sweep_dir) / ABLATION_DIR

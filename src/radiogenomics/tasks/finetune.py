@@ -23,15 +23,15 @@ from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError
-from radiogenomics.data.splits import FoldSplit, make_fold_split
+from radiogenomics.data.splits import FoldSplit, make_fold_split, null_labels
 from radiogenomics.data.traits import TraitSpec, class_counts
-from radiogenomics.evaluation.metrics import as_prob_matrix, score
+from radiogenomics.evaluation.metrics import as_prob_matrix, auroc, score
 from radiogenomics.models.bundle import save_bundle
-from radiogenomics.models.classifier import ClassifierModule
+from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
 from radiogenomics.results import layout
-from radiogenomics.tasks.pretrain import load_or_pretrain
+from radiogenomics.tasks.pretrain import command_line_keys, load_or_pretrain, resolve_pretraining
 from radiogenomics.utils import stable_hash, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,13 @@ def config_hash(cfg: DictConfig) -> str:
     """
     container = OmegaConf.to_container(cfg, resolve=False)
     return stable_hash({k: v for k, v in container.items() if k not in PER_JOB_KEYS})
+
+
+def training_hash(cfg: DictConfig) -> str:
+    """Config hash without interpretation settings and null id: a real model and its nulls share it."""
+    container = OmegaConf.to_container(cfg, resolve=False)
+    skip = {*PER_JOB_KEYS, "interpret", "null_permutation"}
+    return stable_hash({k: v for k, v in container.items() if k not in skip})
 
 
 def run_finetune(cfg: DictConfig) -> dict:
@@ -98,11 +105,14 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     """The job itself: cohort, split, fit, predictions, bundle, and metrics.json last."""
     spec = TraitSpec.from_config(cfg.trait)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    cfg = resolve_pretraining(cfg, cohort, command_line_keys())  # none without unlabelled patients
     tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
     spec = tc.spec  # concrete classes (trait=column infers them from the label column)
     split = make_fold_split(
         tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction, cfg.get("bootstrap")
     )
+    if cfg.get("null_permutation") is not None:  # issue 17: a permutation-null model
+        tc.y = null_labels(tc.y, split, cfg.split_seed, int(cfg.null_permutation))
     write_json(out_dir / layout.COHORT, cohort_record(cohort, tc, split))
 
     result = fit_model(cfg, cohort, tc, split)
@@ -126,6 +136,8 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         **fit,
         "classes": spec.class_names,
         "permuted_labels": spec.permute_labels,
+        "null_permutation": cfg.get("null_permutation"),
+        "training_hash": training_hash(cfg),
         "elapsed_s": round(time.perf_counter() - start, 3),
         "config_hash": job_hash,
     }
@@ -293,7 +305,24 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         freeze_layers=m.freeze_layers,
         optimizer=OmegaConf.to_container(m.optimizer, resolve=True),
         class_weights=dm.class_weights().tolist() if m.class_balanced else None,
+        input_mask=gene_filter_method(cfg) != "none",
+        penalty=str(OmegaConf.select(m, "penalty.kind", default="l1")),
+        penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
     )
+
+
+def gene_filter_method(cfg: DictConfig) -> str:
+    """``model.gene_filter.method`` (``none`` when the config predates the option)."""
+    return str(OmegaConf.select(cfg, "model.gene_filter.method", default="none"))
+
+
+def fit_gene_mask(cfg: DictConfig, tc: TraitCohort, split: FoldSplit, dm: TraitDataModule):
+    """The input gene mask from the fit patients only (variance: raw expression; anova: the
+    standardised fit tensors and their labels, as the network is trained on them)."""
+    method, top_k = gene_filter_method(cfg), int(cfg.model.gene_filter.top_k)
+    if method == "variance":
+        return gene_filter_mask(method, top_k, tc.X[split.fit])
+    return gene_filter_mask(method, top_k, dm.x["fit"].numpy(), dm.y["fit"].numpy())
 
 
 def instantiate_callbacks(cfg: DictConfig) -> list[pl.Callback]:
@@ -326,13 +355,31 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     encoder = None
     if m.transfer_layers > 0:
         encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    n_members = int(OmegaConf.select(m, "ensemble", default=1))
+    members = [fit_member(cfg, tc, split, encoder, cfg.seed + k, k == 0) for k in range(n_members)]
+    if n_members == 1:
+        return members[0][0]
+    return ensemble_result(members, tc.y[split.val])
+
+
+def fit_member(
+    cfg: DictConfig,
+    tc: TraitCohort,
+    split: FoldSplit,
+    encoder,
+    seed: int,
+    log_it: bool = True,
+) -> tuple[FoldResult, np.ndarray]:
+    """One network of the fold with ``seed`` (trained on fit, epoch chosen on val, test scored)
+    and its selected weights' inner-validation probabilities."""
+    m = cfg.model
+    pl.seed_everything(seed, workers=True, verbose=False)
     dm = TraitDataModule(
         tc.X,
         tc.y,
         split,
         batch_size=m.batch_size,
-        seed=cfg.seed,
+        seed=seed,
         patient_ids=tc.patient_ids,
         genes=tc.genes,
         class_names=tc.spec.class_names,
@@ -340,6 +387,8 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     module = build_classifier(cfg, tc, dm)
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
+    if gene_filter_method(cfg) != "none":  # after the encoder: masked genes' columns zeroed
+        module.set_input_mask(fit_gene_mask(cfg, tc, split, dm))
     callbacks = instantiate_callbacks(cfg)
     selection = [c for c in callbacks if isinstance(c, BestWeights)]
     if len(selection) != 1:
@@ -348,16 +397,42 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
             f"the epoch on inner validation, found {len(selection)}"
         )
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    loggers = loggers if log_it else []  # an ensemble logs its first member only
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(module, dm)  # the checkpoint callback loads the best weights at fit end
     trainer.test(module, datamodule=dm, verbose=False)
     checkpoint = selection[0]
-    return FoldResult(
+    module.eval()
+    result = FoldResult(
         test_probs=module.test_probs,
         n_train=len(split.fit),
         n_val=len(split.val),
         val_auroc=float(checkpoint.best_score),
         best_epoch=int(checkpoint.best_epoch),
         epochs_run=int(trainer.current_epoch),
-        model=module.eval(),
+        model=module,
+    )
+    return result, member_val_probs(module, dm)
+
+
+def member_val_probs(module: ClassifierModule, dm: TraitDataModule) -> np.ndarray:
+    """The selected weights' inner-validation probabilities (eval mode, no gradient)."""
+    import torch
+
+    with torch.inference_mode():
+        return module.probabilities(module(dm.x["val"])).float().cpu().numpy()
+
+
+def ensemble_result(members: list[tuple[FoldResult, np.ndarray]], y_val: np.ndarray) -> FoldResult:
+    """Mean probability of the members; its inner-validation AUROC is the selection score."""
+    val_probs = np.mean([probs for _, probs in members], axis=0)
+    members = [r for r, _ in members]
+    return FoldResult(
+        test_probs=np.mean([r.test_probs for r in members], axis=0),
+        n_train=members[0].n_train,
+        n_val=members[0].n_val,
+        val_auroc=float(np.nan_to_num(auroc(y_val, val_probs), nan=0.5)),
+        best_epoch=int(np.median([r.best_epoch for r in members])),
+        epochs_run=int(max(r.epochs_run for r in members)),
+        model=None,  # no single network: save_model and interpretation are refused (validation)
     )

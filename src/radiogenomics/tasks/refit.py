@@ -44,8 +44,8 @@ from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, job_config, load_jobs
-from radiogenomics.tasks.finetune import build_classifier
-from radiogenomics.tasks.pretrain import load_or_pretrain
+from radiogenomics.tasks.finetune import build_classifier, fit_gene_mask, gene_filter_method
+from radiogenomics.tasks.pretrain import load_or_pretrain, resolve_pretraining
 from radiogenomics.utils import write_json
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ def refit_configuration(sweep_dir: Path, plan: Plan, out_dir: Path) -> dict:
     start = time.perf_counter()
     cfg, group, stem = plan.cfg, plan.group, plan.stem
     cohort, tc = load_data(cfg)
+    cfg = resolve_pretraining(cfg, cohort, explicit=set())  # as the fold jobs did (issue 15)
     record = {
         **plan.key,
         "family": cfg.model.family,
@@ -306,6 +307,8 @@ def train_network(
     module = build_classifier(cfg, tc, dm)  # class weights from all patients
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
+    if gene_filter_method(cfg) != "none":  # issue 18: the gene filter refit on every patient
+        module.set_input_mask(fit_gene_mask(cfg, tc, dm.split, dm))
     trainer = hydra.utils.instantiate(
         cfg.trainer,
         max_epochs=epochs,

@@ -32,6 +32,7 @@ from radiogenomics.data.io import (
     IMPUTE,
     ORIENTATIONS,
     RESOURCE_PREFIX,
+    TRANSFORMS,
     DataError,
 )
 from radiogenomics.data.traits import TraitSpec
@@ -253,6 +254,8 @@ def _check_folds(cfg: DictConfig) -> None:
     _int(cfg, "split_seed", example=425)
     _number(cfg, "val_fraction", 0, 1, low_open=True, high_open=True, example=0.15)
     _int(cfg, "bootstrap", 0, null=True, example=0, why="a replicate id, or null for plain CV")
+    _int(cfg, "null_permutation", 0, null=True, example=0,
+         why="a permutation-null model id (issue 17), or null for the real model")  # fmt: skip
 
 
 def _check_thresholds(cfg: DictConfig) -> None:
@@ -358,6 +361,7 @@ def _check_model(cfg: DictConfig) -> None:
         )
     _int(cfg, "model.batch_size", 1, example=16)
     _optimizer(cfg, "model.optimizer")
+    _check_p_much_larger_than_n(cfg, freeze)
     if transfer > 0:
         encoder = _check_pretrain(cfg)
         if encoder[:transfer] != hidden[:transfer]:
@@ -367,6 +371,40 @@ def _check_model(cfg: DictConfig) -> None:
                 f"{_show(encoder)} differ there; use the same sizes or model.transfer_layers=0 "
                 "model.freeze_layers=0"
             )
+
+
+def _check_p_much_larger_than_n(cfg: DictConfig, freeze: int) -> None:
+    """Issue 18's network options: gene filter, first-layer penalty, seed ensemble."""
+    from radiogenomics.models.classifier import GENE_FILTERS, PENALTIES
+
+    if _get(cfg, "model.gene_filter", None) is not None:
+        if _choice(cfg, "model.gene_filter.method", GENE_FILTERS) != "none":
+            _int(cfg, "model.gene_filter.top_k", 1, example=2000)
+    if _get(cfg, "model.penalty", None) is not None:
+        _choice(cfg, "model.penalty.kind", PENALTIES)
+        weight = _number(cfg, "model.penalty.weight", 0, example=1e-4)
+        if weight > 0 and freeze > 0:
+            raise ConfigError(
+                f"model.penalty.weight={weight:g} penalises the first layer, but "
+                f"model.freeze_layers={freeze} freezes it; set model.freeze_layers=0 or "
+                "model.penalty.weight=0"
+            )
+    ensemble = _int(cfg, "model.ensemble", 1, null=True, example=5)
+    if ensemble is not None and ensemble > 1:
+        if _get(cfg, "save_model", True) or _interpreters_enabled(cfg):
+            raise ConfigError(
+                f"model.ensemble={ensemble} averages {ensemble} networks per fold, which leave no "
+                "single model to save or interpret; add save_model=false (and drop +interpret)"
+            )
+
+
+def _interpreters_enabled(cfg: DictConfig) -> bool:
+    """Whether any ``interpret.*`` callback section is enabled."""
+    sections = _get(cfg, "interpret", None)
+    return isinstance(sections, dict) and any(
+        isinstance(v, dict) and "_target_" in v and v.get("enabled", True)
+        for v in sections.values()
+    )
 
 
 def _check_pretrain(cfg: DictConfig) -> list[int]:
@@ -478,6 +516,11 @@ def _check_data(cfg: DictConfig) -> None:
         return
     _choice(cfg, "data.format", FORMATS)
     _choice(cfg, "data.impute", IMPUTE, null=True)
+    _choice(cfg, "data.transform", TRANSFORMS, null=True)  # issue 15: h5ad options, log2p1
+    for key in ("data.layer", "data.var_names_column"):
+        value = _get(cfg, key, None)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{key}={_show(value)}: expected a name (a string) or null")
     sample_type = _get(cfg, "data.sample_type", None)
     if sample_type is not None and not (
         (_is_int(sample_type) and 0 <= sample_type <= 99)
