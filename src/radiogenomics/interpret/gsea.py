@@ -140,6 +140,18 @@ def _prerank_chunk(
     ]
 
 
+def release_workers() -> None:
+    """Stop joblib's idle worker processes now.
+
+    joblib keeps its loky workers alive for 300 s after the last task; a job process started by a
+    multiprocessing launcher (hydra/launcher=gpus) waits for its children at exit, so each job
+    would hold its slot for those 300 s after it finished.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
 def prerank_patients(
     scores: np.ndarray,
     genes: Sequence[str],
@@ -172,6 +184,8 @@ def prerank_patients(
         for part in parallel(work):  # chunks in order, as they finish
             frames += part
             counter.update(len(part))
+    if n_jobs > 1:
+        release_workers()
     if not frames:
         return pd.DataFrame(columns=["patient_id", *COLUMNS])
     table = pd.concat(frames, ignore_index=True)
