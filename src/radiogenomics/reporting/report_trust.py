@@ -10,8 +10,10 @@ from __future__ import annotations
 import pandas as pd
 
 from radiogenomics.reporting.report_data import (
+    Figure,
     Section,
     SweepData,
+    Table,
     Text,
     figure_block,
     table_block,
@@ -84,7 +86,7 @@ def _sanity_blocks(sweep: SweepData) -> list:
     verdict = (sweep.summary_json(layout.SANITY_JSON) or {}).get("verdict")
     if not verdict:
         return []
-    blocks: list = [
+    return _table_and_figure(
         table_block(
             pd.DataFrame(verdict),
             "Sanity checks: attributions of fully randomised networks vs the trained ones",
@@ -96,8 +98,12 @@ def _sanity_blocks(sweep: SweepData) -> list:
             "Cascading and independent layer randomisation",
             "Spearman correlation of attribution rankings after layer randomisation",
         ),
-    ]
-    return [b for b in blocks if b is not None]
+    )
+
+
+def _table_and_figure(table: Table | None, figure: Figure | None) -> list:
+    """The blocks that exist of a table and its figure."""
+    return [block for block in (table, figure) if block is not None]
 
 
 def _agreement_blocks(sweep: SweepData) -> list:
@@ -105,34 +111,33 @@ def _agreement_blocks(sweep: SweepData) -> list:
     genes = sweep.summary_table(layout.AGREEMENT_GENES)
     if genes is None or genes.empty:
         return []
-    blocks: list = [
+    return _table_and_figure(
         table_block(genes, "Method agreement: gene rankings", source=layout.AGREEMENT_GENES),
         figure_block(
             sweep.summary / layout.AGREEMENT_PLOT,
             "Method agreement",
             "Spearman correlation between the gene rankings of the attribution methods",
         ),
-    ]
-    return [b for b in blocks if b is not None]
+    )
 
 
 def _stability_blocks(sweep: SweepData) -> list:
-    """Stability selection across bootstrap replicates, most frequent first."""
+    """Stability selection across bootstrap replicates, most frequent first, with the bound."""
     table = sweep.summary_table(layout.STABILITY_SELECTION)
     if table is None or table.empty:
         return []
     ordered = table.sort_values("frequency", ascending=False) if "frequency" in table else table
     bounds = (sweep.summary_json(layout.STABILITY_SELECTION_JSON) or {}).get("importances", [])
-    blocks: list = [
-        table_block(
+    bound_table = None
+    if bounds:
+        bound_table = table_block(
             pd.DataFrame(bounds),
             "Stability selection: selected items and the Meinshausen-Buhlmann bound on the "
             "expected number of false selections",
             BOUND_COLUMNS,
             source=layout.STABILITY_SELECTION_JSON,
         )
-        if bounds
-        else None,
+    return ([bound_table] if bound_table is not None else []) + _table_and_figure(
         table_block(
             ordered,
             "Stability selection across bootstrap replicates",
@@ -144,8 +149,7 @@ def _stability_blocks(sweep: SweepData) -> list:
             "Selection frequencies",
             "Frequency with which each gene set enters the top k",
         ),
-    ]
-    return [b for b in blocks if b is not None]
+    )
 
 
 def trust_section(sweep: SweepData) -> Section | None:

@@ -356,10 +356,11 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     if m.transfer_layers > 0:
         encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
     n_members = int(OmegaConf.select(m, "ensemble", default=1))
-    members = [fit_member(cfg, tc, split, encoder, cfg.seed + k, k == 0) for k in range(n_members)]
     if n_members == 1:
-        return members[0][0]
-    return ensemble_result(members, tc.y[split.val])
+        return fit_member(cfg, tc, split, encoder, cfg.seed)[0]
+    members = [fit_member(cfg, tc, split, encoder, cfg.seed + k, k == 0) for k in range(n_members)]
+    scored = [(result, member_val_probs(result.model, dm)) for result, dm in members]
+    return ensemble_result(scored, tc.y[split.val])
 
 
 def fit_member(
@@ -369,9 +370,9 @@ def fit_member(
     encoder,
     seed: int,
     log_it: bool = True,
-) -> tuple[FoldResult, np.ndarray]:
+) -> tuple[FoldResult, TraitDataModule]:
     """One network of the fold with ``seed`` (trained on fit, epoch chosen on val, test scored)
-    and its selected weights' inner-validation probabilities."""
+    and its datamodule (an ensemble scores the members' inner validation from it)."""
     m = cfg.model
     pl.seed_everything(seed, workers=True, verbose=False)
     dm = TraitDataModule(
@@ -412,7 +413,7 @@ def fit_member(
         epochs_run=int(trainer.current_epoch),
         model=module,
     )
-    return result, member_val_probs(module, dm)
+    return result, dm
 
 
 def member_val_probs(module: ClassifierModule, dm: TraitDataModule) -> np.ndarray:
