@@ -10,8 +10,12 @@ inside the sweep dir:
 - a name too long for a file system (255 bytes per path component) keeps a readable prefix plus
   a hash of the whole.
 
-Names without separators are kept as they are. Every job's full overrides stay in its
-``.hydra/overrides.yaml``.
+Names without separators are kept as they are; ``null_permutation=null`` (the real jobs of a
+sweep with ``+interpret=permutation_null``) is left out, so a real job has the same dir with or without its
+permutation null. Every job's full overrides stay in its ``.hydra/overrides.yaml``.
+
+``${rg_null_ids:K}`` is the sweep value of ``null_permutation`` for K null replicates:
+``null,0,1,...,K-1`` (the real model first), ``null`` for K = 0.
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ PATH_MARK = "~"  # between a path's last component and its hash
 _PART = re.compile(r"[^,=]+")  # a key or a value of ``key=value,key=value``
 _SEPARATORS = re.compile(r"[/\\]")
 _OPENERS = re.compile(r"[\[('\"]*")
+# the permutation null's own overrides are left out of job dir names (see job_dirname)
+_NULL_TOKENS = re.compile(
+    r"(^|,)(null_permutation=null|\+*interpret=permutation_null"
+    r"|\+*interpret\.permutation_null\.n_permutations=[^,]*)(?=,|$)"
+)
+_INTERPRET_LIST = re.compile(r"(\+*interpret=\[)([^\]]*)(\])")
 
 
 def safe_part(part: str) -> str:
@@ -47,6 +57,7 @@ def job_dirname(override_dirname: str, max_len: int = MAX_DIRNAME) -> str:
     ``max_len``; path-like parts are shortened (see the module docstring), and a name still too
     long becomes a prefix plus a hash of the whole ``override_dirname``.
     """
+    override_dirname = without_null_overrides(override_dirname)
     name = _PART.sub(lambda m: safe_part(m.group(0)), override_dirname)
     if len(name) <= max_len:
         return name
@@ -54,10 +65,41 @@ def job_dirname(override_dirname: str, max_len: int = MAX_DIRNAME) -> str:
     return f"{name[: max_len - HASH_LENGTH - 1]}-{digest}"
 
 
+def without_null_overrides(override_dirname: str) -> str:
+    """``override_dirname`` less the permutation null's overrides, so a real job keeps its dir.
+
+    Drops ``null_permutation=null``, ``interpret.permutation_null.n_permutations=K`` and the
+    ``permutation_null`` entry of ``+interpret=[...]``; null jobs keep ``null_permutation=k``.
+    """
+
+    def drop_entry(match: re.Match) -> str:
+        kept = [e for e in match.group(2).split(",") if e.strip() != "permutation_null"]
+        return f"{match.group(1)}{','.join(kept)}{match.group(3)}"
+
+    name = _INTERPRET_LIST.sub(drop_entry, override_dirname)
+    return _NULL_TOKENS.sub("", name).lstrip(",")
+
+
+def null_ids(n_permutations: object) -> str:
+    """The sweep value of ``null_permutation`` for K null replicates: ``null,0,...,K-1``."""
+    if (
+        isinstance(n_permutations, bool)
+        or not isinstance(n_permutations, int)
+        or n_permutations < 0
+    ):
+        raise ValueError(
+            f"interpret.permutation_null.n_permutations={n_permutations!r}: expected an integer >= 0 "
+            "(the number of permutation-null replicates, e.g. 20)"
+        )
+    return ",".join(["null", *map(str, range(n_permutations))])
+
+
 def register() -> None:
     """Register the resolvers once (idempotent: safe in every process that imports this)."""
     if not OmegaConf.has_resolver("rg_job_dirname"):
         OmegaConf.register_new_resolver("rg_job_dirname", job_dirname)
+    if not OmegaConf.has_resolver("rg_null_ids"):
+        OmegaConf.register_new_resolver("rg_null_ids", null_ids)
 
 
 register()

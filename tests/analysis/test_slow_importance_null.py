@@ -1,6 +1,7 @@
 """Issue 17 through the real entry points on a small cohort (slow: `pytest -m slow`).
 
-A sweep holds the real jobs and K = 4 permutation-null replicates (`null_permutation=range(0,4)`);
+A sweep holds the real jobs and, added to it later by `+interpret=[...,permutation_null]`, K = 4
+permutation-null replicates (the real jobs are found finished and kept);
 the summary keeps the nulls out of the CV table and writes the null tables; `scripts/trust.py`
 runs the sanity check (the fully randomized network's ranking no longer matches), the method
 agreement, and stability selection over bootstrap replicates. The planted driver (edema: EMT)
@@ -41,9 +42,15 @@ def sweep(tmp_path_factory):
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(base / "cache")}
     path = base / "sweep"
     run_ok([sys.executable, "train.py", "-m", *SMALL, f"hydra.sweep.dir={path}"], env)
-    run_ok([sys.executable, "train.py", "-m", *SMALL, "null_permutation=range(0,4)",
-          "interpret.saliency.gsea=false", "interpret.masking.n_random=0",
-          f"hydra.sweep.dir={path}"], env)  # fmt: skip
+    real_jobs = sorted(p.name for p in path.iterdir() if (p / layout.METRICS).exists())
+    stamps = [(path / j / layout.METRICS).stat().st_mtime_ns for j in real_jobs]
+    with_null = [o.replace("saliency]", "saliency,permutation_null]") for o in SMALL]
+    run_ok([sys.executable, "train.py", "-m", *with_null,
+            "interpret.permutation_null.n_permutations=4", f"hydra.sweep.dir={path}"], env)  # fmt: skip
+    # the real jobs kept their dirs and were not retrained; each fold got 4 null jobs
+    assert [(path / j / layout.METRICS).stat().st_mtime_ns for j in real_jobs] == stamps
+    jobs = [p for p in path.iterdir() if (p / layout.METRICS).exists()]
+    assert len(jobs) == len(real_jobs) * 5
     return path, env
 
 
@@ -56,11 +63,19 @@ def test_null_tables_and_summary(sweep):
     sets = pd.read_csv(summary / layout.IMPORTANCE_NULL_SETS)
     masking = sets[sets["importance"] == "masking_auroc"].set_index("set")
     assert masking["observed"].idxmax() == EMT and (masking["n_null"] == 4).all()
-    assert set(sets["importance"]) == {"masking_auroc", "saliency_nes"}
+    assert set(sets["importance"]) == {
+        "masking_auroc", "masking_slope", "saliency_nes", "saliency_nes_abs", "saliency_share"
+    }  # fmt: skip
+    slope = sets[sets["importance"] == "masking_slope"].set_index("set")
+    assert slope["observed"].idxmax() == EMT
     genes = pd.read_csv(summary / layout.IMPORTANCE_NULL_GENES)
-    assert {"saliency_mean", "saliency_mean_abs", "masking_auroc"} <= set(genes["importance"])
+    assert {"saliency_mean", "saliency_mean_abs", "masking_auroc", "masking_slope"} <= set(
+        genes["importance"]
+    )
     report = json.loads((summary / layout.IMPORTANCE_NULL_JSON).read_text())
-    assert report["configurations"][0]["n_null"] == 4
+    config = report["configurations"][0]
+    assert config["n_null"] == 4
+    assert config["checks"]["set/masking_slope/high/hallmark"]["checked"]
     assert (summary / layout.MASKING_CONTROL_FIT).exists()
 
 

@@ -41,3 +41,15 @@ def test_stability_selection_reads_a_bootstrap_summary(tmp_path):
     assert report[0]["expected_false_selections_bound"] == pytest.approx(25 / 40)
     with pytest.raises(ValueError, match="no bootstrap"):
         stability_selection(tmp_path / "nothing")
+
+
+def test_small_collections_are_not_selected_whole(tmp_path):
+    rows = [{"trait": "t", "bootstrap": b, "set": f"V{i}", "auroc": a, "slope": a - 0.5}
+            for b in range(10) for i, a in enumerate([0.9, 0.6, 0.55, 0.5])]  # fmt: skip
+    out = layout.summary_dir(tmp_path)
+    out.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(out / layout.masking_table("verhaak"), index=False)
+    table, report = stability_selection(tmp_path, threshold=0.9, top_sets=5)
+    assert {r["importance"] for r in report} == {"masking_auroc", "masking_slope"}
+    assert all(r["top_k"] == 2 and r["n_selected"] == 2 for r in report)  # of 4, not all 4
+    assert set(table.loc[table["selected"], "item"]) == {"V0", "V1"}

@@ -111,6 +111,16 @@ def test_gsea_finds_planted_set_and_not_random_sets():
     assert flipped.loc["SET07", "nes"] < 0 and flipped.loc["SET07", "fdr"] < 0.05
 
 
+def test_gsea_of_an_all_positive_ranking_keeps_nan_p_out_of_the_fdr():
+    """|attribution| rankings (the paper's) are all >= 0: a set with no null of its sign gets
+    p = NaN from gseapy, which must stay NaN rather than break the BH step."""
+    scores, genes, sets = planted_ranking(0)
+    table = prerank(np.abs(scores) + 1e-3, genes, sets, seed=1).set_index("set")
+    assert table.loc["SET07", "nes"] > 0 and table.loc["SET07", "fdr"] < 0.05
+    assert (table["p"].isna() == table["fdr"].isna()).all()
+    assert table["fdr"].dropna().between(0, 1).all()
+
+
 def test_break_ties_keeps_order_and_separates_equal_scores():
     scores = np.array([1.0, 0.0, 1.0, 1.0, -2.0, 0.0])
     out = break_ties(scores)

@@ -1,11 +1,12 @@
 """Stability selection of genes and sets over bootstrap replicates (Meinshausen & Buhlmann 2010).
 
 A bootstrap sweep (``bootstrap=range(0,B)``) gives, per replicate, the pooled importances of its
-summary: masking AUROC per set (``masking_<collection>.csv``) and per gene
-(``masking_single_genes.csv``), and the NES of the mean attribution per set
+summary: masking AUROC and discrimination slope per set (``masking_<collection>.csv``) and per
+gene (``masking_single_genes.csv``), and the NES of the mean attribution per set
 (``cohort_gsea.csv``). For every importance an item is *selected* in a replicate when it is among
 the replicate's top ``k`` (by value; NES by absolute value); its selection frequency is the share of
-replicates selecting it. Items with frequency >= ``threshold`` are stable. The Meinshausen-Buhlmann
+replicates selecting it (``k`` at most half the items, so that a small collection is not
+selected whole). Items with frequency >= ``threshold`` are stable. The Meinshausen-Buhlmann
 bound on the expected number of falsely selected items at that threshold is
 
     E[V] <= k^2 / ((2 * threshold - 1) * p)
@@ -57,10 +58,11 @@ def replicate_tables(sweep_dir: str | Path) -> dict[tuple[str, str, str], pd.Dat
             continue  # e.g. masking_control_fit.csv
         frame = frame[frame["bootstrap"].astype(str) != "none"]
         collection = "" if unit == "gene" else label
-        if len(frame):
-            tables[unit, "masking_auroc", collection] = frame.pivot_table(
-                index=unit, columns="bootstrap", values="auroc"
-            )
+        for column in ("auroc", "slope"):  # slope: discrimination slope (newer tables)
+            if len(frame) and column in frame:
+                tables[unit, f"masking_{column}", collection] = frame.pivot_table(
+                    index=unit, columns="bootstrap", values=column
+                )
     cohort = out / layout.COHORT_GSEA
     if cohort.exists():
         frame = pd.read_csv(cohort)
@@ -88,7 +90,7 @@ def stability_selection(
     rows, report = [], []
     for (unit, importance, collection), values in tables.items():
         k = top_genes if unit == "gene" else top_sets
-        k = min(k, len(values))
+        k = max(1, min(k, len(values) // 2))  # top 4 of 4 sets would select everything
         freq = selection_frequency(values, k, by_absolute=importance.startswith("saliency_nes"))
         frame = pd.DataFrame(
             {

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy.stats import false_discovery_control
 
 from radiogenomics.data.genesets import IndexedGeneSets
+from radiogenomics.evaluation.multitest import bh_qvalues
 from radiogenomics.progress import Progress
 from radiogenomics.utils import stable_hash
 
@@ -122,7 +122,7 @@ def _tidy(res: pd.DataFrame, sets: dict[str, list[str]], original: dict[str, str
             "es": res["ES"].to_numpy(dtype=np.float64),
             "nes": res["NES"].to_numpy(dtype=np.float64),
             "p": p,
-            "fdr": false_discovery_control(p, method="bh"),
+            "fdr": bh_qvalues(p),  # NaN p (no null of that sign) stays NaN
             "n_leading_edge": [len(g) for g in lead],
             "leading_edge": [";".join(g) for g in lead],
         }

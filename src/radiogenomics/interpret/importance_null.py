@@ -4,18 +4,22 @@ A *null replicate* ``k`` is the real configuration retrained on every outer fold
 training patients' labels permuted (``null_permutation=k``, see
 :func:`radiogenomics.data.splits.null_labels`): same pretraining, architecture, inner-validation
 early stopping and held-out patients, interpreted the same way. For every item (a gene or a set)
-and importance (mean attribution, NES of the mean attribution, masking AUROC) the real model
-gives one statistic over all folds (``observed``) and each null replicate one (``null[k]``).
+and importance the real model gives one statistic over all folds (``observed``) and each null
+replicate one (``null[k]``).
 
 * ``empirical_p = (1 + #{k: null[k] >= observed}) / (K + 1)``: exact under exchangeability of the
   real labels with their permutations (no real importance), but never below ``1 / (K + 1)``;
-* ``tail_p``: the observed value against a normal fitted to the K null values, as a prediction
-  interval, ``t = (observed - mean) / (sd * sqrt(1 + 1 / K))`` on ``K - 1`` degrees of freedom
-  (exact when the null statistic is normal). The statistics are means over ~175 patients and
-  10 folds, so near-normal nulls are expected; :func:`null_normality` checks it (Shapiro-Wilk per
-  item: under normality about 5% of the items fall below 0.05). This is what lets q < 0.05 be
-  reached with K = 20 and 50 sets;
-* ``q`` (of ``tail_p``) and ``empirical_q``: Benjamini-Hochberg within one importance and
+* ``tail_p``: the observed value standardised by its item's K nulls,
+  ``z = (observed - mean) / sd``, against the *pooled* standardised nulls of all items of the
+  table (each null value standardised by the other K - 1 nulls of its item, so it is judged like
+  the observed one; K x items values), with a generalized Pareto tail above their 90th percentile
+  (:func:`radiogenomics.interpret.masking.fit_tail`, peaks over threshold). Pooling across items
+  after standardisation is what GSEA does with its phenotype permutations (Subramanian et al.
+  2005): it lets a few dozen permutations resolve p-values far below ``1 / (K + 1)``. It assumes
+  the items' standardised nulls share one shape; :func:`null_checks` tests that, the tail fit,
+  and the whole procedure on the nulls themselves (each null replicate in turn scored as if it
+  were the real model against the others: its discoveries are false ones);
+* ``q`` (of ``tail_p``) and ``empirical_q``: Benjamini-Hochberg within one importance, class and
   collection.
 
 Why one statistic over all folds rather than pooling per-fold exceedances: the real folds' models
@@ -26,28 +30,27 @@ replicate are exchangeable under the null. Pooling per-fold exceedance counts, o
 independent permutations, would treat ten correlated folds as ten independent draws and be
 anti-conservative.
 
-``two_sided=True`` (signed mean attributions, NES) compares sizes: the observed ``|value|``
-against the nulls' ``|value|`` (empirical p and tail fit alike; ``observed``, ``null_mean`` and
-``null_sd`` are then of the absolute values). A null network's orientation is arbitrary (which way
-its logit points relative to the permuted labels), so its signed values of a strong program are
-bimodal (large with either sign); a normal fitted to them has a spread set by the sign flips and
-says nothing about the tail of the sizes, while the folded values are unimodal.
+``two_sided=True`` (signed mean attributions, signed NES) compares sizes: the observed ``|value|``
+against the nulls' ``|value|`` (``observed``, ``null_mean`` and ``null_sd`` are then of the
+absolute values). A null network's orientation is arbitrary (which way its logit points relative
+to the permuted labels), so its signed values of a strong program are large with either sign.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import shapiro
-from scipy.stats import t as student_t
+from scipy.stats import ks_2samp
 
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
+from radiogenomics.interpret.masking import fit_tail
 
-MIN_NULLS = 3  # fewer complete null replicates give no tail estimate
+MIN_NULLS = 3  # fewer complete null replicates give no tail estimate (a leave-one-out sd needs 2)
+MAX_CHECK_ITEMS = 2000  # items (a random subset, seeded) behind the shape and calibration checks
 
 
 def permutation_p(observed: np.ndarray, null: np.ndarray, two_sided: bool = False) -> pd.DataFrame:
-    """Per item: observed, null mean/sd, z, empirical p and normal-tail p (``null``: K x items)."""
+    """Per item: observed, null mean/sd, z, empirical p and pooled-tail p (``null``: K x items)."""
     observed = np.asarray(observed, dtype=float)
     null = np.asarray(null, dtype=float).reshape(-1, len(observed))
     if two_sided:  # signed importance: a null network's orientation is arbitrary, compare sizes
@@ -56,14 +59,9 @@ def permutation_p(observed: np.ndarray, null: np.ndarray, two_sided: bool = Fals
     with np.errstate(all="ignore"):
         mean = null.mean(axis=0) if k else np.full(len(observed), np.nan)
         sd = null.std(axis=0, ddof=1) if k > 1 else np.full(len(observed), np.nan)
-        z = (observed - mean) / sd
+        z = np.where(sd > 0, (observed - mean) / sd, np.nan)
         exceed = (null >= observed).sum(axis=0)
         empirical = (1 + exceed) / (1 + k) if k else np.full(len(observed), np.nan)
-        if k >= MIN_NULLS:
-            tail = student_t.sf(z / np.sqrt(1 + 1 / k), df=k - 1)
-            tail = np.where(sd > 0, tail, np.where(observed > mean, 0.0, 1.0))
-        else:
-            tail = np.full(len(observed), np.nan)
     empirical = np.where(np.isnan(observed), np.nan, empirical)
     return pd.DataFrame(
         {
@@ -73,9 +71,41 @@ def permutation_p(observed: np.ndarray, null: np.ndarray, two_sided: bool = Fals
             "z": z,
             "n_null": k,
             "empirical_p": empirical,
-            "tail_p": tail,
+            "tail_p": pooled_tail_p(z, standardized_nulls(null)),
         }
     )
+
+
+def standardized_nulls(null: np.ndarray) -> np.ndarray:
+    """Each null value standardised by the other K - 1 nulls of its item (K x items; NaN if K < 3)."""
+    null = np.asarray(null, dtype=float)
+    k = len(null)
+    out = np.full(null.shape, np.nan)
+    if k < MIN_NULLS:
+        return out
+    with np.errstate(all="ignore"):
+        for i in range(k):
+            others = np.delete(null, i, axis=0)
+            sd = others.std(axis=0, ddof=1)
+            out[i] = np.where(sd > 0, (null[i] - others.mean(axis=0)) / sd, np.nan)
+    return out
+
+
+def pooled_tail_p(z: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+    """P(pooled standardised null >= z): empirical, and a GPD tail above the pool's 90th percentile."""
+    z = np.asarray(z, dtype=float)
+    draws = np.asarray(pooled, dtype=float).ravel()
+    draws = np.sort(draws[np.isfinite(draws)])
+    p = np.full(len(z), np.nan)
+    if len(draws) < MIN_NULLS:
+        return p
+    ok = np.isfinite(z)
+    p[ok] = (1 + len(draws) - np.searchsorted(draws, z[ok], side="left")) / (1 + len(draws))
+    fit = fit_tail(draws)
+    if fit is not None:
+        above = ok & (z > fit.threshold)
+        p[above] = [fit.p(float(v)) for v in z[above]]
+    return p
 
 
 def add_qvalues(table: pd.DataFrame, fdr: float = FDR) -> pd.DataFrame:
@@ -87,18 +117,56 @@ def add_qvalues(table: pd.DataFrame, fdr: float = FDR) -> pd.DataFrame:
     return table
 
 
-def null_normality(null: np.ndarray, max_items: int = 2000, seed: int = 0) -> dict:
-    """Shapiro-Wilk of each item's K null values: share below 0.05 (about 0.05 if normal)."""
+def null_checks(null: np.ndarray, two_sided: bool, fdr: float = FDR, seed: int = 0) -> dict:
+    """The assumptions behind ``tail_p``, checked on the K nulls of one table (items as columns).
+
+    * ``gpd_ks_p``: KS of the pooled standardised nulls' exceedances against their GPD fit;
+    * ``shape_ks_below_0.05``: share of items whose own standardised nulls differ from the pool
+      (two-sample KS p < 0.05; about 0.05 when the items share one shape, higher when not);
+    * ``calibration``: each null replicate scored in turn as if it were the real model against
+      the other K - 1 (the same ``tail_p`` and BH): its discoveries at q < ``fdr`` are false, so
+      ``mean_false_discoveries`` should stay near 0 and ``share_with_any`` near ``fdr`` or below.
+
+    The shape and calibration checks use at most ``MAX_CHECK_ITEMS`` items (a seeded subset).
+    """
+    from scipy.stats import genpareto, kstest
+
     null = np.asarray(null, dtype=float)
-    if null.ndim != 2 or len(null) < MIN_NULLS:
-        return {"n_items": 0, "share_shapiro_below_0.05": None}
+    if two_sided:
+        null = np.abs(null)
+    k = len(null)
+    if null.ndim != 2 or k < MIN_NULLS + 1:
+        return {"n_null": k, "checked": False}
     columns = np.flatnonzero(np.isfinite(null).all(axis=0) & (null.std(axis=0) > 0))
-    if len(columns) > max_items:
-        columns = np.sort(np.random.default_rng(seed).choice(columns, max_items, replace=False))
-    p = np.array([shapiro(null[:, j]).pvalue for j in columns])
+    if len(columns) > MAX_CHECK_ITEMS:
+        rng = np.random.default_rng(seed)
+        columns = np.sort(rng.choice(columns, MAX_CHECK_ITEMS, replace=False))
+    null = null[:, columns]
+    pooled = standardized_nulls(null)
+    draws = pooled[np.isfinite(pooled)]
+    fit = fit_tail(draws)
+    gpd_ks = None
+    if fit is not None:
+        excess = draws[draws > fit.threshold] - fit.threshold
+        gpd_ks = float(kstest(excess, genpareto(fit.shape, 0.0, fit.scale).cdf).pvalue)
+    shape_p = [ks_2samp(pooled[:, j], draws).pvalue for j in range(null.shape[1])]
+    false = []
+    for i in range(k):
+        others = np.delete(null, i, axis=0)
+        table = permutation_p(null[i], others)
+        false.append(int((bh_qvalues(table["tail_p"].to_numpy()) < fdr).sum()))
     return {
-        "n_items": len(columns),
-        "share_shapiro_below_0.05": float(np.mean(p < 0.05)) if len(p) else None,
+        "n_null": k,
+        "checked": True,
+        "n_items_checked": int(null.shape[1]),
+        "gpd_ks_p": gpd_ks,
+        "shape_ks_below_0.05": float(np.mean(np.asarray(shape_p) < 0.05)) if shape_p else None,
+        "calibration": {
+            "fdr": fdr,
+            "false_discoveries": false,
+            "mean_false_discoveries": float(np.mean(false)),
+            "share_with_any": float(np.mean(np.asarray(false) > 0)),
+        },
     }
 
 

@@ -306,26 +306,44 @@ def average_precision_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray
 
 
 def score_masked(probs: np.ndarray, y: np.ndarray, class_names: Sequence[str]) -> pd.DataFrame:
-    """AUROC and AP per row of masked probabilities (items x patients[, K]).
+    """AUROC, AP and discrimination slope per row of masked probabilities (items x patients[, K]).
 
     Binary: the positive-class probability against ``y == 1``. Multiclass: one-vs-rest per
-    class (``auroc_<class>``, ``ap_<class>``) and their macro means ``auroc``/``ap``.
+    class (``auroc_<class>``, ``ap_<class>``, ``slope_<class>``) and their macro means
+    ``auroc``/``ap``/``slope``. The slope (Yates 1982; Tjur's R^2) is the mean predicted
+    probability of the class among its patients minus among the others: unlike AUROC it sees how
+    far the set alone moves the model's output, not only the order it puts the patients in.
     """
     y = np.asarray(y)
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim == 2:
         return pd.DataFrame(
-            {"auroc": auroc_rows(probs, y == 1), "ap": average_precision_rows(probs, y == 1)}
+            {
+                "auroc": auroc_rows(probs, y == 1),
+                "ap": average_precision_rows(probs, y == 1),
+                "slope": discrimination_slope_rows(probs, y == 1),
+            }
         )
     columns = {}
     for k, name in enumerate(class_names):
         columns[f"auroc_{name}"] = auroc_rows(probs[..., k], y == k)
         columns[f"ap_{name}"] = average_precision_rows(probs[..., k], y == k)
+        columns[f"slope_{name}"] = discrimination_slope_rows(probs[..., k], y == k)
     frame = pd.DataFrame(columns)
     with np.errstate(all="ignore"):
+        frame.insert(0, "slope", np.nanmean(frame.filter(like="slope_").to_numpy(), axis=1))
         frame.insert(0, "ap", np.nanmean(frame.filter(like="ap_").to_numpy(), axis=1))
         frame.insert(0, "auroc", np.nanmean(frame.filter(like="auroc_").to_numpy(), axis=1))
     return frame
+
+
+def discrimination_slope_rows(probs: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Per row: mean probability over the positive patients minus over the others (NaN if one
+    group is empty)."""
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        return np.full(len(probs), np.nan)
+    return probs[:, positive].mean(axis=1) - probs[:, ~positive].mean(axis=1)
 
 
 def empirical_p(observed: np.ndarray, sizes: np.ndarray, null: dict[int, np.ndarray]) -> np.ndarray:

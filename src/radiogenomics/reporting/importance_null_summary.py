@@ -10,16 +10,26 @@ configuration with complete null replicates, compares every importance with its 
 (:mod:`radiogenomics.interpret.importance_null`):
 
 * genes: ``saliency_mean`` (mean signed attribution over all held-out patients, two-sided),
-  ``saliency_mean_abs`` (mean absolute attribution) and ``masking_auroc`` (pooled out-of-fold
-  AUROC with only that gene kept);
+  ``saliency_mean_abs`` (mean absolute attribution), ``masking_auroc`` (pooled out-of-fold
+  AUROC with only that gene kept) and ``masking_slope`` (its discrimination slope: mean
+  predicted probability of the class among its patients minus among the others);
 * sets: ``saliency_nes`` (NES of the preranked GSEA of the mean signed attribution over all
-  held-out patients, the ranking of ``cohort_gsea.csv``; two-sided) and ``masking_auroc``
-  (pooled out-of-fold AUROC with the set kept). The gene sets are those of the real jobs'
+  held-out patients, the ranking of ``cohort_gsea.csv``; two-sided), ``saliency_nes_abs`` (NES
+  of the mean absolute attribution, the paper's ranking), ``saliency_share`` (the set's mean
+  absolute attribution over the mean of all genes), ``masking_auroc`` and ``masking_slope``
+  (pooled out-of-fold, the set kept). The gene sets are those of the real jobs'
   ``interpret.saliency`` config (collections, size and coverage filters).
+
+Why the slope and the attribution share next to AUROC and NES: both AUROC and NES are rank
+statistics, blind to size. With only a coherent program's genes kept, any network's output
+follows that program's score, so a network trained on noise ranks the patients by it just as a
+trained one does (with a random orientation): the masked AUROC measures what the data carry in
+the program more than what the model learned. The slope and the share measure how much the
+model's output and sensitivity actually rest on the set.
 
 Writes under ``summary/``: ``importance_null_genes.csv``, ``importance_null_sets.csv``,
 ``importance_null_models.csv`` (each null replicate's pooled AUROC: it should cover 0.5),
-``importance_null.json`` (K, folds, counts, normality check of the nulls) and a plot per
+``importance_null.json`` (K, folds, counts, the checks of the pooled tail) and a plot per
 configuration, ``importance_null_<trait>_<model>_<hash>.png``. Independently of null jobs it
 writes ``masking_control_fit.csv`` (per configuration and set size: the pooled random controls'
 AUROC mean and sd behind the masking ``tail_p``, with Shapiro-Wilk and KS checks of normality).
@@ -33,15 +43,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
 from radiogenomics.evaluation.metrics import prediction_arrays, score
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.gene_set_options import index_collections
-from radiogenomics.interpret.gsea import prerank, set_dict
-from radiogenomics.interpret.importance_null import add_qvalues, null_normality, permutation_p
+from radiogenomics.interpret.gsea import prerank, release_workers, set_dict
+from radiogenomics.interpret.importance_null import add_qvalues, null_checks, permutation_p
 from radiogenomics.interpret.masking import control_fit, score_masked
 from radiogenomics.interpret.masking_tables import null_by_size, score_controls
+from radiogenomics.progress import Progress
 from radiogenomics.reporting.masking_summary import masking_labels, pool
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, job_config
@@ -58,8 +70,19 @@ GSEA_KWARGS = {
     "seed": 0,
 }  # fmt: skip  (as configs/interpret/saliency.yaml; sizes already filtered)
 # importance -> (unit, two-sided test)
-GENE_IMPORTANCES = {"saliency_mean": True, "saliency_mean_abs": False, "masking_auroc": False}
-SET_IMPORTANCES = {"saliency_nes": True, "masking_auroc": False}
+GENE_IMPORTANCES = {
+    "saliency_mean": True,
+    "saliency_mean_abs": False,
+    "masking_auroc": False,
+    "masking_slope": False,
+}
+SET_IMPORTANCES = {
+    "saliency_nes": True,
+    "saliency_nes_abs": False,
+    "saliency_share": False,
+    "masking_auroc": False,
+    "masking_slope": False,
+}
 
 
 def null_jobs_mask(metrics: pd.DataFrame) -> pd.Series:
@@ -171,9 +194,12 @@ METHOD_NOTE = (
     "attribution, its GSEA NES, masking AUROC); null: the same statistic for each complete null replicate "
     "(null_permutation=k: all folds retrained on one cohort-level permutation of the training "
     "labels, held-out labels untouched). empirical_p = (1 + #null >= observed) / (K + 1); tail_p: "
-    "normal prediction interval, t = (observed - null_mean) / (null_sd * sqrt(1 + 1/K)) on K-1 "
-    "df (two-sided for signed importances); q = BH of tail_p within importance, class and "
-    "collection; empirical_q = BH of empirical_p."
+    "z = (observed - null_mean) / null_sd against the pooled standardised nulls of every item of "
+    "the table (each standardised by the other K-1 nulls of its item), generalized Pareto tail "
+    "above their 90th percentile (sizes for signed importances); q = BH of tail_p within "
+    "importance, class and collection; empirical_q = BH of empirical_p. checks: gpd_ks_p, "
+    "shape_ks_below_0.05 (items whose nulls differ from the pool), calibration (each null "
+    "replicate scored against the others: its discoveries are false)."
 )
 
 
@@ -217,7 +243,7 @@ def null_model_rows(
 def config_tables(
     sweep_dir: Path, group: pd.DataFrame, replicates: dict[int, list[str]], fdr: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
-    """(gene table, set table, normality checks, {(importance, class, collection): null matrix})."""
+    """(gene table, set table, tail checks, {(importance, class, collection): null matrix})."""
     classes = list(group["classes"].iloc[0])
     real_jobs = group.sort_values("fold")["job"].tolist()
     runs = {"real": real_jobs, **{k: jobs for k, jobs in replicates.items()}}
@@ -230,6 +256,7 @@ def config_tables(
     stats = {
         name: importance_stats(sweep_dir, jobs, classes, gene_sets) for name, jobs in runs.items()
     }
+    add_set_nes(stats, gene_sets, gsea_workers(sweep_dir, real_jobs[0]))
     for (unit, importance, cls, collection), observed in stats["real"].items():
         keys = [k for k in replicates if (unit, importance, cls, collection) in stats[k]]
         if not keys:
@@ -247,11 +274,11 @@ def config_tables(
         table.insert(0, "importance", importance)
         (gene_frames if unit == "gene" else set_frames).append(table)
         label = f"{unit}/{importance}/{cls}/{collection}"
-        checks[label] = null_normality(matrix)
+        checks[label] = null_checks(matrix, two_sided, fdr)
         nulls[importance, cls, collection] = (observed.index.to_numpy(), matrix)
     genes = pd.concat(gene_frames, ignore_index=True) if gene_frames else pd.DataFrame()
     sets = pd.concat(set_frames, ignore_index=True) if set_frames else pd.DataFrame()
-    return genes, sets, {"normality": checks}, nulls
+    return genes, sets, {"checks": checks}, nulls
 
 
 def importance_stats(
@@ -276,14 +303,15 @@ def _masking_stats(sweep_dir: Path, jobs: Sequence[str], classes: Sequence[str])
         unit = "gene" if label == layout.SINGLE_GENES else "set"
         cls = classes[1] if len(classes) == 2 else "macro"
         collection = "" if unit == "gene" else label
-        stats[unit, "masking_auroc", cls, collection] = pd.Series(
-            scores["auroc"].to_numpy(), index=pd.Index(names, name=unit)
-        )
+        for column in ("auroc", "slope"):
+            stats[unit, f"masking_{column}", cls, collection] = pd.Series(
+                scores[column].to_numpy(), index=pd.Index(names, name=unit)
+            )
     return stats
 
 
 def _saliency_stats(sweep_dir: Path, jobs: Sequence[str], gene_sets: dict) -> dict:
-    """Mean signed / absolute attribution over the pooled held-out patients; NES of the mean."""
+    """Mean signed / absolute attribution over the pooled held-out patients; set NES and share."""
     folders = [sweep_dir / job / layout.SALIENCY_DIR for job in jobs]
     if not all((f / layout.ATTRIBUTIONS).exists() for f in folders):
         return {}
@@ -304,14 +332,62 @@ def _saliency_stats(sweep_dir: Path, jobs: Sequence[str], gene_sets: dict) -> di
         rows = index.get_level_values("class") == cls
         genes = pd.Index(index.get_level_values("gene")[rows], name="gene")
         mean = pd.Series(total[rows] / n, index=genes)
+        mean_abs = pd.Series(total_abs[rows] / n, index=genes)
         stats["gene", "saliency_mean", str(cls), ""] = mean
-        stats["gene", "saliency_mean_abs", str(cls), ""] = pd.Series(
-            total_abs[rows] / n, index=genes
-        )
+        stats["gene", "saliency_mean_abs", str(cls), ""] = mean_abs
         for label, members in gene_sets.items():
-            table = prerank(mean.to_numpy(), list(genes), members, **GSEA_KWARGS)
-            stats["set", "saliency_nes", str(cls), label] = table.set_index("set")["nes"]
+            stats["set", "saliency_share", str(cls), label] = attribution_share(mean_abs, members)
     return stats
+
+
+NES_OF = {"saliency_nes": "saliency_mean", "saliency_nes_abs": "saliency_mean_abs"}  # set <- gene
+
+
+def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> None:
+    """Add every run's set NES of its mean signed and absolute attribution, GSEA in parallel."""
+    tasks = [
+        (run, (nes, cls, label), ranking, members)
+        for run, run_stats in stats.items()
+        for (unit, importance, cls, _), ranking in run_stats.items()
+        if unit == "gene"
+        for nes, source in NES_OF.items()
+        if importance == source
+        for label, members in gene_sets.items()
+    ]
+    if not tasks:
+        return
+    work = (
+        delayed(prerank)(ranking.to_numpy(), list(ranking.index), members, **GSEA_KWARGS)
+        for _, _, ranking, members in tasks
+    )
+    workers = max(1, min(n_jobs, len(tasks)))
+    with Progress("permutation-null GSEA", total=len(tasks), unit="rankings") as counter:
+        tables = []
+        for table in Parallel(n_jobs=workers, return_as="generator")(work):
+            tables.append(table)
+            counter.update(1)
+    if workers > 1:
+        release_workers()
+    for (run, (nes, cls, label), _, _), table in zip(tasks, tables, strict=True):
+        stats[run]["set", nes, cls, label] = table.set_index("set")["nes"]
+
+
+def gsea_workers(sweep_dir: Path, job: str) -> int:
+    """The real job's ``interpret.saliency.n_jobs`` (GSEA worker processes), else 1."""
+    value = OmegaConf.select(job_config(sweep_dir / job), "interpret.saliency.n_jobs")
+    return int(value) if isinstance(value, int) and value > 0 else 1
+
+
+def attribution_share(mean_abs: pd.Series, sets: dict[str, list[str]]) -> pd.Series:
+    """Per set: its genes' mean absolute attribution over the mean of all genes (1 = average)."""
+    overall = float(mean_abs.mean())
+    upper = pd.Series(mean_abs.to_numpy(), index=mean_abs.index.str.upper())
+    upper = upper[~upper.index.duplicated()]
+    shares = {}
+    for name, members in sets.items():
+        values = upper.reindex([str(g).upper() for g in members]).dropna()
+        shares[name] = float(values.mean()) / overall if len(values) and overall > 0 else np.nan
+    return pd.Series(shares, name="share").rename_axis("set")
 
 
 def saliency_gene_sets(sweep_dir: Path, job: str, genes: Sequence[str]) -> dict:

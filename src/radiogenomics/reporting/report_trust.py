@@ -28,6 +28,7 @@ NULL_COLUMNS = [
     "observed",
     "null_mean",
     "null_sd",
+    "z",
     "n_null",
     "empirical_p",
     "empirical_q",
@@ -66,8 +67,11 @@ def _null_blocks(sweep: SweepData) -> list:
         Text(
             "Each importance against the same importance of networks trained on labels permuted "
             "within the training patients (held-out patients and their labels unchanged). "
-            "empirical_p = (1 + #null >= observed) / (K + 1); tail_p from a fit to the null "
-            "values; q is Benjamini-Hochberg within collection."
+            "empirical_p = (1 + #null >= observed) / (K + 1); tail_p: the observed value "
+            "standardised by its own nulls against the pooled standardised nulls of every item "
+            "(generalized Pareto tail); q is Benjamini-Hochberg within importance and collection. "
+            "AUROC and NES rank patients or genes; the discrimination slope (masking_slope) and "
+            "the attribution share (saliency_share) measure how much the output rests on the set."
         ),
         table_block(
             ordered,
@@ -76,9 +80,41 @@ def _null_blocks(sweep: SweepData) -> list:
             source=layout.IMPORTANCE_NULL_SETS,
         ),
     ]
+    checks = null_check_rows(sweep.summary_json(layout.IMPORTANCE_NULL_JSON) or {})
+    if checks:
+        blocks.append(
+            table_block(
+                pd.DataFrame(checks),
+                "Checks of the pooled tail: GPD fit, shared shape, and each null replicate scored "
+                "as if real (its discoveries are false)",
+                source=layout.IMPORTANCE_NULL_JSON,
+            )
+        )
     for path in sorted(sweep.summary.glob("importance_null_*.png")):
         blocks.append(figure_block(path, path.stem, f"Importance against null {path.stem}"))
     return [b for b in blocks if b is not None]
+
+
+def null_check_rows(report: dict) -> list[dict]:
+    """One row per configuration and importance table of ``importance_null.json``'s checks."""
+    rows = []
+    for config in report.get("configurations", []):
+        for table, check in (config.get("checks") or {}).items():
+            if not check.get("checked"):
+                continue
+            calibration = check.get("calibration") or {}
+            rows.append(
+                {
+                    "trait": config.get("trait"),
+                    "table": table,
+                    "n_null": check.get("n_null"),
+                    "gpd_ks_p": check.get("gpd_ks_p"),
+                    "shape_ks_below_0.05": check.get("shape_ks_below_0.05"),
+                    "mean_false_discoveries": calibration.get("mean_false_discoveries"),
+                    "share_with_any": calibration.get("share_with_any"),
+                }
+            )
+    return rows
 
 
 def _sanity_blocks(sweep: SweepData) -> list:

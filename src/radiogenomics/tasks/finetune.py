@@ -17,7 +17,7 @@ import hydra
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
@@ -47,10 +47,17 @@ PER_JOB_KEYS = (
 def config_hash(cfg: DictConfig) -> str:
     """Hash of the config minus per-job keys: equal across the folds of one setting.
 
-    Interpolations stay unresolved so that per-job output paths do not enter the hash.
+    Interpolations stay unresolved so that per-job output paths do not enter the hash;
+    ``interpret.permutation_null`` (how many null replicates the sweep adds) does not either, so a real job
+    is the same job with or without its permutation null.
     """
     container = OmegaConf.to_container(cfg, resolve=False)
-    return stable_hash({k: v for k, v in container.items() if k not in PER_JOB_KEYS})
+    container = {k: v for k, v in container.items() if k not in PER_JOB_KEYS}
+    if isinstance(container.get("interpret"), dict):
+        container["interpret"] = {
+            k: v for k, v in container["interpret"].items() if k != "permutation_null"
+        }
+    return stable_hash(container)
 
 
 def training_hash(cfg: DictConfig) -> str:
@@ -113,6 +120,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     )
     if cfg.get("null_permutation") is not None:  # issue 17: a permutation-null model
         tc.y = null_labels(tc.y, split, cfg.split_seed, int(cfg.null_permutation))
+        cfg = null_job_config(cfg)
     write_json(out_dir / layout.COHORT, cohort_record(cohort, tc, split))
 
     result = fit_model(cfg, cohort, tc, split)
@@ -150,6 +158,18 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         result.val_auroc,
     )  # fmt: skip
     return metrics
+
+
+def null_job_config(cfg: DictConfig) -> DictConfig:
+    """A null job's config: no masking controls, no per-patient GSEA (the null summary needs
+    neither: it compares the pooled masking AUROCs and computes the nulls' set-level GSEA)."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        if OmegaConf.select(cfg, "interpret.masking") is not None:
+            cfg.interpret.masking.n_random = 0
+        if OmegaConf.select(cfg, "interpret.saliency") is not None:
+            cfg.interpret.saliency.gsea_patients = False
+    return cfg
 
 
 def finished_job(metrics_path: Path) -> dict:
