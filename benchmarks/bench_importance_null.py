@@ -76,7 +76,8 @@ def bench_importance_null(quick: bool = False) -> dict:
         "null_sweep_extrapolated_s": round(
             k_null * folds * (per_model_train + per_model_interpret)
         ),
-        "note": "null jobs run with interpret.masking.n_random=0 and interpret.saliency.gsea=false "
-        "(the null needs no controls and no per-patient GSEA); the set-level NES of the null "
-        "models is one GSEA per replicate in the sweep summary",
+        "note": "null jobs (+interpret=permutation_null) skip the masking controls and the "
+        "per-patient GSEA, which the null does not use; the set-level NES of the null models "
+        "(mean signed and absolute attribution) are two GSEA per replicate in the sweep summary, "
+        "run in parallel",
     }

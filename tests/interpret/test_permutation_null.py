@@ -57,6 +57,19 @@ def test_pooled_tail_is_calibrated_when_items_differ_in_location_and_scale():
     checks = null_checks(draws[1:], two_sided=False)
     assert checks["shape_ks_below_0.05"] < 0.1 and checks["gpd_ks_p"] > 0.01
     assert checks["calibration"]["share_with_any"] <= 0.15  # FDR 0.05 under the complete null
+    assert checks["tail_ok"] and not checks["problems"]
+
+
+def test_checks_reject_the_pooled_tail_when_a_replicate_scales_every_item():
+    """A per-network gain shared by all items (e.g. single-gene masking slopes of a network with
+    larger weights) breaks the pooling: one null replicate scored as real 'finds' nearly every
+    item. The checks must see it, so that the summary falls back to the exact empirical q."""
+    rng = np.random.default_rng(0)
+    gain = np.exp(rng.normal(0, 1, 20))
+    null = gain[:, None] * np.abs(rng.normal(1, 0.1, (20, 500)))
+    checks = null_checks(null, two_sided=False)
+    assert not checks["tail_ok"] and checks["problems"]
+    assert max(checks["calibration"]["false_discoveries"]) > 100
 
 
 def test_standardized_nulls_leave_each_value_out():

@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
+from scipy.stats import binom, ks_2samp
 
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.masking import fit_tail
 
 MIN_NULLS = 3  # fewer complete null replicates give no tail estimate (a leave-one-out sd needs 2)
 MAX_CHECK_ITEMS = 2000  # items (a random subset, seeded) behind the shape and calibration checks
+CHECK_ALPHA = 0.01  # a table whose tail checks fail at this level is called by empirical_q instead
 
 
 def permutation_p(observed: np.ndarray, null: np.ndarray, two_sided: bool = False) -> pd.DataFrame:
@@ -125,7 +126,10 @@ def null_checks(null: np.ndarray, two_sided: bool, fdr: float = FDR, seed: int =
       (two-sample KS p < 0.05; about 0.05 when the items share one shape, higher when not);
     * ``calibration``: each null replicate scored in turn as if it were the real model against
       the other K - 1 (the same ``tail_p`` and BH): its discoveries at q < ``fdr`` are false, so
-      ``mean_false_discoveries`` should stay near 0 and ``share_with_any`` near ``fdr`` or below.
+      ``mean_false_discoveries`` should stay near 0 and ``share_with_any`` near ``fdr`` or below
+      (``binomial_p``: how surprising that share is if the procedure holds its FDR);
+    * ``tail_ok``: neither the GPD fit nor the calibration rejected at ``CHECK_ALPHA``
+      (``problems`` says which). Where not, the summary calls the table by ``empirical_q``.
 
     The shape and calibration checks use at most ``MAX_CHECK_ITEMS`` items (a seeded subset).
     """
@@ -155,6 +159,13 @@ def null_checks(null: np.ndarray, two_sided: bool, fdr: float = FDR, seed: int =
         others = np.delete(null, i, axis=0)
         table = permutation_p(null[i], others)
         false.append(int((bh_qvalues(table["tail_p"].to_numpy()) < fdr).sum()))
+    n_any = int(np.sum(np.asarray(false) > 0))
+    calibration_p = float(binom.sf(n_any - 1, k, fdr))  # P(>= n_any replicates with any | fdr)
+    problems = []
+    if gpd_ks is not None and gpd_ks < CHECK_ALPHA:
+        problems.append(f"GPD tail fit rejected (KS p = {gpd_ks:.2g})")
+    if calibration_p < CHECK_ALPHA:
+        problems.append(f"{n_any} of {k} null replicates scored as real gave discoveries")
     return {
         "n_null": k,
         "checked": True,
@@ -165,8 +176,11 @@ def null_checks(null: np.ndarray, two_sided: bool, fdr: float = FDR, seed: int =
             "fdr": fdr,
             "false_discoveries": false,
             "mean_false_discoveries": float(np.mean(false)),
-            "share_with_any": float(np.mean(np.asarray(false) > 0)),
+            "share_with_any": n_any / k,
+            "binomial_p": calibration_p,
         },
+        "tail_ok": not problems,
+        "problems": problems,
     }
 
 

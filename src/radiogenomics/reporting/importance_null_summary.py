@@ -199,7 +199,8 @@ METHOD_NOTE = (
     "above their 90th percentile (sizes for signed importances); q = BH of tail_p within "
     "importance, class and collection; empirical_q = BH of empirical_p. checks: gpd_ks_p, "
     "shape_ks_below_0.05 (items whose nulls differ from the pool), calibration (each null "
-    "replicate scored against the others: its discoveries are false)."
+    "replicate scored against the others: its discoveries are false); where a check fails "
+    "(tail_ok false) significant follows empirical_q."
 )
 
 
@@ -267,14 +268,19 @@ def config_tables(
         two_sided = (GENE_IMPORTANCES if unit == "gene" else SET_IMPORTANCES)[importance]
         table = permutation_p(observed.to_numpy(), matrix, two_sided=two_sided)
         table = add_qvalues(table, fdr)
+        label = f"{unit}/{importance}/{cls}/{collection}"
+        checks[label] = null_checks(matrix, two_sided, fdr)
+        table["tail_ok"] = checks[label].get("tail_ok", False)
+        if not table["tail_ok"].all():  # the pooled tail failed its checks: exact p only
+            table["significant"] = table["empirical_q"] < fdr
+            log.warning("importance null %s: %s; called by empirical_q", label,
+                        "; ".join(checks[label].get("problems") or ["too few nulls"]))  # fmt: skip
         table.insert(0, "rank", table["observed"].rank(ascending=False, method="min"))
         table.insert(0, unit, observed.index.to_numpy())
         table.insert(0, "collection", collection)
         table.insert(0, "class", cls)
         table.insert(0, "importance", importance)
         (gene_frames if unit == "gene" else set_frames).append(table)
-        label = f"{unit}/{importance}/{cls}/{collection}"
-        checks[label] = null_checks(matrix, two_sided, fdr)
         nulls[importance, cls, collection] = (observed.index.to_numpy(), matrix)
     genes = pd.concat(gene_frames, ignore_index=True) if gene_frames else pd.DataFrame()
     sets = pd.concat(set_frames, ignore_index=True) if set_frames else pd.DataFrame()

@@ -112,6 +112,7 @@ def null_check_rows(report: dict) -> list[dict]:
                     "shape_ks_below_0.05": check.get("shape_ks_below_0.05"),
                     "mean_false_discoveries": calibration.get("mean_false_discoveries"),
                     "share_with_any": calibration.get("share_with_any"),
+                    "tail_ok": check.get("tail_ok"),
                 }
             )
     return rows
