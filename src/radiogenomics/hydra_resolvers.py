@@ -21,6 +21,7 @@ permutation null. Every job's full overrides stay in its ``.hydra/overrides.yaml
 from __future__ import annotations
 
 import re
+import sys
 
 from omegaconf import OmegaConf
 
@@ -81,16 +82,22 @@ def without_null_overrides(override_dirname: str) -> str:
 
 
 def null_ids(n_permutations: object) -> str:
-    """The sweep value of ``null_permutation`` for K null replicates: ``null,0,...,K-1``."""
+    """The sweep value of ``null_permutation`` for K null replicates: ``null,0,...,K-1``.
+
+    A bad K stops the sweep with its message alone (SystemExit passes through OmegaConf and
+    Hydra, which would print a resolver's ValueError inside a long traceback).
+    """
     if (
         isinstance(n_permutations, bool)
         or not isinstance(n_permutations, int)
         or n_permutations < 0
     ):
-        raise ValueError(
-            f"interpret.permutation_null.n_permutations={n_permutations!r}: expected an integer >= 0 "
-            "(the number of permutation-null replicates, e.g. 20)"
+        print(
+            f"error: interpret.permutation_null.n_permutations={n_permutations!r}: expected an "
+            "integer >= 0 (the number of permutation-null replicates, e.g. 20)",
+            file=sys.stderr,
         )
+        raise SystemExit(2)  # as the other config errors
     return ",".join(["null", *map(str, range(n_permutations))])
 
 

@@ -3,6 +3,9 @@ slope, attribution share) and the one-option null sweep (`+interpret=[...,permut
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +25,7 @@ from radiogenomics.reporting.importance_null_summary import attribution_share
 from radiogenomics.results.sweep import planned_jobs
 from radiogenomics.tasks.finetune import config_hash, null_job_config
 
-from ..conftest import CONFIGS
+from ..conftest import CONFIGS, ROOT
 
 
 def _heterogeneous_nulls(rng, k: int, items: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +128,18 @@ def test_permutation_null_option_plans_real_and_null_jobs_per_fold():
     ids = sorted({o for job in jobs for o in job if o.startswith("null_permutation=")})
     assert ids == ["null_permutation=0", "null_permutation=1", "null_permutation=null"]
     assert null_ids(0) == "null" and null_ids(3) == "null,0,1,2"
-    with pytest.raises(ValueError, match="n_permutations"):
-        null_ids(-1)
+
+
+def test_a_bad_number_of_nulls_stops_the_sweep_with_its_message_alone(tmp_path):
+    cmd = [sys.executable, "train.py", "-m", "trait=enhancement", "logger=none",
+           "+interpret=[saliency,permutation_null]", "interpret.permutation_null.n_permutations=-1",
+           f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output[-2000:]
+    assert "Traceback" not in output
+    assert "n_permutations=-1: expected an integer >= 0" in output
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_real_jobs_keep_their_dir_and_hash_with_the_null_option(make_cfg):
