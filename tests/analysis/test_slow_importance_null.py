@@ -75,6 +75,7 @@ def test_null_tables_and_summary(sweep):
     report = json.loads((summary / layout.IMPORTANCE_NULL_JSON).read_text())
     config = report["configurations"][0]
     assert config["n_null"] == 4
+    assert config["pooled_auroc"] > 0.5 and 1 / 5 <= config["pooled_auroc_empirical_p"] <= 1
     assert config["checks"]["set/masking_slope/high/hallmark"]["checked"]
     assert (summary / layout.MASKING_CONTROL_FIT).exists()
 

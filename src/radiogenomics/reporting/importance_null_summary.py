@@ -29,7 +29,8 @@ model's output and sensitivity actually rest on the set.
 
 Writes under ``summary/``: ``importance_null_genes.csv``, ``importance_null_sets.csv``,
 ``importance_null_models.csv`` (each null replicate's pooled AUROC: it should cover 0.5),
-``importance_null.json`` (K, folds, counts, the checks of the pooled tail) and a plot per
+``importance_null.json`` (K, folds, counts, the checks of the pooled tail, the real model's
+pooled AUROC with its permutation p against the null models) and a plot per
 configuration, ``importance_null_<trait>_<model>_<hash>.png``. Independently of null jobs it
 writes ``masking_control_fit.csv`` (per configuration and set size: the pooled random controls'
 AUROC mean and sd behind the masking ``tail_p``, with Shapiro-Wilk and KS checks of normality).
@@ -162,9 +163,11 @@ def write_null_tables(
     for key, group in real.groupby(GROUP_KEYS, sort=True):
         config = dict(zip(GROUP_KEYS, key, strict=True))
         replicates, incomplete = null_replicates(group, null)
-        models += null_model_rows(config, group, replicates, null_preds)
+        rows = null_model_rows(config, group, replicates, null_preds)
+        models += rows
         entry = {**config, "n_folds": len(group), "n_null": len(replicates),
-                 "incomplete_null_ids": incomplete}  # fmt: skip
+                 "incomplete_null_ids": incomplete,
+                 **model_permutation_test(sweep_dir, group, rows)}  # fmt: skip
         if replicates:
             gene_table, set_table, checks, nulls = config_tables(sweep_dir, group, replicates, fdr)
             genes.append(_with_keys(gene_table, config))
@@ -239,6 +242,18 @@ def null_model_rows(
         rows.append({**config, "null_permutation": k, "n_jobs": len(jobs),
                      "pooled_auroc": score(y, probs, classes)["auroc"]})  # fmt: skip
     return rows
+
+
+def model_permutation_test(sweep_dir: Path, group: pd.DataFrame, rows: list[dict]) -> dict:
+    """The real model's pooled AUROC against its null models' (Ojala & Garriga 2010, test 1):
+    ``(1 + #null >= real) / (K + 1)``."""
+    classes = list(group["classes"].iloc[0])
+    frames = [pd.read_csv(sweep_dir / job / layout.PREDICTIONS) for job in group["job"]]
+    y, probs = prediction_arrays(pd.concat(frames, ignore_index=True), classes)
+    real = float(score(y, probs, classes)["auroc"])
+    null = np.array([row["pooled_auroc"] for row in rows], dtype=float)
+    p = (1 + np.sum(null >= real)) / (1 + len(null)) if len(null) else None
+    return {"pooled_auroc": real, "pooled_auroc_empirical_p": p}
 
 
 def config_tables(
