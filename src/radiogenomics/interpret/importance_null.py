@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, ks_2samp
+from scipy.stats import binom, genpareto, ks_2samp, kstest
 
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.masking import fit_tail
@@ -133,8 +133,6 @@ def null_checks(null: np.ndarray, two_sided: bool, fdr: float = FDR, seed: int =
 
     The shape and calibration checks use at most ``MAX_CHECK_ITEMS`` items (a seeded subset).
     """
-    from scipy.stats import genpareto, kstest
-
     null = np.asarray(null, dtype=float)
     if two_sided:
         null = np.abs(null)

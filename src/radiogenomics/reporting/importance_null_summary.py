@@ -109,7 +109,8 @@ def summarize_importance_null(
     try:
         write_control_fit(sweep_dir, real)
         if len(null) and len(real):
-            write_null_tables(sweep_dir, real, null, predictions_of_nulls(sweep_dir, null), fdr)
+            null_preds = predictions_of_nulls(sweep_dir, null)
+            write_null_tables(sweep_dir, real, null, predictions, null_preds, fdr)
     except Exception as err:  # never lose the ordinary summary to this one
         log.exception("importance null summary failed: %s", err)
     return real.reset_index(drop=True), predictions.reset_index(drop=True)
@@ -155,7 +156,12 @@ def write_control_fit(sweep_dir: Path, real: pd.DataFrame) -> Path | None:
 
 
 def write_null_tables(
-    sweep_dir: Path, real: pd.DataFrame, null: pd.DataFrame, null_preds: pd.DataFrame, fdr: float
+    sweep_dir: Path,
+    real: pd.DataFrame,
+    null: pd.DataFrame,
+    real_preds: pd.DataFrame,
+    null_preds: pd.DataFrame,
+    fdr: float,
 ) -> list[Path]:
     """Per real configuration: its complete null replicates, the gene and set tables, the plot."""
     out = layout.summary_dir(sweep_dir)
@@ -165,9 +171,10 @@ def write_null_tables(
         replicates, incomplete = null_replicates(group, null)
         rows = null_model_rows(config, group, replicates, null_preds)
         models += rows
+        pooled = real_preds.set_index(GROUP_KEYS).loc[key]
         entry = {**config, "n_folds": len(group), "n_null": len(replicates),
                  "incomplete_null_ids": incomplete,
-                 **model_permutation_test(sweep_dir, group, rows)}  # fmt: skip
+                 **model_permutation_test(pooled, group, rows)}  # fmt: skip
         if replicates:
             gene_table, set_table, checks, nulls = config_tables(sweep_dir, group, replicates, fdr)
             genes.append(_with_keys(gene_table, config))
@@ -244,12 +251,11 @@ def null_model_rows(
     return rows
 
 
-def model_permutation_test(sweep_dir: Path, group: pd.DataFrame, rows: list[dict]) -> dict:
-    """The real model's pooled AUROC against its null models' (Ojala & Garriga 2010, test 1):
-    ``(1 + #null >= real) / (K + 1)``."""
+def model_permutation_test(preds: pd.DataFrame, group: pd.DataFrame, rows: list[dict]) -> dict:
+    """The real model's pooled AUROC (``preds``: its held-out predictions) against its null
+    models' (Ojala & Garriga 2010, test 1): ``(1 + #null >= real) / (K + 1)``."""
     classes = list(group["classes"].iloc[0])
-    frames = [pd.read_csv(sweep_dir / job / layout.PREDICTIONS) for job in group["job"]]
-    y, probs = prediction_arrays(pd.concat(frames, ignore_index=True), classes)
+    y, probs = prediction_arrays(preds, classes)
     real = float(score(y, probs, classes)["auroc"])
     null = np.array([row["pooled_auroc"] for row in rows], dtype=float)
     p = (1 + np.sum(null >= real)) / (1 + len(null)) if len(null) else None
