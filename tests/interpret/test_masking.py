@@ -284,9 +284,10 @@ def test_pooling_one_job_gives_its_test_scores(toy_job, tmp_path, n_classes):
         scores = scores[scores["part"] == "test"].set_index(name)
         pooled = pd.read_csv(summary / layout.masking_table(label)).set_index(name)
         assert (pooled["n_patients"] == len(dm.x["test"])).all()
-        columns = [c for c in scores if c.startswith(("auroc", "ap", "empirical_p", "q"))]
+        tests = ("q", "competitive_p", "self_contained_p", "significant")
+        columns = [c for c in scores if c.startswith(("auroc", "ap", "empirical_p", *tests))]
         assert "empirical_p" in columns or label == layout.SINGLE_GENES
-        assert len(columns) == (2 if n_classes == 2 else 2 + 2 * n_classes) + 2 * (
+        assert len(columns) == (2 if n_classes == 2 else 2 + 2 * n_classes) + len(tests) + (
             label != layout.SINGLE_GENES
         )
         pd.testing.assert_frame_equal(pooled.loc[scores.index, columns], scores[columns])

@@ -5,7 +5,8 @@ cohort, so no gene can truly predict them. Per (trait, model, bootstrap) and per
 counts discoveries in both sweeps:
 
 * ``auroc``: pooled out-of-fold AUROC with its 95% CI (the twin should cover 0.5);
-* ``masking_<collection>``: masked gene sets with q < alpha (empirical p against random sets);
+* ``masking_<collection>``: masked gene sets with q < alpha (the masking call: competitive and
+  self-contained label-permutation tests both at q < alpha);
 * ``associations``: radiogenomic associations (see :mod:`radiogenomics.interpret.associations`), and
   ``paper_rule_only``, the paper's ``min_patients`` rule alone, shown for contrast (not judged: it
   has no false-discovery control);

@@ -8,7 +8,9 @@ and writes, under ``<out_dir>/masking/`` (file names from :mod:`radiogenomics.re
 * ``<collection>_probs.parquet``: the masked probabilities, one row per gene set (binary: of the
   positive class) or per (set, class) (multiclass), columns ``set, class`` then one per patient
   (sets as rows keep the file fast to write and read with thousands of sets or genes);
-* ``<collection>_scores.csv``: set, n_genes, coverage, auroc, ap, empirical_p, q (+ per class);
+* ``<collection>_scores.csv``: set, n_genes, coverage, auroc, ap, q, significant, the
+  competitive and self-contained label-permutation p/q, the controls' empirical and tail p/q,
+  slope (+ per class; :func:`score_sets`);
 * ``<collection>_coverage.csv``: every set of the collection with its coverage and why it was
   kept or skipped;
 * ``controls_probs.parquet`` / ``controls_scores.csv``: the random size-matched sets;
@@ -22,8 +24,9 @@ The datamodule needs ``x[part]`` (standardised tensors), ``y[part]``, ``patient_
 The Lightning callback :class:`radiogenomics.callbacks.interpretation.GeneMaskingCallback` calls
 :func:`write_masking` in ``on_test_end``; a script can call it on a saved model too.
 
-:func:`score_sets` is the reported score (AUROC/AP, and against same-size random controls the
-empirical p and BH q) of a job's per-part tables and of the sweep's pooled out-of-fold tables.
+:func:`score_sets` is the reported score (AUROC/AP/slope; against same-size random controls
+a competitive and a self-contained label-permutation test, and the call that needs both) of a
+job's per-part tables and of the sweep's pooled out-of-fold tables.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ import torch
 from torch import nn
 
 from radiogenomics.data.genesets import IndexedGeneSets
-from radiogenomics.evaluation.multitest import bh_qvalues
+from radiogenomics.evaluation.label_permutation import auroc_coefficients, auroc_permutation_tests
+from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.gene_set_options import (
     GeneSetOptions,
     index_collections,
@@ -145,38 +149,96 @@ def unique_patients(
 # --- the reported score ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ControlNull:
+    """What the random size-matched control sets give the reported score, by set size.
+
+    ``auroc``: the controls' AUROCs (the gene-sampling null of ``empirical_p``/``tail_p``);
+    ``coefficients``: their mean label-permutation coefficients (patients, classes), the
+    reference of the competitive test
+    (:func:`~radiogenomics.evaluation.label_permutation.auroc_permutation_tests`).
+    """
+
+    auroc: Mapping[int, np.ndarray]
+    coefficients: Mapping[int, np.ndarray]
+
+
+def control_null(
+    probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], names: Sequence[str]
+) -> ControlNull:
+    """The :class:`ControlNull` of masked control sets (rows of ``probs`` named by ``names``)."""
+    sizes = np.array([layout.control_size(name) for name in names])
+    auroc = score_masked(probs, y, class_names)["auroc"].to_numpy()
+    coef = auroc_coefficients(probs, y, len(class_names))
+    by_size = {int(s): np.flatnonzero(sizes == s) for s in np.unique(sizes)}
+    return ControlNull(
+        auroc={s: auroc[rows] for s, rows in by_size.items()},
+        coefficients={s: coef[rows].mean(axis=0) for s, rows in by_size.items()},
+    )
+
+
 def score_sets(
     probs: np.ndarray,
     y: np.ndarray,
     class_names: Sequence[str],
     sizes: np.ndarray | None = None,
-    null_auroc: Mapping[int, np.ndarray] | None = None,
+    null: ControlNull | None = None,
+    strata: Sequence | None = None,
+    compare_to_items: bool = False,
+    fdr: float = FDR,
 ) -> pd.DataFrame:
     """The reported masking score of every item (row of ``probs``), in jobs and sweeps alike.
 
-    AUROC and AP (:func:`~radiogenomics.interpret.masking.score_masked`); given the control
-    AUROCs by set size (:func:`null_by_size`), also the empirical p of each item against the
-    controls of its size (``sizes``) and the Benjamini-Hochberg q over the items, and next to
-    them the smooth-tail p of the same controls and its q (``tail_p``, ``tail_q``:
-    :func:`~radiogenomics.interpret.masking.tail_p`, a generalized Pareto upper tail).
+    AUROC, AP and slope (:func:`~radiogenomics.interpret.masking.score_masked`), and two
+    label-permutation tests of the AUROC (permutations within ``strata``, e.g. folds;
+    :func:`~radiogenomics.evaluation.label_permutation.auroc_permutation_tests`):
+
+    * ``self_contained_p``/``_q``: does the item's masked output separate the classes at all?
+    * ``competitive_p``/``_q``: does it separate them better than the mean random control set of
+      its size (``null``, by ``sizes``), or with ``compare_to_items`` (single genes) than the
+      average item of the table?
+
+    ``q = max(competitive_q, self_contained_q)`` and ``significant = q < fdr``: a call needs
+    both. With ``null``, also the gene-sampling comparison of earlier versions: the empirical p
+    against the controls' AUROCs (``empirical_p``, ``empirical_q``) and its generalized-Pareto
+    tail (``tail_p``, ``tail_q``); these ignore inter-gene correlation (a coherent set beats the
+    controls' narrow range even when nothing was learned) and are not the call.
     """
     scores = score_masked(probs, y, class_names)
-    if null_auroc is not None:
+    if not len(scores):
+        return scores
+    reference = None
+    if null is not None:
+        reference = np.stack([null.coefficients[int(s)] for s in sizes])
+    elif compare_to_items:
+        reference = auroc_coefficients(probs, y, len(class_names)).mean(axis=0)
+    self_p, comp_p = auroc_permutation_tests(probs, y, len(class_names), reference, strata)
+    self_q, comp_q = bh_qvalues(self_p), bh_qvalues(comp_p)
+    q = np.fmax(self_q, comp_q) if reference is not None else np.full(len(scores), np.nan)
+    columns = {
+        "q": q,
+        "significant": q < fdr,
+        "competitive_p": comp_p,
+        "competitive_q": comp_q,
+        "self_contained_p": self_p,
+        "self_contained_q": self_q,
+    }
+    if null is not None:
         auroc = scores["auroc"].to_numpy()
-        p = empirical_p(auroc, sizes, null_auroc)
-        tail = tail_p(auroc, sizes, null_auroc)
-        scores.insert(2, "empirical_p", p)
-        scores.insert(3, "q", bh_qvalues(p))
-        scores.insert(4, "tail_p", tail)
-        scores.insert(5, "tail_q", bh_qvalues(tail))
+        p, tail = empirical_p(auroc, sizes, null.auroc), tail_p(auroc, sizes, null.auroc)
+        columns.update(
+            empirical_p=p, empirical_q=bh_qvalues(p), tail_p=tail, tail_q=bh_qvalues(tail)
+        )
+    for position, (name, values) in enumerate(columns.items(), start=2):
+        scores.insert(position, name, values)
     return scores
 
 
 def score_controls(
     probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], names: Sequence[str]
 ) -> pd.DataFrame:
-    """Scores of random control sets: set, n_genes (read from the name), auroc, ap, ..."""
-    scores = score_sets(probs, y, class_names)
+    """Scores of random control sets: set, n_genes (read from the name), auroc, ap, slope."""
+    scores = score_masked(probs, y, class_names)
     scores.insert(0, "n_genes", [layout.control_size(name) for name in names])
     scores.insert(0, "set", list(names))
     return scores
@@ -267,9 +329,8 @@ def mask_part(
         perms = random_permutations(len(genes), n_random, options.random_seed)
         probs = mask_nested_controls(module, x, perms, sizes, options.batch_size)
         names = [layout.control_name(s, r) for s in sizes for r in range(n_random)]
-        scores = score_controls(probs, y, class_names, names)
-        null = null_by_size(scores)
-        out[layout.CONTROLS] = (probs, scores)
+        null = control_null(probs, y, class_names, names)
+        out[layout.CONTROLS] = (probs, score_controls(probs, y, class_names, names))
     for label, sets in indexed.items():
         probs = mask_gene_sets(module, x, sets.indices, options.batch_size)
         set_sizes = np.array([len(i) for i in sets.indices])
@@ -281,7 +342,7 @@ def mask_part(
         out[label] = (probs, scores)
     if options.single_genes:
         probs = mask_single_genes(module, x, batch_size=options.batch_size)
-        scores = score_sets(probs, y, class_names)
+        scores = score_sets(probs, y, class_names, compare_to_items=True)
         scores.insert(0, "gene", genes)
         scores.insert(1, "rank", scores["auroc"].rank(ascending=False, method="min"))
         out[layout.SINGLE_GENES] = (probs, scores)

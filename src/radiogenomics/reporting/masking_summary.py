@@ -16,12 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiogenomics.interpret.masking_tables import (
-    matrix_from_frame,
-    null_by_size,
-    score_controls,
-    score_sets,
-)
+from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.masking_tables import control_null, matrix_from_frame, score_sets
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
@@ -65,12 +61,13 @@ def pool(
 
 
 def summarize_masking(
-    sweep_dir: str | Path, metrics: pd.DataFrame, group_keys: Sequence[str]
+    sweep_dir: str | Path, metrics: pd.DataFrame, group_keys: Sequence[str], fdr: float = FDR
 ) -> list[Path]:
     """Write the pooled masking tables and heatmaps of a sweep; nothing when no job masked.
 
     ``metrics`` has one row per completed job (``job`` dir, ``classes`` and the ``group_keys``
-    that identify a configuration, as :func:`radiogenomics.reporting.summary.collect` gives).
+    that identify a configuration, as :func:`radiogenomics.reporting.summary.collect` gives);
+    ``fdr``: the q below which a pooled set or gene is ``significant``.
     """
     sweep_dir = Path(sweep_dir)
     out = layout.summary_dir(sweep_dir)
@@ -79,7 +76,7 @@ def summarize_masking(
         tables = []
         for key, group in metrics.groupby(list(group_keys), sort=True):
             config = dict(zip(group_keys, key, strict=True))
-            table = _pooled_scores(sweep_dir, out, label, config, group)
+            table = _pooled_scores(sweep_dir, out, label, config, group, fdr)
             if table is not None:
                 tables.append(table)
         if tables:
@@ -90,7 +87,7 @@ def summarize_masking(
 
 
 def _pooled_scores(
-    sweep_dir: Path, out: Path, label: str, key: dict, group: pd.DataFrame
+    sweep_dir: Path, out: Path, label: str, key: dict, group: pd.DataFrame, fdr: float
 ) -> pd.DataFrame | None:
     """Pooled out-of-fold scores of one collection for one configuration (+ its heatmap)."""
     classes = list(group["classes"].iloc[0])
@@ -106,14 +103,16 @@ def _pooled_scores(
     ):
         if controls[0]["patient_id"].tolist() != patients["patient_id"].tolist():
             raise ValueError(f"{label}: controls and sets were masked on different patients")
-        null = null_by_size(score_controls(controls[2], y, classes, controls[1]))
+        null = control_null(controls[2], y, classes, controls[1])
     first_scores = pd.read_csv(
         sweep_dir / jobs[0] / layout.MASKING_DIR / layout.masking_scores(label)
     )
     name_col = "gene" if label == layout.SINGLE_GENES else "set"
     info = first_scores[first_scores["part"] == "test"].set_index(name_col).loc[names]
     sizes = info["n_genes"].to_numpy() if "n_genes" in info else np.ones(len(names), dtype=int)
-    scores = score_sets(probs, y, classes, sizes, null)
+    single = label == layout.SINGLE_GENES
+    strata = patients["fold"].to_numpy()  # labels are permuted within the fold they came from
+    scores = score_sets(probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr)
     scores.insert(0, "rank", scores["auroc"].rank(ascending=False, method="min").astype(int))
     for column in ("coverage", "n_genes"):
         if column in info:

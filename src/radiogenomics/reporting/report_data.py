@@ -25,7 +25,16 @@ from radiogenomics.results.sweep import GROUP_KEYS, job_config, job_dirs
 
 MAX_IMAGE_PIXELS = 1600  # a figure wider or taller than this is scaled down before embedding
 TOP_ROWS = 20  # rows of a long table shown in the report (the CSV next to it has all)
-P_COLUMNS = ("p", "q", "empirical_p", "fdr", "class_p", "class_q")  # shown as 2 significant digits
+P_COLUMNS = (
+    "p",
+    "q",
+    "empirical_p",
+    "competitive_q",
+    "self_contained_q",
+    "fdr",
+    "class_p",
+    "class_q",
+)  # shown as 2 significant digits
 P_SUFFIXES = ("_p", "_q")
 DIGITS = 3
 TEXT_COLUMNS = {"config_hash": str, "trait": str, "model": str}  # a hash may look like a number

@@ -296,8 +296,19 @@ def selection_blocks(sweep: SweepData) -> list:
 # ---------------------------------------------------------------------------- interpretation
 
 # the most telling columns first: a narrow (side-by-side) column shows them without scrolling
-MASKING_COLUMNS = ["set", "auroc", "q", "empirical_p", "ap", "rank", "n_genes", "coverage"]
-GENE_COLUMNS = ["gene", "rank", "auroc", "ap"]
+MASKING_COLUMNS = [
+    "set",
+    "auroc",
+    "q",
+    "significant",
+    "competitive_q",
+    "self_contained_q",
+    "slope",
+    "rank",
+    "n_genes",
+    "coverage",
+]
+GENE_COLUMNS = ["gene", "rank", "auroc", "q", "ap"]
 ASSOCIATION_COLUMNS = [
     "set",
     "association",
@@ -339,7 +350,7 @@ def masking_blocks(sweep: SweepData, shown: list[dict]) -> list:
         label = path.stem.removeprefix(prefix)
         table = sweep.table(path)
         single = label == layout.SINGLE_GENES
-        needed = GENE_COLUMNS if single else ["set", "rank", "auroc", "q"]
+        needed = ["gene", "rank", "auroc"] if single else ["set", "rank", "auroc", "q"]
         if table is None or table.empty or not set(needed) <= set(table.columns):
             continue  # not a pooled masking table (another summary file of that name pattern)
         for key in shown:

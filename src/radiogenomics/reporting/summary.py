@@ -49,7 +49,7 @@ def summarize(
     metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
     write_csv(out / layout.FOLDS, metrics.drop(columns=["classes"], errors="ignore"))
     write_csv(out / layout.PREDICTIONS, predictions)
-    summarize_masking(sweep_dir, metrics, GROUP_KEYS)  # no-op unless jobs ran gene masking
+    summarize_masking(sweep_dir, metrics, GROUP_KEYS, fdr=fdr)  # no-op unless jobs masked
     # no-op unless jobs ran gene saliency
     summarize_saliency(sweep_dir, metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
     export_anndata(sweep_dir, metrics, predictions)  # predictions_obs.csv, attributions.h5ad

@@ -114,6 +114,9 @@ STABILITY = "stability.json"
 SELECTION_TABLE = "selection.csv"  # scripts/select_hparams.py
 SELECTION_JSON = "selection.json"
 NULL_REPORT = "null_report.csv"  # scripts/null_report.py
+MASKING_CALIBRATION = "masking_calibration.csv"  # scripts/masking_calibration.py: per twin
+MASKING_CALIBRATION_SUMMARY = "masking_calibration_summary.csv"  # per test: twins with calls
+MASKING_CALIBRATION_PLOT = "masking_calibration.png"  # each twin's smallest q per test
 
 # scripts/survival.py (``summary/survival/``)
 SURVIVAL_DIR = "survival"
