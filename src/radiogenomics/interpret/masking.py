@@ -404,10 +404,14 @@ def tail_p(observed: np.ndarray, sizes: np.ndarray, null: dict[int, np.ndarray])
     the empirical p is kept.
     """
     p = empirical_p(observed, sizes, null)
-    fits = {int(size): fit_tail(draws) for size, draws in null.items()}
+    fits: dict[int, TailFit | None] = {}  # fitted once per size that an item needs
     for i, (value, size) in enumerate(zip(observed, sizes, strict=True)):
-        fit = fits.get(int(size))
-        if fit is not None and not np.isnan(value) and value > fit.threshold:
+        if np.isnan(value) or int(size) not in null:
+            continue
+        if int(size) not in fits:
+            fits[int(size)] = fit_tail(null[int(size)])
+        fit = fits[int(size)]
+        if fit is not None and value > fit.threshold:
             p[i] = fit.p(float(value))
     return p
 

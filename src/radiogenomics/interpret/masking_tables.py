@@ -164,15 +164,15 @@ class ControlNull:
 
 
 def control_null(
-    probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], names: Sequence[str]
+    probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], scores: pd.DataFrame
 ) -> ControlNull:
-    """The :class:`ControlNull` of masked control sets (rows of ``probs`` named by ``names``)."""
-    sizes = np.array([layout.control_size(name) for name in names])
-    auroc = score_masked(probs, y, class_names)["auroc"].to_numpy()
+    """The :class:`ControlNull` of masked control sets (rows of ``probs``; ``scores`` from
+    :func:`score_controls`)."""
+    sizes = scores["n_genes"].to_numpy()
     coef = auroc_coefficients(probs, y, len(class_names))
     by_size = {int(s): np.flatnonzero(sizes == s) for s in np.unique(sizes)}
     return ControlNull(
-        auroc={s: auroc[rows] for s, rows in by_size.items()},
+        auroc=null_by_size(scores),
         coefficients={s: coef[rows].mean(axis=0) for s, rows in by_size.items()},
     )
 
@@ -329,8 +329,9 @@ def mask_part(
         perms = random_permutations(len(genes), n_random, options.random_seed)
         probs = mask_nested_controls(module, x, perms, sizes, options.batch_size)
         names = [layout.control_name(s, r) for s in sizes for r in range(n_random)]
-        null = control_null(probs, y, class_names, names)
-        out[layout.CONTROLS] = (probs, score_controls(probs, y, class_names, names))
+        scores = score_controls(probs, y, class_names, names)
+        null = control_null(probs, y, class_names, scores)
+        out[layout.CONTROLS] = (probs, scores)
     for label, sets in indexed.items():
         probs = mask_gene_sets(module, x, sets.indices, options.batch_size)
         set_sizes = np.array([len(i) for i in sets.indices])

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.evaluation.multitest import FDR
-from radiogenomics.interpret.masking_tables import control_null, matrix_from_frame, score_sets
+from radiogenomics.interpret.masking_tables import (
+    control_null,
+    matrix_from_frame,
+    score_controls,
+    score_sets,
+)
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
@@ -103,7 +108,8 @@ def _pooled_scores(
     ):
         if controls[0]["patient_id"].tolist() != patients["patient_id"].tolist():
             raise ValueError(f"{label}: controls and sets were masked on different patients")
-        null = control_null(controls[2], y, classes, controls[1])
+        control_scores = score_controls(controls[2], y, classes, controls[1])
+        null = control_null(controls[2], y, classes, control_scores)
     first_scores = pd.read_csv(
         sweep_dir / jobs[0] / layout.MASKING_DIR / layout.masking_scores(label)
     )
