@@ -43,7 +43,9 @@ from radiogenomics.reporting.report_provenance import (
     cohort_blocks,
     data_file_table,
     default_diff_tables,
+    environment_blocks,
     git_commit,
+    job_environment_facts,
     sweep_command,
 )
 from radiogenomics.results import layout
@@ -74,10 +76,13 @@ def provenance_section(sweep: SweepData) -> Section | None:
         ("jobs", f"{n_done} completed, {len(sweep.missing)} missing or failed"),
         ("labels", "PERMUTED (null-control twin)" if sweep.permuted else "as annotated"),
         ("package versions (training)", _versions(sweep.manifest)),
+        *job_environment_facts(sweep.job_metrics),
         ("package versions (report)", _current_versions()),
         ("git commit of the code (report time)", git_commit() or "not available"),
     ]
-    blocks: list = [Facts(facts)]
+    environment = environment_blocks(sweep)
+    facts += environment[0]
+    blocks: list = [Facts(facts), *environment[1]]
     blocks += default_diff_tables(sweep)
     files = data_file_table(sweep)
     if files is not None:

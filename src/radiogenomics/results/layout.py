@@ -114,6 +114,7 @@ STABILITY = "stability.json"
 SELECTION_TABLE = "selection.csv"  # scripts/select_hparams.py
 SELECTION_JSON = "selection.json"
 NULL_REPORT = "null_report.csv"  # scripts/null_report.py
+ENVIRONMENT = "environment.txt"  # pip freeze of the summarizing process, '#' machine facts first
 
 # scripts/survival.py (``summary/survival/``)
 SURVIVAL_DIR = "survival"
