@@ -8,8 +8,10 @@ the mean of its fold models. The run dir gets
   probability, whether a fold model saw the patient in training, and the label if there is one;
 * ``coverage.json``: genes the models need that the file lacks (filled with the training mean),
   the cohort's shift against the training statistics, and the overlap with the training cohort;
-* with labels: ``external_metrics.json`` (AUROC/AP with bootstrap CIs, Brier, calibration, for
-  all labelled patients and for those unseen in training) and a ROC and reliability plot each.
+* with labels: ``external_metrics.json`` (AUROC/AP with bootstrap CIs, Brier, calibration bins,
+  ECE and calibration line with ``calibration_summary``, the verdict in words computed from it,
+  for all labelled patients and for those unseen in training) and a ROC and reliability plot
+  each.
 """
 
 from __future__ import annotations
