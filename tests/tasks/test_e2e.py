@@ -25,8 +25,9 @@ def test_two_fold_sweep_through_train_py(cache_dir, tmp_path):
         m = json.loads((job / "metrics.json").read_text())
         for key in ("trait", "model", "fold", "n_folds", "split_seed", "bootstrap", "n_train",
                     "n_val", "n_test", "test_auroc", "test_ap", "best_epoch", "elapsed_s",
-                    "config_hash"):  # fmt: skip
+                    "config_hash", "environment"):  # fmt: skip
             assert key in m, key
+        assert m["environment"]["cpu_capability"] and m["environment"]["packages"]["torch"]
         preds = pd.read_csv(job / "predictions.csv")
         assert list(preds.columns) == ["patient_id", "fold", "y_true", "y_prob"]
         assert len(preds) == m["n_test"] and (preds["fold"] == m["fold"]).all()
@@ -42,6 +43,8 @@ def test_two_fold_sweep_through_train_py(cache_dir, tmp_path):
     n_test = sum(json.loads((j / "metrics.json").read_text())["n_test"] for j in jobs)
     assert pooled["patient_id"].is_unique and len(pooled) == n_test
     assert list(summary.glob("roc_*.png"))
+    assert "torch==" in (summary / "environment.txt").read_text()
+    assert "environment" not in pd.read_csv(summary / "folds.csv").columns
     assert "Cross-validation summary" in proc.stdout
 
 

@@ -329,6 +329,9 @@ def test_multiclass_trait_is_scored_per_class(synthetic, cache_dir, tmp_path):
     assert set(scores["per_class"]) == set(classes)
     for per_class in scores["per_class"].values():
         assert per_class["auroc"] is not None and per_class["calibration"]
+        assert per_class["calibration_line"]["verdict"]
+    for name in classes:  # the words follow each class's calibration line
+        assert f"{name}: " in scores["calibration_summary"]
     assert scores["auroc_ci"][0] <= scores["auroc"] <= scores["auroc_ci"][1]
     assert metrics["configurations"][0]["unseen_only"]["n"] == 0  # the training file again
     key = metrics["configurations"][0]

@@ -204,6 +204,132 @@ def calibration_error(bins: Sequence[dict]) -> float | None:
     return float(gaps / total)
 
 
+# logistic recalibration (Cox 1958): logit P(y=1) = a + b logit(p)
+CALIBRATION_EPS = 1e-6  # probabilities clipped to [eps, 1 - eps] before the logit (0 and 1 occur)
+CALIBRATION_LEVEL = 0.95
+# "well calibrated" needs the slope's CI to contain 1 and to lie inside this band (the data rule
+# out probabilities twice too extreme or twice too timid), and the intercept's CI to contain 0
+SLOPE_BAND = (0.5, 2.0)
+MIN_CALIBRATION_PATIENTS = 10  # fewer (or one class only): the line is not fitted
+MAX_NEWTON_STEPS = 50
+MAX_ABS_COEFFICIENT = 50.0  # beyond it the fit is running off to infinity (separated classes)
+
+OVER_CONFIDENT = "over-confident"
+UNDER_CONFIDENT = "under-confident"
+WELL_CALIBRATED = "well calibrated"
+IMPRECISE = "imprecise"
+MISCALIBRATED_IN_THE_LARGE = "miscalibrated in the large"
+NOT_ESTIMABLE = "not estimable"
+
+
+def _logistic_fit(
+    x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Maximum-likelihood logistic regression of ``y`` on the columns of ``x``.
+
+    Newton-Raphson with step halving (the log-likelihood never decreases); (coefficients, their
+    covariance from the inverse Fisher information), or None when the fit does not converge or
+    runs off to infinity (classes separated by the predictions).
+    """
+    offset = np.zeros(len(y)) if offset is None else offset
+
+    def loglik(beta: np.ndarray) -> float:
+        eta = x @ beta + offset
+        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+    def information(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mu = 1.0 / (1.0 + np.exp(-(x @ beta + offset)))
+        return x.T @ (x * (mu * (1 - mu))[:, None]), x.T @ (y - mu)
+
+    beta = np.zeros(x.shape[1])
+    current = loglik(beta)
+    for _ in range(MAX_NEWTON_STEPS):
+        info, gradient = information(beta)
+        try:
+            step = np.linalg.solve(info, gradient)
+        except np.linalg.LinAlgError:
+            return None
+        for _ in range(30):  # halve the step until the likelihood does not fall
+            trial = beta + step
+            value = loglik(trial)
+            if np.isfinite(value) and value >= current - 1e-12:
+                break
+            step = step / 2
+        beta, current = trial, value
+        if not np.all(np.isfinite(beta)) or np.abs(beta).max() > MAX_ABS_COEFFICIENT:
+            return None
+        if np.abs(step).max() < 1e-8:
+            try:
+                return beta, np.linalg.inv(information(beta)[0])
+            except np.linalg.LinAlgError:
+                return None
+    return None
+
+
+def calibration_line(
+    target: np.ndarray, prob: np.ndarray, level: float = CALIBRATION_LEVEL
+) -> dict:
+    """Logistic calibration of binary ``target`` against predicted ``prob`` (Cox 1958).
+
+    ``slope`` b and ``intercept`` of ``logit P(y=1) = a + b logit(p)``: b < 1 means the
+    probabilities are too extreme (over-confident: pushed towards 0 and 1), b > 1 too timid
+    (under-confident: crowded towards the middle). ``citl`` (calibration-in-the-large) is the
+    intercept with the slope fixed at 1: > 0 when the events are more common than predicted,
+    < 0 when less. Each has a Wald ``level`` CI. ``verdict`` is one of ``over-confident``,
+    ``under-confident`` (slope CI excludes 1), ``miscalibrated in the large`` (slope fine,
+    citl CI excludes 0), ``well calibrated`` (slope CI contains 1 within :data:`SLOPE_BAND`, citl
+    CI contains 0), ``imprecise`` (nothing excluded, but the slope CI leaves the band) or ``not
+    estimable`` (fewer than :data:`MIN_CALIBRATION_PATIENTS`, one class only, or classes
+    separated by the predictions: the slope is infinite). Probabilities are clipped to
+    [:data:`CALIBRATION_EPS`, 1 - eps] first.
+    """
+    from scipy.stats import norm
+
+    y = np.asarray(target, dtype=float)
+    p = np.clip(np.asarray(prob, dtype=float), CALIBRATION_EPS, 1 - CALIBRATION_EPS)
+    out: dict = {
+        "n": int(len(y)),
+        "observed_rate": float(y.mean()) if len(y) else None,
+        "mean_predicted": float(p.mean()) if len(y) else None,
+        "level": level,
+        "slope": None,
+        "slope_ci": None,
+        "intercept": None,
+        "citl": None,
+        "citl_ci": None,
+        "verdict": NOT_ESTIMABLE,
+    }
+    if len(y) < MIN_CALIBRATION_PATIENTS or y.min() == y.max():
+        return out
+    logit = np.log(p / (1 - p))
+    joint = _logistic_fit(np.column_stack([np.ones(len(y)), logit]), y)
+    large = _logistic_fit(np.ones((len(y), 1)), y, offset=logit)
+    if joint is None or large is None:
+        return out
+    z = float(norm.ppf((1 + level) / 2))
+    (a, b), cov = joint
+    se_b = float(np.sqrt(cov[1, 1]))
+    citl, se_citl = float(large[0][0]), float(np.sqrt(large[1][0, 0]))
+    slope_ci = [float(b - z * se_b), float(b + z * se_b)]
+    citl_ci = [citl - z * se_citl, citl + z * se_citl]
+    out.update(slope=float(b), slope_ci=slope_ci, intercept=float(a), citl=citl, citl_ci=citl_ci)
+    out["verdict"] = _calibration_verdict(slope_ci, citl_ci)
+    return out
+
+
+def _calibration_verdict(slope_ci: list[float], citl_ci: list[float]) -> str:
+    """The verdict of :func:`calibration_line` from the CIs of slope and calibration-in-the-large."""
+    if slope_ci[1] < 1:
+        return OVER_CONFIDENT
+    if slope_ci[0] > 1:
+        return UNDER_CONFIDENT
+    if citl_ci[0] > 0 or citl_ci[1] < 0:
+        return MISCALIBRATED_IN_THE_LARGE
+    if SLOPE_BAND[0] <= slope_ci[0] and slope_ci[1] <= SLOPE_BAND[1]:
+        return WELL_CALIBRATED
+    return IMPRECISE
+
+
 def _defined(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
@@ -219,8 +345,8 @@ def validation_scores(
     """Scores of probabilities on labelled patients (external validation).
 
     n, class counts, AUROC and AP (macro one-vs-rest for multiclass) with stratified bootstrap
-    95% CIs, Brier score, calibration bins and error; multiclass adds one-vs-rest values per
-    class. ``None`` where a value is undefined (no patient, or one class only).
+    95% CIs, Brier score, calibration bins, error and line (:func:`calibration_line`);
+    multiclass adds one-vs-rest values per class. ``None`` where a value is undefined (no patient, or one class only).
     """
     y = np.asarray(y, dtype=int)
     P = as_prob_matrix(probs).reshape(len(y), -1) if len(y) else np.zeros((0, len(class_names)))
@@ -239,7 +365,12 @@ def validation_scores(
     )
     if len(class_names) == 2:
         bins = calibration_table(y == 1, P[:, 1], n_bins)
-        return {**out, "calibration_error": calibration_error(bins), "calibration": bins}
+        return {
+            **out,
+            "calibration_error": calibration_error(bins),
+            "calibration_line": calibration_line(y == 1, P[:, 1]),
+            "calibration": bins,
+        }
     out["per_class"] = {
         name: _one_vs_rest(y == k, P[:, k], scored, name, n_bins)
         for k, name in enumerate(class_names)
@@ -255,6 +386,7 @@ def _one_vs_rest(target: np.ndarray, prob: np.ndarray, scored: dict, name: str, 
         "ap": _defined(scored.get(f"ap_{name}")),
         "brier": float(((prob - target) ** 2).mean()) if len(target) else None,
         "calibration_error": calibration_error(bins),
+        "calibration_line": calibration_line(target, prob),
         "calibration": bins,
     }
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from radiogenomics.reporting.captions import CHANCE, calibration_caption
 from radiogenomics.reporting.report_data import Section, SweepData, config_label
 from radiogenomics.reporting.report_sections import calibration_stats
 from radiogenomics.results import layout
@@ -111,8 +112,26 @@ def _data(sweep: SweepData, cohorts: list[dict]) -> CardPart:
     if cohort.get("expression_file"):
         bullets.append(f"Expression file: {cohort['expression_file']}")
     if sweep.permuted:
-        bullets.append("LABELS PERMUTED: this sweep is a null control; its models learn nothing.")
+        bullets.append(_permuted_bullet(sweep))
     return CardPart("Training data and cohort", bullets=bullets)
+
+
+def _permuted_bullet(sweep: SweepData) -> str:
+    """A null-control sweep: how many configurations' AUROC CIs cover chance, as they should."""
+    covering = (sweep.cv["pooled_auroc_ci_low"] <= CHANCE) & (
+        sweep.cv["pooled_auroc_ci_high"] >= CHANCE
+    )
+    n, k = len(sweep.cv), int(covering.sum())
+    text = (
+        "LABELS PERMUTED: this sweep is a null control, its models have nothing to learn; the "
+        f"pooled AUROC's 95% CI covers 0.5 in {k} of {n} configuration(s)"
+    )
+    if k < n:
+        return text + (
+            f"; {n - k} exclude it, which one in 20 does by chance: more, or a CI far from 0.5, "
+            "points to leakage or a label that survived the shuffle."
+        )
+    return text + ", as it should."
 
 
 def _choice(sweep: SweepData, group: str) -> str | None:
@@ -155,18 +174,22 @@ def _metrics(sweep: SweepData) -> CardPart:
 
 
 def _calibration(sweep: SweepData) -> CardPart:
-    """Brier score and calibration error per configuration."""
+    """Brier score, calibration error and the calibration line's verdict per configuration."""
     stats = calibration_stats(sweep)
+    balanced = bool(sweep.option("model.class_balanced"))
     bullets = [
-        f"{config_label(r)}: Brier score {r['brier']:.3f}, expected calibration error "
-        f"{r['ece']:.3f} (10 bins)."
+        f"{config_label(r)}: Brier score {r['brier']:.3f} (every patient given the cohort's class "
+        f"shares: {r['brier_reference']:.3f}). {calibration_caption(r['lines'], balanced)} "
+        "(ECE over 10 bins.)"
         for r in stats.to_dict("records")
     ]
     paragraphs = [
-        "Check the reliability diagram before reading a probability at face value; the ranking "
-        "(AUROC) does not depend on calibration."
+        "The calibration slope is b of logit P(event) = a + b logit(p) (Cox 1958): below 1 the "
+        "probabilities are too extreme, above 1 too timid. Check it and the reliability diagram "
+        "before reading a probability at face value; the ranking (AUROC) does not depend on "
+        "calibration."
     ]
-    if sweep.option("model.class_balanced"):
+    if balanced:
         paragraphs.insert(
             0,
             "The networks were trained with class-balanced weights: their probabilities behave "

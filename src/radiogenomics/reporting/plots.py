@@ -11,7 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from radiogenomics.evaluation.metrics import as_prob_matrix, calibration_table  # noqa: E402
+from radiogenomics.evaluation.metrics import (  # noqa: E402
+    as_prob_matrix,
+    calibration_error,
+    calibration_line,
+    calibration_table,
+)
 from radiogenomics.utils import atomic_write  # noqa: E402
 
 
@@ -46,7 +51,8 @@ def calibration_plot(
     """Reliability diagram: observed rate against mean predicted probability per bin.
 
     One curve per class (one-vs-rest) for multiclass; marker area grows with the bin's patient
-    count, and the lower panel shows how the predictions spread over [0, 1].
+    count, and the lower panel shows how the predictions spread over [0, 1]. The legend gives
+    each curve's calibration slope (below 1 over-confident, above 1 under-confident) and ECE.
     """
     P = as_prob_matrix(probs)
     y = np.asarray(y)
@@ -55,9 +61,11 @@ def calibration_plot(
     )
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
     for k in [1] if P.shape[1] == 2 else range(P.shape[1]):
-        bins = [b for b in calibration_table(y == k, P[:, k], n_bins) if b["n"]]
+        table = calibration_table(y == k, P[:, k], n_bins)
+        bins = [b for b in table if b["n"]]
         x, observed = [b["mean_predicted"] for b in bins], [b["observed_rate"] for b in bins]
-        color = ax.plot(x, observed, "-", lw=1, label=classes[k])[0].get_color()
+        label = f"{classes[k]}: {_calibration_label(y == k, P[:, k], calibration_error(table))}"
+        color = ax.plot(x, observed, "-", lw=1, label=label)[0].get_color()
         ax.scatter(x, observed, s=[12 + 4 * b["n"] for b in bins], color=color, alpha=0.7)
         hist.hist(P[:, k], bins=np.linspace(0, 1, n_bins + 1), histtype="step", color=color)
     ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), ylabel="observed rate", title=title)
@@ -65,6 +73,18 @@ def calibration_plot(
     ax.legend(fontsize=8, loc="upper left")
     hist.set(xlabel="predicted probability", ylabel="patients")
     return save_figure(fig, path)
+
+
+def _calibration_label(target: np.ndarray, prob: np.ndarray, ece: float | None) -> str:
+    """``slope 0.39 [0.31, 0.47], ECE 0.130`` (what can be computed of it)."""
+    line = calibration_line(target, prob)
+    parts = []
+    if line["slope"] is not None:
+        lo, hi = line["slope_ci"]
+        parts.append(f"slope {line['slope']:.2f} [{lo:.2f}, {hi:.2f}]")
+    if ece is not None:
+        parts.append(f"ECE {ece:.3f}")
+    return ", ".join(parts) or "no calibration line"
 
 
 def auroc_by_model_plot(path: Path, table, title: str) -> Path:

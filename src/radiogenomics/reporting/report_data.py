@@ -85,6 +85,15 @@ class Figure:
 
 
 @dataclass
+class Details:
+    """A collapsed block of preformatted text (a file shown in full on demand)."""
+
+    title: str
+    text: str
+    kind: str = "details"
+
+
+@dataclass
 class Section:
     """One part of the report: ``key`` aligns the same section of several sweeps side by side."""
 
@@ -268,6 +277,12 @@ class SweepData:
             if path.is_file():
                 return json.loads(path.read_text())
         return None
+
+    @cached_property
+    def environment(self) -> str | None:
+        """``summary/environment.txt`` (every installed package, machine facts), if written."""
+        path = self.summary / layout.ENVIRONMENT
+        return path.read_text() if path.is_file() else None
 
     @cached_property
     def permuted(self) -> bool:

@@ -14,7 +14,15 @@ import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 import radiogenomics
-from radiogenomics.reporting.report_data import Facts, SweepData, Table, cell, table_block
+from radiogenomics.environment import NUMERIC_PACKAGES, read_freeze
+from radiogenomics.reporting.report_data import (
+    Details,
+    Facts,
+    SweepData,
+    Table,
+    cell,
+    table_block,
+)
 from radiogenomics.results import layout
 from radiogenomics.utils import error_line, file_digest
 
@@ -252,3 +260,62 @@ def _fold_counts(metrics: dict, job: Path) -> dict:
         for name, n in per_class.items():
             row[f"{part}: {name}"] = n
     return row
+
+
+def _distinct(values: list[Any]) -> list[str]:
+    """The distinct values (as text), in order of first appearance."""
+    return list(dict.fromkeys(str(v) for v in values))
+
+
+def job_environment_facts(job_metrics: list[dict]) -> list[tuple[str, Any]]:
+    """What the jobs recorded (metrics.json ``environment``): CPU capability, numeric packages.
+
+    A value that differs between jobs lists every variant with its job count: jobs on machines
+    with other SIMD kernels or package versions need not give the same floats.
+    """
+    recorded = [m["environment"] for m in job_metrics if isinstance(m.get("environment"), dict)]
+    if not recorded:
+        return [("environment (jobs)", f"not recorded (jobs' {layout.METRICS} predate it)")]
+
+    def counted(values: list[Any]) -> str:
+        texts = [str(v) for v in values]
+        variants = _distinct(texts)
+        if len(variants) == 1:
+            return variants[0]
+        return "DIFFERS between jobs: " + ", ".join(
+            f"{v} ({texts.count(v)} jobs)" for v in variants
+        )
+
+    facts = [
+        (
+            "CPU capability (torch kernels, jobs)",
+            counted([e.get("cpu_capability") for e in recorded]),
+        ),
+        ("CUDA device (jobs)", counted([e.get("cuda_device") or "none" for e in recorded])),
+        ("torch threads (jobs)", counted([e.get("torch_threads") for e in recorded])),
+    ]
+    packages = [
+        f"{name} {counted([(e.get('packages') or {}).get(name) for e in recorded])}"
+        for name in NUMERIC_PACKAGES
+    ]
+    facts.append(("numeric package versions (jobs)", packages))
+    if len(recorded) < len(job_metrics):
+        facts.append(("environment (jobs)", f"{len(job_metrics) - len(recorded)} job(s) without"))
+    return facts
+
+
+def environment_blocks(sweep: SweepData) -> tuple[list[tuple[str, Any]], list[Details]]:
+    """Facts about ``summary/environment.txt`` and the file itself, collapsed; none if absent."""
+    text = sweep.environment
+    if text is None:
+        return [(layout.ENVIRONMENT, "not written (summarized before it existed)")], []
+    facts, packages = read_freeze(text)
+    where = f"{layout.SUMMARY_DIR}/{layout.ENVIRONMENT}"
+    return [
+        ("CPU capability (summary)", facts.get("cpu_capability", "not recorded")),
+        (
+            "environment (summary)",
+            f"Python {facts.get('python', '?')} on {facts.get('platform', '?')}, "
+            f"{len(packages)} installed distributions: {where}",
+        ),
+    ], [Details(f"{where}: every installed package (pip freeze format)", text)]

@@ -18,14 +18,17 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.analysis.null_controls import null_report
-from radiogenomics.evaluation.metrics import (
-    brier_score,
-    calibration_error,
-    calibration_table,
-    prediction_arrays,
-)
+from radiogenomics.evaluation.metrics import SLOPE_BAND, brier_score, prediction_arrays
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.reporting.captions import (
+    brier_reference,
+    brier_sentence,
+    calibration_caption,
+    calibration_lines,
+    roc_sentence,
+    verdict_cell,
+)
 from radiogenomics.reporting.report_data import (
     Facts,
     Section,
@@ -40,7 +43,9 @@ from radiogenomics.reporting.report_provenance import (
     cohort_blocks,
     data_file_table,
     default_diff_tables,
+    environment_blocks,
     git_commit,
+    job_environment_facts,
     sweep_command,
 )
 from radiogenomics.results import layout
@@ -71,10 +76,13 @@ def provenance_section(sweep: SweepData) -> Section | None:
         ("jobs", f"{n_done} completed, {len(sweep.missing)} missing or failed"),
         ("labels", "PERMUTED (null-control twin)" if sweep.permuted else "as annotated"),
         ("package versions (training)", _versions(sweep.manifest)),
+        *job_environment_facts(sweep.job_metrics),
         ("package versions (report)", _current_versions()),
         ("git commit of the code (report time)", git_commit() or "not available"),
     ]
-    blocks: list = [Facts(facts)]
+    environment = environment_blocks(sweep)
+    facts += environment[0]
+    blocks: list = [Facts(facts), *environment[1]]
     blocks += default_diff_tables(sweep)
     files = data_file_table(sweep)
     if files is not None:
@@ -109,26 +117,29 @@ def _current_versions() -> list[str]:
 
 
 def calibration_stats(sweep: SweepData) -> pd.DataFrame:
-    """Per configuration: patients, Brier score and expected calibration error (pooled, OOF)."""
+    """Per configuration: patients, Brier score, its no-skill reference, expected calibration
+    error (pooled, OOF; multiclass: mean over the classes), the calibration line of each curve
+    (``lines``: (class, line, ECE), see :func:`radiogenomics.reporting.captions.calibration_lines`)
+    and that line as a table cell (``calibration``)."""
     rows = []
+    columns = [*GROUP_KEYS, "n", "brier", "brier_reference", "ece", "calibration", "lines"]
     if sweep.cv is None or sweep.predictions is None:
-        return pd.DataFrame(columns=[*GROUP_KEYS, "n", "brier", "ece"])
+        return pd.DataFrame(columns=columns)
     for key, classes, y, probs in _pooled(sweep):
-        matrix = probs if probs.ndim == 2 else np.column_stack([1 - probs, probs])
-        targets = [1] if len(classes) == 2 else range(len(classes))
-        errors = [
-            calibration_error(calibration_table(y == k, matrix[:, k], CALIBRATION_BINS))
-            for k in targets
-        ]
+        lines = calibration_lines(y, probs, classes, CALIBRATION_BINS)
+        errors = [e for _, _, e in lines if e is not None]
         rows.append(
             {
                 **key,
                 "n": len(y),
                 "brier": brier_score(y, probs),
-                "ece": float(np.mean([e for e in errors if e is not None])),
+                "brier_reference": brier_reference(y, len(classes)),
+                "ece": float(np.mean(errors)) if errors else float("nan"),
+                "calibration": verdict_cell(lines),
+                "lines": lines,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _pooled(sweep: SweepData) -> Iterator[tuple[dict, list[str], np.ndarray, np.ndarray]]:
@@ -158,7 +169,8 @@ def _shown_configurations(sweep: SweepData) -> list[dict]:
 
 def cv_table(sweep: SweepData) -> pd.DataFrame:
     """The CV table with the pooled AUROC and its CI in one column, Brier and ECE added."""
-    cv = sweep.cv.merge(calibration_stats(sweep), on=GROUP_KEYS, how="left")
+    stats = calibration_stats(sweep).drop(columns=["lines"])
+    cv = sweep.cv.merge(stats, on=GROUP_KEYS, how="left")
     cv["pooled AUROC [95% CI]"] = [
         f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
         for a, lo, hi in cv[["pooled_auroc", "pooled_auroc_ci_low", "pooled_auroc_ci_high"]].values
@@ -168,7 +180,13 @@ def cv_table(sweep: SweepData) -> pd.DataFrame:
         for m, s in cv[["mean_auroc", "sd_auroc"]].values
     ]
     return cv.rename(
-        columns={"pooled_ap": "pooled AP", "brier": "Brier", "ece": "ECE", "n_patients": "patients"}
+        columns={
+            "pooled_ap": "pooled AP",
+            "brier": "Brier",
+            "ece": "ECE",
+            "calibration": "calibration slope [95% CI]",
+            "n_patients": "patients",
+        }
     )
 
 
@@ -178,7 +196,8 @@ def performance_section(sweep: SweepData) -> Section | None:
         return None
     cv = cv_table(sweep)
     columns = ["trait", "model", "config_hash", "n_jobs", "patients", "mean fold AUROC (sd)"]
-    columns += ["pooled AUROC [95% CI]", "pooled AP", "Brier", "ECE", "mean_val_auroc"]
+    columns += ["pooled AUROC [95% CI]", "pooled AP", "Brier", "ECE", "calibration slope [95% CI]"]
+    columns += ["mean_val_auroc"]
     if (cv["bootstrap"] != "none").any():
         columns.insert(3, "bootstrap")
     blocks: list = [
@@ -188,7 +207,12 @@ def performance_section(sweep: SweepData) -> Section | None:
             "all out-of-fold predictions together, with a stratified bootstrap 95% CI. Brier: "
             "mean squared error of the probabilities (0 is perfect; binary: a constant 0.5 "
             "scores 0.25; multiclass: summed over the classes). ECE: expected calibration error "
-            "over 10 equal-width bins (multiclass: mean over the classes, one-vs-rest).",
+            "over 10 equal-width bins (multiclass: mean over the classes, one-vs-rest). "
+            "Calibration slope: b of the logistic calibration line logit P(event) = a + b "
+            "logit(p) (Cox 1958) with its 95% CI; below 1 the probabilities are too extreme "
+            "(over-confident), above 1 too timid (under-confident); well calibrated when the CI "
+            f"contains 1 within [{SLOPE_BAND[0]:g}, {SLOPE_BAND[1]:g}] and the events are as "
+            "common as predicted (calibration-in-the-large: CI containing 0).",
             note=True,
         ),
     ]
@@ -209,31 +233,43 @@ def performance_section(sweep: SweepData) -> Section | None:
 
 
 def _config_figures(sweep: SweepData, shown: list[dict]) -> list:
-    """ROC and reliability diagram of each shown configuration (drawn here when absent)."""
+    """ROC and reliability diagram of each shown configuration (drawn here when absent), each
+    captioned from its numbers (AUROC CI against 0.5; calibration slope, intercept and ECE)."""
     from radiogenomics.reporting.plots import calibration_plot
 
     blocks = []
     wanted = {tuple(str(k[c]) for c in GROUP_KEYS) for k in shown}
     stats = calibration_stats(sweep).set_index(GROUP_KEYS)
+    cv = sweep.cv.set_index(GROUP_KEYS)
+    balanced = bool(sweep.option("model.class_balanced"))
     for key, classes, y, probs in _pooled(sweep):
         if tuple(str(key[c]) for c in GROUP_KEYS) not in wanted:
             continue
         label = config_label(key)
+        index = tuple(key[c] for c in GROUP_KEYS)
+        row = cv.loc[index]
         roc = figure_block(
             sweep.summary / layout.roc_plot(key),
             f"ROC: {label}",
             f"ROC curve of the pooled out-of-fold predictions of {label}",
+            roc_sentence(
+                float(row["pooled_auroc"]),
+                float(row["pooled_auroc_ci_low"]),
+                float(row["pooled_auroc_ci_high"]),
+                sweep.permuted,
+            ),
         )
-        brier = float(stats.loc[tuple(key[c] for c in GROUP_KEYS), "brier"])
+        stat = stats.loc[index]
+        brier = float(stat["brier"])
         path = sweep.summary / layout.calibration_plot(key)
         calibration_plot(path, y, probs, classes, f"{label}: Brier {brier:.3f}", CALIBRATION_BINS)
         cal = figure_block(
             path,
             f"Calibration: {label} (Brier {brier:.3f})",
             f"Reliability diagram of {label}",
-            "Points on the diagonal: probabilities can be taken at face value. An S-shaped curve "
-            "with predictions crowded near 0.5: the ranking (AUROC) is usable, the probabilities "
-            "are under-confident.",
+            calibration_caption(stat["lines"], balanced)
+            + " "
+            + brier_sentence(brier, float(stat["brier_reference"])),
         )
         blocks += [b for b in (roc, cal) if b is not None]
     return blocks

@@ -18,7 +18,7 @@ from radiogenomics.reporting.report import write_sweep_report
 from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, collect, group_frame
-from radiogenomics.utils import write_csv, write_json
+from radiogenomics.utils import atomic_write, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def summarize(
     out = layout.summary_dir(sweep_dir)
     metrics, predictions, missing = collect(sweep_dir)
     write_json(out / layout.MISSING_JOBS, {"n_missing": len(missing), "jobs": missing})
+    write_environment(out)
     if metrics.empty:
         log.warning(
             "no completed jobs in %s (%d started without %s)",
@@ -47,7 +48,7 @@ def summarize(
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
     metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
-    write_csv(out / layout.FOLDS, metrics.drop(columns=["classes"], errors="ignore"))
+    write_csv(out / layout.FOLDS, metrics.drop(columns=["classes", "environment"], errors="ignore"))
     write_csv(out / layout.PREDICTIONS, predictions)
     summarize_masking(sweep_dir, metrics, GROUP_KEYS, fdr=fdr)  # no-op unless jobs masked
     # no-op unless jobs ran gene saliency
@@ -91,6 +92,20 @@ def summarize(
         print_per_class(per_class)
     write_sweep_report(sweep_dir)  # summary/report.html and model_card.md (issue 16)
     return table
+
+
+def write_environment(out: Path) -> Path:
+    """``summary/environment.txt``: every installed package and the machine of this process."""
+    from datetime import datetime, timezone
+
+    from radiogenomics.environment import freeze_text
+
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    note = (
+        f"environment of the process that wrote this summary ({when}); each job's "
+        f"{layout.METRICS} holds its own (environment: CPU capability, numeric packages)"
+    )
+    return atomic_write(out / layout.ENVIRONMENT, lambda p: p.write_text(freeze_text(note)))
 
 
 def per_class_rows(

@@ -117,6 +117,7 @@ NULL_REPORT = "null_report.csv"  # scripts/null_report.py
 MASKING_CALIBRATION = "masking_calibration.csv"  # scripts/masking_calibration.py: per twin
 MASKING_CALIBRATION_SUMMARY = "masking_calibration_summary.csv"  # per test: twins with calls
 MASKING_CALIBRATION_PLOT = "masking_calibration.png"  # each twin's smallest q per test
+ENVIRONMENT = "environment.txt"  # pip freeze of the summarizing process, '#' machine facts first
 
 # scripts/survival.py (``summary/survival/``)
 SURVIVAL_DIR = "survival"

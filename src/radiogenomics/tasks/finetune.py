@@ -25,6 +25,7 @@ from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import FoldSplit, make_fold_split, null_labels
 from radiogenomics.data.traits import TraitSpec, class_counts
+from radiogenomics.environment import job_environment
 from radiogenomics.evaluation.metrics import as_prob_matrix, auroc, score
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
@@ -147,6 +148,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         "null_permutation": cfg.get("null_permutation"),
         "training_hash": training_hash(cfg),
         "elapsed_s": round(time.perf_counter() - start, 3),
+        "environment": job_environment(),  # CPU capability, threads, numeric package versions
         "config_hash": job_hash,
     }
     if cfg.get("save_model", True):

@@ -8,8 +8,10 @@ the mean of its fold models. The run dir gets
   probability, whether a fold model saw the patient in training, and the label if there is one;
 * ``coverage.json``: genes the models need that the file lacks (filled with the training mean),
   the cohort's shift against the training statistics, and the overlap with the training cohort;
-* with labels: ``external_metrics.json`` (AUROC/AP with bootstrap CIs, Brier, calibration, for
-  all labelled patients and for those unseen in training) and a ROC and reliability plot each.
+* with labels: ``external_metrics.json`` (AUROC/AP with bootstrap CIs, Brier, calibration bins,
+  ECE and calibration line with ``calibration_summary``, the verdict in words computed from it,
+  for all labelled patients and for those unseen in training) and a ROC and reliability plot
+  each.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from radiogenomics.evaluation.metrics import (
     validation_scores,
 )
 from radiogenomics.models.bundle import BundleError, ModelBundle, load_bundle
+from radiogenomics.reporting.captions import calibration_caption
 from radiogenomics.reporting.plots import calibration_plot, roc_plot
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, model_dirs
@@ -400,8 +403,8 @@ def score_configuration(
         **config.key,
         "n_labelled": len(rows),
         "n_seen_in_training": int((~unseen).sum()),
-        "all": validation_scores(y, probs, spec.class_names, **kwargs),
-        "unseen_only": validation_scores(y[unseen], probs[unseen], spec.class_names, **kwargs),
+        "all": scores_with_words(y, probs, spec.class_names, **kwargs),
+        "unseen_only": scores_with_words(y[unseen], probs[unseen], spec.class_names, **kwargs),
     }
     if (~unseen).any():
         result["warning"] = (
@@ -411,6 +414,22 @@ def score_configuration(
         plot_configuration(config, y, probs, unseen, spec, out, kwargs["n_bins"])
     _log_scores(config, result)
     return result
+
+
+def scores_with_words(y: np.ndarray, probs: np.ndarray, classes: list[str], **kwargs) -> dict:
+    """:func:`validation_scores` plus ``calibration_summary``: what the reliability diagram shows,
+    in words computed from its calibration line(s) and ECE (over- or under-confident, well
+    calibrated, ...)."""
+    scores = validation_scores(y, probs, classes, **kwargs)
+    if "per_class" in scores:
+        lines = [
+            (name, c["calibration_line"], c["calibration_error"])
+            for name, c in scores["per_class"].items()
+        ]
+    else:
+        lines = [("", scores["calibration_line"], scores["calibration_error"])]
+    scores["calibration_summary"] = calibration_caption(lines)
+    return scores
 
 
 def plot_configuration(
@@ -440,7 +459,7 @@ def _log_scores(config: Configuration, result: dict) -> None:
             log.info("%s, %s: n=%d, AUROC undefined", config.name, part, s["n"])
             continue
         log.info(
-            "%s, %s: n=%d, AUROC %.3f [%.3f, %.3f], AP %.3f [%.3f, %.3f], Brier %.3f",
+            "%s, %s: n=%d, AUROC %.3f [%.3f, %.3f], AP %.3f [%.3f, %.3f], Brier %.3f. %s",
             config.name, part, s["n"], s["auroc"], *s["auroc_ci"], s["ap"], *s["ap_ci"],
-            s["brier"],
+            s["brier"], s["calibration_summary"],
         )  # fmt: skip
