@@ -16,6 +16,7 @@ Standard library only: this runs before anything is installed.
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import subprocess
@@ -143,9 +144,13 @@ def fresh_freeze(root: Path, torch: str, python: str = sys.executable) -> str:
     """
     with tempfile.TemporaryDirectory(prefix="rg-lock-") as tmp:
         venv = Path(tmp) / "venv"
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+        # nothing of this environment may leak in (PYTHONPATH=src would show the project early)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env)
         pip = [str(venv / "bin" / "python"), "-m", "pip"]
-        subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True)
-        subprocess.run([*pip, "install", "--quiet", f"torch=={torch}"], check=True)
-        subprocess.run([*pip, "install", "--quiet", "-e", f"{root}[dev]"], check=True)
-        return subprocess.run([*pip, "freeze"], check=True, capture_output=True, text=True).stdout
+        for args in (["--upgrade", "pip"], [f"torch=={torch}"], ["-e", f"{root}[dev]"]):
+            subprocess.run([*pip, "install", "--quiet", *args], check=True, env=env)
+        freeze = subprocess.run(
+            [*pip, "freeze"], check=True, capture_output=True, text=True, env=env
+        )
+        return freeze.stdout
