@@ -13,7 +13,7 @@ PACKAGE = ROOT / "src" / "radiogenomics"
 
 # lowest first: a module may import its own layer and the layers before it, never one after it
 LAYERS = [
-    {"utils", "hydra_resolvers", "cli", "progress", "environment"},
+    {"utils", "hydra_resolvers", "cli", "progress", "environment", "lock"},
     {"data"},
     {"results"},
     {"evaluation"},
@@ -25,6 +25,7 @@ LAYERS = [
     {"launch"},
     {"tuning"},
     {"tasks"},
+    {"reproduce"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 LAYOUT = PACKAGE / "results" / "layout.py"

@@ -261,3 +261,15 @@ def tuning_dir(sweep_dir: str | Path) -> Path:
 def ablation_dir(sweep_dir: str | Path) -> Path:
     """Where scripts/ablation.py writes by default."""
     return Path(sweep_dir) / ABLATION_DIR
+
+
+# scripts/reproduce.py (its output root, default ``outputs/reproduce/``): one sweep dir per run
+# of benchmarks/claims.yaml, named by the run, plus these
+REPRODUCE_TABLE = "reproduce.csv"  # per claim: expected, measured, tolerance, ok, command
+REPRODUCE_MARKDOWN = "reproduce.md"  # the same as a Markdown table, and the README-ready rows
+ENVIRONMENT = "environment.txt"  # python, platform, installed versions and their lock drift
+
+
+def reproduce_log(run: str) -> str:
+    """Stdout and stderr of one run's commands."""
+    return f"{run}.log"
