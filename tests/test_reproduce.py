@@ -111,7 +111,11 @@ def test_a_bad_claim_name_exits_2_with_one_line(tmp_path):
         ("runs: {a: {commands: [[train.py]], claims: {x: {table: cv, column: c, expected: 1}}}}",
          "runs.a.claims.x.table='cv': expected one of"),
         ("runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c}}}}",
-         "runs.a.claims.x.expected=None: expected a finite number"),
+         "runs.a.claims.x: give exactly one of expected or at_most"),
+        ("runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c, at_most: z}}}}",
+         "runs.a.claims.x.at_most='z': expected a finite number"),
+        ("runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c, dir: ../b,"
+         " expected: 1}}}}", "runs.a.claims.x.dir='../b': expected a folder inside the run"),
         ("runs: {a: {commands: [[nope.py]]}}", "runs.a.commands: no script"),
         ("runs: {a: {command: [[train.py]]}}", "runs.a: unknown keys ['command']"),
     ],
@@ -136,7 +140,7 @@ def test_a_failed_command_or_a_missing_row_fails_its_claims(tmp_path):
 def test_quick_and_only_select_runs_and_claims():
     runs = load_runs(ROOT / "benchmarks" / "claims.yaml", ROOT)
     assert [r.name for r in select(runs, True, None)] == ["default_sweep", "permuted_labels"]
-    assert len(select(runs, False, None)) == len(runs) == 4
+    assert len(select(runs, False, None)) == len(runs) == 5
     picked = select(runs, False, ["comparators.rf", "default_sweep"])
     assert [(r.name, len(r.claims)) for r in picked] == [("default_sweep", 4), ("comparators", 1)]
     assert runs[2].shown() == (
@@ -157,3 +161,23 @@ def test_ci_default_sweep_gives_the_readme_pooled_auroc(tmp_path):
     )  # fmt: skip
     print(f"default sweep via reproduce.py: {time.perf_counter() - start:.0f} s")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("bound", "ok"), [(0.81, True), (0.8, False)])
+def test_an_at_most_claim_is_a_bound_read_from_a_subfolder(tmp_path, bound, ok):
+    (tmp_path / "fake_sweep.py").write_text(FAKE_SWEEP)
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(
+        textwrap.dedent(f"""
+        runs:
+          bounded:
+            commands:
+              - [{tmp_path / "fake_sweep.py"}, "{{sweep}}/real", "nn:0.801"]
+            claims:
+              q: {{table: cv_summary, dir: real, column: pooled_auroc, at_most: {bound}, tolerance: 0}}
+        """)
+    )
+    outcome = reproduce(ROOT, tmp_path / "out", claims_file=claims)
+    assert outcome.ok is ok
+    assert outcome.rows[0]["expected"] == f"<= {bound:g}"
+    assert outcome.rows[0]["measured"] == pytest.approx(0.801)

@@ -52,11 +52,13 @@ TABLES = {
     "folds": Path(layout.SUMMARY_DIR) / layout.FOLDS,
     "per_class": Path(layout.SUMMARY_DIR) / layout.PER_CLASS,
     "compare_models": Path(layout.COMPARE_DIR) / layout.compare_table("models"),
+    "masking_hallmark": Path(layout.SUMMARY_DIR) / layout.masking_table("hallmark"),
+    "masking_calibration": Path(layout.SUMMARY_DIR) / layout.MASKING_CALIBRATION_SUMMARY,
 }
 COLUMNS = ["claim", "expected", "measured", "tolerance", "diff", "ok", "command", "note"]
 _RUN_KEYS = {"what", "quick", "commands", "claims", "values", "result"}
-_READER_KEYS = {"table", "column", "where"}
-_CLAIM_KEYS = _READER_KEYS | {"expected", "tolerance"}
+_READER_KEYS = {"table", "column", "where", "dir"}
+_CLAIM_KEYS = _READER_KEYS | {"expected", "tolerance", "at_most"}
 
 
 class ReproduceError(ValueError):
@@ -65,15 +67,16 @@ class ReproduceError(ValueError):
 
 @dataclass(frozen=True)
 class Reader:
-    """Where a value is: one row (``where``) and column of a sweep table."""
+    """Where a value is: one row (``where``) and column of a sweep table (in ``dir`` of the run)."""
 
     table: str
     column: str
     where: dict[str, str] = field(default_factory=dict)
+    dir: str = ""
 
     def read(self, run_dir: Path) -> float:
         """The value; a :class:`LookupError` says why there is none."""
-        path = run_dir / TABLES[self.table]
+        path = run_dir / self.dir / TABLES[self.table]
         if not path.is_file():
             raise LookupError(f"no {path}")
         with path.open(newline="") as handle:
@@ -99,6 +102,7 @@ class Claim:
     reader: Reader
     expected: float
     tolerance: float
+    at_most: bool = False  # the claim is "measured <= expected" (a count or a q), not a value
 
     @property
     def full_name(self) -> str:
@@ -171,7 +175,11 @@ def _reader(spec: dict, where: str) -> Reader:
     if not isinstance(spec.get("column"), str):
         raise ReproduceError(f"{where}.column: expected a column name")
     filters = _mapping(spec.get("where", {}), f"{where}.where")
-    return Reader(spec["table"], spec["column"], {str(k): str(v) for k, v in filters.items()})
+    subdir = str(spec.get("dir", ""))
+    if Path(subdir).is_absolute() or ".." in Path(subdir).parts:
+        raise ReproduceError(f"{where}.dir={subdir!r}: expected a folder inside the run directory")
+    filters = {str(k): str(v) for k, v in filters.items()}
+    return Reader(spec["table"], spec["column"], filters, subdir)
 
 
 def load_runs(path: Path, root: Path) -> list[Run]:
@@ -202,8 +210,13 @@ def load_runs(path: Path, root: Path) -> list[Run]:
             tolerance = _number(cspec.get("tolerance", default), f"{where}.tolerance")
             if tolerance < 0:
                 raise ReproduceError(f"{where}.tolerance={tolerance}: expected >= 0")
-            expected = _number(cspec.get("expected"), f"{where}.expected")
-            claims.append(Claim(name, claim, _reader(cspec, where), expected, tolerance))
+            at_most = "at_most" in cspec
+            if at_most == ("expected" in cspec):
+                raise ReproduceError(f"{where}: give exactly one of expected or at_most")
+            key = "at_most" if at_most else "expected"
+            expected = _number(cspec[key], f"{where}.{key}")
+            reader = _reader(cspec, where)
+            claims.append(Claim(name, claim, reader, expected, tolerance, at_most))
         values = {
             key: _reader(_mapping(v, f"runs.{name}.values.{key}", _READER_KEYS), key)
             for key, v in _mapping(spec.get("values", {}), f"runs.{name}.values").items()
@@ -283,11 +296,16 @@ def check(run: Run, run_dir: Path, failed: str | None) -> list[dict]:
             except LookupError as err:
                 note = str(err)
         diff = measured - claim.expected
-        ok = math.isfinite(diff) and abs(diff) <= claim.tolerance + 1e-12
+        if claim.at_most:
+            ok = math.isfinite(diff) and diff <= claim.tolerance + 1e-12
+        else:
+            ok = math.isfinite(diff) and abs(diff) <= claim.tolerance + 1e-12
         if not ok and not note:
             note = "outside tolerance"
         rows.append(
-            {"claim": claim.full_name, "expected": claim.expected, "measured": measured,
+            {"claim": claim.full_name,
+             "expected": f"<= {claim.expected:g}" if claim.at_most else claim.expected,
+             "measured": measured,
              "tolerance": claim.tolerance, "diff": diff, "ok": ok, "command": run.shown(),
              "note": note}
         )  # fmt: skip
