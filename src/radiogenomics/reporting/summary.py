@@ -134,10 +134,11 @@ def repeat_row(config: dict, jobs: pd.DataFrame, pooled: pd.DataFrame, classes: 
     y, probs = prediction_arrays(pooled, classes)
     scores = score(y, probs, classes)
     n_folds = int(jobs["n_folds"].iloc[0])
+    seed = jobs[REPEAT_KEY].iloc[0] if REPEAT_KEY in jobs else None  # hand-made job files
     return {
         **config,
         REPEAT: int(jobs[REPEAT].iloc[0]),
-        REPEAT_KEY: int(jobs[REPEAT_KEY].iloc[0]),
+        REPEAT_KEY: None if pd.isna(seed) else int(seed),
         "n_jobs": len(jobs),
         "folds_complete": jobs["fold"].nunique() == n_folds,
         "n_patients": len(pooled),
