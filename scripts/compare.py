@@ -5,7 +5,9 @@
 
 Per trait: models x (mean +- sd fold AUROC, pooled out-of-fold AUROC [95% CI], bootstrap mean
 [95% percentile interval]); paired differences reference minus each comparator over CV folds
-(Nadeau-Bengio corrected resampled t-test) and over bootstrap replicates (mean, 95% percentile
+(Nadeau-Bengio corrected resampled t-test; a repeated CV, repeats=R: Bouckaert & Frank's
+corrected repeated k-fold t-test over all R*k folds, plus the repeats' pooled AUROC difference,
+mean and sd) and over bootstrap replicates (mean, 95% percentile
 interval, share of replicates where the reference is not better). A sweep given with --nested
 (an Optuna tuning sweep, hparams_search=nn_optuna, or a grid sweep) contributes, per outer fold,
 only its job with the best inner-validation AUROC, as model ``<model>_tuned``: its nested estimate

@@ -43,3 +43,15 @@ def test_planned_job_names_match_the_dirs_hydra_makes():
     )
     assert all("/" not in name for name in jobs)
     assert all("data.expression_file=../../x.tsv" in job for job in jobs.values())
+
+
+def test_first_repeat_keeps_the_plain_cv_dir_name():
+    """repeat=0 and repeats=R stay out of job dir names; later repeats are named."""
+    from radiogenomics.hydra_resolvers import repeat_ids
+
+    assert job_dirname("fold=3,repeat=0,trait=enhancement") == "fold=3,trait=enhancement"
+    assert job_dirname("fold=3,repeat=0,repeats=5") == "fold=3"
+    assert job_dirname("repeat=0,repeats=5,fold=3") == "fold=3"
+    assert job_dirname("fold=3,repeat=2,repeats=5") == "fold=3,repeat=2"
+    assert job_dirname("fold=3,repeat=10") == "fold=3,repeat=10"
+    assert repeat_ids(1) == "0" and repeat_ids(3) == "0,1,2"

@@ -16,6 +16,11 @@ permutation null. Every job's full overrides stay in its ``.hydra/overrides.yaml
 
 ``${rg_null_ids:K}`` is the sweep value of ``null_permutation`` for K null replicates:
 ``null,0,1,...,K-1`` (the real model first), ``null`` for K = 0.
+
+``${rg_repeat_ids:R}`` is the sweep value of ``repeat`` for R repetitions of the cross-validation
+(``repeats=R``): ``0,1,...,R-1``. ``repeat=0`` and ``repeats=R`` are left out of job dir names,
+so a single-repeat sweep keeps its dirs and the first repeat of a repeated sweep is the same job
+as the single-repeat sweep's (same dir, same config hash: it is resumed, not retrained).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ _NULL_TOKENS = re.compile(
     r"(^|,)(null_permutation=null|\+*interpret=permutation_null"
     r"|\+*interpret\.permutation_null\.n_permutations=[^,]*)(?=,|$)"
 )
+# repeated CV: the first repeat and the number of repeats are left out of job dir names
+_REPEAT_TOKENS = re.compile(r"(^|,)(repeat=0|repeats=[^,]*)(?=,|$)")
 _INTERPRET_LIST = re.compile(r"(\+*interpret=\[)([^\]]*)(\])")
 
 
@@ -58,7 +65,7 @@ def job_dirname(override_dirname: str, max_len: int = MAX_DIRNAME) -> str:
     ``max_len``; path-like parts are shortened (see the module docstring), and a name still too
     long becomes a prefix plus a hash of the whole ``override_dirname``.
     """
-    override_dirname = without_null_overrides(override_dirname)
+    override_dirname = without_repeat_overrides(without_null_overrides(override_dirname))
     name = _PART.sub(lambda m: safe_part(m.group(0)), override_dirname)
     if len(name) <= max_len:
         return name
@@ -81,24 +88,40 @@ def without_null_overrides(override_dirname: str) -> str:
     return _NULL_TOKENS.sub("", name).lstrip(",")
 
 
-def null_ids(n_permutations: object) -> str:
-    """The sweep value of ``null_permutation`` for K null replicates: ``null,0,...,K-1``.
+def without_repeat_overrides(override_dirname: str) -> str:
+    """``override_dirname`` less ``repeat=0`` and ``repeats=R``: repeat 0 keeps the plain CV dir."""
+    return _REPEAT_TOKENS.sub("", override_dirname).lstrip(",")
 
-    A bad K stops the sweep with its message alone (SystemExit passes through OmegaConf and
-    Hydra, which would print a resolver's ValueError inside a long traceback).
+
+def _count_or_exit(value: object, key: str, minimum: int, meaning: str) -> int:
+    """``value`` when it is an integer >= ``minimum``; else one error line and exit status 2.
+
+    SystemExit passes through OmegaConf and Hydra, which would print a resolver's ValueError
+    inside a long traceback.
     """
-    if (
-        isinstance(n_permutations, bool)
-        or not isinstance(n_permutations, int)
-        or n_permutations < 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         print(
-            f"error: interpret.permutation_null.n_permutations={n_permutations!r}: expected an "
-            "integer >= 0 (the number of permutation-null replicates, e.g. 20)",
+            f"error: {key}={value!r}: expected an integer >= {minimum} ({meaning})",
             file=sys.stderr,
         )
         raise SystemExit(2)  # as the other config errors
-    return ",".join(["null", *map(str, range(n_permutations))])
+    return value
+
+
+def null_ids(n_permutations: object) -> str:
+    """The sweep value of ``null_permutation`` for K null replicates: ``null,0,...,K-1``.
+
+    A bad K stops the sweep with its message alone (see ``_count_or_exit``).
+    """
+    meaning = "the number of permutation-null replicates, e.g. 20"
+    k = _count_or_exit(n_permutations, "interpret.permutation_null.n_permutations", 0, meaning)
+    return ",".join(["null", *map(str, range(k))])
+
+
+def repeat_ids(repeats: object) -> str:
+    """The sweep value of ``repeat`` for ``repeats=R`` repetitions of the CV: ``0,1,...,R-1``."""
+    r = _count_or_exit(repeats, "repeats", 1, "how often the cross-validation is repeated, e.g. 5")
+    return ",".join(map(str, range(r)))
 
 
 def register() -> None:
@@ -107,6 +130,8 @@ def register() -> None:
         OmegaConf.register_new_resolver("rg_job_dirname", job_dirname)
     if not OmegaConf.has_resolver("rg_null_ids"):
         OmegaConf.register_new_resolver("rg_null_ids", null_ids)
+    if not OmegaConf.has_resolver("rg_repeat_ids"):
+        OmegaConf.register_new_resolver("rg_repeat_ids", repeat_ids)
 
 
 register()

@@ -9,7 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiogenomics.evaluation.comparison import corrected_resampled_ttest, percentile_summary
+from radiogenomics.evaluation.comparison import (
+    corrected_repeated_cv_ttest,
+    corrected_resampled_ttest,
+    percentile_summary,
+)
 from radiogenomics.evaluation.metrics import score
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +30,24 @@ def test_corrected_ttest_against_hand_computation():
     assert out["t"] < naive_t  # the correction widens the interval
 
 
+def test_corrected_repeated_cv_ttest_against_hand_computation():
+    # R=2 repeats x k=3 folds: d = .1 .2 0 | .1 .15 .05: mean .1, var(ddof=1) .005;
+    # Bouckaert & Frank: se = sqrt((1/(R*k) + n_test/n_train) * var) = sqrt((1/6 + 10/90) * .005)
+    d = np.array([0.1, 0.2, 0.0, 0.1, 0.15, 0.05])
+    out = corrected_repeated_cv_ttest(d, n_train=90, n_test=10, n_repeats=2)
+    assert out["mean_diff"] == pytest.approx(0.1)
+    assert out["t"] == pytest.approx(2.683281573, rel=1e-6)
+    assert out["df"] == 5 and out["n_folds"] == 6 and out["n_repeats"] == 2
+    assert out["p_value"] == pytest.approx(0.0436482540, rel=1e-6)
+
+
+def test_one_repeat_is_the_nadeau_bengio_test():
+    d = np.array([0.1, 0.2, 0.0, 0.1, 0.15])
+    assert corrected_repeated_cv_ttest(d, 90, 10, n_repeats=1) == corrected_resampled_ttest(
+        d, 90, 10
+    )
+
+
 def test_percentile_summary():
     out = percentile_summary(np.arange(-10, 91) / 100)  # 101 values, 11 of them <= 0
     assert out["mean_diff"] == pytest.approx(0.4)
@@ -33,8 +55,11 @@ def test_percentile_summary():
     assert out["share_not_better"] == pytest.approx(11 / 101) and out["n_replicates"] == 101
 
 
-def write_job(sweep: Path, model: str, fold: int, bootstrap, rng, quality: float) -> None:
+def write_job(
+    sweep: Path, model: str, fold: int, bootstrap, rng, quality: float, repeat: int = 0
+) -> None:
     d = sweep / f"model={model},fold={fold},bootstrap={bootstrap}"
+    d = d.with_name(d.name + f",repeat={repeat}") if repeat else d
     d.mkdir(parents=True)
     ids = [f"TCGA-00-{i:04d}" for i in rng.choice(40, size=12, replace=bootstrap is not None)]
     y = np.r_[np.zeros(6, int), np.ones(6, int)]
@@ -43,7 +68,8 @@ def write_job(sweep: Path, model: str, fold: int, bootstrap, rng, quality: float
         d / "predictions.csv", index=False
     )
     metrics = {
-        "trait": "enhancement", "model": model, "fold": fold, "n_folds": 3, "split_seed": 425,
+        "trait": "enhancement", "model": model, "fold": fold, "n_folds": 3,
+        "split_seed": 425 + repeat,
         "bootstrap": bootstrap, "n_train": 24 if model != "nn" else 20, "n_val": 0 if model != "nn" else 4,
         "n_test": 12, "test_auroc": score(y, prob, ["low", "high"])["auroc"], "test_ap": 0.5,
         "val_auroc": 0.7, "best_epoch": None, "classes": ["low", "high"], "config_hash": model * 2,
@@ -149,3 +175,45 @@ def test_compare_script_is_the_package_function(tmp_path, capsys):
             pd.read_csv(layout.compare_dir(cv) / layout.compare_table(name)),
             pd.read_csv(report.out / layout.compare_table(name)),
         )
+
+
+def test_repeated_cv_pairs_folds_by_split_seed(tmp_path):
+    """repeats=2: the paired test runs over all 2 x 3 folds (Bouckaert & Frank), and the model
+    table's fold and pooled columns are the first repeat's, as for a single-repeat sweep."""
+    from radiogenomics.reporting.comparison_report import write_comparison
+
+    rng = np.random.default_rng(1)
+    single, repeated = tmp_path / "single", tmp_path / "repeated"
+    for model, quality in (("nn", 0.8), ("rf", 0.1)):
+        for repeat in (0, 1):
+            for fold in range(3):
+                state = rng.bit_generator.state
+                write_job(repeated, model, fold, None, rng, quality, repeat)
+                if repeat == 0:  # the same job in a single-repeat sweep
+                    rng.bit_generator.state = state
+                    write_job(single, model, fold, None, rng, quality)
+    one = write_comparison([single], n_boot=100).tables
+    two = write_comparison([repeated], n_boot=100).tables
+
+    def auroc(model, fold, repeat):
+        d = repeated / f"model={model},fold={fold},bootstrap=None"
+        d = d.with_name(d.name + f",repeat={repeat}") if repeat else d
+        return json.loads((d / "metrics.json").read_text())["test_auroc"]
+
+    d = [auroc("nn", f, r) - auroc("rf", f, r) for r in (0, 1) for f in range(3)]
+    row = two["paired_cv"].iloc[0]
+    expected = corrected_repeated_cv_ttest(np.array(d), n_train=24, n_test=12, n_repeats=2)
+    assert row["df"] == 5 and row["n_repeats"] == 2 and row["n_folds"] == 6
+    assert row["t"] == pytest.approx(expected["t"]) and row["p_value"] == pytest.approx(
+        expected["p_value"]
+    )
+    pooled = two["models"].set_index("label")
+    gap = pooled["repeat_mean_pooled_auroc"]["nn"] - pooled["repeat_mean_pooled_auroc"]["rf"]
+    assert row["repeat_mean_pooled_diff"] == pytest.approx(gap)
+    assert np.isfinite(row["repeat_sd_pooled_diff"])
+    assert "n_repeats" not in one["paired_cv"] and one["paired_cv"]["df"].iloc[0] == 2
+    first = ["cv_folds", "cv_mean_auroc", "cv_sd_auroc", "pooled_auroc"]
+    pd.testing.assert_frame_equal(
+        one["models"][["label", *first]], two["models"][["label", *first]]
+    )
+    assert (two["models"]["cv_repeats"] == 2).all()

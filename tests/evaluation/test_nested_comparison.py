@@ -20,14 +20,15 @@ def _frames(test_scores: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     }
     for (h, fold), v in val.items():
         rows.append({"trait": "t", "model": "nn", "config_hash": h, "bootstrap": None,
-                     "fold": fold, "val_auroc": v, "test_auroc": test_scores[h, fold],
+                     "split_seed": 425, "fold": fold, "val_auroc": v,
+                     "test_auroc": test_scores[h, fold],
                      "n_train": 40, "n_val": 8, "n_test": 10, "n_folds": 2,
                      "classes": ["0", "1"]})  # fmt: skip
         y = np.r_[np.zeros(5, int), np.ones(5, int)]
         preds.append(pd.DataFrame({"patient_id": [f"p{fold}_{i}" for i in range(10)],
                                    "fold": fold, "y_true": y, "y_prob": rng.random(10),
                                    "trait": "t", "model": "nn", "config_hash": h,
-                                   "bootstrap": None}))  # fmt: skip
+                                   "bootstrap": None, "split_seed": 425}))  # fmt: skip
     return pd.DataFrame(rows), pd.concat(preds, ignore_index=True)
 
 

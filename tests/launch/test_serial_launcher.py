@@ -62,7 +62,8 @@ def test_every_job_runs_when_some_fail(tmp_path):
     done = sorted(p.parent.name for p in sweep.glob("*/done.txt"))
     assert done == ["fold=0,n_folds=4,task=probe", "fold=3,n_folds=4,task=probe"]
     assert "sweep: 2/4 done, 2 failed, 0 remaining" in log
-    assert "job #1 (fold=1 n_folds=4 task=probe) failed: exit status 2" in log
+    # every job's overrides: the swept fold and CV repeat (repeats=1: repeat=0), the command line's
+    assert "job #1 (fold=1 repeat=0 n_folds=4 task=probe) failed: exit status 2" in log
     assert "failed: ValueError: planted failure" in log
     assert (
         "planted failure" in (sweep / "fold=2,n_folds=4,task=probe" / "probe_app.log").read_text()

@@ -137,3 +137,10 @@ def test_real_jobs_choices_do_not_change_when_held_out_labels_are_scrambled(
     assert results["plain"][0] == results["scrambled"][0]  # params and objectives, every trial
     assert results["plain"][1] == results["scrambled"][1]  # the chosen trial
     assert results["plain"][2] != results["scrambled"][2]  # the scrambled fold was scored
+
+
+def test_first_repeat_keeps_its_study_name_and_seed():
+    """repeats=R adds repeat=r to every outer job: repeat 0's studies keep their names (seeds)."""
+    plain = ["fold=0", "trait=enhancement"]
+    assert study_name([*plain, "repeat=0"]) == study_name(plain) == "fold=0,trait=enhancement"
+    assert study_name([*plain, "repeat=1"]) != study_name(plain)

@@ -77,6 +77,15 @@ def stratified_resample(
     return np.sort(np.concatenate(draws))
 
 
+def repeat_split_seed(split_seed: int, repeat: int | None) -> int:
+    """The outer split seed of CV repeat ``repeat`` (``repeats=R``): ``split_seed + repeat``.
+
+    Repeat 0 (and ``None``) is ``split_seed`` itself, so the first repeat of a repeated CV is the
+    single-repeat CV, fold for fold.
+    """
+    return int(split_seed) + int(repeat or 0)
+
+
 def make_fold_split(
     labels: np.ndarray,
     n_folds: int,

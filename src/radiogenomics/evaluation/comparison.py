@@ -2,7 +2,9 @@
 
 Inputs are the frames of ``results.sweep.collect`` (one row per job; pooled predictions).
 Folds and bootstrap replicates pair across models because every family gets identical splits
-(``data.splits.make_fold_split``); ``same_patients`` columns check that from the job files.
+(``data.splits.make_fold_split``); ``same_patients`` columns check that from the job files. A
+repeated CV (``repeats=R``) pairs folds by (split seed, fold): the paired test runs over all R*k
+fold differences (Bouckaert & Frank's correction), and the pooled AUROCs are per repeat.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from scipy import stats
 
 from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import GROUP_KEYS, collect
+from radiogenomics.results.sweep import GROUP_KEYS, REPEAT_KEY, collect, first_repeat
 
 
 def corrected_resampled_ttest(diffs: np.ndarray, n_train: float, n_test: float) -> dict[str, float]:
@@ -34,6 +36,23 @@ def corrected_resampled_ttest(diffs: np.ndarray, n_train: float, n_test: float) 
         t = mean / se
     p = float(2 * stats.t.sf(abs(t), df=J - 1))
     return {"mean_diff": mean, "t": float(t), "df": J - 1, "p_value": p, "n_folds": J}
+
+
+def corrected_repeated_cv_ttest(
+    diffs: np.ndarray, n_train: float, n_test: float, n_repeats: int = 1
+) -> dict[str, float]:
+    """Bouckaert & Frank (2004) corrected repeated k-fold CV t-test of paired fold differences.
+
+    ``diffs``: every fold's difference of all ``n_repeats`` repeats (R*k values).
+    ``t = mean / sqrt((1/(R*k) + n_test/n_train) * var)`` with ``R*k - 1`` degrees of freedom:
+    the Nadeau-Bengio correction over every fold of every repeat. One repeat is
+    :func:`corrected_resampled_ttest` itself (same dict); more add ``n_repeats``, and ``n_folds``
+    counts the R*k paired folds.
+    """
+    out = corrected_resampled_ttest(diffs, n_train, n_test)
+    if n_repeats > 1:
+        out["n_repeats"] = int(n_repeats)
+    return out
 
 
 def percentile_summary(diffs: np.ndarray, level: float = 0.95) -> dict[str, float]:
@@ -64,7 +83,7 @@ def nested_choices(
     """
     from radiogenomics.evaluation.selection import choose
 
-    keys = ["trait", "model", "bootstrap", "fold"]
+    keys = ["trait", "model", "bootstrap", REPEAT_KEY, "fold"]
     frame = metrics.assign(bootstrap=metrics["bootstrap"].astype(float))
     chosen = []
     for _, group in frame.groupby(keys, dropna=False, sort=True):
@@ -74,11 +93,9 @@ def nested_choices(
     if not chosen:
         return metrics.iloc[:0], predictions.iloc[:0]
     kept = pd.concat(chosen)
-    job_of = {(r["trait"], r["model"], r["config_hash"], r["fold"]) for _, r in kept.iterrows()}
-    pred_keys = zip(
-        predictions["trait"], predictions["model"], predictions["config_hash"], predictions["fold"],
-        strict=True,
-    )  # fmt: skip
+    job_keys = ["trait", "model", "config_hash", REPEAT_KEY, "fold"]
+    job_of = set(kept[job_keys].itertuples(index=False, name=None))
+    pred_keys = predictions[job_keys].itertuples(index=False, name=None)
     preds = predictions[[k in job_of for k in pred_keys]].copy()
     kept = kept.copy()
     for frame_ in (kept, preds):
@@ -120,8 +137,9 @@ def load_sweeps(
         if by_model:
             frame["config_hash"] = MERGED_HASH
         frame["bootstrap"] = frame["bootstrap"].astype(float)  # None (plain CV) -> NaN
-        frame["job_key"] = frame[[*GROUP_KEYS, "fold", "sweep"]].astype(str).agg("|".join, axis=1)
-    metrics = metrics.drop_duplicates([*GROUP_KEYS, "fold"], keep="first")
+        job = [*GROUP_KEYS, REPEAT_KEY, "fold", "sweep"]
+        frame["job_key"] = frame[job].astype(str).agg("|".join, axis=1)
+    metrics = metrics.drop_duplicates([*GROUP_KEYS, REPEAT_KEY, "fold"], keep="first")
     predictions = predictions[predictions["job_key"].isin(set(metrics["job_key"]))]
     metrics, predictions = metrics.reset_index(drop=True), predictions.reset_index(drop=True)
     label_models(metrics, predictions)
@@ -144,9 +162,9 @@ def label_models(metrics: pd.DataFrame, predictions: pd.DataFrame) -> None:
 def replicate_table(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per (trait, label, bootstrap replicate): mean fold AUROC and pooled AUROC.
 
-    Only complete replicates (every fold present) are kept.
+    Only complete replicates (every fold present) are kept, of the first CV repeat.
     """
-    boot = metrics[metrics["bootstrap"].notna()]
+    boot = first_repeat(metrics[metrics["bootstrap"].notna()])
     rows = []
     for (trait, label, b), group in boot.groupby(["trait", "label", "bootstrap"]):
         if group["fold"].nunique() < int(group["n_folds"].iloc[0]):
@@ -156,6 +174,7 @@ def replicate_table(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.Data
             & (predictions["label"] == label)
             & (predictions["bootstrap"] == b)
         ]
+        sel = first_repeat(sel)
         y, probs = prediction_arrays(sel, list(group["classes"].iloc[0]))
         rows.append(
             {
@@ -177,29 +196,36 @@ def model_table(
     n_boot: int = 2000,
 ) -> pd.DataFrame:
     """Per (trait, label): CV mean +- sd fold AUROC, pooled out-of-fold AUROC with a 95% CI, and
-    the bootstrap mean with its 95% percentile interval over replicates."""
+    the bootstrap mean with its 95% percentile interval over replicates.
+
+    A repeated CV's fold and pooled columns are its first repeat's (as ``cv_summary.csv``); it
+    adds ``cv_repeats`` and each repeat's pooled AUROC, mean and sd over repeats."""
     cv = metrics[metrics["bootstrap"].isna()]
     rows = []
     for (trait, label), group in metrics.groupby(["trait", "label"]):
         row = {"trait": trait, "label": label, "model": group["model"].iloc[0]}
         folds = cv[(cv["trait"] == trait) & (cv["label"] == label)]
         if len(folds):
-            sel = predictions[
-                (predictions["trait"] == trait)
-                & (predictions["label"] == label)
-                & predictions["bootstrap"].isna()
-            ]
             classes = list(folds["classes"].iloc[0])
-            y, probs = prediction_arrays(sel, classes)
+            first = first_repeat(folds)
+            sel = _cv_predictions(predictions, trait, label)
+            y, probs = prediction_arrays(first_repeat(sel), classes)
             lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
             row.update(
-                cv_folds=len(folds),
-                cv_mean_auroc=float(folds["test_auroc"].mean()),
-                cv_sd_auroc=float(folds["test_auroc"].std(ddof=1)) if len(folds) > 1 else np.nan,
+                cv_folds=len(first),
+                cv_mean_auroc=float(first["test_auroc"].mean()),
+                cv_sd_auroc=float(first["test_auroc"].std(ddof=1)) if len(first) > 1 else np.nan,
                 pooled_auroc=score(y, probs, classes)["auroc"],
                 pooled_ci_low=lo,
                 pooled_ci_high=hi,
             )
+            by_repeat = repeat_pooled_aurocs(sel, classes)
+            if len(by_repeat) > 1:
+                row.update(
+                    cv_repeats=len(by_repeat),
+                    repeat_mean_pooled_auroc=float(by_repeat.mean()),
+                    repeat_sd_pooled_auroc=float(by_repeat.std(ddof=1)),
+                )
         reps = replicates[(replicates["trait"] == trait) & (replicates["label"] == label)]
         if len(reps):
             values = reps[statistic].to_numpy()
@@ -212,6 +238,26 @@ def model_table(
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _cv_predictions(predictions: pd.DataFrame, trait: str, label: str) -> pd.DataFrame:
+    """Plain-CV held-out predictions of one label (every CV repeat)."""
+    return predictions[
+        (predictions["trait"] == trait)
+        & (predictions["label"] == label)
+        & predictions["bootstrap"].isna()
+    ]
+
+
+def repeat_pooled_aurocs(predictions: pd.DataFrame, classes: list[str]) -> pd.Series:
+    """Pooled out-of-fold AUROC of each CV repeat (index: its split seed) of one label's rows."""
+    return pd.Series(
+        {
+            seed: score(*prediction_arrays(part, classes), classes)["auroc"]
+            for seed, part in predictions.groupby(REPEAT_KEY, sort=True)
+        },
+        dtype=float,
+    )
 
 
 def _pairs(frame: pd.DataFrame, reference: str) -> list[tuple[str, str, str]]:
@@ -231,7 +277,7 @@ def same_patients(predictions: pd.DataFrame, trait: str, a: str, b: str, bootstr
 
     def ids(label: str) -> pd.Series:
         part = sel[sel["label"] == label]
-        return part.groupby(["bootstrap", "fold"], dropna=False)["patient_id"].apply(
+        return part.groupby([REPEAT_KEY, "bootstrap", "fold"], dropna=False)["patient_id"].apply(
             lambda s: tuple(sorted(s))
         )
 
@@ -243,30 +289,51 @@ def same_patients(predictions: pd.DataFrame, trait: str, a: str, b: str, bootstr
 def paired_cv(
     metrics: pd.DataFrame, predictions: pd.DataFrame, reference: str = "nn"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reference minus comparator over plain-CV folds: (corrected t-test table, per-fold diffs)."""
+    """Reference minus comparator over plain-CV folds: (corrected t-test table, per-fold diffs).
+
+    Folds pair by (split seed, fold). One CV: the Nadeau-Bengio corrected resampled t-test over
+    its k folds. A repeated CV (``repeats=R``): Bouckaert & Frank's corrected repeated k-fold
+    t-test over all R*k folds (:func:`corrected_repeated_cv_ttest`), plus ``n_repeats`` and
+    the repeat-level difference of pooled out-of-fold AUROCs (``repeat_mean_pooled_diff``,
+    ``repeat_sd_pooled_diff``), and the per-fold diffs name their ``split_seed``.
+    """
     cv = metrics[metrics["bootstrap"].isna()]
+    keys = [REPEAT_KEY, "fold"]
     rows, diffs = [], []
     for trait, ref, other in _pairs(cv, reference):
-        a = cv[(cv["trait"] == trait) & (cv["label"] == ref)].set_index("fold")
-        b = cv[(cv["trait"] == trait) & (cv["label"] == other)].set_index("fold")
+        a = cv[(cv["trait"] == trait) & (cv["label"] == ref)].set_index(keys)
+        b = cv[(cv["trait"] == trait) & (cv["label"] == other)].set_index(keys)
         folds = a.index.intersection(b.index).sort_values()
         if len(folds) < 2:
             continue
         d = (a.loc[folds, "test_auroc"] - b.loc[folds, "test_auroc"]).to_numpy()
         n_train = float((a.loc[folds, "n_train"] + a.loc[folds, "n_val"]).mean())
         n_test = float(a.loc[folds, "n_test"].mean())
-        rows.append(
-            {
-                "trait": trait,
-                "reference": ref,
-                "comparator": other,
-                **corrected_resampled_ttest(d, n_train, n_test),
-                "same_patients": same_patients(predictions, trait, ref, other, None),
-            }
-        )
+        seeds = sorted(set(folds.get_level_values(REPEAT_KEY)))
+        row = {
+            "trait": trait,
+            "reference": ref,
+            "comparator": other,
+            **corrected_repeated_cv_ttest(d, n_train, n_test, len(seeds)),
+            "same_patients": same_patients(predictions, trait, ref, other, None),
+        }
+        if len(seeds) > 1:
+            classes = list(a["classes"].iloc[0])
+            gap = (
+                repeat_pooled_aurocs(_cv_predictions(predictions, trait, ref), classes).loc[seeds]
+                - repeat_pooled_aurocs(_cv_predictions(predictions, trait, other), classes).loc[
+                    seeds
+                ]
+            )
+            row.update(
+                repeat_mean_pooled_diff=float(gap.mean()),
+                repeat_sd_pooled_diff=float(gap.std(ddof=1)),
+            )
+        rows.append(row)
+        pair = {"trait": trait, "reference": ref, "comparator": other}
         diffs += [
-            {"trait": trait, "reference": ref, "comparator": other, "fold": f, "diff": v}
-            for f, v in zip(folds, d, strict=True)
+            {**pair, **({REPEAT_KEY: seed} if len(seeds) > 1 else {}), "fold": f, "diff": v}
+            for (seed, f), v in zip(folds, d, strict=True)
         ]
     return pd.DataFrame(rows), pd.DataFrame(diffs)
 

@@ -17,11 +17,11 @@ import pandas as pd
 
 from radiogenomics.evaluation.metrics import prediction_arrays, score
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import load_jobs
+from radiogenomics.results.sweep import first_repeat, load_jobs
 from radiogenomics.utils import write_csv, write_json
 
 SELECT_KEYS = ["trait", "model", "bootstrap"]
-PER_JOB_OVERRIDES = ("fold", "bootstrap")  # vary within one configuration
+PER_JOB_OVERRIDES = ("fold", "bootstrap", "repeat", "repeats")  # vary within one configuration
 DEFAULT_METRIC = "val_auroc"
 TEST_METRIC = "test_auroc"
 
@@ -139,10 +139,14 @@ def summarize_group(sweep_dir: Path, jobs: pd.DataFrame, chosen: pd.DataFrame, m
 def select(
     sweep_dir: str | Path, metric: str = DEFAULT_METRIC, out: str | Path | None = None
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Write selection.csv and selection.json (default: SWEEP_DIR/summary); return both."""
+    """Write selection.csv and selection.json (default: SWEEP_DIR/summary); return both.
+
+    A repeated CV (``repeats=R``) is selected on its first repeat (``split_seed``), where each
+    outer fold is one job per configuration.
+    """
     sweep_dir = Path(sweep_dir)
     out = Path(out) if out else layout.summary_dir(sweep_dir)
-    jobs = load_jobs(sweep_dir)
+    jobs = first_repeat(load_jobs(sweep_dir))
     if jobs.empty:
         raise FileNotFoundError(f"no completed jobs ({layout.METRICS}) under {sweep_dir}")
     chosen = select_per_fold(jobs, metric)

@@ -4,7 +4,8 @@
 writes, to ``<first sweep>/compare`` by default: per trait, models x (mean +- sd fold AUROC, pooled
 out-of-fold AUROC [95% CI], bootstrap mean [95% percentile interval]) in ``models.csv``, the
 per-replicate AUROCs in ``replicates.csv``, reference minus each comparator over CV folds
-(Nadeau-Bengio corrected resampled t-test, ``paired_cv.csv``) and over bootstrap replicates
+(Nadeau-Bengio corrected resampled t-test; Bouckaert & Frank's over all R*k folds of a repeated
+CV, ``paired_cv.csv``) and over bootstrap replicates
 (``paired_bootstrap.csv``), every paired difference in ``paired_diffs.csv``, Fig 2a (AUROC per
 trait and model) and Fig 2b (paired differences), and the tables as Markdown in ``compare.md``.
 The statistics are :mod:`radiogenomics.evaluation.comparison`'s.

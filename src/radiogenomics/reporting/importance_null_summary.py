@@ -57,7 +57,7 @@ from radiogenomics.interpret.masking_tables import null_by_size, score_controls
 from radiogenomics.progress import Progress
 from radiogenomics.reporting.masking_summary import masking_labels, pool
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import GROUP_KEYS, job_config
+from radiogenomics.results.sweep import GROUP_KEYS, first_repeat, job_config
 from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -106,11 +106,14 @@ def summarize_importance_null(
     real, null = metrics[~is_null], metrics[is_null]
     if len(null):
         predictions = predictions[~predictions["config_hash"].isin(set(null["config_hash"]))]
-    try:
-        write_control_fit(sweep_dir, real)
+    try:  # on the first CV repeat (repeats=R), as the other interpretation tables
+        first_real, first_null = first_repeat(real), first_repeat(null)
+        write_control_fit(sweep_dir, first_real)
         if len(null) and len(real):
-            null_preds = predictions_of_nulls(sweep_dir, null)
-            write_null_tables(sweep_dir, real, null, predictions, null_preds, fdr)
+            null_preds = predictions_of_nulls(sweep_dir, first_null)
+            write_null_tables(
+                sweep_dir, first_real, first_null, first_repeat(predictions), null_preds, fdr
+            )
     except Exception as err:  # never lose the ordinary summary to this one
         log.exception("importance null summary failed: %s", err)
     return real.reset_index(drop=True), predictions.reset_index(drop=True)

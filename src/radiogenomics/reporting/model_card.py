@@ -148,14 +148,20 @@ def _protocol(sweep: SweepData) -> CardPart:
     """How the numbers were obtained."""
     n_folds = int(sweep.cv["n_folds"].iloc[0])
     val = sweep.option("val_fraction")
+    n_repeats = int(sweep.cv["n_repeats"].max()) if "n_repeats" in sweep.cv.columns else 1
+    repeated = (
+        f", repeated {n_repeats} times on different outer splits (split seeds split_seed + r)"
+        if n_repeats > 1
+        else ""
+    )
     return CardPart(
         "Evaluation protocol",
         paragraphs=[
-            f"Stratified {n_folds}-fold cross-validation. Early stopping and checkpoint choice use "
-            f"an inner validation split ({val} of the training folds); each held-out fold is "
-            "scored once. Standardisation and class weights are fitted on the training patients "
-            "of each fold only. The pooled AUROC scores all out-of-fold predictions together; its "
-            "95% CI is a stratified bootstrap over patients (2000 resamples)."
+            f"Stratified {n_folds}-fold cross-validation{repeated}. Early stopping and checkpoint "
+            f"choice use an inner validation split ({val} of the training folds); each held-out "
+            "fold is scored once. Standardisation and class weights are fitted on the training "
+            "patients of each fold only. The pooled AUROC scores all out-of-fold predictions "
+            "together; its 95% CI is a stratified bootstrap over patients (2000 resamples)."
         ],
     )
 
@@ -163,7 +169,14 @@ def _protocol(sweep: SweepData) -> CardPart:
 def _metrics(sweep: SweepData) -> CardPart:
     """CV AUROC with CI per configuration."""
     bullets = [
-        f"{config_label(r)}: pooled AUROC {r['pooled_auroc']:.3f} [95% CI "
+        f"{config_label(r)}: "
+        + (
+            f"pooled AUROC {r['repeat_mean_pooled_auroc']:.3f} ± {r['repeat_sd_pooled_auroc']:.3f}"
+            f" (mean ± sd over {int(r['n_repeats'])} CV repeats); first repeat: "
+            if r.get("n_repeats", 1) > 1
+            else ""
+        )
+        + f"pooled AUROC {r['pooled_auroc']:.3f} [95% CI "
         f"{r['pooled_auroc_ci_low']:.3f}, {r['pooled_auroc_ci_high']:.3f}], mean fold AUROC "
         f"{r['mean_auroc']:.3f}"
         + (f" (sd {r['sd_auroc']:.3f})" if pd.notna(r["sd_auroc"]) else "")

@@ -49,7 +49,7 @@ from radiogenomics.reporting.report_provenance import (
     sweep_command,
 )
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import GROUP_KEYS
+from radiogenomics.results.sweep import GROUP_KEYS, first_repeat
 from radiogenomics.utils import error_line
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,8 @@ def calibration_stats(sweep: SweepData) -> pd.DataFrame:
 
 
 def _pooled(sweep: SweepData) -> Iterator[tuple[dict, list[str], np.ndarray, np.ndarray]]:
-    """(configuration, classes, y, probabilities) of each configuration's pooled predictions."""
+    """(configuration, classes, y, probabilities) of each configuration's pooled predictions
+    (of its first CV repeat, as the CV table's pooled columns)."""
     classes_by_hash = {
         (m["trait"], m["model"], m["config_hash"]): list(m["classes"]) for m in sweep.job_metrics
     }
@@ -152,6 +153,7 @@ def _pooled(sweep: SweepData) -> Iterator[tuple[dict, list[str], np.ndarray, np.
         rows = predictions
         for k in GROUP_KEYS:
             rows = rows[rows[k].astype(str) == str(key[k])]
+        rows = first_repeat(rows)
         classes = classes_by_hash.get((key["trait"], key["model"], key["config_hash"]))
         if classes is None or rows.empty:
             continue
@@ -160,17 +162,39 @@ def _pooled(sweep: SweepData) -> Iterator[tuple[dict, list[str], np.ndarray, np.
 
 
 def _shown_configurations(sweep: SweepData) -> list[dict]:
-    """Configurations whose figures are shown: all, or the MAX_CONFIG_FIGURES best by AUROC."""
-    cv = sweep.cv.sort_values("pooled_auroc", ascending=False, kind="stable")
+    """Configurations whose figures are shown: all, or the MAX_CONFIG_FIGURES best by AUROC
+    (the headline: a repeated CV's mean over repeats)."""
+    cv = sweep.cv.sort_values(headline_column(sweep.cv), ascending=False, kind="stable")
     return [dict(zip(GROUP_KEYS, r, strict=True)) for r in cv[GROUP_KEYS].values][
         :MAX_CONFIG_FIGURES
     ]
 
 
+REPEATED_HEADLINE = "pooled AUROC, mean ± sd over repeats"  # the CV table's repeated-CV column
+
+
+def headline_column(cv: pd.DataFrame) -> str:
+    """The CV table's headline AUROC column: a repeated CV's mean over repeats, else pooled."""
+    return "repeat_mean_pooled_auroc" if "n_repeats" in cv.columns else "pooled_auroc"
+
+
+def repeated_headline(row: pd.Series) -> str:
+    """``0.712 ± 0.018 (5 repeats)``: pooled out-of-fold AUROC, mean and between-repeat sd."""
+    if row["n_repeats"] <= 1:
+        return f"{row['pooled_auroc']:.3f} (1 repeat)"
+    return (
+        f"{row['repeat_mean_pooled_auroc']:.3f} ± {row['repeat_sd_pooled_auroc']:.3f} "
+        f"({int(row['n_repeats'])} repeats)"
+    )
+
+
 def cv_table(sweep: SweepData) -> pd.DataFrame:
-    """The CV table with the pooled AUROC and its CI in one column, Brier and ECE added."""
+    """The CV table with the pooled AUROC and its CI in one column, Brier and ECE added (and,
+    for a repeated CV, the headline: pooled AUROC mean ± between-repeat sd)."""
     stats = calibration_stats(sweep).drop(columns=["lines"])
     cv = sweep.cv.merge(stats, on=GROUP_KEYS, how="left")
+    if "n_repeats" in cv.columns:
+        cv[REPEATED_HEADLINE] = [repeated_headline(r) for _, r in cv.iterrows()]
     cv["pooled AUROC [95% CI]"] = [
         f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
         for a, lo, hi in cv[["pooled_auroc", "pooled_auroc_ci_low", "pooled_auroc_ci_high"]].values
@@ -200,6 +224,9 @@ def performance_section(sweep: SweepData) -> Section | None:
     columns += ["mean_val_auroc"]
     if (cv["bootstrap"] != "none").any():
         columns.insert(3, "bootstrap")
+    repeated = REPEATED_HEADLINE in cv.columns
+    if repeated:
+        columns.insert(columns.index("mean fold AUROC (sd)"), REPEATED_HEADLINE)
     blocks: list = [
         table_block(cv, "Cross-validation", columns, rows=None, source=layout.CV_SUMMARY),
         Text(
@@ -216,6 +243,8 @@ def performance_section(sweep: SweepData) -> Section | None:
             note=True,
         ),
     ]
+    if repeated:
+        blocks += repeat_blocks(sweep)
     shown = _shown_configurations(sweep)
     if len(shown) < len(sweep.cv):
         blocks.append(
@@ -230,6 +259,26 @@ def performance_section(sweep: SweepData) -> Section | None:
     blocks += comparison_blocks(sweep)
     blocks += selection_blocks(sweep)
     return Section("performance", "Performance", blocks)
+
+
+def repeat_blocks(sweep: SweepData) -> list:
+    """A repeated CV (``repeats=R``): what the headline is, and every repeat's row."""
+    blocks: list = [
+        Text(
+            f"Repeated cross-validation: the headline ({REPEATED_HEADLINE}) is each repeat's "
+            "pooled out-of-fold AUROC (every patient held out once per repeat, the repeats on "
+            "different outer splits, split_seed + r), their mean ± the sd between repeats. The "
+            "fold columns, pooled AUROC [95% CI], AP, Brier, ECE and the figures are the first "
+            "repeat's (split_seed itself: the numbers of a single-repeat sweep).",
+            note=True,
+        )
+    ]
+    repeats = sweep.summary_table(layout.REPEATS)
+    if repeats is not None and not repeats.empty:
+        blocks.append(
+            table_block(repeats, "Cross-validation repeats", rows=None, source=layout.REPEATS)
+        )
+    return blocks
 
 
 def _config_figures(sweep: SweepData, shown: list[dict]) -> list:

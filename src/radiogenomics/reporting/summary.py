@@ -1,4 +1,12 @@
-"""Sweep summary: read every job's files and write per-fold, CV and pooled out-of-fold results."""
+"""Sweep summary: read every job's files and write per-fold, CV and pooled out-of-fold results.
+
+A repeated CV (``repeats=R``) is one configuration whose jobs differ in their split seed. Its
+``cv_summary.csv`` row keeps the single-repeat columns for the first repeat (the split seed
+``split_seed`` itself: the same numbers as a single-repeat sweep) and adds ``n_repeats``,
+``repeat_mean_pooled_auroc`` and ``repeat_sd_pooled_auroc`` (each repeat's pooled out-of-fold
+AUROC, mean and between-repeat sd); ``repeats.csv`` has one row per repeat. A sweep without
+repeats writes neither, so its summary is what it was.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +25,15 @@ from radiogenomics.reporting.masking_summary import summarize_masking
 from radiogenomics.reporting.report import write_sweep_report
 from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import GROUP_KEYS, collect, group_frame
+from radiogenomics.results.sweep import (
+    GROUP_KEYS,
+    REPEAT,
+    REPEAT_KEY,
+    collect,
+    first_repeat,
+    group_frame,
+    repeat_numbers,
+)
 from radiogenomics.utils import atomic_write, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -50,38 +66,54 @@ def summarize(
     metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
     write_csv(out / layout.FOLDS, metrics.drop(columns=["classes", "environment"], errors="ignore"))
     write_csv(out / layout.PREDICTIONS, predictions)
-    summarize_masking(sweep_dir, metrics, GROUP_KEYS, fdr=fdr)  # no-op unless jobs masked
+    # interpretation reads the first CV repeat, where every held-out patient appears once
+    first_metrics, first_predictions = first_repeat(metrics), first_repeat(predictions)
+    summarize_masking(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr)  # no-op unless masked
     # no-op unless jobs ran gene saliency
-    summarize_saliency(sweep_dir, metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
-    export_anndata(sweep_dir, metrics, predictions)  # predictions_obs.csv, attributions.h5ad
-    rows, class_rows = [], []
+    summarize_saliency(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
+    export_anndata(sweep_dir, first_metrics, first_predictions)  # predictions_obs.csv, h5ad
+    metrics = metrics.assign(**{REPEAT: repeat_numbers(metrics)})
+    predictions = predictions.assign(**{REPEAT: repeat_numbers(predictions)})
+    rows, class_rows, repeat_rows = [], [], []
+    predictions_of = dict(list(predictions.groupby(GROUP_KEYS, sort=False)))
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
-        pooled = predictions.set_index(GROUP_KEYS).loc[key].reset_index()
+        config = dict(zip(GROUP_KEYS, key, strict=True))
         classes = list(group["classes"].iloc[0])
+        pooled = predictions_of[key]
+        repeats = [
+            repeat_row(config, part, pooled[pooled[REPEAT] == r], classes)
+            for r, part in group.groupby(REPEAT, sort=True)
+        ]
+        first, pooled = group[group[REPEAT] == 0], pooled[pooled[REPEAT] == 0]
         y, probs = prediction_arrays(pooled, classes)
         pooled_scores = score(y, probs, classes)
         lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
-        row = dict(zip(GROUP_KEYS, key, strict=True))
+        n_folds = int(group["n_folds"].iloc[0])
+        row = dict(config)
         row.update(
             n_jobs=len(group),
-            n_folds=int(group["n_folds"].iloc[0]),
-            folds_complete=len(group) == int(group["n_folds"].iloc[0]),
+            n_folds=n_folds,
+            folds_complete=all(r["folds_complete"] for r in repeats),
             n_patients=len(pooled),
-            mean_auroc=float(group["test_auroc"].mean()),
-            sd_auroc=float(group["test_auroc"].std(ddof=1)) if len(group) > 1 else float("nan"),
+            mean_auroc=float(first["test_auroc"].mean()),
+            sd_auroc=float(first["test_auroc"].std(ddof=1)) if len(first) > 1 else float("nan"),
             pooled_auroc=pooled_scores["auroc"],
             pooled_auroc_ci_low=lo,
             pooled_auroc_ci_high=hi,
             pooled_ap=pooled_scores["ap"],
-            mean_val_auroc=float(group["val_auroc"].mean()),
+            mean_val_auroc=float(first["val_auroc"].mean()),
             **{f"pooled_{k}": v for k, v in pooled_scores.items() if k not in ("auroc", "ap")},
+            **repeat_summary(repeats),
         )
         rows.append(row)
+        repeat_rows += repeats
         if len(classes) > 2:
-            class_rows += per_class_rows(
-                dict(zip(GROUP_KEYS, key, strict=True)), group, y, probs, classes, n_boot
-            )
+            class_rows += per_class_rows(config, first, y, probs, classes, n_boot)
         _roc_plot(out, row, y, probs, classes)
+    if all(r["n_repeats"] == 1 for r in rows):  # no repeated CV: the summary as it always was
+        rows = [{k: v for k, v in r.items() if k not in REPEAT_COLUMNS} for r in rows]
+    else:
+        write_csv(out / layout.REPEATS, pd.DataFrame(repeat_rows))
     table = pd.DataFrame(rows)
     write_csv(out / layout.CV_SUMMARY, table)
     write_json(out / layout.SUMMARY_JSON, {"configurations": rows, "missing_jobs": missing})
@@ -106,6 +138,37 @@ def write_environment(out: Path) -> Path:
         f"{layout.METRICS} holds its own (environment: CPU capability, numeric packages)"
     )
     return atomic_write(out / layout.ENVIRONMENT, lambda p: p.write_text(freeze_text(note)))
+
+
+# cv_summary.csv columns of a repeated CV (repeats=R > 1); absent when no configuration repeats
+REPEAT_COLUMNS = ["n_repeats", "repeat_mean_pooled_auroc", "repeat_sd_pooled_auroc"]
+
+
+def repeat_row(config: dict, jobs: pd.DataFrame, pooled: pd.DataFrame, classes: list[str]) -> dict:
+    """One CV repeat of a configuration: its fold AUROCs and its pooled out-of-fold AUROC and AP."""
+    y, probs = prediction_arrays(pooled, classes)
+    scores = score(y, probs, classes)
+    n_folds = int(jobs["n_folds"].iloc[0])
+    seed = jobs[REPEAT_KEY].iloc[0] if REPEAT_KEY in jobs else None  # hand-made job files
+    return {
+        **config,
+        REPEAT: int(jobs[REPEAT].iloc[0]),
+        REPEAT_KEY: None if pd.isna(seed) else int(seed),
+        "n_jobs": len(jobs),
+        "folds_complete": jobs["fold"].nunique() == n_folds,
+        "n_patients": len(pooled),
+        "mean_auroc": float(jobs["test_auroc"].mean()),
+        "sd_auroc": float(jobs["test_auroc"].std(ddof=1)) if len(jobs) > 1 else float("nan"),
+        "pooled_auroc": scores["auroc"],
+        "pooled_ap": scores["ap"],
+    }
+
+
+def repeat_summary(repeats: list[dict]) -> dict:
+    """``REPEAT_COLUMNS``: the number of repeats, mean and between-repeat sd of pooled AUROC."""
+    values = np.array([r["pooled_auroc"] for r in repeats], dtype=float)
+    sd = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    return dict(zip(REPEAT_COLUMNS, (len(values), float(values.mean()), sd), strict=True))
 
 
 def per_class_rows(
@@ -161,20 +224,36 @@ def _roc_plot(out: Path, row: dict, y: np.ndarray, probs: np.ndarray, classes: l
         f"{row['trait']} / {row['model']}: pooled out-of-fold AUROC {row['pooled_auroc']:.3f} "
         f"[{row['pooled_auroc_ci_low']:.3f}, {row['pooled_auroc_ci_high']:.3f}]"
     )
+    if row["n_repeats"] > 1:
+        title += (
+            f"\n(repeat 0; over {row['n_repeats']} repeats "
+            f"{row['repeat_mean_pooled_auroc']:.3f} ± {row['repeat_sd_pooled_auroc']:.3f})"
+        )
     roc_plot(out / layout.roc_plot(row), y, probs, classes, title)
 
 
 def print_table(table: pd.DataFrame, missing: list[str]) -> None:
     """Print the CV summary as a plain-text table (readable in terminals and log files)."""
+    repeated = "n_repeats" in table.columns
     lines = ["", "Cross-validation summary (test = held-out folds, each scored once)"]
     header = f"{'trait':<14}{'model':<10}{'boot':<6}{'jobs':>5}{'mean AUROC':>12}{'sd':>7}"
     header += f"{'pooled AUROC [95% CI]':>30}"
+    header += f"{'reps':>6}{'pooled mean ± sd over reps':>28}" if repeated else ""
     lines.append(header)
     for _, r in table.iterrows():
         ci = f"{r['pooled_auroc']:.3f} [{r['pooled_auroc_ci_low']:.3f}, {r['pooled_auroc_ci_high']:.3f}]"
-        lines.append(
+        line = (
             f"{r['trait']:<14}{r['model']:<10}{str(r['bootstrap']):<6}{r['n_jobs']:>5}"
             f"{r['mean_auroc']:>12.3f}{r['sd_auroc']:>7.3f}{ci:>30}"
+        )
+        if repeated:
+            spread = f"{r['repeat_mean_pooled_auroc']:.3f} ± {r['repeat_sd_pooled_auroc']:.3f}"
+            line += f"{r['n_repeats']:>6}{spread:>28}"
+        lines.append(line)
+    if repeated:
+        lines.append(
+            "repeated CV: mean AUROC, sd and pooled AUROC [95% CI] are the first repeat's "
+            f"(split_seed); every repeat in {layout.SUMMARY_DIR}/{layout.REPEATS}"
         )
     if missing:
         lines.append(

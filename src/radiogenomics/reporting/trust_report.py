@@ -38,10 +38,11 @@ FoldLoader = Callable[[Path], Fold]
 
 
 def _jobs(sweep_dir: Path, folds: Sequence[int] | None) -> list[Path]:
-    """Real network jobs with a bundle (null_permutation jobs left out), optionally some folds."""
-    from radiogenomics.results.sweep import load_jobs
+    """Real network jobs with a bundle (null_permutation jobs left out), optionally some folds;
+    a repeated CV's first repeat (each patient held out once), as the interpretation tables."""
+    from radiogenomics.results.sweep import first_repeat, load_jobs
 
-    jobs = load_jobs(sweep_dir)
+    jobs = first_repeat(load_jobs(sweep_dir))
     if jobs.empty:
         raise ValueError(f"{sweep_dir}: no completed jobs")
     if "null_permutation" in jobs:

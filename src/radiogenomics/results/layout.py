@@ -104,6 +104,7 @@ MULTIRUN = "multirun.yaml"  # Hydra's record of the sweep (which jobs were asked
 SUMMARY_DIR = "summary"
 FOLDS = "folds.csv"  # one row per completed job (its metrics.json)
 CV_SUMMARY = "cv_summary.csv"  # one row per configuration
+REPEATS = "repeats.csv"  # repeated CV (repeats=R > 1): one row per configuration and CV repeat
 SUMMARY_JSON = "summary.json"
 PER_CLASS = "per_class.csv"  # multiclass: one-vs-rest per class
 MISSING_JOBS = "missing_jobs.json"

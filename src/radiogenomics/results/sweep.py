@@ -2,7 +2,9 @@
 
 A killed or partly failed sweep leaves no directory for the jobs it never started; listing the
 expected jobs from the sweep's own record (``multirun.yaml``) lets the summary report those as
-missing too. Jobs of one *configuration* share ``GROUP_KEYS`` (all folds of one setting).
+missing too. Jobs of one *configuration* share ``GROUP_KEYS`` (all folds of one setting, and
+all repeats of a repeated CV, ``repeats=R``); the repeats of a configuration differ in
+``REPEAT_KEY``, the outer split seed each job recorded (``split_seed + repeat``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from radiogenomics.results import layout
 log = logging.getLogger(__name__)
 
 GROUP_KEYS = ["trait", "model", "config_hash", "bootstrap"]  # one configuration: all its folds
+REPEAT_KEY = "split_seed"  # tells the CV repeats of one configuration apart (metrics.json)
+REPEAT = "repeat"  # a repeat's number within its configuration: 0 for the lowest split seed
 
 
 def job_overrides(job_dir: str | Path) -> list[str]:
@@ -110,7 +114,7 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str
         m["job"] = str(d.relative_to(sweep_dir))
         rows.append(m)
         p = pd.read_csv(d / layout.PREDICTIONS)
-        for key in GROUP_KEYS:
+        for key in (*GROUP_KEYS, REPEAT_KEY):  # a patient appears once per CV repeat
             p[key] = m.get(key)
         preds.append(p)
     missing += never_started(sweep_dir, started)  # e.g. the rest of a killed sweep
@@ -124,6 +128,30 @@ def group_frame(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["bootstrap"] = df["bootstrap"].astype(object).where(df["bootstrap"].notna(), "none")
     return df
+
+
+def repeat_numbers(frame: pd.DataFrame) -> pd.Series:
+    """Each row's CV repeat within its configuration: 0, 1, ... in order of split seed.
+
+    Repeat 0 is the configuration's lowest split seed, which is ``split_seed`` itself for a
+    complete sweep (``repeats=R`` runs ``split_seed + r``): the single-repeat CV. Rows without
+    a split seed (frames from before repeated CV) are all repeat 0.
+    """
+    if frame.empty or REPEAT_KEY not in frame.columns:
+        return pd.Series(0, index=frame.index, dtype=int)
+    seeds = frame[REPEAT_KEY].fillna(-1)
+    keys = [frame[k].astype(str) for k in GROUP_KEYS if k in frame.columns]
+    return seeds.groupby(keys).rank(method="dense").astype(int) - 1
+
+
+def first_repeat(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each configuration's first CV repeat (see ``repeat_numbers``).
+
+    A single-repeat sweep is returned whole. Interpretation tables (masking, saliency, AnnData,
+    the permutation null) and the ``pooled_*`` columns of the CV summary read the first repeat,
+    where every held-out patient appears once.
+    """
+    return frame[repeat_numbers(frame) == 0]
 
 
 def load_jobs(sweep_dir: str | Path) -> pd.DataFrame:

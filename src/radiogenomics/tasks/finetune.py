@@ -23,7 +23,7 @@ from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError
-from radiogenomics.data.splits import FoldSplit, make_fold_split, null_labels
+from radiogenomics.data.splits import FoldSplit, make_fold_split, null_labels, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
 from radiogenomics.evaluation.metrics import as_prob_matrix, auroc, score
@@ -37,11 +37,14 @@ from radiogenomics.utils import stable_hash, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-# keys that vary between the jobs of one configuration, or that change no number (summary
-# thresholds, whether the model bundle is written, whether a finished job may be replaced):
-# they do not enter the config hash
+# keys that vary between the jobs of one configuration (the CV repeat too: all repeats of a
+# configuration are one configuration, told apart by their split_seed in metrics.json; the number
+# of repeats only says how many jobs a sweep has), or that change no number (summary thresholds,
+# whether the model bundle is written, whether a finished job may be replaced): they do not
+# enter the config hash
 PER_JOB_KEYS = (
-    "fold", "bootstrap", "paths", "resume", "logger", "thresholds", "save_model", "overwrite",
+    "fold", "bootstrap", "repeat", "repeats", "paths", "resume", "logger", "thresholds",
+    "save_model", "overwrite",
 )  # fmt: skip
 
 
@@ -116,11 +119,12 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     cfg = resolve_pretraining(cfg, cohort, command_line_keys())  # none without unlabelled patients
     tc = trait_cohort(cohort, spec, n_folds=cfg.n_folds)
     spec = tc.spec  # concrete classes (trait=column infers them from the label column)
+    split_seed = repeat_split_seed(cfg.split_seed, cfg.get("repeat"))  # repeats=R: one per repeat
     split = make_fold_split(
-        tc.y, cfg.n_folds, cfg.fold, cfg.split_seed, cfg.val_fraction, cfg.get("bootstrap")
+        tc.y, cfg.n_folds, cfg.fold, split_seed, cfg.val_fraction, cfg.get("bootstrap")
     )
     if cfg.get("null_permutation") is not None:  # issue 17: a permutation-null model
-        tc.y = null_labels(tc.y, split, cfg.split_seed, int(cfg.null_permutation))
+        tc.y = null_labels(tc.y, split, split_seed, int(cfg.null_permutation))
         cfg = null_job_config(cfg)
     write_json(out_dir / layout.COHORT, cohort_record(cohort, tc, split))
 
@@ -136,7 +140,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         "model": cfg.model.name,
         "fold": int(cfg.fold),
         "n_folds": int(cfg.n_folds),
-        "split_seed": int(cfg.split_seed),
+        "split_seed": split_seed,  # the repeat's (split_seed + repeat): tells repeats apart
         "bootstrap": cfg.get("bootstrap"),
         "n_train": fit.pop("n_train"),
         "n_val": fit.pop("n_val"),

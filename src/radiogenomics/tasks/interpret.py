@@ -61,7 +61,7 @@ from radiogenomics.data.cohort import load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.genesets import load_collection
 from radiogenomics.data.io import DataError
-from radiogenomics.data.splits import make_fold_split
+from radiogenomics.data.splits import make_fold_split, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.interpret.associations import associations
 from radiogenomics.interpret.masking_tables import MaskingOptions, write_masking
@@ -308,7 +308,7 @@ def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitD
         tc.y,
         job_cfg.n_folds,
         job_cfg.fold,
-        job_cfg.split_seed,
+        repeat_split_seed(job_cfg.split_seed, job_cfg.get("repeat")),
         job_cfg.val_fraction,
         job_cfg.get("bootstrap"),
     )

@@ -252,6 +252,13 @@ def _check_folds(cfg: DictConfig) -> None:
             f"(the outer folds are numbered 0..{n_folds - 1}; -m sweeps them all)"
         )
     _int(cfg, "split_seed", example=425)
+    repeats = _int(cfg, "repeats", 1, example=5, why="how often the outer CV is repeated")
+    repeat = _get(cfg, "repeat", 0)
+    if not _is_int(repeat) or not 0 <= repeat < repeats:
+        raise ConfigError(
+            f"repeat={_show(repeat)}: expected an integer with 0 <= repeat < repeats={repeats} "
+            f"(the CV repeats are numbered 0..{repeats - 1}; -m sweeps them all)"
+        )
     _number(cfg, "val_fraction", 0, 1, low_open=True, high_open=True, example=0.15)
     _int(cfg, "bootstrap", 0, null=True, example=0, why="a replicate id, or null for plain CV")
     _int(cfg, "null_permutation", 0, null=True, example=0,

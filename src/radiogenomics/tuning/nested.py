@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from radiogenomics.hydra_resolvers import without_repeat_overrides
 from radiogenomics.results import layout
 from radiogenomics.tuning.space import as_overrides, check_space, override_key, sample
 from radiogenomics.utils import stable_hash, write_json
@@ -57,8 +58,12 @@ class TunerSettings:
 
 
 def study_name(job: Sequence[str]) -> str:
-    """A study's name from its outer job's overrides (sorted), safe as a file name."""
-    text = ",".join(sorted(str(o) for o in job)) or "all"
+    """A study's name from its outer job's overrides (sorted), safe as a file name.
+
+    ``repeat=0`` and ``repeats=R`` are left out (as from job dir names): the first CV repeat's
+    studies keep the names, and so the seeds, they had before repeated CV.
+    """
+    text = without_repeat_overrides(",".join(sorted(str(o) for o in job))) or "all"
     safe = re.sub(r"[^A-Za-z0-9=,._-]+", "-", text)
     return safe if len(safe) <= 120 else f"{safe[:100]}~{stable_hash(text, 8)}"
 
