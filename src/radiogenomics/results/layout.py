@@ -118,7 +118,7 @@ NULL_REPORT = "null_report.csv"  # scripts/null_report.py
 MASKING_CALIBRATION = "masking_calibration.csv"  # scripts/masking_calibration.py: per twin
 MASKING_CALIBRATION_SUMMARY = "masking_calibration_summary.csv"  # per test: twins with calls
 MASKING_CALIBRATION_PLOT = "masking_calibration.png"  # each twin's smallest q per test
-ENVIRONMENT = "environment.txt"  # pip freeze of the summarizing process, '#' machine facts first
+ENVIRONMENT = "environment.txt"  # pip freeze + machine facts (# lines): summary/, reproduce.py out
 
 # scripts/survival.py (``summary/survival/``)
 SURVIVAL_DIR = "survival"
@@ -268,7 +268,6 @@ def ablation_dir(sweep_dir: str | Path) -> Path:
 # of benchmarks/claims.yaml, named by the run, plus these
 REPRODUCE_TABLE = "reproduce.csv"  # per claim: expected, measured, tolerance, ok, command
 REPRODUCE_MARKDOWN = "reproduce.md"  # the same as a Markdown table, and the README-ready rows
-ENVIRONMENT = "environment.txt"  # python, platform, installed versions and their lock drift
 
 
 def reproduce_log(run: str) -> str:
