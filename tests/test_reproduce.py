@@ -144,8 +144,8 @@ def test_quick_and_only_select_runs_and_claims():
     picked = select(runs, False, ["comparators.rf", "default_sweep"])
     assert [(r.name, len(r.claims)) for r in picked] == [("default_sweep", 4), ("comparators", 1)]
     assert runs[2].shown() == (
-        "python train.py -m trait=enhancement model=nn,logit_l2,svm,rf,xgboost"
-        " then python scripts/compare.py <sweep>"
+        "python train.py -m trait=enhancement model=nn,logit_l2,svm,rf,xgboost repeats=5"
+        " save_model=false then python scripts/compare.py <sweep>"
     )
 
 
