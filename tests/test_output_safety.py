@@ -106,6 +106,77 @@ def test_a_sweep_job_never_writes_outside_its_sweep_dir(make_cfg, tmp_path, capl
         HydraConfig.instance().cfg = previous
 
 
+HOSTILE_COLUMN = "../../x"  # a label column's name becomes the trait's name, then file names
+
+
+def _hostile_cohort(tmp: Path) -> list[str]:
+    """Overrides of a 40-patient cohort whose only label column is named ``../../x``."""
+    import numpy as np
+    import pandas as pd
+
+    from radiogenomics.data.genesets import load_collection
+
+    genes = load_collection("hallmark")["HALLMARK_HYPOXIA"][:40]
+    ids = pd.Index([f"TCGA-02-{i:04d}" for i in range(1, 41)], name="patient")
+    y = np.array(["lo", "hi"] * 20)
+    x = np.random.default_rng(0).normal(8, 1, size=(40, 40))
+    x[:, 0] += (y == "hi") * 2
+    tmp.mkdir()
+    pd.DataFrame(x.round(3), index=ids, columns=genes).to_csv(tmp / "expr.tsv", sep="\t")
+    pd.DataFrame({HOSTILE_COLUMN: y}, index=ids).to_csv(tmp / "labels.csv")
+    return ["data=files", f"data.expression_file={tmp / 'expr.tsv'}",
+            f"data.label_files=[{tmp / 'labels.csv'}]", "trait=column",
+            f'trait.column="{HOSTILE_COLUMN}"', "model=logit_l2"]  # fmt: skip
+
+
+def _outside(root: Path, dirs: list[Path]) -> list[Path]:
+    """Files under ``root`` in none of ``dirs`` (resolved)."""
+    inside = [d.resolve() for d in dirs]
+    return [
+        p for p in root.rglob("*")
+        if p.is_file() and not any(p.resolve().is_relative_to(d) for d in inside)
+    ]  # fmt: skip
+
+
+def test_a_hostile_column_name_never_writes_outside_the_run_or_sweep_dir(
+    make_cfg, cache_dir, tmp_path, caplog
+):
+    """Issue 27: trait.column=../../x put the sweep's, refit's and predict's files levels up."""
+    common = _hostile_cohort(tmp_path / "data")
+    base = tmp_path / "a" / "b" / "c" / "d"
+    sweep, refit, predict = base / "sweep", base / "refit", base / "predict"
+    cmd = [sys.executable, "train.py", "-m", *TINY, *common, "n_folds=2", "fold=0,1",
+           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run(make_cfg(*common, "task=refit", f"refit.sweep={sweep}", out=refit))
+    run(make_cfg(*common, "task=predict", f"predict.sweep={sweep}", "predict.n_boot=50",
+                 out=predict))  # fmt: skip
+    assert _outside(tmp_path, [sweep, refit, predict, tmp_path / "data"]) == []
+    for figures in (sweep / "summary", predict):  # the ROC and calibration figures, readable
+        names = sorted(p.name for p in figures.glob("*.png"))
+        assert [n.split("_x-")[0] for n in names] == ["calibration_", "roc_"], names
+    (bundle,) = refit.glob("*/model/model.json")
+    assert bundle.parent.parent.parent == refit and bundle.parent.parent.name.startswith("_x-")
+
+    # issue 27: a run dir inside the sweep it reads is refused; nothing there is overwritten
+    pooled = (sweep / "summary" / "predictions.csv").read_bytes()
+    (job,) = [d for d in sweep.iterdir() if "fold=0" in d.name]
+    for overrides, out in [
+        (["task=predict", f"predict.sweep={sweep}"], sweep / "summary"),
+        (["task=predict", f"predict.sweep={sweep}"], sweep),
+        (["task=refit", f"refit.sweep={sweep}"], job),
+    ]:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as info:
+            run(make_cfg(*common, *overrides, "predict.n_boot=50", out=out))
+        assert info.value.code == 2
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "overlap: task=" in errors[0] and "\n" not in errors[0]
+    assert (sweep / "summary" / "predictions.csv").read_bytes() == pooled
+
+
 # ------------------------------------------------- 2. overwrite, 3. partial files, 5. file modes
 
 

@@ -114,6 +114,20 @@ def disjoint_gmt(tmp: Path) -> Path:
     return path
 
 
+def repeated_label_column(tmp: Path) -> list[str]:
+    """The trait's column twice (a pasted copy): pandas would silently rename one ``.1``."""
+    path = tmp / "vasari.csv"
+    pd.DataFrame([[v, v] for v in LABELS], index=LABELLED, columns=[COLUMN, COLUMN]).to_csv(path)
+    return real(tmp, labels=path)
+
+
+def fifo_expression(tmp: Path) -> list[str]:
+    """A named pipe where the matrix should be: opening it would block the job."""
+    path = tmp / "expr.tsv"
+    os.mkfifo(path)
+    return real(tmp, expression=path)
+
+
 def unwritable_cache(cfg: DictConfig, tmp: Path) -> None:
     blocker = tmp / "a_file"
     blocker.write_text("not a directory")
@@ -190,6 +204,14 @@ CASES: dict[str, Case] = {
     "a directory given as a file": Case(
         lambda t: real(t, expression=t), r"data\.expression_file=.* is a directory"
     ),
+    "expression file is a FIFO": Case(
+        fifo_expression,
+        r"data\.expression_file=.*expr\.tsv: is not a regular file \(a FIFO, device or socket\)",
+    ),
+    "expression file is a device": Case(
+        lambda t: real(t, expression=Path("/dev/zero")),
+        r"data\.expression_file=/dev/zero: is not a regular file \(a FIFO, device or socket\)",
+    ),
     "label file not found": Case(
         lambda t: real(t, labels=t / "nope.csv"),
         r"file\(s\) not found: data\.traits_file=.*nope\.csv",
@@ -222,6 +244,17 @@ CASES: dict[str, Case] = {
         lambda t: real(t, expression=write_expression(t, cells={(4, 7): "1e39"})),
         rf"expr\.tsv: value 1e\+39 at patient 'TCGA-02-0005', gene '{GENES[7]}' is too large for "
         r"float32",
+        kind="data error",
+    ),
+    "NUL in an expression cell": Case(
+        lambda t: real(t, expression=write_expression(t, cells={(4, 7): "1.5\x00"})),
+        rf"expr\.tsv: non-numeric value '1\.5\\x00' at line 6, row 'TCGA-02-0005', column "
+        rf"'{GENES[7]}'; expected a number",
+        kind="data error",
+    ),
+    "label column repeated": Case(
+        repeated_label_column,
+        r"vasari\.csv: column 'f5\.proportion\.enhancing' appears more than once in the header",
         kind="data error",
     ),
     "GCT with fewer rows than declared": Case(
@@ -323,6 +356,23 @@ def test_train_py_ends_a_config_mistake_in_one_line_without_a_traceback(tmp_path
 
 
 # ------------------------------------------------------------------- warnings, not errors
+
+
+def test_unreadable_label_file_says_permission_denied(make_cfg, tmp_path, caplog, monkeypatch):
+    """chmod 000 (tests run as root, who reads anything: the permission check is mocked)."""
+    labels = write_labels(tmp_path)
+    if os.geteuid() == 0:
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != labels)
+    else:
+        labels.chmod(0)
+    cfg = make_cfg(*real(tmp_path, labels=labels), out=tmp_path / "job")
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as info:
+        run(cfg)
+    assert info.value.code == 2
+    (line,) = _error_lines(caplog)
+    assert re.fullmatch(
+        r"config error: data\.traits_file=.*vasari\.csv: cannot read \(permission denied\)", line
+    ), line
 
 
 def test_missing_clinical_file_warns_at_job_start(make_cfg, tmp_path, caplog):

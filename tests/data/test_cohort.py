@@ -1,5 +1,6 @@
 import gzip
 import json
+import time
 
 import numpy as np
 import pytest
@@ -86,3 +87,16 @@ def test_planted_survival_effect_follows_its_driver_program(make_cfg):
     fit = CoxPHFitter().fit(data, "os_time", "os_event")
     assert fit.summary.loc["emt", "coef"] > 0.3 and fit.summary.loc["emt", "p"] < 1e-4
     assert fit.summary.loc["hypoxia", "p"] > 0.001
+
+
+def test_regenerating_the_synthetic_cohort_gives_the_same_bytes(tmp_path):
+    """Issue 27: the gzip header's timestamp made every regeneration a new autoencoder cache key."""
+    from radiogenomics.data.synthetic import generate
+    from radiogenomics.utils import file_digest
+
+    cfg = SyntheticConfig(seed=3, n_pretrain=10, n_annotated=20, n_genes=1600)
+    first = generate(cfg, tmp_path / "first")
+    time.sleep(1.1)  # gzip's header time has a resolution of one second
+    second = generate(cfg, tmp_path / "second")
+    assert first.expression.read_bytes()[4:8] == b"\0\0\0\0"  # no timestamp in the header
+    assert file_digest(first.expression) == file_digest(second.expression)

@@ -2,6 +2,7 @@
 
 import gzip
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -319,3 +320,71 @@ def test_values_beyond_float32_are_refused_with_file_patient_and_gene(tmp_path, 
         r"gene 'NF1' is too large for float32",
     ):
         read_expression(path)
+
+
+# issue 27: cells, ids and file kinds
+
+
+def _tsv(path: Path, rows: list[str]) -> Path:
+    path.write_text("\n".join(["sample\tEGFR\tNF1", *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_non_breaking_space_around_a_number_is_whitespace(tmp_path):
+    path = _tsv(tmp_path / "e.tsv", ["P1\t1.5\u00a0\t2", "P2\t\u00a03\t4", "P3\t 5 \t6"])
+    df = read_expression(path, orientation="patients_x_genes")
+    np.testing.assert_allclose(df.to_numpy(), [[1.5, 2], [3, 4], [5, 6]])
+
+
+@pytest.mark.parametrize("cell", ["1.5\x00", "1\x005", "\x00"])
+def test_a_nul_in_a_numeric_cell_is_named_with_file_row_and_column(tmp_path, cell):
+    path = _tsv(tmp_path / "e.tsv", ["P1\t1\t2", f"P2\t{cell}\t4", "P3\t5\t6"])
+    with pytest.raises(DataError) as err:
+        read_expression(path, orientation="patients_x_genes")
+    message = str(err.value)
+    assert "e.tsv: non-numeric value" in message and repr(cell) in message
+    assert "line 3, row 'P2', column 'EGFR'" in message and "\n" not in message
+
+
+def test_ids_of_digits_keep_their_leading_zeros(tmp_path):
+    path = _tsv(tmp_path / "e.tsv", ["000\t1\t2", "007\t3\t4", "010\t5\t6"])
+    expression = read_expression(path, orientation="patients_x_genes")
+    assert list(expression.index) == ["000", "007", "010"]
+    (tmp_path / "l.csv").write_text("patient,trait\n000,a\n007,b\n010,a\n")
+    (tmp_path / "r.tsv").write_text("trait\tother\n000\ta\tx\n007\tb\ty\n")  # R: no id name
+    for name in ("l.csv", "r.tsv"):
+        labels = read_label_table(tmp_path / name)
+        assert list(labels.index[:2]) == ["000", "007"] and labels.loc["007", "trait"] == "b"
+    pd.DataFrame({"patient": ["000", "007"], "trait": ["a", "b"]}).to_parquet(tmp_path / "l.pq")
+    assert list(read_label_table(tmp_path / "l.pq").index) == ["000", "007"]
+    assert set(expression.index) >= set(read_label_table(tmp_path / "l.csv").index)  # they join
+
+
+def test_a_repeated_label_column_is_refused_by_name(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text("patient,grade,grade\nP1,a,b\nP2,b,a\n")
+    with pytest.raises(DataError, match=r"l\.csv: column 'grade' appears more than once"):
+        read_label_table(path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_device_is_not_a_regular_file(tmp_path, kind):
+    if kind == "fifo":
+        path = tmp_path / "e.tsv"
+        os.mkfifo(path)  # opening it would block the reader
+    else:
+        path = Path("/dev/zero")  # reading it would never end
+    for read in (read_expression, read_label_table):
+        with pytest.raises(DataError, match=r": is not a regular file \(a FIFO, device or socket"):
+            read(path)
+
+
+def test_an_unreadable_file_says_permission_denied(tmp_path, monkeypatch):
+    path = _tsv(tmp_path / "e.tsv", ["P1\t1\t2"])
+    if os.geteuid() == 0:  # root reads anything: pretend the permission check failed
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != path)
+    else:
+        path.chmod(0)
+    for read in (read_expression, read_label_table):
+        with pytest.raises(DataError, match=r"e\.tsv: cannot read \(permission denied\)$"):
+            read(path)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from radiogenomics.data.io import DataError
+from radiogenomics.data.io import DataError, check_file
 from radiogenomics.utils import atomic_write
 
 if TYPE_CHECKING:
@@ -48,8 +48,7 @@ def _listed(names: list[str]) -> str:
 def _load(path: Path) -> anndata.AnnData:
     import anndata
 
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    check_file(path)
     try:
         return anndata.read_h5ad(path)
     except Exception as err:  # h5py and anndata raise many types for a damaged file

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from radiogenomics.data.io import (
     DataError,
     ExpressionData,
+    file_problem,
     patient_id,
     read_expression_data,
     read_label_table,
@@ -81,7 +82,11 @@ def data_files(data_cfg: Mapping, cache_dir: str | Path) -> tuple[Path, list[Pat
     if data_cfg.get("traits_file"):
         labels.append(data_cfg["traits_file"])
     paths = [resolve_path(p) for p in [data_cfg["expression_file"], *labels]]
-    missing = [str(p) for p in paths if not p.is_file()]
+    problems = {p: file_problem(p) for p in paths}
+    missing = [str(p) for p, problem in problems.items() if problem == "file not found"]
+    for p, problem in problems.items():  # a FIFO, a device, an unreadable file
+        if problem is not None and problem != "file not found":
+            raise DataError(f"{p}: {problem}")
     if missing:  # before reading anything: a typo should not cost a read of the big matrix
         raise DataError(f"file(s) not found: {', '.join(missing)}")
     return paths[0], paths[1:]

@@ -26,7 +26,9 @@ import functools
 import gzip
 import io
 import logging
+import os
 import re
+import stat
 import warnings
 import zlib
 from collections.abc import Collection
@@ -93,11 +95,43 @@ def resolve_path(path: str | Path) -> Path:
 # ---------------------------------------------------------------------------------------- text
 
 
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a data file (``"file not found"``, ...), or None.
+
+    Checked before a file is opened: a FIFO would block the reader and ``/dev/zero`` never ends.
+    """
+    try:
+        mode = path.stat().st_mode
+    except PermissionError:
+        return "cannot read (permission denied)"
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return "file not found"
+    if stat.S_ISDIR(mode):
+        return "is a directory; expected a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a FIFO, device or socket); expected a data file"
+    if not os.access(path, os.R_OK):
+        return "cannot read (permission denied)"
+    return None
+
+
+def check_file(path: Path) -> Path:
+    """``path`` if it is a readable regular file, else a DataError naming it and why."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise DataError(f"{path}: {problem}")
+    return path
+
+
 def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    check_file(path)
     try:
         raw = path.read_bytes()
+    except PermissionError:
+        raise DataError(f"{path}: cannot read (permission denied)") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
+    try:
         if raw[:2] == _GZIP_MAGIC:
             raw = gzip.decompress(raw)
         return raw.decode("utf-8-sig")
@@ -214,9 +248,18 @@ def _parse_matrix(lines: _Lines, path: Path, sep: str, meta_cols: int = 0) -> _M
     try:
         values = _parse_numbers(flat)
     except pa.ArrowInvalid:
+        # what pyarrow refused: numbers padded with other whitespace (a non-breaking space from
+        # a spreadsheet is whitespace, as for Python's float) are read; anything else is named
         text = pd.Series(flat.split("\n"))
-        parsed = pd.to_numeric(text.str.strip().str.strip('"'), errors="coerce")
-        bad = int(np.flatnonzero(parsed.isna().to_numpy() & ~text.isin(NA_TOKENS).to_numpy())[0])
+        stripped = text.str.strip().str.strip('"')
+        parsed = pd.to_numeric(stripped.where(~stripped.isin(NA_TOKENS)), errors="coerce")
+        wrong = parsed.isna().to_numpy() & ~stripped.isin(NA_TOKENS).to_numpy()
+        wrong |= text.str.contains("\x00", regex=False).to_numpy()  # NUL ends a C parser's number
+        if not wrong.any():
+            return _Matrix(
+                rows, columns, parsed.to_numpy(np.float64).reshape(len(rows), n_cols), meta
+            )
+        bad = int(np.flatnonzero(wrong)[0])
         r, c = divmod(bad, n_cols)
         raise DataError(
             f"{path}: non-numeric value {text.iat[bad]!r} at line {numbers[r]}, row {rows[r]!r}, "
@@ -740,7 +783,7 @@ def read_expression_data(
     ``var_names_column`` apply to .h5ad files; ``transform="log2p1"`` takes log2(x + 1) of
     counts or linear intensities. See the module doc.
     """
-    path = resolve_path(path)
+    path = check_file(resolve_path(path))
     if format not in FORMATS:
         raise DataError(f"data.format={format!r}: expected one of {FORMATS}")
     labels = None
@@ -754,8 +797,6 @@ def read_expression_data(
     elif format not in ("parquet", "h5ad"):
         lines = _lines(_read_text(path), path)
     if format == "parquet":
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
         matrix = _read_parquet(path)
     elif format == "h5ad":
         if orientation not in ("auto", "patients_x_genes"):
@@ -831,31 +872,38 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
     Every cell stays a string (``n/a`` is a category the trait decides to drop); empty cells
     become ``None``. TSV/CSV (optionally gzipped) or Parquet.
     """
-    path = resolve_path(path)
+    path = check_file(resolve_path(path))
     if path.name.lower().endswith((".parquet", ".pq")):
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
         try:
             df = pd.read_parquet(path)
         except Exception as err:
             raise DataError(f"{path}: cannot read as Parquet ({err})") from err
         if isinstance(df.index, pd.RangeIndex) and len(df.columns):
             df = df.set_index(df.columns[0])
+        df.index = df.index.astype(str)
         df = df.astype(str).where(df.notna(), "")
     else:
         lines = _lines(_read_text(path), path)
         sep = _delimiter(lines.text, path)
-        try:
+        header = _split_header(lines.text[0], sep)
+        text = lines.text
+        if len(lines) > 1 and len(header) == len(_split_header(text[1], sep)) - 1:
+            header, text = ["", *header], [sep + text[0], *text[1:]]  # R: no name above the ids
+        _refuse_repeated_columns(header[1:], path)
+        try:  # index_col=0 would read ids such as 007 as numbers (7): set the index afterwards
             df = pd.read_csv(
-                io.StringIO("\n".join(lines.text)),
+                io.StringIO("\n".join(text)),
                 sep=sep,
-                index_col=0,
                 dtype=str,
                 keep_default_na=False,
                 engine="c",
             )
         except (pd.errors.ParserError, ValueError) as err:
             raise DataError(f"{path}: cannot parse as a {sep!r}-separated table: {err}") from None
+        if len(df.columns):
+            df = df.set_index(df.columns[0])
+            if str(df.index.name).startswith("Unnamed: "):  # no name above the id column
+                df.index.name = None
     if df.empty or not len(df.columns):
         raise DataError(
             f"{path}: no label rows or columns; expected a patient id column then trait columns"
@@ -879,6 +927,18 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     df = df.apply(lambda s: s.str.strip()).astype(object)
     return df.where(df != "", None)
+
+
+def _refuse_repeated_columns(columns: list[str], path: Path) -> None:
+    """Two label columns of one name: a trait would silently read only one of them."""
+    seen: set[str] = set()
+    for column in columns:
+        if column in seen:
+            raise DataError(
+                f"{path}: column {column!r} appears more than once in the header; expected "
+                "unique column names (rename or drop the copy)"
+            )
+        seen.add(column)
 
 
 def barcode_column(table: pd.DataFrame) -> str | None:

@@ -8,6 +8,7 @@ out in the formats of the real data and are read back through the same loaders.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -214,12 +215,10 @@ def generate(config: SyntheticConfig, directory: str | Path) -> SyntheticFiles:
     directory.mkdir(parents=True, exist_ok=True)
     files = SyntheticFiles.at(directory)
     frame = pd.DataFrame(expression, index=pd.Index(barcodes, name="sample"), columns=genes)
-    atomic_write(
-        files.expression,
-        lambda p: frame.to_csv(
-            p, sep="\t", float_format="%.4f", compression={"method": "gzip", "compresslevel": 1}
-        ),
-    )
+    # a deterministic gzip (no timestamp, no file name in its header): regenerating the cohort
+    # gives the same bytes, so the same data digest and the same cached autoencoder
+    text = frame.to_csv(sep="\t", float_format="%.4f").encode()
+    atomic_write(files.expression, lambda p: Path(p).write_bytes(gzip.compress(text, 1, mtime=0)))
     write_csv(files.vasari, vasari.rename_axis(""), index=True)
     subtypes = pd.DataFrame(
         {"patient_id": [b[:12] for b in barcodes], "subtype": np.asarray(SUBTYPES)[subtype]}

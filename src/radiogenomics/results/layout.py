@@ -7,8 +7,38 @@ Hydra's ``${hydra:runtime.output_dir}``; a sweep directory is ``hydra.sweep.dir`
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
+
+# ------------------------------------------------------------- names from data in file names
+
+_UNSAFE = re.compile(r"(?:[/\\]|\.{2,}|[\x00-\x1f\x7f-\x9f])+")  # separators, "..", control chars
+SAFE_NAME_MAX = 48  # bytes of a name in a file name: a saliency plot's name holds five (<= 255)
+
+
+def safe_name(name: object) -> str:
+    """``name`` (a trait, column, class, model, collection or gene-set name) fit for a file name.
+
+    Names come from data and configs (a label column named ``../../x``, a class ``a/b``), and
+    every file name built from one goes through here, so no name can make a path outside the
+    directory it is written to. A path-safe name is returned as it is (``enhancement``,
+    ``hallmark``, ``Grade II``); otherwise path separators (``/``, ``\\``), runs of dots
+    (``..``), NUL and other control characters become ``_``, leading dots and spaces go, and
+    ``-<8 hex>`` of the original name's SHA-1 is appended, so that two names that clean up alike
+    (``a/b``, ``a\\b``) still differ. A name longer than :data:`SAFE_NAME_MAX` bytes (UTF-8) is
+    cut and given the hash too, so that a file name of several names stays under 255 bytes.
+    ``*`` and the empty name pass unchanged (glob patterns and prefixes of the readers).
+    """
+    text = str(name)
+    clean = _UNSAFE.sub("_", text).lstrip(". ")
+    if clean == text and len(text.encode("utf-8", "surrogatepass")) <= SAFE_NAME_MAX:
+        return text
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    cut = clean.encode("utf-8", "surrogatepass")[: SAFE_NAME_MAX - 9]
+    # safe again: safe_name(safe_name(x)) == safe_name(x), so a name read back finds its file
+    return f"{cut.decode('utf-8', 'ignore').lstrip('. ')}-{digest}"
+
 
 # ------------------------------------------------------------------------- a job's directory
 
@@ -64,22 +94,22 @@ GMT_SUFFIX = ".gmt"
 
 def masking_probs(label: str) -> str:
     """Masked probabilities of a collection (or controls / single genes), sets as rows."""
-    return f"{label}{PROBS_SUFFIX}"
+    return f"{safe_name(label)}{PROBS_SUFFIX}"
 
 
 def masking_scores(label: str) -> str:
     """Per-set (or per-gene) scores of one job."""
-    return f"{label}_scores.csv"
+    return f"{safe_name(label)}_scores.csv"
 
 
 def coverage(label: str) -> str:
     """Every set of a collection with its coverage on the array and why it was kept or skipped."""
-    return f"{label}_coverage.csv"
+    return f"{safe_name(label)}_coverage.csv"
 
 
 def gmt(label: str) -> str:
     """The kept sets of a collection as tested (array symbols)."""
-    return f"{label}{GMT_SUFFIX}"
+    return f"{safe_name(label)}{GMT_SUFFIX}"
 
 
 _CONTROL = re.compile(r"^random_n(\d+)_r(\d+)$")
@@ -136,19 +166,19 @@ FIG_PAIRED_DIFFERENCES = "fig2b.png"
 
 def compare_table(name: str) -> str:
     """One of compare.py's tables (models, replicates, paired_cv, paired_bootstrap)."""
-    return f"{name}.csv"
+    return f"{safe_name(name)}.csv"
 
 
 def masking_table(label: str) -> str:
     """Pooled out-of-fold masking scores of one collection, every configuration."""
-    return f"masking_{label}.csv"
+    return f"masking_{safe_name(label)}.csv"
 
 
 def config_stem(key: dict) -> str:
     """``<trait>_<model>_<config hash>[_b<replicate>]``: one configuration's plots."""
-    stem = f"{key['trait']}_{key['model']}_{key['config_hash']}"
+    stem = "_".join(safe_name(key[k]) for k in ("trait", "model", "config_hash"))
     if str(key.get("bootstrap", "none")) != "none":
-        stem += f"_b{key['bootstrap']}"
+        stem += f"_b{safe_name(key['bootstrap'])}"
     return stem
 
 
@@ -159,12 +189,12 @@ def roc_plot(key: dict) -> str:
 
 def masking_heatmap(label: str, key: dict) -> str:
     """Paper-style masking heatmap of one collection and configuration."""
-    return f"masking_{label}_{config_stem(key)}.png"
+    return f"masking_{safe_name(label)}_{config_stem(key)}.png"
 
 
 def saliency_plot(kind: str, label: str, class_name: str, key: dict) -> str:
     """Saliency dot plot (``kind="dots"``) or NES heatmap (``"heatmap"``) of one class."""
-    return f"saliency_{kind}_{label}_{class_name}_{config_stem(key)}.png"
+    return f"saliency_{safe_name(kind)}_{safe_name(label)}_{safe_name(class_name)}_{config_stem(key)}.png"
 
 
 def survival_plot(parts: list[str]) -> str:
@@ -251,7 +281,7 @@ ABLATION_MARKDOWN = "ablation.md"
 
 def study_journal(name: str) -> str:
     """The journal file of one outer fold's Optuna study."""
-    return f"{name}{STUDY_SUFFIX}"
+    return f"{safe_name(name)}{STUDY_SUFFIX}"
 
 
 def tuning_dir(sweep_dir: str | Path) -> Path:
@@ -272,4 +302,4 @@ REPRODUCE_MARKDOWN = "reproduce.md"  # the same as a Markdown table, and the REA
 
 def reproduce_log(run: str) -> str:
     """Stdout and stderr of one run's commands."""
-    return f"{run}.log"
+    return f"{safe_name(run)}.log"

@@ -39,6 +39,7 @@ from radiogenomics.reporting.captions import calibration_caption
 from radiogenomics.reporting.plots import calibration_plot, roc_plot
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, model_dirs
+from radiogenomics.tasks.validation import refuse_overlap
 from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def run_predict(cfg: DictConfig) -> dict:
     """Predict the new cohort with every configuration of ``cfg.trait`` in ``predict.sweep``."""
     out_dir = Path(cfg.paths.output_dir)
     configs = find_configurations(cfg.predict.get("sweep"), str(cfg.trait.name))
+    refuse_overlap("predict", "predict.sweep", cfg.predict.sweep, out_dir)
     spec = _spec(configs)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     labels = external_labels(cfg, cohort, spec)

@@ -46,6 +46,7 @@ from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, job_config, load_jobs
 from radiogenomics.tasks.finetune import build_classifier, fit_gene_mask, gene_filter_method
 from radiogenomics.tasks.pretrain import load_or_pretrain, resolve_pretraining
+from radiogenomics.tasks.validation import refuse_overlap
 from radiogenomics.utils import write_json
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def run_refit(cfg: DictConfig) -> dict:
     """
     sweep_dir = sweep_path(cfg)
     out_dir = Path(cfg.paths.output_dir)
+    refuse_overlap("refit", "refit.sweep", sweep_dir, out_dir)
     paths = OmegaConf.to_container(cfg.paths, resolve=True)
     plans = [
         prepare(sweep_dir, key, group, paths, out_dir) for key, group in configurations(sweep_dir)

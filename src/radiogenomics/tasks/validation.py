@@ -34,6 +34,7 @@ from radiogenomics.data.io import (
     RESOURCE_PREFIX,
     TRANSFORMS,
     DataError,
+    file_problem,
 )
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.utils import error_line
@@ -465,7 +466,8 @@ def _path_problem(key: str, value: object) -> str | None:
     path = Path(text).expanduser()
     if path.is_dir():
         return f"{key}={text} is a directory; expected a file"
-    return None if path.is_file() else "missing"
+    problem = file_problem(path)  # a FIFO or device (never opened), an unreadable file
+    return problem and ("missing" if problem == "file not found" else f"{key}={text}: {problem}")
 
 
 def _data_paths(cfg: DictConfig) -> list[tuple[str, object]]:
@@ -556,6 +558,21 @@ def _check_data(cfg: DictConfig) -> None:
                 if problem == "missing"
                 else problem,
             )
+
+
+def refuse_overlap(task: str, key: str, source: str | Path, output_dir: str | Path) -> None:
+    """A task that reads ``source`` (``key``: predict.sweep, ...) never writes into it, nor above it.
+
+    ``hydra.run.dir=<sweep>/summary predict.sweep=<sweep>`` would overwrite the sweep's pooled
+    predictions.csv and figures, a run dir inside a job dir its model's files.
+    """
+    src = Path(str(source)).expanduser().resolve()
+    out = Path(str(output_dir)).expanduser().resolve()
+    if out == src or src in out.parents or out in src.parents:
+        raise DataError(
+            f"the output dir {out} and {key}={src} overlap: task={task} never writes into the "
+            f"sweep it reads (choose another hydra.run.dir)"
+        )
 
 
 def _not_a_file(cfg: DictConfig, key: str) -> None:
