@@ -23,6 +23,7 @@ Loading never unpickles arbitrary objects: a tampered or foreign file is refused
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import platform
 import zipfile
@@ -287,14 +288,6 @@ def load_bundle(directory: str | Path) -> ModelBundle:
 # ------------------------------------------------------------------- the manifest's schema
 
 FAMILIES = ("nn", "baseline")
-# the network's constructor arguments (ClassifierModule) a manifest's architecture may hold
-ARCHITECTURE_FIELDS = frozenset(
-    {
-        "n_genes", "n_classes", "hidden_dims", "activation", "batchnorm", "dropout",
-        "input_dropout", "freeze_layers", "optimizer", "class_weights", "input_mask", "penalty",
-        "penalty_weight",
-    }
-)  # fmt: skip
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
@@ -380,10 +373,11 @@ def check_manifest(manifest: Mapping[str, Any], path: Path) -> None:
 
 def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: int) -> None:
     from radiogenomics.models.blocks import ACTIVATIONS
-    from radiogenomics.models.classifier import PENALTIES
+    from radiogenomics.models.classifier import PENALTIES, ClassifierModule
 
     arch = _require(manifest, path, "architecture", dict, "the network's architecture")
-    unknown = sorted(set(arch) - ARCHITECTURE_FIELDS)
+    fields = set(inspect.signature(ClassifierModule.__init__).parameters) - {"self"}
+    unknown = sorted(set(arch) - fields)
     if unknown:
         raise _field(path, f"architecture.{unknown[0]}", "is not an architecture field")
 
