@@ -11,7 +11,6 @@ ablation.md to --out (default: <first sweep>/ablation) and prints the table as M
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from radiogenomics.reporting.comparison_report import (
@@ -20,16 +19,19 @@ from radiogenomics.reporting.comparison_report import (
     N_BOOT,
     write_ablation,
 )
+from radiogenomics.script_args import ScriptParser, int_at_least, sweep_dir
 
 
 def main(argv: list[str] | None = None):
     """Parse the command line, write the ablation table and print it."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweeps", nargs="+", type=Path, help="sweep directories (Hydra -m)")
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweeps", nargs="+", type=sweep_dir, help="sweep directories (Hydra -m)")
     parser.add_argument("--out", type=Path, help="output directory (default <first>/ablation)")
     parser.add_argument("--key", default=ABLATION_KEY, help="the override that labels the jobs")
     parser.add_argument("--reference", default=ABLATION_REFERENCE, help="value compared against")
-    parser.add_argument("--n-boot", type=int, default=N_BOOT, help="resamples for pooled CIs")
+    parser.add_argument(
+        "--n-boot", type=int_at_least(1), default=N_BOOT, help="resamples for pooled CIs"
+    )
     args = parser.parse_args(argv)
     try:
         table, text, out = write_ablation(args.sweeps, args.out, args.key, args.reference,

@@ -18,7 +18,6 @@ radiogenomics.reporting.comparison_report.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -29,14 +28,15 @@ from radiogenomics.reporting.comparison_report import (
     STATISTICS,
     write_comparison,
 )
+from radiogenomics.script_args import ScriptParser, int_at_least, sweep_dir
 
 
 def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Parse the command line, write the comparison and print it."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweeps", nargs="+", type=Path, help="sweep directories (Hydra -m)")
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweeps", nargs="+", type=sweep_dir, help="sweep directories (Hydra -m)")
     parser.add_argument(
-        "--nested", nargs="*", type=Path, default=[],
+        "--nested", nargs="*", type=sweep_dir, default=[],
         help="tuning or grid sweeps: their per-fold choice on inner validation, as <model>_tuned",
     )  # fmt: skip
     parser.add_argument(
@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
         default=STATISTICS[0],
         help="per-replicate AUROC: mean over folds (default) or pooled over the replicate's folds",
     )
-    parser.add_argument("--n-boot", type=int, default=N_BOOT, help="resamples for pooled CIs")
+    parser.add_argument(
+        "--n-boot", type=int_at_least(1), default=N_BOOT, help="resamples for pooled CIs"
+    )
     args = parser.parse_args(argv)
     report = write_comparison(
         args.sweeps, args.out, args.reference, args.statistic, args.n_boot, nested=args.nested,

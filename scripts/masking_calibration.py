@@ -15,7 +15,6 @@ is not calibrated or the driver is not called.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,17 +27,18 @@ from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.reporting.markdown import markdown
 from radiogenomics.reporting.masking_calibration_plot import calibration_figure
 from radiogenomics.results import layout
+from radiogenomics.script_args import ScriptParser, probability
 from radiogenomics.utils import write_csv
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, count the twins' calls, write the tables and the figure."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("twins", type=Path, help="sweep of permuted twins (one per permute_seed)")
     parser.add_argument("--real", type=Path, default=None, help="the sweep with the real labels")
     parser.add_argument("--collection", default="hallmark", help="masking collection (hallmark)")
     parser.add_argument("--driver", default=None, help="a set that the real sweep should call")
-    parser.add_argument("--alpha", type=float, default=FDR, help="q-value threshold (0.05)")
+    parser.add_argument("--alpha", type=probability, default=FDR, help="q-value threshold (0.05)")
     parser.add_argument("--out", type=Path, default=None, help="default: <twins>/summary")
     args = parser.parse_args(argv)
     if not 0 < args.alpha < 1:

@@ -14,7 +14,6 @@ where the sweep's report.html, when it has one, is rewritten with the verdict ta
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from radiogenomics.analysis.null_controls import null_report, write_report
@@ -22,14 +21,17 @@ from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.reporting.markdown import markdown
 from radiogenomics.reporting.report import refresh_report
 from radiogenomics.results import layout
+from radiogenomics.script_args import ScriptParser, probability, summarized_dir
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, compare the two sweeps and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("real", type=Path, help="sweep with the real labels")
-    parser.add_argument("permuted", type=Path, help="the same sweep with trait.permute_labels=true")
-    parser.add_argument("--alpha", type=float, default=FDR, help="q-value threshold")
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("real", type=summarized_dir, help="sweep with the real labels")
+    parser.add_argument(
+        "permuted", type=summarized_dir, help="the same sweep with trait.permute_labels=true"
+    )
+    parser.add_argument("--alpha", type=probability, default=FDR, help="q-value threshold")
     parser.add_argument("--out", type=Path, default=None, help="default: <real>/summary")
     args = parser.parse_args(argv)
     try:

@@ -12,12 +12,12 @@ file, offline, in any browser.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
 from radiogenomics.reporting.report import NotASweepError, write_report
+from radiogenomics.script_args import ScriptParser
 
 BYTES_PER_KB = 1 << 10
 BYTES_PER_MB = 1 << 20
@@ -32,7 +32,7 @@ def _size(n_bytes: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, write the page and print where it is (exit 2 on a bad sweep)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweeps", type=Path, nargs="+", help="summarized sweep dirs")
     parser.add_argument("--out", type=Path, default=None, help="path of the HTML page")
     args = parser.parse_args(argv)

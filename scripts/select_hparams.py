@@ -12,7 +12,6 @@ selection.csv and selection.json to --out (default: <sweep>/summary).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from radiogenomics.evaluation.selection import (
@@ -22,12 +21,13 @@ from radiogenomics.evaluation.selection import (
     tuning_summary,
 )
 from radiogenomics.results import layout
+from radiogenomics.script_args import ScriptParser, sweep_dir
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, write the selection files and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1].strip() or None)
-    parser.add_argument("sweep_dir", type=Path, help="a multirun dir (hydra.sweep.dir)")
+    parser = ScriptParser(description=__doc__.split("\n")[1].strip() or None)
+    parser.add_argument("sweep_dir", type=sweep_dir, help="a multirun dir (hydra.sweep.dir)")
     parser.add_argument(
         "--metric", default=DEFAULT_METRIC, help=f"inner-validation metric in {layout.METRICS}"
     )

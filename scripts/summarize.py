@@ -8,35 +8,34 @@ The same code the sweep's Hydra callback runs when ``-m`` ends; nothing is retra
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
 from radiogenomics.reporting.summary import summarize
+from radiogenomics.script_args import ScriptParser, int_at_least, probability, sweep_dir
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and write the summary."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep_dir", type=Path)
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dir", type=sweep_dir)
     parser.add_argument(
         "--fdr",
-        type=float,
+        type=probability,
         default=FDR,
         help="per-patient GSEA FDR (saliency; default %(default)s)",
     )
     parser.add_argument(
         "--min-patients",
-        type=int,
+        type=int_at_least(1),
         default=MIN_PATIENTS,
         help="patients enriched for an association (default %(default)s)",
     )
-    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws for the CI")
+    parser.add_argument(
+        "--n-boot", type=int_at_least(1), default=2000, help="bootstrap draws for the CI"
+    )
     args = parser.parse_args(argv)
-    if not args.sweep_dir.is_dir():
-        parser.error(f"{args.sweep_dir} is not a directory")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     table = summarize(
         args.sweep_dir, n_boot=args.n_boot, fdr=args.fdr, min_patients=args.min_patients

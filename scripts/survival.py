@@ -14,9 +14,7 @@ table. See radiogenomics.analysis.trait_survival and radiogenomics.reporting.sur
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,14 +23,23 @@ from radiogenomics.analysis.trait_survival import DIRECTIONS, ENDPOINTS, Surviva
 from radiogenomics.data.io import DataError
 from radiogenomics.reporting.survival_report import write_survival
 from radiogenomics.results import layout
+from radiogenomics.script_args import (
+    ScriptParser,
+    int_at_least,
+    number_in,
+    probability,
+    summarized_dir,
+)
 
 DEFAULTS = SurvivalOptions()
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     """Parse the command line, write the survival outputs and print their summary."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep", type=Path, help="sweep directory of a saliency run (Hydra -m)")
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "sweep", type=summarized_dir, help="sweep directory of a saliency run (Hydra -m)"
+    )
     parser.add_argument(
         "--clinical",
         default=None,
@@ -43,16 +50,22 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "--out", type=Path, help="output directory (default <sweep>/summary/survival)"
     )
     parser.add_argument(
-        "--fdr", type=float, default=DEFAULTS.fdr, help="set FDR below which a trait is called"
+        "--fdr",
+        type=probability,
+        default=DEFAULTS.fdr,
+        help="set FDR below which a trait is called",
     )
     parser.add_argument(
         "--direction", choices=DIRECTIONS, default=DEFAULTS.direction, help="NES sign of a trait"
     )
     parser.add_argument(
-        "--alpha", type=float, default=DEFAULTS.alpha, help="q-value for a significant pair"
+        "--alpha", type=probability, default=DEFAULTS.alpha, help="q-value for a significant pair"
     )
     parser.add_argument(
-        "--min-group", type=int, default=DEFAULTS.min_group, help="fewest patients per group"
+        "--min-group",
+        type=int_at_least(1),
+        default=DEFAULTS.min_group,
+        help="fewest patients per group",
     )
     parser.add_argument(
         "--endpoint", choices=ENDPOINTS, default=DEFAULTS.endpoint, help="survival endpoint"
@@ -64,7 +77,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         help="Cox adjustment covariates",
     )
     parser.add_argument(
-        "--penalizer", type=float, default=DEFAULTS.penalizer, help="Cox ridge penalty"
+        "--penalizer", type=number_in(0), default=DEFAULTS.penalizer, help="Cox ridge penalty"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -80,7 +93,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     try:
         report = write_survival(args.sweep, options, args.clinical, args.out)
     except DataError as err:
-        sys.exit(f"error: {err}")
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(err).split())}\n")
     print(report.text)
     print(f"written to {report.out}")
     return report.table

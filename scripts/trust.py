@@ -16,7 +16,6 @@ importances?".
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from radiogenomics.reporting.trust_report import (
     write_stability_selection,
 )
 from radiogenomics.results import layout
+from radiogenomics.script_args import ScriptParser, int_at_least, number_in, sweep_dir
 from radiogenomics.tasks.interpret import held_out_patients
 
 
@@ -49,27 +49,29 @@ def fold_loader(cache_dir: str):
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run one check."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ScriptParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("sanity", "agreement", "stability"):
         p = sub.add_parser(name)
-        p.add_argument("sweep", type=Path)
+        p.add_argument("sweep", type=sweep_dir)
         p.add_argument("--out", type=Path, default=None, help="default: SWEEP/summary")
         if name != "stability":
-            p.add_argument("--folds", type=int, nargs="*", default=None, help="default: all")
+            p.add_argument(
+                "--folds", type=int_at_least(0), nargs="*", default=None, help="default: all"
+            )
             p.add_argument("--cache-dir", default=None, help="default: $RADIOGENOMICS_CACHE "
                            "or ./.cache (the cohort cache the sweep was trained from)")  # fmt: skip
     sub.choices["sanity"].add_argument("--methods", nargs="+", default=["saliency"])
-    sub.choices["sanity"].add_argument("--twin", type=Path, default=None)
-    sub.choices["sanity"].add_argument("--seed", type=int, default=0)
+    sub.choices["sanity"].add_argument("--twin", type=sweep_dir, default=None)
+    sub.choices["sanity"].add_argument("--seed", type=int_at_least(0), default=0)
     sub.choices["agreement"].add_argument("--collection", default="hallmark")
     sub.choices["agreement"].add_argument("--methods", nargs="+", default=list(ATTRIBUTION_METHODS))
-    sub.choices["stability"].add_argument("--threshold", type=float, default=0.9)
-    sub.choices["stability"].add_argument("--top-sets", type=int, default=5)
-    sub.choices["stability"].add_argument("--top-genes", type=int, default=100)
+    sub.choices["stability"].add_argument(
+        "--threshold", type=number_in(0, 1, low_open=True), default=0.9
+    )
+    sub.choices["stability"].add_argument("--top-sets", type=int_at_least(1), default=5)
+    sub.choices["stability"].add_argument("--top-genes", type=int_at_least(1), default=100)
     args = parser.parse_args(argv)
-    if not args.sweep.is_dir():
-        parser.error(f"{args.sweep} is not a directory")
     torch.set_num_threads(1)
     try:
         if args.command == "stability":

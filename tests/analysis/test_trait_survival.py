@@ -172,10 +172,12 @@ def test_cli_writes_table_and_plot(sweep, capsys):
     assert len(pd.read_csv(out / "patients_without_clinical.csv")) == N_NO_CLINICAL
 
 
-def test_cli_without_saliency_outputs_says_so(tmp_path):
+def test_cli_without_saliency_outputs_says_so(tmp_path, capsys):
     (tmp_path / "summary").mkdir()
-    with pytest.raises(SystemExit, match="no saliency outputs"):
+    with pytest.raises(SystemExit) as info:
         _script().main([str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "no saliency outputs" in err and len(err.splitlines()) == 1
     with pytest.raises(DataError, match="radiogenomic_traits.parquet"):
         load_sweep_traits(tmp_path / "summary")
 
@@ -205,7 +207,7 @@ def test_script_is_the_package_function(tmp_path, capsys):
             )
 
 
-def test_script_defaults_are_the_package_defaults(sweep, monkeypatch):
+def test_script_defaults_are_the_package_defaults(sweep, monkeypatch, capsys):
     script = _script()
     seen = {}
 
@@ -214,8 +216,10 @@ def test_script_defaults_are_the_package_defaults(sweep, monkeypatch):
         raise DataError("stop here")
 
     monkeypatch.setattr(script, "write_survival", fake)
-    with pytest.raises(SystemExit, match="error: stop here"):
+    with pytest.raises(SystemExit) as info:
         script.main([str(sweep[0])])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.endswith(": error: stop here\n")
     assert seen == {"options": SurvivalOptions(), "clinical_file": None, "out": None}
 
 
@@ -228,3 +232,11 @@ def _functions(module) -> list[str]:
         for name, obj in vars(module).items()
         if inspect.isfunction(obj) and obj.__module__ == module.__name__
     )
+
+
+def test_cli_on_a_missing_dir_says_it_does_not_exist(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        _script().main([str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.endswith(f"{tmp_path / 'nope'}: no such directory\n")
+    assert len(err.splitlines()) == 1 and "saliency" not in err

@@ -157,6 +157,46 @@ CASES: dict[str, Case] = {
     "n_folds=0": Case(["n_folds=0"], r"n_folds=0: expected n_folds >= 2"),
     "val_fraction=0": Case(["val_fraction=0"], r"val_fraction=0: expected 0 < val_fraction < 1"),
     "val_fraction=1.5": Case(["val_fraction=1.5"], r"val_fraction=1\.5: expected 0 < val_frac"),
+    "val_fraction=0.01": Case(
+        ["val_fraction=0.01"],
+        r"val_fraction=0\.01: the inner validation set would hold 1 of the \d+ training patients "
+        r"\(class 0: \d+, class 1: \d+\), fewer than one patient per class",
+        kind="data error",
+    ),
+    "val_fraction=0.99": Case(
+        ["val_fraction=0.99"],
+        r"val_fraction=0\.99: the fit set would hold 1 of the \d+ training patients .*fewer than "
+        r"2 per class",
+        kind="data error",
+    ),
+    "seed=-1": Case(["seed=-1"], r"seed=-1: expected 0 <= seed <= 4294967295 \(numpy"),
+    "seed=2**32": Case(["seed=4294967296"], r"seed=4294967296: expected 0 <= seed <= 4294967295"),
+    "seed too large for the ensemble": Case(
+        ["seed=4294967295", "model.ensemble=3", "save_model=false"],
+        r"seed=4294967295: expected 0 <= seed <= 4294967293 \(the ensemble's networks use seed",
+    ),
+    "split_seed=-1": Case(["split_seed=-1"], r"split_seed=-1: expected 0 <= split_seed <= 42949"),
+    "split_seed too large for the repeats": Case(
+        ["split_seed=4294967295", "repeats=5"],
+        r"split_seed=4294967295: expected 0 <= split_seed <= 4294967291 \(repeat r splits",
+    ),
+    "pretrain.seed=-5": Case(
+        ["task=pretrain", "pretrain.seed=-5"], r"pretrain\.seed=-5: expected 0 <= pretrain\.seed"
+    ),
+    "data.synthetic.seed=2**63": Case(
+        ["data.synthetic.seed=9223372036854775808"],
+        r"data\.synthetic\.seed=9223372036854775808: expected 0 <= data\.synthetic\.seed <= 42",
+    ),
+    "trait.permute_seed=-1": Case(
+        ["trait.permute_seed=-1"], r"trait\.permute_seed=-1: expected 0 <= trait\.permute_seed"
+    ),
+    "predict.n_boot=0": Case(
+        ["task=predict", "predict.n_boot=0"],
+        r"predict\.n_boot=0: expected predict\.n_boot >= 1 \(bootstrap replicates",
+    ),
+    "trait.drop not a list": Case(
+        ["trait.drop=n/a"], r"trait\.drop='?n/a'?: expected a list of label values to drop"
+    ),
     "fold=-1": Case(["fold=-1"], r"fold=-1: expected .*0 <= fold < n_folds=10"),
     "fold=10": Case(["fold=10"], r"fold=10: expected .*0 <= fold < n_folds=10.*0\.\.9"),
     "freeze_layers > transfer_layers": Case(
@@ -468,3 +508,13 @@ def test_docs_error_table_lists_every_case():
     listed = _doc_cases()
     missing = sorted((set(CASES) | set(READER_CASES)) - listed)
     assert not missing, f"add these cases to the error table of {DOC.name}: {missing}"
+
+
+def test_trait_drop_null_drops_nothing(make_cfg):
+    """``trait.drop=null`` is an empty list, not a traceback."""
+    from radiogenomics.data.traits import TraitSpec
+    from radiogenomics.tasks.validation import validate_config
+
+    cfg = make_cfg("trait.drop=null")
+    validate_config(cfg)
+    assert TraitSpec.from_config(cfg.trait).drop == ()

@@ -146,8 +146,167 @@ def test_foreign_or_incomplete_bundles_get_clear_errors(tmp_path, data):
         load_bundle(tmp_path / "nothing")
     _save(tmp_path / "nn", "nn", "nn", ClassifierModule(30, 2, [4]).eval(), X)
     (tmp_path / "nn" / layout.BUNDLE_GENES).write_text("A\nB\n")
-    with pytest.raises(BundleError, match="does not match the 2 genes"):
+    with pytest.raises(
+        BundleError, match="gene_order.txt: genes lists 2 symbols, the manifest's n_genes is 30"
+    ):
         load_bundle(tmp_path / "nn")
     (tmp_path / "nn" / layout.BUNDLE_MANIFEST).write_text('{"format": "something else"}')
     with pytest.raises(BundleError, match="not a radiogenomics model manifest"):
         load_bundle(tmp_path / "nn")
+
+
+# ------------------------------------------------------------- tampered or odd bundles
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """One small network bundle and one comparator bundle, copied for each tampering."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(5, 2, size=(60, 30)).astype(np.float32)
+    y = (X[:, 0] > 5).astype(int)
+    root = tmp_path_factory.mktemp("bundles")
+    _save(root / "nn", "nn", "nn", ClassifierModule(30, 2, [4]).eval(), X)
+    _save(
+        root / "rf", "baseline", "rf", build_estimator("rf", 2, 0, None, select_k=10).fit(X, y), X
+    )
+    return root
+
+
+def _copy(pristine, tmp_path, name="nn"):
+    import shutil
+
+    return shutil.copytree(pristine / name, tmp_path / name)
+
+
+def _edit_manifest(directory, edit):
+    path = directory / layout.BUNDLE_MANIFEST
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def _edit_arrays(directory, **arrays):
+    path = directory / layout.BUNDLE_PREPROCESSING
+    with np.load(path) as data:
+        current = {k: data[k] for k in data.files}
+    current.update(arrays)
+    with open(path, "wb") as handle:
+        np.savez(handle, **current)
+
+
+MANIFEST_TAMPERINGS = {
+    "family missing": (lambda m: m.pop("family"), "model.json: family is missing"),
+    "family unknown": (lambda m: m.update(family="tree"), "model.json: family is 'tree'"),
+    "files a list": (lambda m: m.update(files=["genes.txt"]), "model.json: files is"),
+    "files outside": (
+        lambda m: m["files"].update(genes="../../etc/passwd"),
+        "model.json: files.genes is '../../etc/passwd'",
+    ),
+    "n_genes a string": (lambda m: m.update(n_genes="30"), "model.json: n_genes is '30'"),
+    "negative width": (
+        lambda m: m["architecture"].update(hidden_dims=[-4]),
+        r"model.json: architecture.hidden_dims is \[-4\]",
+    ),
+    "unknown field": (
+        lambda m: m["architecture"].update(depth=3),
+        "model.json: architecture.depth is not an architecture field",
+    ),
+    "unknown activation": (
+        lambda m: m["architecture"].update(activation="swish"),
+        "model.json: architecture.activation is 'swish'",
+    ),
+    "more class names than outputs": (
+        lambda m: m.update(class_names=["low", "mid", "high"]),
+        "model.json: architecture.n_classes is 2, expected 3",
+    ),
+    "duplicate class name": (
+        lambda m: m.update(class_names=["low", "low"]),
+        "model.json: class_names .* listed twice",
+    ),
+    "wrong n_genes": (
+        lambda m: m.update(n_genes=31),
+        "model.json: architecture.n_genes is 30, expected n_genes=31",
+    ),
+    "trait not a mapping": (lambda m: m.update(trait="toy"), "model.json: trait is 'toy'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_TAMPERINGS))
+def test_a_tampered_manifest_is_refused_naming_the_field(pristine, tmp_path, case):
+    edit, message = MANIFEST_TAMPERINGS[case]
+    directory = _copy(pristine, tmp_path)
+    _edit_manifest(directory, edit)
+    with pytest.raises(BundleError, match=message):
+        load_bundle(directory)
+
+
+def test_a_wrong_n_genes_is_refused_for_a_comparator_too(pristine, tmp_path):
+    directory = _copy(pristine, tmp_path, "rf")
+    _edit_manifest(directory, lambda m: m.update(n_genes=29))
+    with pytest.raises(
+        BundleError, match="gene_order.txt: genes lists 30 symbols, the manifest's n_genes is 29"
+    ):
+        load_bundle(directory)
+
+
+def test_more_class_names_than_a_comparator_has_outputs_is_refused(pristine, tmp_path):
+    directory = _copy(pristine, tmp_path, "rf")
+    _edit_manifest(directory, lambda m: m.update(class_names=["low", "mid", "high"]))
+    with pytest.raises(BundleError, match="class_names names 3 classes, the estimator has 2"):
+        load_bundle(directory)
+
+
+def test_a_duplicate_gene_is_refused(pristine, tmp_path):
+    directory = _copy(pristine, tmp_path)
+    genes = GENES[:-1] + ["G3"]
+    (directory / layout.BUNDLE_GENES).write_text("\n".join(genes) + "\n")
+    with pytest.raises(BundleError, match="gene_order.txt: gene 'G3' is listed twice"):
+        load_bundle(directory)
+
+
+ARRAY_TAMPERINGS = {
+    "std zero": ({"std": np.r_[np.zeros(1), np.ones(29)].astype(np.float32)}, "std holds 1 value"),
+    "std nan": ({"std": np.r_[np.nan, np.ones(29)].astype(np.float32)}, "std holds 1 non-finite"),
+    "mean inf": (
+        {"mean": np.r_[np.inf, np.ones(29)].astype(np.float32)},
+        "mean holds 1 non-finite",
+    ),
+    "mean short": (
+        {"mean": np.ones(29, dtype=np.float32)},
+        r"mean has shape \(29,\), expected \(30,\)",
+    ),
+    "std 2-d": ({"std": np.ones((30, 1), dtype=np.float32)}, r"std has shape \(30, 1\)"),
+    "mean text": ({"mean": np.array(["a"] * 30)}, "mean has dtype <U1"),
+    "selected out of range": ({"selected": np.array([0, 31])}, "selected expected distinct"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARRAY_TAMPERINGS))
+def test_tampered_preprocessing_arrays_are_refused(pristine, tmp_path, case):
+    arrays, message = ARRAY_TAMPERINGS[case]
+    directory = _copy(pristine, tmp_path)
+    _edit_arrays(directory, **arrays)
+    with pytest.raises(BundleError, match=f"preprocessing.npz: {message}"):
+        load_bundle(directory)
+
+
+def test_weights_that_disagree_with_the_architecture_are_refused(pristine, tmp_path):
+    directory = _copy(pristine, tmp_path)
+    path = directory / layout.BUNDLE_WEIGHTS
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "head.weight": torch.zeros(1, 5)}, path)
+    with pytest.raises(
+        BundleError, match=r"weights.pt: head.weight has shape \(1, 5\), .* needs \(1, 4\)"
+    ):
+        load_bundle(directory)
+    torch.save({k: v for k, v in state.items() if k != "head.bias"}, path)
+    with pytest.raises(BundleError, match="weights.pt: head.bias is missing"):
+        load_bundle(directory)
+    torch.save({**state, "head.bias": torch.tensor([float("nan")])}, path)
+    with pytest.raises(BundleError, match="weights.pt: head.bias holds non-finite values"):
+        load_bundle(directory)
+
+
+def test_the_pristine_bundles_still_load(pristine):
+    assert load_bundle(pristine / "nn").family == "nn"
+    assert load_bundle(pristine / "rf").family == "baseline"

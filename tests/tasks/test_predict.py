@@ -344,3 +344,68 @@ def test_multiclass_calibration_plot(tmp_path):
     probs = rng.dirichlet([1, 1, 1], 60)
     path = calibration_plot(tmp_path / "c.png", y, probs, ["a", "b", "c"], "three classes", 5)
     assert path.stat().st_size > 0
+
+
+def _tampered_copy(sweep: Path, tmp_path: Path, edit) -> Path:
+    """A copy of the sweep whose first bundle is changed by ``edit(bundle dir)``."""
+    import shutil
+
+    copy = shutil.copytree(sweep, tmp_path / "tampered")
+    edit(sorted(copy.rglob(layout.BUNDLE_MANIFEST))[0].parent)
+    return copy
+
+
+def _zero_std(bundle: Path) -> None:
+    path = bundle / layout.BUNDLE_PREPROCESSING
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["std"][0] = 0
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def _drop_family(bundle: Path) -> None:
+    manifest = read_json(bundle / layout.BUNDLE_MANIFEST)
+    del manifest["family"]
+    (bundle / layout.BUNDLE_MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_zero_std, "preprocessing.npz: std holds 1 value(s) <= 0"),
+        (_drop_family, "model.json: family is missing"),
+    ],
+)
+def test_a_tampered_bundle_exits_2_naming_file_and_field(
+    edit, message, sweep, cache_dir, tmp_path, caplog
+):
+    tampered = _tampered_copy(sweep, tmp_path, edit)
+    cfg = predict_cfg(cache_dir, tmp_path / "out", f"predict.sweep={tampered}")
+    with pytest.raises(SystemExit) as info:
+        run(cfg)
+    assert info.value.code == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("bundle error: "), errors
+    assert message in errors[0] and "\n" not in errors[0], errors
+    assert not (tmp_path / "out" / layout.PREDICTIONS).exists()
+
+
+def test_a_non_finite_probability_is_never_written(sweep, cache_dir, tmp_path, caplog, monkeypatch):
+    from radiogenomics.models.bundle import ModelBundle
+
+    original = ModelBundle.predict_proba
+
+    def nan_first(self, X):
+        probs = np.array(original(self, X), dtype=np.float32)
+        probs[0] = np.nan
+        return probs
+
+    monkeypatch.setattr(ModelBundle, "predict_proba", nan_first)
+    cfg = predict_cfg(cache_dir, tmp_path / "out", f"predict.sweep={sweep}")
+    with pytest.raises(SystemExit) as info:
+        run(cfg)
+    assert info.value.code == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "probabilities are not finite for 1 of" in errors[0], errors
+    assert not (tmp_path / "out" / layout.PREDICTIONS).exists()

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from radiogenomics.data.io import DataError
+
+MIN_FIT_PER_CLASS = 2  # patients of each class the model is fitted on
+
 
 @dataclass(frozen=True)
 class FoldSplit:
@@ -57,9 +61,38 @@ def inner_validation(
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     y = np.asarray(labels)[train]
-    n_classes = len(np.unique(y))
-    n_val = max(int(round(val_fraction * len(train))), n_classes)
-    fit, val = train_test_split(train, test_size=n_val, stratify=y, random_state=seed)
+    classes, counts = np.unique(y, return_counts=True)
+    n_val = int(round(val_fraction * len(train)))
+    per_class = ", ".join(f"class {c}: {n}" for c, n in zip(classes, counts, strict=True))
+    where = f"of the {len(train)} training patients ({per_class})"
+    if n_val < len(classes):
+        raise DataError(
+            f"val_fraction={val_fraction}: the inner validation set would hold {n_val} {where}, "
+            f"fewer than one patient per class ({len(classes)} classes): its AUROC, which picks "
+            "the epoch, would be meaningless; raise val_fraction (e.g. 0.15)"
+        )
+    try:
+        fit, val = train_test_split(train, test_size=n_val, stratify=y, random_state=seed)
+    except ValueError:  # fewer fit patients than classes
+        raise DataError(
+            f"val_fraction={val_fraction}: the fit set would hold {len(train) - n_val} {where}, "
+            f"fewer than {MIN_FIT_PER_CLASS} per class; lower val_fraction (e.g. 0.15)"
+        ) from None
+    n_fit = [int((np.asarray(labels)[fit] == c).sum()) for c in classes]
+    n_inner = [int((np.asarray(labels)[val] == c).sum()) for c in classes]
+    if min(n_fit) < MIN_FIT_PER_CLASS:
+        worst = classes[int(np.argmin(n_fit))]
+        raise DataError(
+            f"val_fraction={val_fraction}: the fit set would hold {len(train) - n_val} {where}, "
+            f"{min(n_fit)} of class {worst} (at least {MIN_FIT_PER_CLASS} per class needed); "
+            "lower val_fraction (e.g. 0.15)"
+        )
+    if min(n_inner) < 1:
+        worst = classes[int(np.argmin(n_inner))]
+        raise DataError(
+            f"val_fraction={val_fraction}: the inner validation set would hold {n_val} {where}, "
+            f"none of class {worst}; raise val_fraction (e.g. 0.15)"
+        )
     return np.sort(fit), np.sort(val)
 
 

@@ -130,7 +130,7 @@ class TraitSpec:
             name=str(cfg["name"]),
             column=str(cfg["column"]),
             classes=classes,
-            drop=tuple(str(v) for v in cfg.get("drop", ())),
+            drop=tuple(str(v) for v in cfg.get("drop") or ()),  # null: nothing dropped
             positive_class=cfg.get("positive_class"),
             permute_labels=bool(cfg.get("permute_labels", False)),
             permute_seed=int(cfg.get("permute_seed", 0)),

@@ -6,7 +6,7 @@ nothing patient-level:
 * ``model.json``: the manifest (format, version, family and model name, files, trait spec, class
   names, model config, architecture, package versions, a fingerprint of the training matrix, the
   job's metrics, what the probabilities mean);
-* ``genes.txt``: the gene order the model expects (one symbol a line);
+* ``gene_order.txt``: the gene order the model expects (one symbol a line);
 * ``preprocessing.npz``: per-gene mean and sd of the patients the model was fitted on (the
   network's standardizer; also the value a missing gene is filled with), and the in-fold gene
   filter of a comparator (column positions), read with ``allow_pickle=False``;
@@ -23,6 +23,7 @@ Loading never unpickles arbitrary objects: a tampered or foreign file is refused
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import platform
 import zipfile
@@ -255,33 +256,21 @@ def _save_xgboost(booster: Any, path: Path) -> None:
 
 
 def load_bundle(directory: str | Path) -> ModelBundle:
-    """Read a bundle written by :func:`save_bundle`; refuse anything else with a BundleError."""
+    """Read a bundle written by :func:`save_bundle`; refuse anything else with a BundleError.
+
+    The manifest is checked against its schema (:func:`read_manifest`) and every array against
+    the manifest before anything is used: a tampered or odd bundle is refused with one line
+    naming the file and the field.
+    """
     directory = Path(directory)
-    manifest_path = directory / layout.BUNDLE_MANIFEST
-    if not manifest_path.is_file():
-        raise BundleError(f"{directory}: no model bundle ({layout.BUNDLE_MANIFEST} missing)")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BundleError(f"{manifest_path}: not a model manifest ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{manifest_path}: not a radiogenomics model manifest")
-    if manifest.get("version") != VERSION:
-        raise BundleError(
-            f"{manifest_path}: bundle version {manifest.get('version')!r}, this code reads "
-            f"version {VERSION}"
-        )
-    files = manifest.get("files", {})
-    genes = _read_genes(directory / files.get("genes", layout.BUNDLE_GENES))
-    arrays = _read_npz(directory / files.get("preprocessing", layout.BUNDLE_PREPROCESSING))
-    for key in ("mean", "std"):
-        if key not in arrays or arrays[key].shape != (len(genes),):
-            raise BundleError(
-                f"{directory / layout.BUNDLE_PREPROCESSING}: {key!r} does not match the "
-                f"{len(genes)} genes of {layout.BUNDLE_GENES}"
-            )
+    manifest = read_manifest(directory)
+    files = manifest["files"]
+    n_genes = manifest["n_genes"]
+    genes = _read_genes(directory / files["genes"], n_genes)
+    arrays = _read_npz(directory / files["preprocessing"])
+    _check_arrays(directory / files["preprocessing"], arrays, n_genes)
     if manifest["family"] == "nn":
-        model = _load_network(directory / files.get("weights", layout.BUNDLE_WEIGHTS), manifest)
+        model = _load_network(directory / files["weights"], manifest)
     else:
         model = _load_estimator(directory, files, manifest)
     return ModelBundle(
@@ -296,15 +285,200 @@ def load_bundle(directory: str | Path) -> ModelBundle:
     )
 
 
-def _read_genes(path: Path) -> list[str]:
+# ------------------------------------------------------------------- the manifest's schema
+
+FAMILIES = ("nn", "baseline")
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """A bundle's ``model.json``, checked against the manifest schema (nothing else is read)."""
+    directory = Path(directory)
+    path = directory / layout.BUNDLE_MANIFEST
+    if not path.is_file():
+        raise BundleError(f"{directory}: no model bundle ({layout.BUNDLE_MANIFEST} missing)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{path}: not a model manifest ({err})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"{path}: not a radiogenomics model manifest")
+    if manifest.get("version") != VERSION:
+        raise BundleError(
+            f"{path}: bundle version {manifest.get('version')!r}, this code reads version {VERSION}"
+        )
+    check_manifest(manifest, path)
+    return manifest
+
+
+def _field(path: Path, field: str, problem: str) -> BundleError:
+    return BundleError(f"{path}: {field} {problem}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and np.isfinite(value)
+
+
+def _require(manifest: Mapping, path: Path, field: str, kind: type | tuple, what: str) -> Any:
+    if field not in manifest:
+        raise _field(path, field, f"is missing (expected {what})")
+    value = manifest[field]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise _field(path, field, f"is {value!r}, expected {what}")
+    if not isinstance(value, kind):
+        raise _field(path, field, f"is {value!r} ({type(value).__name__}), expected {what}")
+    return value
+
+
+def check_manifest(manifest: Mapping[str, Any], path: Path) -> None:
+    """Refuse a manifest whose fields are missing, of the wrong type or inconsistent."""
+    family = _require(manifest, path, "family", str, f"one of {list(FAMILIES)}")
+    if family not in FAMILIES:
+        raise _field(path, "family", f"is {family!r}, expected one of {list(FAMILIES)}")
+    name = _require(manifest, path, "model_name", str, "a model name")
+    if not name:
+        raise _field(path, "model_name", "is empty")
+    files = _require(manifest, path, "files", dict, "a mapping of roles to file names")
+    needed = ["genes", "preprocessing"] + (["weights"] if family == "nn" else [])
+    for role in needed:
+        if role not in files:
+            raise _field(path, f"files.{role}", "is missing")
+    if family == "baseline" and not ({"estimator", "xgboost"} & set(files)):
+        raise _field(path, "files", "names no estimator file (estimator or xgboost)")
+    for role, name in files.items():
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+            raise _field(path, f"files.{role}", f"is {name!r}, expected a file name in the bundle")
+    trait = _require(manifest, path, "trait", dict, "the trait mapping")
+    try:
+        TraitSpec.from_config(trait)
+    except (KeyError, TypeError, ValueError) as err:
+        raise _field(path, "trait", f"is not a trait spec ({error_line(err)})") from None
+    classes = _require(manifest, path, "class_names", list, "a list of class names")
+    if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
+        raise _field(path, "class_names", f"is {classes!r}, expected two or more names")
+    if len(set(classes)) < len(classes):
+        raise _field(path, "class_names", f"is {classes!r}: a name is listed twice")
+    n_genes = _require(manifest, path, "n_genes", int, "a gene count >= 1")
+    if n_genes < 1:
+        raise _field(path, "n_genes", f"is {n_genes}, expected a gene count >= 1")
+    for field in ("model_config", "metrics", "training", "versions"):
+        if field in manifest and not isinstance(manifest[field], dict | type(None)):
+            raise _field(path, field, f"is {type(manifest[field]).__name__}, expected a mapping")
+    if family == "nn":
+        _check_architecture(manifest, path, n_genes, len(classes))
+
+
+def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: int) -> None:
+    from radiogenomics.models.blocks import ACTIVATIONS
+    from radiogenomics.models.classifier import PENALTIES, ClassifierModule
+
+    arch = _require(manifest, path, "architecture", dict, "the network's architecture")
+    fields = set(inspect.signature(ClassifierModule.__init__).parameters) - {"self"}
+    unknown = sorted(set(arch) - fields)
+    if unknown:
+        raise _field(path, f"architecture.{unknown[0]}", "is not an architecture field")
+
+    def need(field, ok, what):
+        if field not in arch:
+            raise _field(path, f"architecture.{field}", f"is missing (expected {what})")
+        if not ok(arch[field]):
+            raise _field(path, f"architecture.{field}", f"is {arch[field]!r}, expected {what}")
+
+    def may(field, ok, what):
+        if field in arch:
+            need(field, ok, what)
+
+    need("n_genes", lambda v: _is_int(v) and v == n_genes, f"n_genes={n_genes}")
+    need(
+        "n_classes",
+        lambda v: _is_int(v) and v == n_classes,
+        f"{n_classes} (one output per name in class_names)",
+    )
+    need(
+        "hidden_dims",
+        lambda v: isinstance(v, list) and v and all(_is_int(d) and d >= 1 for d in v),
+        "a list of layer widths >= 1",
+    )
+    may("activation", lambda v: v in ACTIVATIONS, f"one of {sorted(ACTIVATIONS)}")
+    for flag in ("batchnorm", "input_mask"):
+        may(flag, lambda v: isinstance(v, bool), "true or false")
+    for rate in ("dropout", "input_dropout"):
+        may(rate, lambda v: _is_number(v) and 0 <= v < 1, "a rate in [0, 1)")
+    may(
+        "freeze_layers",
+        lambda v: _is_int(v) and 0 <= v <= len(arch["hidden_dims"]),
+        f"0..{len(arch['hidden_dims'])}",
+    )
+    may("penalty", lambda v: v in PENALTIES, f"one of {list(PENALTIES)}")
+    may("penalty_weight", lambda v: _is_number(v) and v >= 0, "a number >= 0")
+    may("optimizer", lambda v: v is None or isinstance(v, dict), "a mapping")
+    may(
+        "class_weights",
+        lambda v: (
+            v is None
+            or (
+                isinstance(v, list)
+                and len(v) == n_classes
+                and all(_is_number(w) and w > 0 for w in v)
+            )
+        ),
+        f"null or {n_classes} positive numbers",
+    )
+
+
+def _check_arrays(path: Path, arrays: Mapping[str, np.ndarray], n_genes: int) -> None:
+    """Preprocessing arrays against the manifest: shape, dtype, finite values, sd > 0."""
+    for key in ("mean", "std"):
+        if key not in arrays:
+            raise _field(path, key, "is missing")
+        a = arrays[key]
+        if a.shape != (n_genes,):
+            raise _field(
+                path, key, f"has shape {a.shape}, expected ({n_genes},) (n_genes of the manifest)"
+            )
+        if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
+            raise _field(path, key, f"has dtype {a.dtype}, expected numbers")
+        bad = np.flatnonzero(~np.isfinite(a.astype(np.float64)))
+        if len(bad):
+            raise _field(path, key, f"holds {len(bad)} non-finite value(s) (e.g. gene #{bad[0]})")
+    bad = np.flatnonzero(arrays["std"] <= 0)
+    if len(bad):
+        raise _field(
+            path, "std", f"holds {len(bad)} value(s) <= 0 (e.g. gene #{bad[0]}): z-scoring by it "
+            "is undefined"
+        )  # fmt: skip
+    if "selected" in arrays:
+        sel = arrays["selected"]
+        if sel.ndim != 1 or not np.issubdtype(sel.dtype, np.integer):
+            raise _field(path, "selected", f"has shape {sel.shape} and dtype {sel.dtype}, "
+                         "expected a 1-d list of column positions")  # fmt: skip
+        if len(sel) and (sel.min() < 0 or sel.max() >= n_genes or len(np.unique(sel)) < len(sel)):
+            raise _field(
+                path, "selected", f"expected distinct column positions in 0..{n_genes - 1}"
+            )
+
+
+def _read_genes(path: Path, n_genes: int) -> list[str]:
     if not path.is_file():
         raise BundleError(f"{path}: missing from the model bundle")
     try:
-        genes = [g for g in path.read_text().splitlines() if g]
+        genes = [g.strip() for g in path.read_text().splitlines() if g.strip()]
     except UnicodeDecodeError:
         raise BundleError(f"{path}: not a text list of gene symbols") from None
     if not genes:
         raise BundleError(f"{path}: no gene symbols")
+    seen: set[str] = set()
+    for line, gene in enumerate(genes, 1):
+        if gene in seen:
+            raise _field(path, "gene", f"{gene!r} is listed twice (again as symbol {line})")
+        seen.add(gene)
+    if len(genes) != n_genes:
+        raise _field(
+            path, "genes", f"lists {len(genes)} symbols, the manifest's n_genes is {n_genes}"
+        )
     return genes
 
 
@@ -342,7 +516,26 @@ def _load_network(path: Path, manifest: Mapping[str, Any]):
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BundleError(f"{path}: expected a mapping of parameter names to tensors")
-    module = ClassifierModule(**manifest["architecture"])
+    try:
+        module = ClassifierModule(**manifest["architecture"])
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise BundleError(
+            f"{path.parent / layout.BUNDLE_MANIFEST}: architecture is not a network "
+            f"({error_line(err)})"
+        ) from None
+    expected = module.state_dict()
+    for name in sorted(set(expected) | set(state)):
+        if name not in state:
+            raise _field(path, name, "is missing (the manifest's architecture needs it)")
+        if name not in expected:
+            raise _field(path, name, "is not a tensor of the manifest's architecture")
+        if tuple(state[name].shape) != tuple(expected[name].shape):
+            raise _field(
+                path, name, f"has shape {tuple(state[name].shape)}, the manifest's architecture "
+                f"needs {tuple(expected[name].shape)}"
+            )  # fmt: skip
+        if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
+            raise _field(path, name, "holds non-finite values")
     try:
         module.load_state_dict(state)
     except RuntimeError as err:
@@ -382,4 +575,11 @@ def _load_estimator(directory: Path, files: Mapping[str, str], manifest: Mapping
         pipeline = Pipeline(steps)
     if pipeline is None:
         raise BundleError(f"{directory}: the manifest names no estimator file")
+    classes = getattr(pipeline, "classes_", None)
+    if classes is not None and len(classes) != len(manifest["class_names"]):
+        raise _field(
+            directory / layout.BUNDLE_MANIFEST, "class_names",
+            f"names {len(manifest['class_names'])} classes, the estimator has {len(classes)} "
+            "outputs",
+        )  # fmt: skip
     return pipeline

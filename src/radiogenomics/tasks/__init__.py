@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig
 
 from radiogenomics.data.io import DataError
+from radiogenomics.models.bundle import BundleError
 from radiogenomics.reporting.wandb_report import finish_run
 from radiogenomics.tasks.validation import (
     TASKS,
@@ -69,7 +70,13 @@ def run(cfg: DictConfig) -> dict | None:
 
         return run_finetune(cfg)
     except DataError as err:
-        kind = "config error" if isinstance(err, ConfigError) else "data error"
+        kind = (
+            "config error"
+            if isinstance(err, ConfigError)
+            else "bundle error"
+            if isinstance(err, BundleError)
+            else "data error"
+        )
         log.error("%s: %s", kind, " ".join(str(err).split("\n")))
         raise SystemExit(2) from None
     except OSError as err:  # disk full, permissions, a file in the way (utils.OutputError)

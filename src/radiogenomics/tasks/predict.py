@@ -17,7 +17,6 @@ the mean of its fold models. The run dir gets
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from radiogenomics.evaluation.metrics import (
     prediction_arrays,
     validation_scores,
 )
-from radiogenomics.models.bundle import BundleError, ModelBundle, load_bundle
+from radiogenomics.models.bundle import BundleError, ModelBundle, load_bundle, read_manifest
 from radiogenomics.reporting.captions import calibration_caption
 from radiogenomics.reporting.plots import calibration_plot, roc_plot
 from radiogenomics.results import layout
@@ -141,8 +140,8 @@ def find_configurations(sweep: str | None, trait: str) -> list[Configuration]:
 
 def _read_manifest(directory: Path) -> tuple[dict, str, TraitSpec]:
     """(configuration key, fold label, trait) of a bundle, from its manifest."""
+    manifest = read_manifest(directory)  # the schema: names a tampered field
     try:
-        manifest = json.loads((directory / layout.BUNDLE_MANIFEST).read_text())
         metrics, job = manifest.get("metrics") or {}, manifest.get("job") or {}
         key = {
             "trait": str(manifest["trait"]["name"]),
@@ -151,8 +150,7 @@ def _read_manifest(directory: Path) -> tuple[dict, str, TraitSpec]:
             "bootstrap": job.get("bootstrap", metrics.get("bootstrap")),
         }
         spec = TraitSpec.from_config(manifest["trait"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-        load_bundle(directory)  # names what is wrong with the bundle
+    except (AttributeError, KeyError, TypeError, ValueError):
         raise BundleError(f"{directory / layout.BUNDLE_MANIFEST}: not a model manifest") from None
     key["bootstrap"] = "none" if key["bootstrap"] is None else key["bootstrap"]
     if manifest.get("refit"):  # a final model on all patients: its own configuration
@@ -261,7 +259,7 @@ def predict_configuration(
     """Per patient: ensemble and fold-model probabilities, and which fold models saw it."""
     patients = [str(p) for p in expression.index]
     classes = bundles[0].class_names
-    probs = [b.predict_proba(b.align(expression)[0]) for b in bundles]
+    probs = [_finite(b, b.predict_proba(b.align(expression)[0]), patients) for b in bundles]
     seen = np.column_stack([b.seen_in_training(patients) for b in bundles])
     columns = _prob_columns(np.mean(probs, axis=0), classes, "")
     for fold, p in zip(config.folds, probs, strict=True):
@@ -270,6 +268,19 @@ def predict_configuration(
     frame["n_models_seen"] = seen.sum(axis=1)
     frame["seen_in_training"] = seen.any(axis=1)
     return frame
+
+
+def _finite(bundle: ModelBundle, probs: np.ndarray, patients: list[str]) -> np.ndarray:
+    """A model's probabilities, or a BundleError: a NaN probability is never written."""
+    bad = ~np.isfinite(np.asarray(probs, dtype=float))
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(patients), -1).any(axis=1))
+        raise BundleError(
+            f"{bundle.path}: probabilities are not finite for {len(rows)} of {len(patients)} "
+            f"patient(s) (e.g. {patients[rows[0]]}); nothing was written: check the bundle's "
+            "weights and preprocessing, and the patient's expression values"
+        )
+    return probs
 
 
 def _prob_columns(probs: np.ndarray, classes: list[str], suffix: str) -> dict[str, np.ndarray]:

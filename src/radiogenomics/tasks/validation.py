@@ -209,10 +209,24 @@ def _optimizer(cfg: DictConfig, prefix: str) -> None:
 # ------------------------------------------------------------------------------ the checks
 
 
+# numpy's and scikit-learn's seeds are 32-bit (torch's and Lightning's too): a seed outside
+# 0..2**32-1 fails deep inside a fit with a traceback
+MAX_SEED = 2**32 - 1
+
+
+def _seed(cfg: DictConfig, key: str, offsets: int = 0, why: str = "") -> int | None:
+    """A seed in 0..MAX_SEED; ``offsets``: later seeds derived as ``seed + k``, k < offsets."""
+    note = why or "numpy, scikit-learn and torch take 32-bit seeds"
+    return _int(cfg, key, 0, MAX_SEED - max(offsets - 1, 0), example=0, why=note)
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Check every option ``cfg.task`` uses; a :class:`ConfigError` names the first mistake."""
     task = _choice(cfg, "task", TASKS)
-    _int(cfg, "seed", example=0)
+    ensemble = _get(cfg, "model.ensemble", None)
+    members = ensemble if _is_int(ensemble) and ensemble > 1 else 1
+    _seed(cfg, "seed", members, why="the ensemble's networks use seed..seed+model.ensemble-1"
+          if members > 1 else "")  # fmt: skip
     _int(cfg, "torch_threads", 0, null=True, example=1, why="0 or null: torch's default")
     if task in ("predict", "interpret", "refit"):
         _not_a_file(cfg, f"{task}.sweep")  # unset or missing: the task says so itself
@@ -233,7 +247,7 @@ def validate_config(cfg: DictConfig) -> None:
     elif task == "predict":
         _check_trait(cfg)
         _number(cfg, "predict.max_missing_fraction", 0, 1, example=0.2)
-        _int(cfg, "predict.n_boot", 0, example=2000)
+        _int(cfg, "predict.n_boot", 1, example=2000, why="bootstrap replicates of the CIs")
         _int(cfg, "predict.calibration_bins", 1, example=10)
         _check_data(cfg)
     elif task == "interpret":
@@ -252,8 +266,9 @@ def _check_folds(cfg: DictConfig) -> None:
             f"fold={_show(fold)}: expected an integer with 0 <= fold < n_folds={n_folds} "
             f"(the outer folds are numbered 0..{n_folds - 1}; -m sweeps them all)"
         )
-    _int(cfg, "split_seed", example=425)
     repeats = _int(cfg, "repeats", 1, example=5, why="how often the outer CV is repeated")
+    _seed(cfg, "split_seed", repeats, why="repeat r splits with split_seed + r; numpy and "
+          "scikit-learn take 32-bit seeds")  # fmt: skip
     repeat = _get(cfg, "repeat", 0)
     if not _is_int(repeat) or not 0 <= repeat < repeats:
         raise ConfigError(
@@ -325,9 +340,17 @@ def _check_trait(cfg: DictConfig) -> None:
             f"trait.positive_class={_show(positive)} is not a class of trait {name!r} (classes: "
             f"{', '.join(class_names)}){did_you_mean(positive, class_names)}"
         )
+    drop = trait.get("drop")
+    if drop is not None and not (
+        isinstance(drop, list) and all(isinstance(v, str | int | float) for v in drop)
+    ):
+        raise ConfigError(
+            f"trait.drop={_show(drop)}: expected a list of label values to drop (or null: none), "
+            "e.g. trait.drop='[n/a]'"
+        )
     _bool(cfg, "trait.permute_labels")
     if _get(cfg, "trait.permute_seed", None) is not None:
-        _int(cfg, "trait.permute_seed")
+        _seed(cfg, "trait.permute_seed")
     try:
         TraitSpec.from_config(trait)
     except (ValueError, KeyError, TypeError) as err:
@@ -427,7 +450,7 @@ def _check_pretrain(cfg: DictConfig) -> list[int]:
     _int(cfg, "pretrain.batch_size", 1, example=32)
     _int(cfg, "pretrain.max_epochs", 1, example=30)
     _number(cfg, "pretrain.val_fraction", 0, 1, high_open=True, example=0.1)
-    _int(cfg, "pretrain.seed", example=0)
+    _seed(cfg, "pretrain.seed")
     _optimizer(cfg, "pretrain.optimizer")
     return hidden
 
@@ -518,7 +541,7 @@ def _check_data(cfg: DictConfig) -> None:
     """Enumerated data options, and every data file: set, one path or a list, exists, a file."""
     _choice(cfg, "data.orientation", ORIENTATIONS)
     if _get(cfg, "data.synthetic", None) is not None:
-        _int(cfg, "data.synthetic.seed")
+        _seed(cfg, "data.synthetic.seed")
         _int(cfg, "data.synthetic.n_pretrain", 0)
         _int(cfg, "data.synthetic.n_annotated", 2)
         _int(cfg, "data.synthetic.n_genes", 1, null=True)
