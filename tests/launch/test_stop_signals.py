@@ -84,3 +84,22 @@ def test_sigterm_stops_the_sweep_with_status_143(tmp_path):
     assert "sweep stopped by SIGTERM after 2 of 3 job(s) started" in log, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
     assert not list(sweep.glob("fold=3*/done.txt"))
+
+
+def test_sigterm_stops_a_gpus_launcher_sweep(tmp_path):
+    """hydra/launcher=gpus (one CPU worker): the running worker is terminated, none starts."""
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, str(PROBE), "-m", "n_folds=6", "fold=0,3,4", "task=probe",
+           f"hydra.sweep.dir={sweep}", "hydra/launcher=gpus", "hydra.launcher.n_jobs=1",
+           "hydra.launcher.poll_s=0.1"]  # fmt: skip
+    env = {**os.environ, "PROBE_SLEEP_S": "3"}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert _wait_for("*/done.txt", sweep, proc, DEADLINE_S), "the first job never finished"
+    assert _wait_for("fold=3*/.hydra", sweep, proc, DEADLINE_S), "the second job never started"
+    code, log = _stop(proc, signal.SIGTERM)
+    assert code == 143, log[-3000:]
+    assert "sweep stopped by SIGTERM after 2 of 3 job(s) started" in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert not list(sweep.glob("fold=3*/done.txt")) and not list(sweep.glob("fold=4*"))

@@ -18,10 +18,7 @@ or 143 (SIGTERM). Rerunning the same command resumes: finished jobs are skipped.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
@@ -36,7 +33,7 @@ from hydra.core.utils import (
 from omegaconf import DictConfig, open_dict
 
 from radiogenomics.launch.jobs import tolerant
-from radiogenomics.launch.sweep_status import record_stop, stop_signal
+from radiogenomics.launch.sweep_status import log_stop, stop_on_signals, stop_signal
 from radiogenomics.results import layout
 
 log = logging.getLogger(__name__)
@@ -130,50 +127,6 @@ class SerialLauncher(BasicLauncher):
         )
         self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
         return ret
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """While the sweep runs: SIGINT/SIGTERM stop it (recorded for the exit status) instead of
-    only ending the running job. The first one interrupts that job (``KeyboardInterrupt``: the
-    job removes its partial files, Lightning stops its fit); later ones are only logged."""
-    if threading.current_thread() is not threading.main_thread():  # signals are main-thread only
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if stop_signal() is not None:
-            log.warning("%s again: the sweep is stopping already", signal.Signals(signum).name)
-            return
-        record_stop(signum)
-        log.error("%s: stopping the sweep (the running job is abandoned)",
-                  signal.Signals(signum).name)  # fmt: skip
-        raise KeyboardInterrupt
-
-    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    for s in STOP_SIGNALS:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, old in previous.items():  # Lightning may have left SIGINT ignored: restore ours
-            signal.signal(s, old if old is not None else signal.SIG_DFL)
-
-
-def log_stop(n_started: int, n_jobs: int) -> None:
-    """The one line on a sweep stopped by a signal (after its running job was abandoned)."""
-    signum = stop_signal()
-    assert signum is not None
-    log.error(
-        "sweep stopped by %s after %d of %d job(s) started; the summary covers the finished jobs "
-        "and %s/%s lists the rest; rerun the same command to resume (finished jobs are skipped); "
-        "exit status %d",
-        signal.Signals(signum).name, n_started, n_jobs, layout.SUMMARY_DIR, layout.MISSING_JOBS,
-        128 + signum,
-    )  # fmt: skip
 
 
 def failure_reason(ret: JobReturn) -> str:

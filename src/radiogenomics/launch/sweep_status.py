@@ -10,7 +10,10 @@ then ends the process with status 1 when any job of this sweep failed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -58,6 +61,50 @@ def reset() -> None:
     _failed.clear()
     _summary_errors.clear()
     _stop_signal.clear()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the sweep runs: SIGINT/SIGTERM stop it (recorded for the exit status) instead of
+    only ending the running job. The first one interrupts that job (``KeyboardInterrupt``: the
+    job removes its partial files, Lightning stops its fit); later ones are only logged."""
+    if threading.current_thread() is not threading.main_thread():  # signals are main-thread only
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop_signal() is not None:
+            log.warning("%s again: the sweep is stopping already", signal.Signals(signum).name)
+            return
+        record_stop(signum)
+        log.error("%s: stopping the sweep (the running job is abandoned)",
+                  signal.Signals(signum).name)  # fmt: skip
+        raise KeyboardInterrupt
+
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, old in previous.items():  # Lightning may have left SIGINT ignored: restore ours
+            signal.signal(s, old if old is not None else signal.SIG_DFL)
+
+
+def log_stop(n_started: int, n_jobs: int) -> None:
+    """The one line on a sweep stopped by a signal (after its running job was abandoned)."""
+    signum = stop_signal()
+    assert signum is not None
+    log.error(
+        "sweep stopped by %s after %d of %d job(s) started; the summary covers the finished jobs "
+        "and %s/%s lists the rest; rerun the same command to resume (finished jobs are skipped); "
+        "exit status %d",
+        signal.Signals(signum).name, n_started, n_jobs, layout.SUMMARY_DIR, layout.MISSING_JOBS,
+        128 + signum,
+    )  # fmt: skip
 
 
 class SweepExitStatus(Callback):
