@@ -151,19 +151,24 @@ def check_group_choices(args: Sequence[str], config_dir: Path) -> str | None:
     return None
 
 
+SLURM_COMMANDS = ("srun", "sbatch", "squeue", "sacct", "scontrol", "slurm")
+
+
 def _slurm_error(err: BaseException) -> bool:
     """Whether ``err`` comes from submitting to SLURM (no srun/sbatch, no controller)."""
-    text = str(err)
-    if type(err).__module__.split(".")[0] == "submitit":
-        return True
     if isinstance(err, subprocess.CalledProcessError):
-        return any(w in str(err.cmd) for w in ("sbatch", "squeue", "sacct", "scontrol"))
-    return isinstance(err, RuntimeError) and ('"srun"' in text or "slurm" in text.lower())
+        return any(w in str(err.cmd) for w in SLURM_COMMANDS)
+    from_submitit = type(err).__module__.split(".")[0] == "submitit"
+    text = str(err).lower()
+    return (from_submitit or isinstance(err, RuntimeError)) and any(
+        w in text for w in SLURM_COMMANDS
+    )
 
 
-def entry_error_line(err: BaseException) -> str | None:
+def entry_error_line(err: BaseException, slurm: bool = False) -> str | None:
     """One line for a failure before or around the jobs (Hydra's output dirs, the launcher), or
-    None when it is none of those (then the exception is reported as Hydra would)."""
+    None when it is none of those (then the exception is reported as Hydra would). ``slurm``:
+    the command chose ``hydra/launcher=slurm`` (only then is a submission error reported so)."""
     from hydra.errors import MissingConfigException
 
     from radiogenomics.utils import error_line, output_error
@@ -180,7 +185,7 @@ def entry_error_line(err: BaseException) -> str | None:
             f"environment error: cannot write {path} ({why}); point hydra.run.dir / "
             "hydra.sweep.dir (or paths.log_dir) at a writable directory with free space"
         )
-    if _slurm_error(err):
+    if slurm and _slurm_error(err):
         return (
             f"environment error: hydra/launcher=slurm cannot submit jobs ({error_line(err)}); "
             "run on a SLURM submit host whose controller answers (sinfo), or choose another "
@@ -210,7 +215,8 @@ def run_main(main: Callable[[], Any], config_dir: Path, argv: Sequence[str] | No
     except Exception as err:
         if user_full == "1":
             raise
-        line = entry_error_line(err)
+        slurm = any(a.lstrip("+").startswith("hydra/launcher=slurm") for a in args)
+        line = entry_error_line(err, slurm=slurm)
         if line is None and isinstance(err, CompactHydraException):  # as Hydra prints it
             print(str(err), file=sys.stderr)
             raise SystemExit(1) from None
