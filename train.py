@@ -5,11 +5,12 @@ Overrides and Hydra's flags may come in any order (``... -m hydra.sweep.dir=X``)
 """
 
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from radiogenomics.cli import hydra_argv
+from radiogenomics.cli import hydra_argv, run_main
 from radiogenomics.hydra_resolvers import register as register_resolvers
 
 register_resolvers()  # before Hydra composes: job dir names use ${rg_job_dirname:...}
@@ -25,4 +26,4 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv[:] = hydra_argv(sys.argv)  # Hydra's argparse wants the overrides in one run
-    main()
+    run_main(main, Path(__file__).resolve().parent / "configs")  # Hydra's failures: one line

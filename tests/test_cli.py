@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,9 +12,9 @@ import pandas as pd
 import pytest
 from hydra._internal.utils import get_args_parser
 
-from radiogenomics.cli import hydra_argv
+from radiogenomics.cli import check_group_choices, hydra_argv, run_main
 
-from .conftest import ROOT, TINY
+from .conftest import CONFIGS, ROOT, TINY
 
 PROG = "train.py"
 
@@ -107,3 +109,107 @@ def test_sweep_with_overrides_on_both_sides_of_m(m_first, cache_dir, tmp_path):
     assert len(table) == 1 and table["n_jobs"].iloc[0] == 2
     jobs = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
     assert len(jobs) == 2 and all("trait=enhancement" in job for job in jobs)
+
+
+# ------------------------------------------------ failures before our code: one line, exit 2
+
+
+def _entry(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "train.py", *args]
+    return subprocess.run(
+        cmd, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["trait=enhancment"], "config error: trait=enhancment is not one of classical, column, "
+         "edema, enhancement, infiltration, mesenchymal, multifocal, ncet, necrosis, neural, "
+         "proneural, subtype; did you mean 'enhancement'?"),
+        (["-m", "model=nnn"], "config error: model=nnn is not one of logit_l1, logit_l2, nn, rf, "
+         "svm, xgboost; did you mean 'nn'?"),
+        (["-m", "trait=edema,enhancment"], "config error: trait=enhancment is not one of"),
+    ],
+)  # fmt: skip
+def test_unknown_group_option_is_one_line_exit_2(tmp_path, args, line):
+    proc = _entry(tmp_path, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line
+    assert proc.stderr.startswith(line)
+
+
+def test_group_check_leaves_known_and_computed_values_alone():
+    assert (
+        check_group_choices(["trait=edema,enhancement", "model=nn", "debug=tiny"], CONFIGS) is None
+    )
+    assert (
+        check_group_choices(["trait=choice(edema,x)", "model.name=zz", "fold=1"], CONFIGS) is None
+    )
+    assert check_group_choices(["--config-dir", "/x", "trait=mine"], CONFIGS) is None
+    assert check_group_choices(["hydra/launcher=submitit_local", "data=null"], CONFIGS) is None
+    assert "did you mean" not in check_group_choices(["model=zzzz"], CONFIGS)
+
+
+def test_sweep_dir_that_is_a_file_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "sweep"
+    blocker.write_text("a file\n")
+    proc = _entry(tmp_path, "-m", *TINY, "n_folds=2", f"hydra.sweep.dir={blocker}")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert line.startswith(f"environment error: cannot write {blocker} (it is a file, not a dir")
+
+
+def test_run_dir_that_cannot_be_made_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file\n")
+    run_dir = blocker / "run"  # a parent is a file: what a read-only mount also ends in
+    proc = _entry(tmp_path, *TINY, f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert line.startswith(f"environment error: cannot write {run_dir} (")
+    assert "Traceback" not in proc.stderr
+
+
+def test_slurm_without_a_cluster_is_one_line_exit_2(tmp_path):
+    if shutil.which("srun"):
+        pytest.skip("a SLURM client is installed here")
+    proc = _entry(tmp_path, "-m", "hydra/launcher=slurm", *TINY, "n_folds=2", "fold=0",
+                  f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = [x for x in proc.stderr.splitlines() if "error" in x]
+    assert lines == [lines[0]] and lines[0].startswith(
+        "environment error: hydra/launcher=slurm cannot submit jobs ("
+    )
+
+
+@pytest.mark.parametrize(
+    ("err", "start"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device", "/o/.hydra/config.yaml"),
+         "environment error: cannot write /o/.hydra/config.yaml (no space left on device)"),
+        (PermissionError(errno.EACCES, "Permission denied", "/ro/run"),
+         "environment error: cannot write /ro/run (permission denied)"),
+        (OSError(errno.EROFS, "Read-only file system", "/ro/run"),
+         "environment error: cannot write /ro/run (read-only file system)"),
+    ],
+)  # fmt: skip
+def test_disk_full_or_read_only_while_hydra_writes_is_one_line(err, start, capsys):
+    def hydra_main() -> None:
+        raise err
+
+    before = os.environ.get("HYDRA_FULL_ERROR")
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(hydra_main, CONFIGS, argv=[])
+    assert exit_info.value.code == 2
+    out = capsys.readouterr().err
+    assert out.startswith(start) and out.count("\n") == 1
+    assert os.environ.get("HYDRA_FULL_ERROR") == before  # restored
+
+
+def test_other_errors_are_not_swallowed():
+    def hydra_main() -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        run_main(hydra_main, CONFIGS, argv=[])

@@ -1,10 +1,13 @@
 """A Hydra app for launcher tests: the real configs (train.yaml, hydra/default.yaml), a task that
 trains nothing. ``fold=1`` exits with status 2 (as a data error does), ``fold=2`` raises, any
-other fold writes ``done.txt`` into its job dir.
+other fold writes ``done.txt`` into its job dir (after sleeping ``PROBE_SLEEP_S`` seconds, if set:
+a job that is still running when a test signals the sweep).
 
     python tests/launch/probe_app.py -m n_folds=4 hydra.sweep.dir=...
 """
 
+import os
+import time
 from pathlib import Path
 
 import hydra
@@ -23,6 +26,7 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(2)
     if cfg.fold == RAISE_FOLD:
         raise ValueError("planted failure")
+    time.sleep(float(os.environ.get("PROBE_SLEEP_S", "0")))
     (Path(cfg.paths.output_dir) / "done.txt").write_text(str(cfg.fold))
 
 

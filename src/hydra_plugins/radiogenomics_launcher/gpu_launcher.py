@@ -21,6 +21,7 @@ from radiogenomics.launch.jobs import JobSpec, SlotPolicy, failed_return, tolera
 from radiogenomics.launch.pool import Outcome, run_isolated
 from radiogenomics.launch.slots import CUDA_ENV, Slot, cpu_slots, gpu_slots
 from radiogenomics.launch.sweep_progress import SweepProgress
+from radiogenomics.launch.sweep_status import log_stop, stop_on_signals, stop_signal
 from radiogenomics.results import layout
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,17 @@ class GpuSlotLauncher(Launcher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        """Run one batch of jobs; failures come back as FAILED returns, never as an exception."""
+        """Run one batch of jobs; failures come back as FAILED returns, never as an exception.
+
+        SIGINT/SIGTERM stop the sweep: no job starts, running workers are terminated (their
+        jobs count as failed), the summary is written and the command exits with 130/143.
+        """
         assert self.config is not None and self.task_function is not None
         assert self.hydra_context is not None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        if stop_signal() is not None:  # a signal stopped this sweep in an earlier batch
+            return []
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         policy = self.slot_policy(sweep_dir)
@@ -119,9 +126,13 @@ class GpuSlotLauncher(Launcher):
                 log.error("job #%d (%s) failed: %s", initial_job_idx + outcome.index, label, why)
             log.info(progress.record(ok))
 
-        outcomes = run_isolated(
-            specs, len(policy.slots), report, start_method=self.start_method, preload=self.preload
-        )
+        with stop_on_signals():
+            outcomes = run_isolated(
+                specs, len(policy.slots), report, start_method=self.start_method,
+                preload=self.preload, stop=lambda: stop_signal() is not None,
+            )  # fmt: skip
+        if stop_signal() is not None:
+            log_stop(len(outcomes), len(specs))
         returns = [
             o.value if o.ok else failed_return(job_overrides[o.index], o.error or "")
             for o in outcomes

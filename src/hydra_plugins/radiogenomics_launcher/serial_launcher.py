@@ -8,6 +8,11 @@ cannot be made) is logged with its reason and comes back as a FAILED job
 failed job in ``summary/missing_jobs.json``, and the command then exits with status 1
 (:class:`radiogenomics.launch.sweep_status.SweepExitStatus`). ``raise_on_failure: true`` restores
 Hydra's behaviour (the first failure ends the sweep, no summary).
+
+Ctrl-C (SIGINT) or SIGTERM stops the sweep, not just the running job: that job is abandoned as a
+failed one (its partial files removed), no further job starts, the summary of the finished jobs
+and ``summary/missing_jobs.json`` are written, and the command exits with status 130 (SIGINT)
+or 143 (SIGTERM). Rerunning the same command resumes: finished jobs are skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from hydra.core.utils import (
 from omegaconf import DictConfig, open_dict
 
 from radiogenomics.launch.jobs import tolerant
+from radiogenomics.launch.sweep_status import log_stop, stop_on_signals, stop_signal
 from radiogenomics.results import layout
 
 log = logging.getLogger(__name__)
@@ -49,17 +55,31 @@ class SerialLauncher(BasicLauncher):
         assert self.task_function is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        if stop_signal() is not None:  # a signal stopped this sweep in an earlier batch
+            return []
         log.info("Launching %d jobs locally", len(job_overrides))
         returns: list[JobReturn] = []
-        for i, overrides in enumerate(job_overrides):
-            idx = initial_job_idx + i
-            label = " ".join(filter_overrides(overrides))
-            log.info("\t#%d : %s", idx, label)
-            ret = self.run_one(list(overrides), idx)
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-            if ret.status != JobStatus.COMPLETED:
-                log.error("job #%d (%s) failed: %s", idx, label, failure_reason(ret))
-            returns.append(ret)
+        started = 0
+        with stop_on_signals():
+            for i, overrides in enumerate(job_overrides):
+                idx = initial_job_idx + i
+                label = " ".join(filter_overrides(overrides))
+                ret = None
+                try:
+                    if stop_signal() is None:
+                        log.info("\t#%d : %s", idx, label)
+                        started += 1
+                        ret = self.run_one(list(overrides), idx)
+                except KeyboardInterrupt:  # the signal came between jobs: nothing to abandon
+                    pass
+                configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+                if ret is not None:
+                    if ret.status != JobStatus.COMPLETED:
+                        log.error("job #%d (%s) failed: %s", idx, label, failure_reason(ret))
+                    returns.append(ret)
+                if stop_signal() is not None:
+                    log_stop(started, len(job_overrides))
+                    break
         failed = sum(r.status != JobStatus.COMPLETED for r in returns)
         if failed:
             log.warning(
@@ -84,8 +104,8 @@ class SerialLauncher(BasicLauncher):
                 job_dir_key="hydra.sweep.dir",
                 job_subdir_key="hydra.sweep.subdir",
             )
-        except (SystemExit, Exception) as err:  # sys.exit in the job, or its dir not made
-            return self.ended_outside_hydra(sweep_config, overrides, err)
+        except (SystemExit, KeyboardInterrupt, Exception) as err:  # sys.exit in the job, its
+            return self.ended_outside_hydra(sweep_config, overrides, err)  # dir not made, a stop
         if ret.status == JobStatus.FAILED:  # the traceback, while the job's log file is open
             log.error("job failed", exc_info=ret._return_value)
         return ret
@@ -95,8 +115,10 @@ class SerialLauncher(BasicLauncher):
     ) -> JobReturn:
         """The JobReturn of a job that left ``run_job`` by an exception (Hydra reports none)."""
         assert self.hydra_context is not None
-        ok = isinstance(err, SystemExit) and err.code in (0, None)
-        if not ok and not isinstance(err, SystemExit):
+        ok = isinstance(err, SystemExit) and err.code in (0, None) and stop_signal() is None
+        if isinstance(err, KeyboardInterrupt) or stop_signal() is not None:
+            log.error("job abandoned: the sweep was stopped by a signal")
+        elif not isinstance(err, SystemExit):
             log.error("job failed", exc_info=err)
         ret = JobReturn(
             overrides=overrides,

@@ -274,7 +274,7 @@ class SlurmLauncher(stock.SlurmLauncher):
         a finished job costs no array task on a rerun.
         """
         from radiogenomics.launch.jobs import job_output_dir
-        from radiogenomics.tasks.finetune import config_hash
+        from radiogenomics.tasks.finetune import changed_input, config_hash
 
         assert self.hydra_context is not None and self.config is not None
         try:
@@ -292,6 +292,8 @@ class SlurmLauncher(stock.SlurmLauncher):
                 del task_config["hydra"]  # what the job's task function sees (Hydra's run_job)
             if done.get("config_hash") != config_hash(task_config):
                 return None  # another config wrote it: the job reruns (and says so)
+            if changed_input(done, task_config, path.parent) is not None:
+                return None  # its data changed: the job runs and refuses (or overwrites)
         except Exception as err:  # cannot tell: submit the job, which checks again
             log.debug("could not check whether %s is complete: %s", list(overrides), err)
             return None

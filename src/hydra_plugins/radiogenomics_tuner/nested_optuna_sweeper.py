@@ -23,6 +23,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
+from radiogenomics.launch.sweep_status import stop_signal
 from radiogenomics.results import layout
 from radiogenomics.tuning.nested import TunerSettings, tune
 
@@ -99,6 +100,10 @@ class NestedOptunaSweeper(Sweeper):
         assert self.launcher is not None
         returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
         self.job_idx += len(batch)
+        signum = stop_signal()
+        if signum is not None:  # SIGINT/SIGTERM stopped the launcher: no further round starts
+            log.error("nested tuning stopped by a signal; rerun the same command to resume")
+            raise SystemExit(128 + signum)
         return [job_metrics(ret) for ret in returns]
 
     def sweep(self, arguments: list[str]) -> list[dict]:

@@ -78,10 +78,15 @@ def run_isolated(
     on_outcome: Callable[[Outcome], None] | None = None,
     start_method: str = "spawn",
     preload: Sequence[str] = (),
+    stop: Callable[[], bool] | None = None,
 ) -> list[Outcome]:
     """Run every task in its own process, at most ``n_workers`` at once; outcomes in task order.
 
     ``preload``: modules the forkserver imports once (``start_method="forkserver"`` only).
+    ``stop``: once it returns True no task starts, and a ``KeyboardInterrupt`` (the launcher's
+    signal handler) ends the wait: running workers are terminated (their tasks' outcomes say so)
+    and the outcomes so far returned (tasks never started have none). Without ``stop`` an
+    interrupt propagates as before.
     """
     if n_workers < 1:
         raise ValueError(f"n_workers must be >= 1, got {n_workers}")
@@ -91,27 +96,40 @@ def run_isolated(
     pending = deque(enumerate(tasks))
     running: dict[int, tuple[Any, Connection]] = {}
     outcomes: dict[int, Outcome] = {}
+    stopped = False
     try:
-        while pending or running:
-            while pending and len(running) < n_workers:
-                index, task = pending.popleft()
-                receiver, sender = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(cloudpickle.dumps(task), sender))
-                proc.start()
-                sender.close()
-                running[index] = (proc, receiver)
-            ready = set(
-                wait([c for _, c in running.values()] + [p.sentinel for p, _ in running.values()])
-            )
-            for index, (proc, conn) in list(running.items()):
-                if conn in ready or proc.sentinel in ready:
-                    del running[index]
-                    outcomes[index] = _collect(index, proc, conn)
-                    if on_outcome is not None:
-                        on_outcome(outcomes[index])
+        try:
+            while pending or running:
+                while pending and len(running) < n_workers and not (stop is not None and stop()):
+                    index, task = pending.popleft()
+                    receiver, sender = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_child, args=(cloudpickle.dumps(task), sender))
+                    proc.start()
+                    sender.close()
+                    running[index] = (proc, receiver)
+                if not running:  # stopped before another task started
+                    break
+                handles = [c for _, c in running.values()] + [
+                    p.sentinel for p, _ in running.values()
+                ]
+                ready = set(wait(handles))
+                for index, (proc, conn) in list(running.items()):
+                    if conn in ready or proc.sentinel in ready:
+                        del running[index]
+                        outcomes[index] = _collect(index, proc, conn)
+                        if on_outcome is not None:
+                            on_outcome(outcomes[index])
+        except KeyboardInterrupt:
+            if stop is None or not stop():
+                raise
+            stopped = True
     finally:
-        for proc, conn in running.values():  # interrupted: do not leave workers behind
+        for index, (proc, conn) in running.items():  # interrupted: do not leave workers behind
             proc.terminate()
             proc.join()
             conn.close()
+            if stopped:  # its job was abandoned: an outcome, so that it counts as failed
+                outcomes[index] = Outcome(
+                    index, error="stopped by a signal (worker terminated)", exitcode=proc.exitcode
+                )
     return [outcomes[i] for i in sorted(outcomes)]

@@ -10,7 +10,10 @@ then ends the process with status 1 when any job of this sweep failed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -21,7 +24,10 @@ from radiogenomics.results import layout
 log = logging.getLogger(__name__)
 
 FAILED_EXIT_STATUS = 1
+SUMMARY_FAILED_EXIT_STATUS = 2  # the sweep summary could not be written (disk full, permission)
 _failed: list[str] = []  # the failed jobs of the sweep running in this process (their overrides)
+_summary_errors: list[str] = []  # why the sweep summary could not be written (one line each)
+_stop_signal: list[int] = []  # SIGINT/SIGTERM that stopped the sweep (the serial launcher)
 
 
 def record_failure(overrides: Sequence[str] | None) -> None:
@@ -34,13 +40,79 @@ def failed_jobs() -> list[str]:
     return list(_failed)
 
 
+def record_summary_failure(line: str) -> None:
+    """The sweep summary could not be written: the sweep then exits with status 2."""
+    _summary_errors.append(line)
+
+
+def record_stop(signum: int) -> None:
+    """A signal stopped the sweep: it then exits with status 128 + signum (130 for SIGINT)."""
+    if not _stop_signal:
+        _stop_signal.append(int(signum))
+
+
+def stop_signal() -> int | None:
+    """The signal that stopped the running sweep, if any."""
+    return _stop_signal[0] if _stop_signal else None
+
+
 def reset() -> None:
     """Forget the recorded failures (a new sweep starts)."""
     _failed.clear()
+    _summary_errors.clear()
+    _stop_signal.clear()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the sweep runs: SIGINT/SIGTERM stop it (recorded for the exit status) instead of
+    only ending the running job. The first one interrupts that job (``KeyboardInterrupt``: the
+    job removes its partial files, Lightning stops its fit); later ones are only logged."""
+    if threading.current_thread() is not threading.main_thread():  # signals are main-thread only
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop_signal() is not None:
+            log.warning("%s again: the sweep is stopping already", signal.Signals(signum).name)
+            return
+        record_stop(signum)
+        log.error("%s: stopping the sweep (the running job is abandoned)",
+                  signal.Signals(signum).name)  # fmt: skip
+        raise KeyboardInterrupt
+
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, old in previous.items():  # Lightning may have left SIGINT ignored: restore ours
+            signal.signal(s, old if old is not None else signal.SIG_DFL)
+
+
+def log_stop(n_started: int, n_jobs: int) -> None:
+    """The one line on a sweep stopped by a signal (after its running job was abandoned)."""
+    signum = stop_signal()
+    assert signum is not None
+    log.error(
+        "sweep stopped by %s after %d of %d job(s) started; the summary covers the finished jobs "
+        "and %s/%s lists the rest; rerun the same command to resume (finished jobs are skipped); "
+        "exit status %d",
+        signal.Signals(signum).name, n_started, n_jobs, layout.SUMMARY_DIR, layout.MISSING_JOBS,
+        128 + signum,
+    )  # fmt: skip
 
 
 class SweepExitStatus(Callback):
-    """Hydra callback: exit with status 1 at the end of a sweep in which a job failed."""
+    """Hydra callback: the sweep's exit status, once the summary is written (or failed to be).
+
+    128 + the signal's number when SIGINT/SIGTERM stopped the sweep (130, 143); else 2 when the
+    summary could not be written; else 1 when a job failed; else the process goes on (status 0).
+    """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """A new sweep: no failures yet."""
@@ -48,7 +120,11 @@ class SweepExitStatus(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """After the summary: a sweep with failed jobs ends the process with status 1."""
-        failed = failed_jobs()
+        failed, signum = failed_jobs(), stop_signal()
+        if signum is not None:
+            raise SystemExit(128 + signum)  # the launcher logged the stop and what is left
+        if _summary_errors:
+            raise SystemExit(SUMMARY_FAILED_EXIT_STATUS)  # its one line is logged already
         if not failed:
             return
         log.error(

@@ -11,7 +11,9 @@ from omegaconf import DictConfig
 
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.launch.sweep_status import record_summary_failure
 from radiogenomics.results import layout
+from radiogenomics.utils import error_line, os_error_line
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,24 @@ class SweepSummary(Callback):
         if config.get("task") != "finetune":
             return
         sweep_dir = Path(config.hydra.sweep.dir)
-        summarize(sweep_dir, fdr=self.fdr, min_patients=self.min_patients)
+        try:
+            summarize(sweep_dir, fdr=self.fdr, min_patients=self.min_patients)
+        except Exception as err:  # Hydra would only warn, and the sweep would exit 0
+            line = summary_error_line(layout.summary_dir(sweep_dir), err)
+            log.error("%s", line)
+            record_summary_failure(line)  # SweepExitStatus: exit status 2
+            return
         log.info("sweep summary written to %s", layout.summary_dir(sweep_dir))
         log_sweep(config, sweep_dir)  # no-op unless logger=wandb
+
+
+def summary_error_line(summary_dir: Path, err: BaseException) -> str:
+    """One line on why ``summary/`` could not be written (disk full, permission, a bug)."""
+    reason = os_error_line(err) if isinstance(err, OSError) else None
+    if reason is None:
+        reason = f"{type(err).__name__}: {error_line(err)}"
+    return (
+        f"summary error: the sweep summary in {summary_dir} could not be written ({reason}); "
+        "the jobs' results are kept: free space or fix the permission, then rerun the same "
+        "command (finished jobs are skipped)"
+    )

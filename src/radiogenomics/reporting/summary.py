@@ -64,7 +64,10 @@ def summarize(
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
     metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
-    write_csv(out / layout.FOLDS, metrics.drop(columns=["classes", "environment"], errors="ignore"))
+    write_csv(
+        out / layout.FOLDS,
+        metrics.drop(columns=["classes", "environment", "inputs"], errors="ignore"),
+    )
     write_csv(out / layout.PREDICTIONS, predictions)
     # interpretation reads the first CV repeat, where every held-out patient appears once
     first_metrics, first_predictions = first_repeat(metrics), first_repeat(predictions)

@@ -7,6 +7,7 @@ CV on the training folds. Both return a :class:`~radiogenomics.models.result.Fol
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -22,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
-from radiogenomics.data.io import DataError
+from radiogenomics.data.io import DataError, resolve_path
 from radiogenomics.data.splits import FoldSplit, make_fold_split, null_labels, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
@@ -86,8 +87,13 @@ def run_finetune(cfg: DictConfig) -> dict:
     if metrics_path.exists():
         done = finished_job(metrics_path)
         if done.get("config_hash") == job_hash and cfg.get("resume", True):
-            log.info("job already complete (%s exists): skipping", metrics_path)
-            return done
+            changed = changed_input(done, cfg, out_dir)
+            if changed is None:
+                log.info("job already complete (%s exists): skipping", metrics_path)
+                return done
+            if not cfg.get("overwrite", False):
+                raise DataError(changed)
+            log.warning("%s; overwrite=true: running the job again", changed)
         if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
             raise DataError(
                 f"{out_dir} already holds a finished job of another config (config_hash "
@@ -154,6 +160,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         "elapsed_s": round(time.perf_counter() - start, 3),
         "environment": job_environment(),  # CPU capability, threads, numeric package versions
         "config_hash": job_hash,
+        "inputs": input_fingerprints(cfg),  # sha256 of each data file: resume notices a change
     }
     if cfg.get("save_model", True):
         write_model_bundle(out_dir / layout.MODEL_DIR, cfg, cohort, tc, split, result, metrics)
@@ -186,6 +193,73 @@ def finished_job(metrics_path: Path) -> dict:
         log.warning("cannot read %s: %s", metrics_path, err)
         return {}
     return done if isinstance(done, dict) else {}
+
+
+DATA_FILE_KEYS = (
+    "expression_file", "traits_file", "label_files", "pretrain_expression_file", "clinical_file",
+)  # fmt: skip
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes; remembered per (path, size, mtime) within the process."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def input_fingerprints(cfg: DictConfig) -> dict[str, dict[str, str]]:
+    """``{"data.label_files[0]": {"path": ..., "sha256": ...}, ...}``: the job's data files.
+
+    Expression, label, pretraining and clinical files that exist (a synthetic cohort has none).
+    Recorded in metrics.json; :func:`changed_input` compares them when a finished job is resumed.
+    """
+    data = cfg.get("data") or {}
+    found: dict[str, dict[str, str]] = {}
+    for key in DATA_FILE_KEYS:
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        many = OmegaConf.is_list(value) or isinstance(value, list | tuple)
+        values = list(value) if many else [value]
+        for i, item in enumerate(values):
+            name = f"data.{key}[{i}]" if many else f"data.{key}"
+            try:
+                path = resolve_path(str(item)).resolve()
+                if path.is_file():
+                    found[name] = {"path": str(path), "sha256": sha256_of(path)}
+            except (OSError, DataError):  # not this check's business: validation reports it
+                continue
+    return found
+
+
+def changed_input(done: dict, cfg: DictConfig, out_dir: Path) -> str | None:
+    """Why the finished job ``done`` (its metrics.json) is stale, or None if its inputs are unchanged.
+
+    Compares the sha256 recorded for each data file with the file's bytes now; a job finished
+    before the fingerprints were recorded counts as unchanged.
+    """
+    recorded = done.get("inputs")
+    if not isinstance(recorded, dict) or not recorded:
+        return None
+    now = input_fingerprints(cfg)
+    for name, then in recorded.items():
+        current = now.get(name)
+        if not isinstance(then, dict) or current is None:
+            continue
+        if then.get("sha256") != current["sha256"]:
+            return (
+                f"{current['path']} changed since the finished job {out_dir} was run ({name}: "
+                f"sha256 {str(then.get('sha256'))[:12]} -> {current['sha256'][:12]}); use a new "
+                "hydra.sweep.dir or overwrite=true"
+            )
+    return None
 
 
 def check_output_dir(out_dir: Path) -> None:

@@ -691,15 +691,19 @@ def _check_interpreters(cfg: DictConfig) -> None:
 
 
 def _job_complete(cfg: DictConfig) -> bool:
-    """Whether ``task=finetune`` will skip this job (its metrics.json, same config)."""
+    """Whether ``task=finetune`` will skip this job (its metrics.json, same config and data)."""
     from radiogenomics.results import layout
-    from radiogenomics.tasks.finetune import config_hash
+    from radiogenomics.tasks.finetune import changed_input, config_hash
 
     try:
-        metrics = Path(str(_get(cfg, "paths.output_dir", "."))) / layout.METRICS
+        out_dir = Path(str(_get(cfg, "paths.output_dir", ".")))
+        metrics = out_dir / layout.METRICS
         if not cfg.get("resume", True) or not metrics.is_file():
             return False
-        return json.loads(metrics.read_text()).get("config_hash") == config_hash(cfg)
+        done = json.loads(metrics.read_text())
+        if done.get("config_hash") != config_hash(cfg):
+            return False
+        return changed_input(done, cfg, out_dir) is None  # changed data: not complete
     except (OSError, ValueError, AttributeError):  # ConfigError is a ValueError
         return False
 
