@@ -40,12 +40,12 @@ def calibration_figure(
     ax.set_yscale("log")
     ax.set_xticks(range(len(tests)))
     ax.set_xticklabels(tests, rotation=20)
-    ax.set_ylabel("smallest q over the collection's sets")
+    ax.set_ylabel("smallest q over the collection's sets (floor 1e-12)")
     n_any = {t: int((twins[f"n_called_{t}"] > 0).sum()) for t in tests}
     ax.set_title(
         "Masking calls on permuted twins: "
         + ", ".join(f"{t} {n_any[t]}/{len(twins)}" for t in tests[:3]),
         fontsize=8,
     )
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center right")
     return save_figure(fig, path)
