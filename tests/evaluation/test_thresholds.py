@@ -86,6 +86,7 @@ def _script(name: str):
 
 def test_script_defaults_are_the_python_defaults(tmp_path, monkeypatch):
     seen = {}
+    (tmp_path / "multirun.yaml").write_text("")  # the scripts take only sweep dirs
     script = _script("summarize")
     monkeypatch.setattr(script, "summarize", lambda *a, **kw: seen.update(kw) or _Empty())
     script.main([str(tmp_path)])
