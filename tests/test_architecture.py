@@ -13,7 +13,7 @@ PACKAGE = ROOT / "src" / "radiogenomics"
 
 # lowest first: a module may import its own layer and the layers before it, never one after it
 LAYERS = [
-    {"utils", "hydra_resolvers", "cli", "progress", "environment", "lock"},
+    {"utils", "hydra_resolvers", "cli", "progress", "environment", "lock", "sweep_state"},
     {"data"},
     {"results"},
     {"evaluation"},
@@ -25,7 +25,7 @@ LAYERS = [
     {"launch"},
     {"tuning"},
     {"tasks"},
-    {"reproduce"},
+    {"reproduce", "script_args"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 LAYOUT = PACKAGE / "results" / "layout.py"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,49 +20,20 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from radiogenomics.results import layout
+from radiogenomics.sweep_state import (  # noqa: F401  (re-exported: launchers record here)
+    _summary_errors,
+    failed_jobs,
+    record_failure,
+    record_stop,
+    record_summary_failure,
+    reset,
+    stop_signal,
+)
 
 log = logging.getLogger(__name__)
 
 FAILED_EXIT_STATUS = 1
 SUMMARY_FAILED_EXIT_STATUS = 2  # the sweep summary could not be written (disk full, permission)
-_failed: list[str] = []  # the failed jobs of the sweep running in this process (their overrides)
-_summary_errors: list[str] = []  # why the sweep summary could not be written (one line each)
-_stop_signal: list[int] = []  # SIGINT/SIGTERM that stopped the sweep (the serial launcher)
-
-
-def record_failure(overrides: Sequence[str] | None) -> None:
-    """Count one failed job of the running sweep (called in the launching process)."""
-    _failed.append(" ".join(str(o) for o in overrides or ()))
-
-
-def failed_jobs() -> list[str]:
-    """The failed jobs recorded since the sweep started, as override lines."""
-    return list(_failed)
-
-
-def record_summary_failure(line: str) -> None:
-    """The sweep summary could not be written: the sweep then exits with status 2."""
-    _summary_errors.append(line)
-
-
-def record_stop(signum: int) -> None:
-    """A signal stopped the sweep: it then exits with status 128 + signum (130 for SIGINT)."""
-    if not _stop_signal:
-        _stop_signal.append(int(signum))
-
-
-def stop_signal() -> int | None:
-    """The signal that stopped the running sweep, if any."""
-    return _stop_signal[0] if _stop_signal else None
-
-
-def reset() -> None:
-    """Forget the recorded failures (a new sweep starts)."""
-    _failed.clear()
-    _summary_errors.clear()
-    _stop_signal.clear()
-
-
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

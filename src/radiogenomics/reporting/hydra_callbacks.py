@@ -11,8 +11,8 @@ from omegaconf import DictConfig
 
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
-from radiogenomics.launch.sweep_status import record_summary_failure
 from radiogenomics.results import layout
+from radiogenomics.sweep_state import record_summary_failure
 from radiogenomics.utils import error_line, os_error_line
 
 log = logging.getLogger(__name__)
