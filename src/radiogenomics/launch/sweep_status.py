@@ -5,19 +5,25 @@ failed jobs through :func:`radiogenomics.launch.jobs.tolerant`, which records th
 sweep goes on and the multirun-end callbacks (the sweep summary) run. :class:`SweepExitStatus`,
 the last of those callbacks to run (first in ``hydra.callbacks``: Hydra calls them in reverse),
 then ends the process with status 1 when any job of this sweep failed.
+
+A finished job refused on resume because its data files changed (:func:`record_stale`, called in
+the job's process, whichever launcher) is noted in ``<sweep dir>/.stale_inputs/``: the summary is
+then left as it was and the sweep ends with one ``data error:`` line and status 2.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.results import layout
 
@@ -25,6 +31,8 @@ log = logging.getLogger(__name__)
 
 FAILED_EXIT_STATUS = 1
 SUMMARY_FAILED_EXIT_STATUS = 2  # the sweep summary could not be written (disk full, permission)
+STALE_EXIT_STATUS = 2  # a finished job's input files changed: refused, the summary left as it was
+STALE_DIR = ".stale_inputs"  # in the sweep dir: one line per job refused as stale (any process)
 _failed: list[str] = []  # the failed jobs of the sweep running in this process (their overrides)
 _summary_errors: list[str] = []  # why the sweep summary could not be written (one line each)
 _stop_signal: list[int] = []  # SIGINT/SIGTERM that stopped the sweep (the serial launcher)
@@ -56,11 +64,44 @@ def stop_signal() -> int | None:
     return _stop_signal[0] if _stop_signal else None
 
 
-def reset() -> None:
-    """Forget the recorded failures (a new sweep starts)."""
+def reset(sweep_dir: Path | None = None) -> None:
+    """Forget the recorded failures (a new sweep starts), also the stale jobs of ``sweep_dir``."""
     _failed.clear()
     _summary_errors.clear()
     _stop_signal.clear()
+    if sweep_dir is not None:
+        shutil.rmtree(sweep_dir / STALE_DIR, ignore_errors=True)
+
+
+def record_stale(out_dir: Path, line: str) -> None:
+    """A finished job was refused because its input files changed (called in the job, which may
+    run in a worker process): noted in the sweep dir, so that the sweep exits with status 2 and
+    leaves its summary as it was. Outside a sweep (``-m``) there is nothing to note."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    stale = Path(str(HydraConfig.get().sweep.dir)) / STALE_DIR
+    try:
+        stale.mkdir(parents=True, exist_ok=True)
+        (stale / f"{out_dir.name}.txt").write_text(line + "\n")
+    except OSError as err:  # the job still fails with its one line; only the sweep's status differs
+        log.warning("could not note the stale job in %s: %s", stale, err)
+
+
+def sweep_dir_of(config: DictConfig | None) -> Path | None:
+    """The sweep dir of a multirun config (None without one)."""
+    value = OmegaConf.select(config, "hydra.sweep.dir") if config is not None else None
+    return Path(str(value)) if value is not None else None
+
+
+def stale_jobs(sweep_dir: Path) -> list[str]:
+    """The lines of the jobs of this sweep refused as stale (their inputs changed), sorted."""
+    stale = sweep_dir / STALE_DIR
+    if not stale.is_dir():
+        return []
+    return sorted(p.read_text().strip() for p in stale.glob("*.txt"))
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -110,19 +151,25 @@ def log_stop(n_started: int, n_jobs: int) -> None:
 class SweepExitStatus(Callback):
     """Hydra callback: the sweep's exit status, once the summary is written (or failed to be).
 
-    128 + the signal's number when SIGINT/SIGTERM stopped the sweep (130, 143); else 2 when the
-    summary could not be written; else 1 when a job failed; else the process goes on (status 0).
+    128 + the signal's number when SIGINT/SIGTERM stopped the sweep (130, 143); else 2 when a
+    finished job was refused because its input files changed (one line; the summary is left as
+    it was) or the summary could not be written; else 1 when a job failed; else the process goes
+    on (status 0).
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """A new sweep: no failures yet."""
-        reset()
+        reset(sweep_dir_of(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """After the summary: a sweep with failed jobs ends the process with status 1."""
         failed, signum = failed_jobs(), stop_signal()
         if signum is not None:
             raise SystemExit(128 + signum)  # the launcher logged the stop and what is left
+        stale = stale_jobs(sweep_dir) if (sweep_dir := sweep_dir_of(config)) else []
+        if stale:
+            log.error("%s", stale_line(stale))
+            raise SystemExit(STALE_EXIT_STATUS)
         if _summary_errors:
             raise SystemExit(SUMMARY_FAILED_EXIT_STATUS)  # its one line is logged already
         if not failed:
@@ -134,3 +181,12 @@ class SweepExitStatus(Callback):
             layout.SUMMARY_DIR, layout.MISSING_JOBS, FAILED_EXIT_STATUS,
         )  # fmt: skip
         raise SystemExit(FAILED_EXIT_STATUS)
+
+
+def stale_line(stale: Sequence[str]) -> str:
+    """The sweep's one line when finished jobs were refused as stale (the first job's reason)."""
+    more = f" (and {len(stale) - 1} other finished job(s) of this sweep)" if len(stale) > 1 else ""
+    return (
+        f"data error: {stale[0]}{more}; the sweep summary was left as it was; exit status "
+        f"{STALE_EXIT_STATUS}"
+    )
