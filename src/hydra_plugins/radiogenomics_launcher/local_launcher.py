@@ -61,7 +61,12 @@ class LocalLauncher(stock.LocalLauncher):
         """Run every job; a failed one is recorded for the sweep's exit status, never raised; a
         stop signal cancels the jobs still running."""
         from radiogenomics.launch.jobs import tolerant
-        from radiogenomics.launch.sweep_status import log_stop, stop_on_signals, stop_signal
+        from radiogenomics.launch.sweep_status import (
+            log_stop,
+            no_interrupt,
+            stop_on_signals,
+            stop_signal,
+        )
 
         if stop_signal() is not None:  # a signal stopped this sweep in an earlier batch
             return []
@@ -82,8 +87,9 @@ class LocalLauncher(stock.LocalLauncher):
         with stop_on_signals():
             jobs, abandoned = [], set()
             try:
-                jobs = executor.map_array(self, *zip(*job_params, strict=True))
-                while not all(job.done() for job in jobs):
+                with no_interrupt():  # a signal now would lose the handles of submitted jobs
+                    jobs = executor.map_array(self, *zip(*job_params, strict=True))
+                while stop_signal() is None and not all(job.done() for job in jobs):
                     time.sleep(POLL_S)
             except KeyboardInterrupt:  # stop_on_signals recorded the signal
                 pass

@@ -105,6 +105,18 @@ def stale_jobs(sweep_dir: Path) -> list[str]:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_deferred: list[bool] = []  # inside no_interrupt(): a stop signal is recorded, nothing raised
+
+
+@contextmanager
+def no_interrupt() -> Iterator[None]:
+    """Inside :func:`stop_on_signals`: a stop signal only records the stop (no
+    ``KeyboardInterrupt``), e.g. while jobs are submitted, so that no handle is lost."""
+    _deferred.append(True)
+    try:
+        yield
+    finally:
+        _deferred.pop()
 
 
 @contextmanager
@@ -123,7 +135,8 @@ def stop_on_signals() -> Iterator[None]:
         record_stop(signum)
         log.error("%s: stopping the sweep (the running job is abandoned)",
                   signal.Signals(signum).name)  # fmt: skip
-        raise KeyboardInterrupt
+        if not _deferred:  # else the launcher looks at stop_signal() when it may stop
+            raise KeyboardInterrupt
 
     previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
     for s in STOP_SIGNALS:
