@@ -103,3 +103,31 @@ def test_sigterm_stops_a_gpus_launcher_sweep(tmp_path):
     assert "sweep stopped by SIGTERM after 2 of 3 job(s) started" in log, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
     assert not list(sweep.glob("fold=3*/done.txt")) and not list(sweep.glob("fold=4*"))
+
+
+def test_sigint_stops_a_local_launcher_sweep_and_a_rerun_resumes(tmp_path):
+    """hydra/launcher=local (submitit): every job is running when SIGINT comes; they are
+    cancelled (no done.txt), the command exits 130, and a rerun runs them all."""
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, str(PROBE), "-m", "n_folds=6", "fold=0,3,4", "task=probe",
+           f"hydra.sweep.dir={sweep}", "hydra/launcher=local"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, "PROBE_SLEEP_S": "60"}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    end = time.monotonic() + DEADLINE_S
+    while len(list(sweep.glob("fold=*/.hydra"))) < 3 and time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()[0][-3000:]
+        time.sleep(0.05)
+    time.sleep(1.0)  # the jobs are in their sleep
+    started = time.monotonic()
+    code, log = _stop(proc, signal.SIGINT)
+    assert code == 130, log[-3000:]
+    assert time.monotonic() - started < 30, log[-3000:]  # cancelled, not waited for
+    assert "sweep stopped by SIGINT after 3 of 3 job(s) started" in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert not list(sweep.glob("*/done.txt"))
+
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE_S)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    assert len(list(sweep.glob("*/done.txt"))) == 3

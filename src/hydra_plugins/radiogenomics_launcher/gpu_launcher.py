@@ -21,7 +21,12 @@ from radiogenomics.launch.jobs import JobSpec, SlotPolicy, failed_return, tolera
 from radiogenomics.launch.pool import Outcome, run_isolated
 from radiogenomics.launch.slots import CUDA_ENV, Slot, cpu_slots, gpu_slots
 from radiogenomics.launch.sweep_progress import SweepProgress
-from radiogenomics.launch.sweep_status import log_stop, stop_on_signals, stop_signal
+from radiogenomics.launch.sweep_status import (
+    log_stop,
+    stale_jobs,
+    stop_on_signals,
+    stop_signal,
+)
 from radiogenomics.results import layout
 
 log = logging.getLogger(__name__)
@@ -137,7 +142,8 @@ class GpuSlotLauncher(Launcher):
             o.value if o.ok else failed_return(job_overrides[o.index], o.error or "")
             for o in outcomes
         ]
-        if progress.failed:
+        stale = stale_jobs(Path(str(self.config.hydra.sweep.dir)))  # one line at the end
+        if progress.failed and not stale:
             log.warning(
                 "%d of %d jobs failed; finished jobs are summarised, failed ones are listed in "
                 "%s/%s", progress.failed, len(specs), layout.SUMMARY_DIR, layout.MISSING_JOBS,

@@ -33,7 +33,12 @@ from hydra.core.utils import (
 from omegaconf import DictConfig, open_dict
 
 from radiogenomics.launch.jobs import tolerant
-from radiogenomics.launch.sweep_status import log_stop, stop_on_signals, stop_signal
+from radiogenomics.launch.sweep_status import (
+    log_stop,
+    stale_jobs,
+    stop_on_signals,
+    stop_signal,
+)
 from radiogenomics.results import layout
 
 log = logging.getLogger(__name__)
@@ -81,7 +86,8 @@ class SerialLauncher(BasicLauncher):
                     log_stop(started, len(job_overrides))
                     break
         failed = sum(r.status != JobStatus.COMPLETED for r in returns)
-        if failed:
+        stale = stale_jobs(Path(str(self.config.hydra.sweep.dir)))  # one line at the end
+        if failed and not stale:
             log.warning(
                 "%d of %d jobs failed; finished jobs are summarised, failed ones are listed in "
                 "%s/%s", failed, len(returns), layout.SUMMARY_DIR, layout.MISSING_JOBS,

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
 from radiogenomics.results import layout
-from radiogenomics.sweep_state import record_summary_failure
+from radiogenomics.sweep_state import record_summary_failure, stale_jobs
 from radiogenomics.utils import error_line, os_error_line
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class SweepSummary(Callback):
         if config.get("task") != "finetune":
             return
         sweep_dir = Path(config.hydra.sweep.dir)
+        if stale_jobs(sweep_dir):  # inputs changed: keep the old summary (SweepExitStatus: exit 2)
+            return
         try:
             summarize(sweep_dir, fdr=self.fdr, min_patients=self.min_patients)
         except Exception as err:  # Hydra would only warn, and the sweep would exit 0

@@ -28,6 +28,7 @@ from radiogenomics.data.splits import FoldSplit, make_fold_split, null_labels, r
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
 from radiogenomics.evaluation.metrics import as_prob_matrix, auroc, score
+from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
 from radiogenomics.models.result import FoldResult
@@ -92,6 +93,7 @@ def run_finetune(cfg: DictConfig) -> dict:
                 log.info("job already complete (%s exists): skipping", metrics_path)
                 return done
             if not cfg.get("overwrite", False):
+                record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
                 raise DataError(changed)
             log.warning("%s; overwrite=true: running the job again", changed)
         if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
