@@ -270,6 +270,7 @@ def test_crashed_jobs_free_their_slots_and_are_listed_missing(cache_dir, tmp_pat
     assert sorted(missing["jobs"]) == crashed
 
 
+@pytest.mark.slow  # 21 s; the crashed-slot and smaller simulated sweeps stay in the default suite
 def test_twenty_job_sweep_on_simulated_gpus(cache_dir, tmp_path):
     """The issue's check: 20 jobs, 4 slots on 2 GPUs, audited from slot.json (~35-70 s here)."""
     sweep = tmp_path / "sweep"

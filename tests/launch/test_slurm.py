@@ -94,6 +94,7 @@ def test_three_fold_sweep_on_slurm(slurm_cluster, cache_dir, tmp_path):
 
 
 @pytest.mark.slurm
+@pytest.mark.slow  # 36 s; the three-fold sweep on the cluster stays in the default suite
 def test_failed_array_task_still_writes_the_summary(slurm_cluster, cache_dir, tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_sweep(slurm_cluster, cache_dir, sweep, "fold=0,1,99", status=1)
@@ -112,6 +113,7 @@ def test_failed_array_task_still_writes_the_summary(slurm_cluster, cache_dir, tm
 
 
 @pytest.mark.slurm
+@pytest.mark.slow  # 41 s
 def test_scancel_then_rerun_resumes(slurm_cluster, cache_dir, tmp_path):
     sweep = tmp_path / "sweep"
     one_at_a_time = "hydra.launcher.array_parallelism=1"

@@ -34,7 +34,9 @@ from omegaconf import DictConfig, open_dict
 
 from radiogenomics.launch.jobs import tolerant
 from radiogenomics.launch.sweep_status import (
+    allow_interrupt,
     log_stop,
+    no_interrupt,
     stale_jobs,
     stop_on_signals,
     stop_signal,
@@ -65,7 +67,9 @@ class SerialLauncher(BasicLauncher):
         log.info("Launching %d jobs locally", len(job_overrides))
         returns: list[JobReturn] = []
         started = 0
-        with stop_on_signals():
+        # between jobs (config composition, logging set-up) a stop signal is only recorded:
+        # interrupted there, Hydra's own code would end the sweep with a bare error
+        with stop_on_signals(), no_interrupt():
             for i, overrides in enumerate(job_overrides):
                 idx = initial_job_idx + i
                 label = " ".join(filter_overrides(overrides))
@@ -98,18 +102,25 @@ class SerialLauncher(BasicLauncher):
         """One job through Hydra's ``run_job``; an exit or a failure to start becomes FAILED."""
         assert self.config is not None and self.hydra_context is not None
         assert self.task_function is not None
-        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with no_interrupt():  # a signal while Hydra composes the job's config would surface as a
+            # bare composition error (exit 1): it is recorded here and acted on just after
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(
+                self.config, overrides
+            )
+        if stop_signal() is not None:
+            raise KeyboardInterrupt  # the launcher's loop: stopped between jobs, nothing to abandon
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = idx
             sweep_config.hydra.job.num = idx
         try:
-            ret = run_job(
-                hydra_context=self.hydra_context,
-                task_function=self.task_function,
-                config=sweep_config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-            )
+            with allow_interrupt():  # only a running job is interrupted by a stop signal
+                ret = run_job(
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    config=sweep_config,
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
+                )
         except (SystemExit, KeyboardInterrupt, Exception) as err:  # sys.exit in the job, its
             return self.ended_outside_hydra(sweep_config, overrides, err)  # dir not made, a stop
         if ret.status == JobStatus.FAILED:  # the traceback, while the job's log file is open

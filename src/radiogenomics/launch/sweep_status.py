@@ -44,7 +44,7 @@ FAILED_EXIT_STATUS = 1
 SUMMARY_FAILED_EXIT_STATUS = 2  # the sweep summary could not be written (disk full, permission)
 STALE_EXIT_STATUS = 2  # a finished job's input files changed: refused, the summary left as it was
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_deferred: list[bool] = []  # inside no_interrupt(): a stop signal is recorded, nothing raised
+_deferred: list[bool] = []  # innermost True (no_interrupt): a stop is recorded, nothing raised
 
 
 @contextmanager
@@ -52,6 +52,19 @@ def no_interrupt() -> Iterator[None]:
     """Inside :func:`stop_on_signals`: a stop signal only records the stop (no
     ``KeyboardInterrupt``), e.g. while jobs are submitted, so that no handle is lost."""
     _deferred.append(True)
+    try:
+        yield
+    finally:
+        _deferred.pop()
+
+
+@contextmanager
+def allow_interrupt() -> Iterator[None]:
+    """Inside :func:`no_interrupt`: a stop signal interrupts again (``KeyboardInterrupt``), e.g.
+    while one job runs; a stop already recorded interrupts at once."""
+    if stop_signal() is not None:
+        raise KeyboardInterrupt
+    _deferred.append(False)
     try:
         yield
     finally:
@@ -74,7 +87,7 @@ def stop_on_signals() -> Iterator[None]:
         record_stop(signum)
         log.error("%s: stopping the sweep (the running job is abandoned)",
                   signal.Signals(signum).name)  # fmt: skip
-        if not _deferred:  # else the launcher looks at stop_signal() when it may stop
+        if not _deferred or not _deferred[-1]:  # else the launcher looks at stop_signal()
             raise KeyboardInterrupt
 
     previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}

@@ -111,6 +111,8 @@ def run_finetune(cfg: DictConfig) -> dict:
     try:
         metrics = train_and_write(cfg, out_dir, job_hash, start)
     except BaseException:
+        if (out_dir / layout.METRICS).exists():  # written last: the job finished before a stop
+            raise  # signal reached it (a finished job is kept, as resume expects)
         removed = clear_outputs(outputs)
         if removed:
             log.error("job failed: removed its partial files (%s); kept .hydra/ and the log",
