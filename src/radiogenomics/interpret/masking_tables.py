@@ -169,11 +169,14 @@ def control_null(
     """The :class:`ControlNull` of masked control sets (rows of ``probs``; ``scores`` from
     :func:`score_controls`)."""
     sizes = scores["n_genes"].to_numpy()
-    coef = auroc_coefficients(probs, y, len(class_names))
     by_size = {int(s): np.flatnonzero(sizes == s) for s in np.unique(sizes)}
-    return ControlNull(
+    n_classes = len(class_names)
+    return ControlNull(  # one size at a time: never all controls' coefficients at once
         auroc=null_by_size(scores),
-        coefficients={s: coef[rows].mean(axis=0) for s, rows in by_size.items()},
+        coefficients={
+            s: auroc_coefficients(probs[rows], y, n_classes).mean(axis=0)
+            for s, rows in by_size.items()
+        },
     )
 
 
