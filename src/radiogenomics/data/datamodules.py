@@ -73,9 +73,13 @@ class TraitDataModule(pl.LightningDataModule):
         patient_ids: Sequence[str] | None = None,
         genes: Sequence[str] | None = None,
         class_names: Sequence[str] | None = None,
+        inner_fold: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.split = split
+        # cross-fitted ensemble (model.member_split=kfold): fit == val == the training patients,
+        # whose inner fold (one per entry of split.fit) rides along in train and val batches
+        self.inner_fold = None if inner_fold is None else torch.as_tensor(inner_fold).long()
         ids = list(patient_ids) if patient_ids is not None else [str(i) for i in range(len(y))]
         self.patient_ids = {k: [ids[i] for i in idx] for k, idx in self._parts().items()}
         self.genes = list(genes) if genes is not None else [f"g{j}" for j in range(X.shape[1])]
@@ -98,13 +102,17 @@ class TraitDataModule(pl.LightningDataModule):
         counts = torch.bincount(self.y["fit"], minlength=self.n_classes).float()
         return counts.sum() / (self.n_classes * counts.clamp(min=1))
 
+    def _tensors(self, part: str) -> tuple[torch.Tensor, ...]:
+        extra = () if self.inner_fold is None else (self.inner_fold,)
+        return (self.x[part], self.y[part], *extra)
+
     def train_dataloader(self) -> TensorBatches:
         return TensorBatches(
-            self.x["fit"], self.y["fit"], batch_size=self.batch_size, shuffle=True, seed=self.seed
+            *self._tensors("fit"), batch_size=self.batch_size, shuffle=True, seed=self.seed
         )
 
     def val_dataloader(self) -> TensorBatches:
-        return TensorBatches(self.x["val"], self.y["val"], batch_size=len(self.split.val))
+        return TensorBatches(*self._tensors("val"), batch_size=len(self.split.val))
 
     def test_dataloader(self) -> TensorBatches:
         return TensorBatches(self.x["test"], self.y["test"], batch_size=len(self.split.test))

@@ -153,6 +153,38 @@ def make_fold_split(
     )
 
 
+# seed stream of the cross-fitted ensemble's inner folds (model.member_split=kfold)
+MEMBER_STREAM = 0x6B666F6C
+
+
+def member_folds(
+    labels: np.ndarray, train: np.ndarray, k: int, split_seed: int, fold: int, bootstrap=None
+) -> np.ndarray:
+    """Inner fold (0..k-1) of each entry of ``train``: k stratified folds of the training patients.
+
+    Member j of a cross-fitted ensemble trains on every fold but j and is early-stopped on fold j.
+    Folds are drawn over distinct patients (a bootstrap's repeated index stays in one fold), seeded
+    by (split_seed[, bootstrap], fold). Held-out patients are not in ``train`` and get no fold.
+    """
+    train = np.asarray(train)
+    unique = np.unique(train)
+    y = np.asarray(labels)[unique]
+    _, counts = np.unique(y, return_counts=True)
+    if k < 2 or counts.min() < k:
+        raise DataError(
+            f"model.member_split=kfold with model.ensemble={k} needs >= {max(k, 2)} training "
+            f"patients of every class, but this fold's smallest class has {counts.min()}; lower "
+            "model.ensemble"
+        )
+    keys = (split_seed, fold, MEMBER_STREAM) if bootstrap is None else (
+        split_seed, bootstrap, fold, MEMBER_STREAM)  # fmt: skip
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=_seed(*keys))
+    of_patient = np.empty(len(unique), dtype=np.int64)
+    for j, (_, part) in enumerate(skf.split(np.zeros(len(unique)), y)):
+        of_patient[part] = j
+    return of_patient[np.searchsorted(unique, train)]
+
+
 # seed stream of the permutation-null labels (issue 17), apart from the split and bootstrap streams
 NULL_STREAM = 0x6E756C6C
 

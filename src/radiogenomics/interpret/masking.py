@@ -61,6 +61,8 @@ class MaskableNetwork:
                 "masking needs the network in eval mode (BatchNorm running statistics, no "
                 "dropout): call module.eval() on the best checkpoint first"
             )
+        if getattr(module, "ensemble", 1) > 1:
+            return cls._from_ensemble(module)
         affine = [_block_affine(block) for block in module.blocks]
         (weight, bias, first_act), later = affine[0], affine[1:]
         head_weight, head_bias = module.head.weight.detach(), module.head.bias.detach()
@@ -74,6 +76,32 @@ class MaskableNetwork:
 
         # (genes, hidden) layout: a gene's weights are one contiguous row to gather
         return cls(weight.T.contiguous(), bias, tail, int(module.n_classes))
+
+    @classmethod
+    def _from_ensemble(cls, module: nn.Module) -> MaskableNetwork:
+        """A batched ensemble: the members' first layers side by side as one (genes, k * hidden)
+        map; the tail runs every member (one batched matmul per layer) and returns the mean of
+        the members' probabilities, which is what the ensemble outputs."""
+        from radiogenomics.models.ensemble import mean_probability_logits
+
+        k = module.ensemble
+        affine = [block.affine() for block in module.blocks]  # (k, out, in), (k, out) each
+        (weight, bias), later = affine[0], affine[1:]
+        acts = [block.act for block in module.blocks]
+        head_weight = module.head.member_weight().detach()
+        head_bias = module.head.bias.detach()
+        hidden = weight.shape[1]
+
+        def tail(z: torch.Tensor) -> torch.Tensor:
+            h = acts[0](z.view(len(z), k, hidden).transpose(0, 1))  # (k, rows, hidden)
+            for (w, b), act in zip(later, acts[1:], strict=True):
+                h = act(torch.baddbmm(b[:, None, :], h, w.transpose(1, 2)))
+            logits = torch.baddbmm(head_bias[:, None, :], h, head_weight.transpose(1, 2))
+            logits = logits.squeeze(-1) if module.n_classes == 2 else logits
+            return module.probabilities(mean_probability_logits(logits, module.n_classes == 2))
+
+        weight_t = weight.permute(2, 0, 1).reshape(weight.shape[2], k * hidden).contiguous()
+        return cls(weight_t, bias.reshape(-1), tail, int(module.n_classes))
 
     def probs(self, pre_activations: torch.Tensor, batch_size: int) -> torch.Tensor:
         """Apply the tail to (rows, hidden) pre-activations in chunks of ``batch_size`` rows."""

@@ -14,6 +14,13 @@ from torchmetrics.utilities import dim_zero_cat
 from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.autoencoder import check_finite_loss
 from radiogenomics.models.blocks import build_blocks, build_optimizer
+from radiogenomics.models.ensemble import (
+    ENSEMBLE_STYLES,
+    MEMBER_SPLITS,
+    EnsembleLinear,
+    build_ensemble_blocks,
+    mean_probability_logits,
+)
 
 GENE_FILTERS = ("none", "variance", "anova")  # model.gene_filter.method
 PENALTIES = ("l1", "group_lasso")  # model.penalty.kind
@@ -88,7 +95,16 @@ class EpochAUROC(Metric):
 
 
 class ClassifierModule(pl.LightningModule):
-    """Input dropout, DenseBlocks, linear head: one logit (binary) or K logits (multiclass)."""
+    """Input dropout, DenseBlocks, linear head: one logit (binary) or K logits (multiclass).
+
+    ``ensemble=k > 1``: k members in one model (:mod:`radiogenomics.models.ensemble`), stacked
+    along a leading member dimension; ``member_logits`` gives (k, n[, K]), ``forward`` the logits
+    of the members' mean probability (so ``probabilities(forward(x))`` is the ensemble's output
+    everywhere: selection, test, bundles, masking, saliency); training minimises the mean of the
+    members' losses. ``member_split="kfold"``: batches carry each patient's inner fold and member
+    j trains on the other folds only and is scored on its own (see :mod:`..callbacks.best_weights`).
+    ``ensemble=1`` is the single network, unchanged.
+    """
 
     def __init__(
         self,
@@ -105,6 +121,9 @@ class ClassifierModule(pl.LightningModule):
         input_mask: bool = False,
         penalty: str = "l1",
         penalty_weight: float = 0.0,
+        ensemble: int = 1,
+        ensemble_style: str = "packed",
+        member_split: str = "shared",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -117,13 +136,31 @@ class ClassifierModule(pl.LightningModule):
                 "a first-layer penalty needs a trainable first layer (freeze_layers=0)"
             )
         self.penalty, self.penalty_weight = penalty, float(penalty_weight)
+        if int(ensemble) < 1:
+            raise ValueError(f"ensemble={ensemble} must be >= 1")
+        if ensemble_style not in ENSEMBLE_STYLES:
+            raise ValueError(f"unknown ensemble_style {ensemble_style!r}; choose {ENSEMBLE_STYLES}")
+        if member_split not in MEMBER_SPLITS:
+            raise ValueError(f"unknown member_split {member_split!r}; choose {MEMBER_SPLITS}")
+        if member_split == "kfold" and (ensemble < 2 or ensemble_style != "packed"):
+            raise ValueError("member_split=kfold needs ensemble >= 2 and ensemble_style=packed")
+        self.ensemble, self.ensemble_style = int(ensemble), ensemble_style
+        self.member_split = member_split
         hidden_dims = list(hidden_dims)
         if not 0 <= freeze_layers <= len(hidden_dims):
             raise ValueError(f"freeze_layers={freeze_layers} must be in 0..{len(hidden_dims)}")
         self.n_classes = n_classes
         self.input_dropout = nn.Dropout(input_dropout)
-        self.blocks = build_blocks(n_genes, hidden_dims, activation, batchnorm, dropout)
-        self.head = nn.Linear(hidden_dims[-1], 1 if n_classes == 2 else n_classes)
+        n_out = 1 if n_classes == 2 else n_classes
+        if self.ensemble == 1:
+            self.blocks = build_blocks(n_genes, hidden_dims, activation, batchnorm, dropout)
+            self.head = nn.Linear(hidden_dims[-1], n_out)
+        else:
+            self.blocks = build_ensemble_blocks(
+                self.ensemble, n_genes, hidden_dims, activation, batchnorm, dropout, ensemble_style
+            )
+            # one head per member (TabM too): packed for both styles, it is tiny
+            self.head = EnsembleLinear(self.ensemble, hidden_dims[-1], n_out, "packed")
         weights = torch.ones(n_classes) if class_weights is None else torch.tensor(class_weights)
         self.register_buffer("class_weights", weights.float())
         self.input_mask = input_mask
@@ -134,6 +171,9 @@ class ClassifierModule(pl.LightningModule):
         for block in self.blocks[:freeze_layers]:
             block.requires_grad_(False)
         self.val_auroc = EpochAUROC()
+        self._kfold_val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.member_val_auroc: np.ndarray | None = None  # kfold: each member on its inner fold
+        self.oof_probs: np.ndarray | None = None  # kfold: this epoch's out-of-fold probabilities
         self.train()  # puts frozen blocks in eval mode now: Lightning restores captured modes
         self.test_probs: np.ndarray | None = None
 
@@ -145,6 +185,10 @@ class ClassifierModule(pl.LightningModule):
                 f"classifier {len(self.blocks)} hidden layers"
             )
         for i in range(n_layers):
+            if self.ensemble > 1:
+                self._check_transfer(i, encoder[i])
+                self.blocks[i].load_block(encoder[i])
+                continue
             src, dst = encoder[i].state_dict(), self.blocks[i].state_dict()
             for key in dst:
                 if key not in src or src[key].shape != dst[key].shape:
@@ -156,6 +200,35 @@ class ClassifierModule(pl.LightningModule):
                     )
             self.blocks[i].load_state_dict(src, strict=False)
         self.zero_masked_weights()
+
+    def _check_transfer(self, i: int, block: nn.Module) -> None:
+        """An encoder block must match ensemble block i's sizes (copied into every member)."""
+        src, dst = block.linear.weight, self.blocks[i].linear
+        if tuple(src.shape) != (dst.out_features, dst.in_features):
+            raise ValueError(
+                f"cannot transfer layer {i + 1}: linear.weight is {tuple(src.shape)} in the "
+                f"autoencoder but {(dst.out_features, dst.in_features)} in the classifier; use "
+                "the same hidden sizes (model.hidden_dims vs pretrain.hidden_dims) for "
+                "transferred layers"
+            )
+
+    def member_state_keys(self) -> list[str]:
+        """state_dict keys of per-member tensors (leading member dimension): packed ensembles."""
+        from radiogenomics.models.ensemble import EnsembleBatchNorm
+
+        keys = []
+        for name, module in self.named_modules():
+            if isinstance(module, EnsembleLinear) and module.style == "packed":
+                keys += [f"{name}.weight", f"{name}.bias"]
+            elif isinstance(module, EnsembleBatchNorm):
+                keys += [f"{name}.{t}" for t in ("weight", "bias", "running_mean", "running_var")]
+        return keys
+
+    def first_layer_weights(self) -> torch.Tensor:
+        """The first layer's weights per member, (members, hidden, genes) (one member if k=1)."""
+        if self.ensemble == 1:
+            return self.blocks[0].linear.weight[None]
+        return self.blocks[0].linear.member_weight()
 
     def set_input_mask(self, mask: np.ndarray) -> None:
         """Keep only the genes where ``mask`` is true (the others enter as 0, the fit mean)."""
@@ -184,10 +257,25 @@ class ClassifierModule(pl.LightningModule):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits: shape (n,) for binary traits, (n, K) for multiclass."""
+        """Logits: shape (n,) for binary traits, (n, K) for multiclass.
+
+        An ensemble's are the logits of its members' mean probability."""
+        if self.ensemble > 1:
+            return mean_probability_logits(self.member_logits(x), self.n_classes == 2)
         if self.input_mask:
             x = x * self.gene_mask
         h = self.input_dropout(x)
+        for block in self.blocks:
+            h = block(h)
+        logits = self.head(h)
+        return logits.squeeze(-1) if self.n_classes == 2 else logits
+
+    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Each member's logits, (k, n) binary or (k, n, K): one batched pass (ensemble only)."""
+        if self.input_mask:
+            x = x * self.gene_mask
+        # (k, n, genes) view; dropout draws each member's own input mask in training
+        h = self.input_dropout(x.unsqueeze(0).expand(self.ensemble, -1, -1))
         for block in self.blocks:
             h = block(h)
         logits = self.head(h)
@@ -206,17 +294,60 @@ class ClassifierModule(pl.LightningModule):
             return (per_patient * self.class_weights[y]).mean()
         return nn.functional.cross_entropy(logits, y, weight=self.class_weights)
 
+    def member_loss(
+        self, logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Mean over members of each member's class-balanced cross-entropy; ``mask`` (k, n):
+        the patients each member trains on (kfold), the others leave its loss untouched."""
+        w = self.class_weights[y]
+        if self.n_classes == 2:
+            per = nn.functional.binary_cross_entropy_with_logits(
+                logits, y.float().expand_as(logits), reduction="none"
+            )
+            per, norm = per * w, torch.ones_like(per)  # binary: mean of weighted losses
+        else:
+            per = nn.functional.cross_entropy(
+                logits.transpose(1, 2), y.expand(logits.shape[0], -1), reduction="none"
+            )
+            per, norm = per * w, w.expand_as(per)  # as cross_entropy(weight=): weighted mean
+        if mask is not None:
+            per, norm = per * mask, norm * mask
+        return (per.sum(dim=1) / norm.sum(dim=1).clamp(min=1e-12)).mean()
+
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = self.loss(self(x), y)
+        if self.ensemble > 1:
+            x, y = batch[0], batch[1]
+            mask = None
+            if len(batch) > 2:  # kfold: member j trains on patients outside inner fold j
+                members = torch.arange(self.ensemble, device=y.device)[:, None]
+                mask = (batch[2][None, :] != members).float()
+            loss = self.member_loss(self.member_logits(x), y, mask)
+        else:
+            x, y = batch
+            loss = self.loss(self(x), y)
         if self.penalty_weight > 0:
-            weight = self.blocks[0].linear.weight
-            loss = loss + self.penalty_weight * first_layer_penalty(weight, self.penalty)
+            if self.ensemble > 1:  # mean over members, as the loss: each member's objective
+                weights = self.first_layer_weights()
+                penalty = sum(first_layer_penalty(w, self.penalty) for w in weights)
+                loss = loss + self.penalty_weight * penalty / self.ensemble
+            else:
+                weight = self.blocks[0].linear.weight
+                loss = loss + self.penalty_weight * first_layer_penalty(weight, self.penalty)
         check_finite_loss(self, loss, "fine-tuning", "model.optimizer.lr")
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
+        if len(batch) > 2:  # kfold: each member scored on its own inner fold only
+            x, y, inner = batch
+            member_logits = self.member_logits(x)
+            mask = inner[None, :] == torch.arange(self.ensemble, device=y.device)[:, None]
+            loss = self.member_loss(member_logits, y, mask.float())
+            check_finite_loss(self, loss, "fine-tuning", "model.optimizer.lr", "validation")
+            probs = self.probabilities(member_logits)
+            self._kfold_val.append((probs.detach().float().cpu(), y.cpu(), inner.cpu()))
+            self.log("val_loss", loss, on_step=False, on_epoch=True)
+            return
         x, y = batch
         logits = self(x)
         loss = self.loss(logits, y)
@@ -225,12 +356,31 @@ class ClassifierModule(pl.LightningModule):
         self.log("val_loss", loss, on_step=False, on_epoch=True)
 
     def on_validation_epoch_end(self) -> None:
+        if self._kfold_val:
+            self._kfold_epoch_end()
+            return
         # epoch-level AUROC over the whole inner-validation set (never per batch)
         self.log("val_auroc", float(self.val_auroc.compute()), prog_bar=True)
         self.val_auroc.reset()
 
+    def _kfold_epoch_end(self) -> None:
+        """Per-member AUROC on its inner fold, and the pooled out-of-fold AUROC of this epoch."""
+        probs = torch.cat([p for p, _, _ in self._kfold_val], dim=1).numpy()  # (k, n[, K])
+        y = torch.cat([t for _, t, _ in self._kfold_val]).numpy()
+        inner = torch.cat([i for _, _, i in self._kfold_val]).numpy()
+        self._kfold_val = []
+        scores = []
+        for j in range(self.ensemble):
+            own = inner == j
+            scores.append(float(np.nan_to_num(auroc(y[own], probs[j][own]), nan=0.5)))
+        self.member_val_auroc = np.array(scores)
+        self.oof_probs = probs[inner, np.arange(len(y))]
+        self.oof_target, self.oof_inner = y, inner
+        pooled = float(np.nan_to_num(auroc(y, self.oof_probs), nan=0.5))
+        self.log("val_auroc", pooled, prog_bar=True)
+
     def test_step(self, batch, batch_idx):
-        x, _ = batch
+        x = batch[0]
         probs = self.probabilities(self(x)).float().cpu().numpy()
         self.test_probs = (
             probs if self.test_probs is None else np.concatenate([self.test_probs, probs])

@@ -19,15 +19,22 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.callbacks import EarlyStopping
 
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError, resolve_path
-from radiogenomics.data.splits import FoldSplit, make_fold_split, null_labels, repeat_split_seed
+from radiogenomics.data.splits import (
+    FoldSplit,
+    make_fold_split,
+    member_folds,
+    null_labels,
+    repeat_split_seed,
+)
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
-from radiogenomics.evaluation.metrics import as_prob_matrix, auroc, score
+from radiogenomics.evaluation.metrics import as_prob_matrix, score
 from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
@@ -331,7 +338,8 @@ def write_model_bundle(
     metrics: dict,
 ) -> Path:
     """The fold model's bundle: weights, fit-patient preprocessing, trait, config, metrics."""
-    fitted_on = split.fit if cfg.model.family == "nn" else split.train
+    kfold = cfg.model.family == "nn" and member_split(cfg) == "kfold"  # standardised on train
+    fitted_on = split.fit if cfg.model.family == "nn" and not kfold else split.train
     seen = np.unique(split.train)  # fit and inner-validation patients (tuning saw them too)
     return save_bundle(
         directory,
@@ -412,7 +420,20 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         input_mask=gene_filter_method(cfg) != "none",
         penalty=str(OmegaConf.select(m, "penalty.kind", default="l1")),
         penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
+        **ensemble_options(cfg),
     )
+
+
+def ensemble_options(cfg: DictConfig) -> dict:
+    """The classifier's ensemble arguments; none for a single network (its hparams unchanged)."""
+    k = ensemble_size(cfg)
+    if k == 1:
+        return {}
+    return {
+        "ensemble": k,
+        "ensemble_style": str(OmegaConf.select(cfg, "model.ensemble_style", default="packed")),
+        "member_split": member_split(cfg),
+    }
 
 
 def gene_filter_method(cfg: DictConfig) -> str:
@@ -448,7 +469,14 @@ def instantiate_callbacks(cfg: DictConfig) -> list[pl.Callback]:
 
 
 def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit) -> FoldResult:
-    """Train on ``split.fit``, select the epoch on ``split.val``, score ``split.test`` once."""
+    """Train on ``split.fit``, select the epoch on ``split.val``, score ``split.test`` once.
+
+    ``model.ensemble=k``: one batched model of k members (:mod:`radiogenomics.models.ensemble`),
+    selected on the members' mean probability. ``model.member_split=kfold``: the members are
+    cross-fitted on k stratified folds of the training patients (fit + val), each selected on its
+    own fold; the standardizer and class weights then come from all training patients (the
+    held-out fold never enters).
+    """
     m = cfg.model
     if m.freeze_layers > m.transfer_layers:
         raise ValueError(
@@ -459,26 +487,15 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     encoder = None
     if m.transfer_layers > 0:
         encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
-    n_members = int(OmegaConf.select(m, "ensemble", default=1))
-    if n_members == 1:
-        return fit_member(cfg, tc, split, encoder, cfg.seed)[0]
-    members = [fit_member(cfg, tc, split, encoder, cfg.seed + k, k == 0) for k in range(n_members)]
-    scored = [(result, member_val_probs(result.model, dm)) for result, dm in members]
-    return ensemble_result(scored, tc.y[split.val])
-
-
-def fit_member(
-    cfg: DictConfig,
-    tc: TraitCohort,
-    split: FoldSplit,
-    encoder,
-    seed: int,
-    log_it: bool = True,
-) -> tuple[FoldResult, TraitDataModule]:
-    """One network of the fold with ``seed`` (trained on fit, epoch chosen on val, test scored)
-    and its datamodule (an ensemble scores the members' inner validation from it)."""
-    m = cfg.model
+    seed, kfold = cfg.seed, member_split(cfg) == "kfold"
     pl.seed_everything(seed, workers=True, verbose=False)
+    inner = None
+    if kfold:  # cross-fitted members: every training patient is one member's inner validation
+        inner = member_folds(
+            tc.y, split.train, ensemble_size(cfg), int(cfg.split_seed), int(cfg.fold),
+            cfg.get("bootstrap"),
+        )  # fmt: skip
+        split = kfold_split(split)  # fit == val == training patients (standardizer: all of them)
     dm = TraitDataModule(
         tc.X,
         tc.y,
@@ -488,6 +505,7 @@ def fit_member(
         patient_ids=tc.patient_ids,
         genes=tc.genes,
         class_names=tc.spec.class_names,
+        inner_fold=inner,
     )
     module = build_classifier(cfg, tc, dm)
     if encoder is not None:
@@ -501,14 +519,19 @@ def fit_member(
             "callbacks: expected exactly one BestWeights (callbacks.model_checkpoint) to choose "
             f"the epoch on inner validation, found {len(selection)}"
         )
+    if kfold:  # per-member selection and stopping: BestWeights takes over early stopping
+        stoppers = [c for c in callbacks if isinstance(c, EarlyStopping)]
+        if stoppers:
+            selection[0].patience = int(stoppers[0].patience)
+            selection[0].min_delta = abs(float(stoppers[0].min_delta))
+        callbacks = [c for c in callbacks if not isinstance(c, EarlyStopping)]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    loggers = loggers if log_it else []  # an ensemble logs its first member only
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(module, dm)  # the checkpoint callback loads the best weights at fit end
     trainer.test(module, datamodule=dm, verbose=False)
     checkpoint = selection[0]
     module.eval()
-    result = FoldResult(
+    return FoldResult(
         test_probs=module.test_probs,
         n_train=len(split.fit),
         n_val=len(split.val),
@@ -517,27 +540,20 @@ def fit_member(
         epochs_run=int(trainer.current_epoch),
         model=module,
     )
-    return result, dm
 
 
-def member_val_probs(module: ClassifierModule, dm: TraitDataModule) -> np.ndarray:
-    """The selected weights' inner-validation probabilities (eval mode, no gradient)."""
-    import torch
-
-    with torch.inference_mode():
-        return module.probabilities(module(dm.x["val"])).float().cpu().numpy()
+def ensemble_size(cfg: DictConfig) -> int:
+    """``model.ensemble``: members of the fold's network (1: a single network)."""
+    return int(OmegaConf.select(cfg, "model.ensemble", default=1) or 1)
 
 
-def ensemble_result(members: list[tuple[FoldResult, np.ndarray]], y_val: np.ndarray) -> FoldResult:
-    """Mean probability of the members; its inner-validation AUROC is the selection score."""
-    val_probs = np.mean([probs for _, probs in members], axis=0)
-    members = [r for r, _ in members]
-    return FoldResult(
-        test_probs=np.mean([r.test_probs for r in members], axis=0),
-        n_train=members[0].n_train,
-        n_val=members[0].n_val,
-        val_auroc=float(np.nan_to_num(auroc(y_val, val_probs), nan=0.5)),
-        best_epoch=int(np.median([r.best_epoch for r in members])),
-        epochs_run=int(max(r.epochs_run for r in members)),
-        model=None,  # no single network: save_model and interpretation are refused (validation)
-    )
+def member_split(cfg: DictConfig) -> str:
+    """``model.member_split``: shared (one inner-validation split) or kfold (cross-fitted)."""
+    return str(OmegaConf.select(cfg, "model.member_split", default="shared"))
+
+
+def kfold_split(split: FoldSplit) -> FoldSplit:
+    """A cross-fitted ensemble's split: fit and val both hold every training patient (each
+    member masks its own inner fold out of its loss); the held-out fold is untouched."""
+    train = split.train
+    return FoldSplit(fit=train, val=train, test=split.test)

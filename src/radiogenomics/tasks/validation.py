@@ -223,10 +223,7 @@ def _seed(cfg: DictConfig, key: str, offsets: int = 0, why: str = "") -> int | N
 def validate_config(cfg: DictConfig) -> None:
     """Check every option ``cfg.task`` uses; a :class:`ConfigError` names the first mistake."""
     task = _choice(cfg, "task", TASKS)
-    ensemble = _get(cfg, "model.ensemble", None)
-    members = ensemble if _is_int(ensemble) and ensemble > 1 else 1
-    _seed(cfg, "seed", members, why="the ensemble's networks use seed..seed+model.ensemble-1"
-          if members > 1 else "")  # fmt: skip
+    _seed(cfg, "seed")
     _int(cfg, "torch_threads", 0, null=True, example=1, why="0 or null: torch's default")
     if task in ("predict", "interpret", "refit"):
         _not_a_file(cfg, f"{task}.sweep")  # unset or missing: the task says so itself
@@ -420,22 +417,35 @@ def _check_p_much_larger_than_n(cfg: DictConfig, freeze: int) -> None:
                 f"model.freeze_layers={freeze} freezes it; set model.freeze_layers=0 or "
                 "model.penalty.weight=0"
             )
-    ensemble = _int(cfg, "model.ensemble", 1, null=True, example=5)
-    if ensemble is not None and ensemble > 1:
-        if _get(cfg, "save_model", True) or _interpreters_enabled(cfg):
-            raise ConfigError(
-                f"model.ensemble={ensemble} averages {ensemble} networks per fold, which leave no "
-                "single model to save or interpret; add save_model=false (and drop +interpret)"
-            )
+    _check_ensemble(cfg)
 
 
-def _interpreters_enabled(cfg: DictConfig) -> bool:
-    """Whether any ``interpret.*`` callback section is enabled."""
-    sections = _get(cfg, "interpret", None)
-    return isinstance(sections, dict) and any(
-        isinstance(v, dict) and "_target_" in v and v.get("enabled", True)
-        for v in sections.values()
-    )
+def _check_ensemble(cfg: DictConfig) -> None:
+    """``model.ensemble`` (members >= 1), ``ensemble_style``, ``member_split``.
+
+    Whether the trait's smallest class has a training patient for every kfold member is checked
+    when the fold is built (:func:`radiogenomics.data.splits.member_folds`), also one line.
+    """
+    from radiogenomics.models.ensemble import ENSEMBLE_STYLES, MEMBER_SPLITS
+
+    k = _int(cfg, "model.ensemble", 1, null=True, example=4, why="members of the fold's network")
+    style = "packed"
+    if _get(cfg, "model.ensemble_style", None) is not None:
+        style = _choice(cfg, "model.ensemble_style", ENSEMBLE_STYLES)
+    if _get(cfg, "model.member_split", None) is None:
+        return
+    if _choice(cfg, "model.member_split", MEMBER_SPLITS) != "kfold":
+        return
+    if k is None or k < 2:
+        raise ConfigError(
+            f"model.member_split=kfold cross-fits the members on model.ensemble inner folds, but "
+            f"model.ensemble={_show(k)}; use model.ensemble >= 2 (e.g. 4)"
+        )
+    if style != "packed":
+        raise ConfigError(
+            f"model.member_split=kfold keeps each member's own best epoch, which needs its own "
+            f"weights: model.ensemble_style={style} shares them; use model.ensemble_style=packed"
+        )
 
 
 def _check_pretrain(cfg: DictConfig) -> list[int]:
