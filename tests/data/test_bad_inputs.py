@@ -171,9 +171,10 @@ CASES: dict[str, Case] = {
     ),
     "seed=-1": Case(["seed=-1"], r"seed=-1: expected 0 <= seed <= 4294967295 \(numpy"),
     "seed=2**32": Case(["seed=4294967296"], r"seed=4294967296: expected 0 <= seed <= 4294967295"),
-    "seed too large for the ensemble": Case(
-        ["seed=4294967295", "model.ensemble=3", "save_model=false"],
-        r"seed=4294967295: expected 0 <= seed <= 4294967293 \(the ensemble's networks use seed",
+    "kfold members sharing weights": Case(
+        ["model.ensemble=4", "model.member_split=kfold", "model.ensemble_style=batch"],
+        r"model\.member_split=kfold keeps each member's own best epoch, which needs its own "
+        r"weights: model\.ensemble_style=batch shares them",
     ),
     "split_seed=-1": Case(["split_seed=-1"], r"split_seed=-1: expected 0 <= split_seed <= 42949"),
     "split_seed too large for the repeats": Case(

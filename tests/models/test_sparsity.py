@@ -1,5 +1,5 @@
 """Issue 18's options for p >> n: input gene filter (fit patients only), first-layer penalty,
-seed ensembles; all off by default, leaving the default network (and its weights) unchanged."""
+batched ensembles (tests/models/test_ensemble.py); all off by default, leaving the default network (and its weights) unchanged."""
 
 import numpy as np
 import pytest
@@ -105,21 +105,6 @@ def test_l1_penalty_shrinks_the_first_layer():
     assert norms[1] < 0.7 * norms[0], norms
 
 
-def test_ensemble_averages_member_probabilities():
-    from radiogenomics.models.result import FoldResult
-    from radiogenomics.tasks.finetune import ensemble_result
-
-    y_val = np.array([0, 1, 0, 1])
-    members = [
-        (FoldResult(np.array([0.2, 0.8]), 10, 4, 0.5, 3, 5), np.array([0.1, 0.6, 0.7, 0.2])),
-        (FoldResult(np.array([0.4, 0.6]), 10, 4, 0.5, 5, 7), np.array([0.1, 0.9, 0.2, 0.8])),
-    ]
-    result = ensemble_result(members, y_val)
-    np.testing.assert_allclose(result.test_probs, [0.3, 0.7])
-    assert result.val_auroc == 1.0  # mean val probs (0.1, 0.75, 0.45, 0.5) separate the classes
-    assert (result.best_epoch, result.epochs_run) == (4, 7)
-
-
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -129,7 +114,6 @@ def test_ensemble_averages_member_probabilities():
         (["model.penalty.weight=-1"], "model.penalty.weight=-1"),
         (["model.penalty.weight=0.1"], "freezes it"),  # default freeze_layers=1
         (["model.ensemble=0"], "model.ensemble=0"),
-        (["model.ensemble=3"], "save_model=false"),
     ],
 )
 def test_bad_options_are_clear_config_errors(make_cfg, overrides, message):
@@ -138,5 +122,5 @@ def test_bad_options_are_clear_config_errors(make_cfg, overrides, message):
 
 
 def test_good_options_pass_validation(make_cfg):
-    validate_config(make_cfg("model.ensemble=3", "save_model=false", "model.freeze_layers=0",
+    validate_config(make_cfg("model.ensemble=3", "model.freeze_layers=0",
                              "model.penalty.weight=1e-4", "model.gene_filter.method=variance"))  # fmt: skip

@@ -139,7 +139,8 @@ class ModelBundle:
         """Share of the first layer's absolute weight mass on ``genes`` (network only)."""
         if self.family != "nn":
             return None
-        weight = self.model.blocks[0][0].weight.detach().abs().sum(dim=0).numpy()
+        # every member's first layer (an ensemble's members side by side)
+        weight = self.model.first_layer_weights().detach().abs().sum(dim=(0, 1)).numpy()
         index = pd.Index(self.genes).get_indexer(list(genes))
         return float(weight[index[index >= 0]].sum() / weight.sum()) if weight.sum() else 0.0
 
@@ -374,6 +375,7 @@ def check_manifest(manifest: Mapping[str, Any], path: Path) -> None:
 def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: int) -> None:
     from radiogenomics.models.blocks import ACTIVATIONS
     from radiogenomics.models.classifier import PENALTIES, ClassifierModule
+    from radiogenomics.models.ensemble import ENSEMBLE_STYLES, MEMBER_SPLITS
 
     arch = _require(manifest, path, "architecture", dict, "the network's architecture")
     fields = set(inspect.signature(ClassifierModule.__init__).parameters) - {"self"}
@@ -415,6 +417,10 @@ def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: 
     may("penalty", lambda v: v in PENALTIES, f"one of {list(PENALTIES)}")
     may("penalty_weight", lambda v: _is_number(v) and v >= 0, "a number >= 0")
     may("optimizer", lambda v: v is None or isinstance(v, dict), "a mapping")
+    # a batched ensemble (model.ensemble > 1): members, style, how their training was split
+    may("ensemble", lambda v: _is_int(v) and v >= 1, "an integer >= 1")
+    may("ensemble_style", lambda v: v in ENSEMBLE_STYLES, f"one of {list(ENSEMBLE_STYLES)}")
+    may("member_split", lambda v: v in MEMBER_SPLITS, f"one of {list(MEMBER_SPLITS)}")
     may(
         "class_weights",
         lambda v: (

@@ -70,6 +70,7 @@ from radiogenomics.models.bundle import ModelBundle, load_bundle
 from radiogenomics.reporting.summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import bundle_jobs, job_config
+from radiogenomics.tasks.finetune import kfold_split, member_split
 from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,8 @@ def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitD
         job_cfg.val_fraction,
         job_cfg.get("bootstrap"),
     )
+    if member_split(job_cfg) == "kfold":  # cross-fitted members: standardised on fit + val
+        split = kfold_split(split)
     dm = TraitDataModule(
         tc.X,
         tc.y,
