@@ -29,6 +29,7 @@ SECTIONS = {
     "gpu_sweep": ("bench_gpu_sweep", "bench_gpu_sweep"),
     "importance_null": ("bench_importance_null", "bench_importance_null"),
     "tuning": ("bench_tuning", "bench_tuning"),
+    "ensemble": ("bench_ensemble", "bench_ensemble"),
 }
 
 

@@ -8,6 +8,11 @@ objective only, so the held-out fold cannot steer the search. The studies live i
 ``<sweep>/tuning/`` (Optuna's journal files: no database, no SQLAlchemy), so a rerun with the same
 sweep dir resumes them. The chosen trial per outer fold (best objective) and its held-out
 predictions are read back from the job dirs by ``evaluation.selection`` (scripts/select_hparams.py).
+
+With cross-fitted ensembles (``model.member_split=kfold``, ``hparams_search=nn_optuna_kfold``) a
+job's ``val_auroc`` is the AUROC of the pooled out-of-fold predictions over every training patient
+(each member at its own best epoch), so that is what the study maximises: still training patients
+only, and less noisy than one ~25-patient inner split.
 """
 
 from __future__ import annotations

@@ -1,0 +1,102 @@
+"""Benchmark section: per-fold time of batched ensembles (model.ensemble=k) vs today's default.
+
+Each variant fine-tunes fold 0 for the same fixed number of epochs (no early stopping), on two
+cohorts: the synthetic default cohort (12k genes) and ``data=verhaak840 trait=mesenchymal``.
+Ratios are variant time / default-network time on the same cohort in the same process; k
+sequential networks would cost about k (the ``sequential_ratio`` of each row). A candidate
+default must stay within 2x today's default (``within_2x``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from radiogenomics.data.cohort import load_cohort, trait_cohort
+from radiogenomics.data.splits import make_fold_split
+from radiogenomics.data.traits import TraitSpec
+from radiogenomics.tasks.finetune import fit_network
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+COHORTS = {
+    "synthetic": ["trait=enhancement"],
+    "verhaak840": ["data=verhaak840", "trait=mesenchymal"],
+}
+VARIANTS = {  # name -> model overrides
+    "default": [],
+    "packed_k4": ["model.ensemble=4"],
+    "packed_k8": ["model.ensemble=8"],
+    "batch_k4": ["model.ensemble=4", "model.ensemble_style=batch"],
+    "batch_k8": ["model.ensemble=8", "model.ensemble_style=batch"],
+    "kfold_k4": ["model.ensemble=4", "model.member_split=kfold"],
+    "kfold_k8": ["model.ensemble=8", "model.member_split=kfold"],
+}
+
+
+def _cfg(out: Path, epochs: int, overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, "save_model=false"])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.trainer.max_epochs = epochs
+        cfg.trainer.min_epochs = epochs
+        cfg.callbacks.early_stopping.patience = 10 * epochs  # same epoch count for every variant
+    return cfg
+
+
+def time_fold(cfg, repeats: int) -> tuple[float, float]:
+    """Best-of-``repeats`` seconds of ``fit_network`` on fold 0, and its inner-val AUROC."""
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    tc = trait_cohort(cohort, TraitSpec.from_config(cfg.trait), n_folds=cfg.n_folds)
+    split = make_fold_split(tc.y, cfg.n_folds, 0, cfg.split_seed, cfg.val_fraction)
+    times, val = [], float("nan")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fit_network(cfg, cohort, tc, split)
+        times.append(time.perf_counter() - start)
+        val = result.val_auroc
+    return min(times), val
+
+
+def bench_ensemble(quick: bool = False) -> dict:
+    """Per-fold seconds and ratios to the default network, per cohort and variant."""
+    epochs, repeats = (3, 1) if quick else (20, 1)
+    extra = ["debug=tiny"] if quick else []
+    cohorts = {"synthetic": COHORTS["synthetic"]} if quick else COHORTS
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for cohort_name, cohort_overrides in cohorts.items():
+            seconds, vals = {}, {}
+            # warm-up: the cohort cache and the pretrained encoder are built once, untimed
+            time_fold(_cfg(Path(tmp) / "warm", 1, [*cohort_overrides, *extra]), 1)
+            for name, model_overrides in VARIANTS.items():
+                cfg = _cfg(Path(tmp) / name, epochs, [*cohort_overrides, *model_overrides, *extra])
+                if cfg.get("torch_threads"):
+                    torch.set_num_threads(int(cfg.torch_threads))
+                seconds[name], vals[name] = time_fold(cfg, repeats)
+            base = seconds["default"]
+            rows[cohort_name] = {
+                name: {
+                    "seconds": round(s, 3),
+                    "ratio": round(s / base, 3),
+                    "sequential_ratio": int(VARIANTS[name][0].split("=")[1])
+                    if VARIANTS[name]
+                    else 1,
+                    "within_2x": bool(s / base <= 2.0),
+                    "val_auroc": round(float(vals[name]), 3),
+                }
+                for name, s in seconds.items()
+            }
+    return {
+        "what": "fine-tune fold 0 for a fixed epoch count: batched ensembles vs the default "
+        "network (ratio = variant / default; k sequential networks ~ k)",
+        "epochs": epochs,
+        "repeats": repeats,
+        "torch_threads": torch.get_num_threads(),
+        "cohorts": rows,
+    }
