@@ -510,6 +510,7 @@ def run_panel(
     echo: Callable[[str], None] = print,
 ) -> Outcome:
     """Run every task's sweeps (``run``), then write the tables and the figure of ``tasks``."""
+    out = Path(out).resolve()  # train.py runs in the repository root, the panel anywhere
     if out.exists() and not out.is_dir():
         raise PanelError(f"--out {out}: not a directory")
     out.mkdir(parents=True, exist_ok=True)

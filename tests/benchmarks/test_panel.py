@@ -143,8 +143,11 @@ def test_rows_are_read_from_the_sweep_summary(tmp_path):
     ])  # fmt: skip
     with pytest.raises(PanelDataError, match="2 configurations of model nn"):
         read_sweep_rows(tmp_path / "two")
-    with pytest.raises(PanelDataError, match="no .*cv_summary.csv"):
+    with pytest.raises(PanelDataError, match="not run"):
         read_sweep_rows(tmp_path / "none")
+    (tmp_path / "failed").mkdir()
+    with pytest.raises(PanelDataError, match="no .*cv_summary.csv"):
+        read_sweep_rows(tmp_path / "failed")
 
 
 def test_sweep_command_merges_overrides(tmp_path):
@@ -199,17 +202,22 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_tiny_panel_end_to_end(tmp_path, cache_dir, capsys):
-    """One tiny task, logit_l2 + nn on 3 folds: files, rows, the numbers' sources, and a rerun."""
+    """One tiny task, logit_l2 + nn on 3 folds, after a task that fails: files, rows, the
+    numbers' sources, and a rerun."""
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(
-        "tasks:\n  - {name: tiny, half: dev, overrides: [trait=enhancement], what: tiny}\n"
+        "tasks:\n  - {name: broken, half: dev, overrides: [trait=no_such_trait]}\n"
+        "  - {name: tiny, half: dev, overrides: [trait=enhancement], what: tiny}\n"
     )
     out = tmp_path / "panel"
     argv = [sys.executable, "scripts/panel.py", "--tasks", str(tasks), "--out", str(out),
             "--models", "nn,logit_l2", "--set", "debug=tiny n_folds=3"]  # fmt: skip
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # broken failed ...
+    assert "broken models nn,logit_l2: train.py exit 2" in proc.stderr  # ... and says why
+    assert "trait=no_such_trait is not one of" in proc.stderr
+    assert "done tiny models nn,logit_l2" in proc.stdout  # ... and the next task still ran
     for name in (layout.PANEL_TABLE, layout.PANEL_MARKDOWN, layout.PANEL_SUMMARY,
                  layout.PANEL_SUMMARY_MARKDOWN, layout.PANEL_FIGURE):  # fmt: skip
         assert (out / name).is_file(), name
@@ -238,7 +246,7 @@ def test_tiny_panel_end_to_end(tmp_path, cache_dir, capsys):
     assert rows.loc["copy", "p_value"] == pytest.approx(nn["p_value"])
     assert rows.loc["copy", "kind"] == "network" and rows.loc["copy", "rank"] == nn["rank"]
     # a rerun (in this process: it starts no sweep) skips the finished sweep, same table
-    assert panel_script.main(argv[2:]) == 0
+    assert panel_script.main([*argv[2:], "--only", "tiny"]) == 0
     assert "finished earlier, skipped" in capsys.readouterr().out
     assert layout.panel_log(sweep).read_text().count("$ python") == 1
     pd.testing.assert_frame_equal(pd.read_csv(out / layout.PANEL_TABLE).set_index("model"), table)

@@ -66,6 +66,8 @@ def read_sweep_rows(sweep_dir: str | Path, models: list[str] | None = None) -> p
     :class:`PanelDataError` when the table is missing or a model has several configurations.
     """
     path = layout.summary_dir(sweep_dir) / layout.CV_SUMMARY
+    if not Path(sweep_dir).is_dir():
+        raise PanelDataError(f"not run (no {sweep_dir})")
     if not path.is_file():
         raise PanelDataError(f"no {path} (the sweep wrote no summary)")
     table = pd.read_csv(path)
@@ -202,7 +204,7 @@ def task_rows(
         if len(row):
             parts.append(row.assign(model=label))
     if not parts:
-        raise PanelDataError("; ".join(errors) or "no rows for the requested models")
+        raise PanelDataError("; ".join(dict.fromkeys(errors)) or "no rows for the requested models")
     rows = rank_task(pd.concat(parts, ignore_index=True), comparators)
     rows["kind"] = np.where(rows["model"].isin(networks), "network", "comparator")
     best = rows["best_comparator"].iloc[0]

@@ -50,8 +50,7 @@ def panel_heatmap(table: pd.DataFrame, path: Path, models: list[str]) -> Path:
     fig, ax = plt.subplots(
         figsize=(max(5.0, 0.9 * len(names) + 2.5), max(2.5, 0.45 * len(models) + 1.8))
     )
-    cmap = plt.get_cmap("RdBu").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")
     image = ax.imshow(
         np.ma.masked_invalid(values),
         cmap=cmap,
