@@ -84,5 +84,8 @@ def panel_heatmap(table: pd.DataFrame, path: Path, models: list[str]) -> Path:
         ax.axhline(networks - 0.5, color="black", lw=1)
     colorbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     colorbar.set_label(f"AUROC minus best comparator (colour clipped at ±{limit:.2f})", fontsize=7)
-    ax.set_title("Pooled out-of-fold AUROC minus the task's best comparator", fontsize=9)
+    what = "Pooled out-of-fold AUROC"
+    if "n_repeats" in table and (table["n_repeats"].astype(float) > 1).any():
+        what += " (mean over CV repeats)"
+    ax.set_title(f"{what} minus the task's best comparator", fontsize=9)
     return save_figure(fig, path)
