@@ -139,7 +139,9 @@ class ModelBundle:
         """Share of the first layer's absolute weight mass on ``genes`` (network only)."""
         if self.family != "nn":
             return None
-        weight = self.model.blocks[0][0].weight.detach().abs().sum(dim=0).numpy()
+        from radiogenomics.models.inputs import gene_weights
+
+        weight = gene_weights(self.model).abs().sum(dim=0).numpy()
         index = pd.Index(self.genes).get_indexer(list(genes))
         return float(weight[index[index >= 0]].sum() / weight.sum()) if weight.sum() else 0.0
 
@@ -374,6 +376,7 @@ def check_manifest(manifest: Mapping[str, Any], path: Path) -> None:
 def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: int) -> None:
     from radiogenomics.models.blocks import ACTIVATIONS
     from radiogenomics.models.classifier import PENALTIES, ClassifierModule
+    from radiogenomics.models.inputs import INPUT_KINDS
 
     arch = _require(manifest, path, "architecture", dict, "the network's architecture")
     fields = set(inspect.signature(ClassifierModule.__init__).parameters) - {"self"}
@@ -414,6 +417,8 @@ def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: 
     )
     may("penalty", lambda v: v in PENALTIES, f"one of {list(PENALTIES)}")
     may("penalty_weight", lambda v: _is_number(v) and v >= 0, "a number >= 0")
+    may("input_kind", lambda v: v in INPUT_KINDS, f"one of {list(INPUT_KINDS)}")
+    may("input_units", lambda v: _is_int(v) and v >= 0, "an integer >= 0")
     may("optimizer", lambda v: v is None or isinstance(v, dict), "a mapping")
     may(
         "class_weights",

@@ -13,7 +13,8 @@ from torchmetrics.utilities import dim_zero_cat
 
 from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.autoencoder import check_finite_loss
-from radiogenomics.models.blocks import build_blocks, build_optimizer
+from radiogenomics.models.blocks import build_optimizer
+from radiogenomics.models.inputs import build_input
 
 GENE_FILTERS = ("none", "variance", "anova")  # model.gene_filter.method
 PENALTIES = ("l1", "group_lasso")  # model.penalty.kind
@@ -105,9 +106,13 @@ class ClassifierModule(pl.LightningModule):
         input_mask: bool = False,
         penalty: str = "l1",
         penalty_weight: float = 0.0,
+        input_kind: str = "genes",
+        input_units: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if input_kind == "pca" and (input_mask or penalty_weight > 0):
+            raise ValueError("a PCA input takes neither a gene filter nor a first-layer penalty")
         if penalty not in PENALTIES:
             raise ValueError(f"unknown penalty {penalty!r}; choose one of {list(PENALTIES)}")
         if penalty_weight < 0:
@@ -122,7 +127,10 @@ class ClassifierModule(pl.LightningModule):
             raise ValueError(f"freeze_layers={freeze_layers} must be in 0..{len(hidden_dims)}")
         self.n_classes = n_classes
         self.input_dropout = nn.Dropout(input_dropout)
-        self.blocks = build_blocks(n_genes, hidden_dims, activation, batchnorm, dropout)
+        # model.input (models/inputs.py): genes (default) | frozen PCA map | gene-set first layer
+        self.input_layer, self.blocks = build_input(
+            input_kind, n_genes, input_units, hidden_dims, activation, batchnorm, dropout
+        )
         self.head = nn.Linear(hidden_dims[-1], 1 if n_classes == 2 else n_classes)
         weights = torch.ones(n_classes) if class_weights is None else torch.tensor(class_weights)
         self.register_buffer("class_weights", weights.float())
@@ -188,6 +196,8 @@ class ClassifierModule(pl.LightningModule):
         if self.input_mask:
             x = x * self.gene_mask
         h = self.input_dropout(x)
+        if self.input_layer is not None:  # PCA: genes -> components (frozen)
+            h = self.input_layer(h)
         for block in self.blocks:
             h = block(h)
         logits = self.head(h)

@@ -31,6 +31,7 @@ from radiogenomics.evaluation.metrics import as_prob_matrix, auroc, score
 from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
+from radiogenomics.models.inputs import InputOptions, fit_input_layer, input_arguments
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
 from radiogenomics.results import layout
@@ -412,7 +413,50 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         input_mask=gene_filter_method(cfg) != "none",
         penalty=str(OmegaConf.select(m, "penalty.kind", default="l1")),
         penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
+        **input_kwargs(cfg, tc),  # none for the default genes input
     )
+
+
+def input_options(cfg: DictConfig) -> InputOptions:
+    """``model.input`` (genes when the config predates the option)."""
+    return InputOptions.from_config(OmegaConf.select(cfg, "model.input", default=None))
+
+
+def input_kwargs(cfg: DictConfig, tc: TraitCohort) -> dict:
+    """ClassifierModule arguments of ``model.input`` (a collection without genes: ConfigError)."""
+    from radiogenomics.tasks.validation import ConfigError
+
+    try:
+        return input_arguments(input_options(cfg), tc.genes)
+    except ValueError as err:
+        raise ConfigError(f"model.input: {str(err).splitlines()[0]}") from None
+
+
+def unlabelled_expression(cfg: DictConfig, cohort: Cohort, tc: TraitCohort) -> np.ndarray | None:
+    """The expression-only patients' raw expression (trait genes) for an in-fold PCA, else None."""
+    options = input_options(cfg)
+    if options.kind != "pca" or not options.pca_unlabelled or not cohort.pretrain_patients:
+        return None
+    overlap = set(cohort.pretrain_patients).intersection(tc.patient_ids)
+    if overlap:
+        raise RuntimeError(f"expression-only and trait patients overlap: {sorted(overlap)[:5]}")
+    frame = cohort.expression.loc[cohort.pretrain_patients].reindex(columns=tc.genes)
+    return frame.to_numpy(np.float32)
+
+
+def set_input_layer(cfg, tc: TraitCohort, dm: TraitDataModule, module, unlabelled=None) -> None:
+    """model.input: the PCA fit on the fit patients (+ expression-only ones, scaled as the fit
+    patients) or the gene-set connectivity; a bad size or collection is one ConfigError line."""
+    from radiogenomics.tasks.validation import ConfigError
+
+    options = input_options(cfg)
+    if options.kind == "genes":
+        return
+    extra = None if unlabelled is None else dm.scaler.transform(unlabelled)
+    try:
+        fit_input_layer(module, options, tc.genes, dm.x["fit"].numpy(), extra)
+    except ValueError as err:
+        raise ConfigError(str(err).splitlines()[0]) from None
 
 
 def gene_filter_method(cfg: DictConfig) -> str:
@@ -460,9 +504,13 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     if m.transfer_layers > 0:
         encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
     n_members = int(OmegaConf.select(m, "ensemble", default=1))
+    unlabelled = unlabelled_expression(cfg, cohort, tc)  # model.input.kind=pca only
     if n_members == 1:
-        return fit_member(cfg, tc, split, encoder, cfg.seed)[0]
-    members = [fit_member(cfg, tc, split, encoder, cfg.seed + k, k == 0) for k in range(n_members)]
+        return fit_member(cfg, tc, split, encoder, cfg.seed, unlabelled=unlabelled)[0]
+    members = [
+        fit_member(cfg, tc, split, encoder, cfg.seed + k, k == 0, unlabelled=unlabelled)
+        for k in range(n_members)
+    ]
     scored = [(result, member_val_probs(result.model, dm)) for result, dm in members]
     return ensemble_result(scored, tc.y[split.val])
 
@@ -474,6 +522,7 @@ def fit_member(
     encoder,
     seed: int,
     log_it: bool = True,
+    unlabelled: np.ndarray | None = None,
 ) -> tuple[FoldResult, TraitDataModule]:
     """One network of the fold with ``seed`` (trained on fit, epoch chosen on val, test scored)
     and its datamodule (an ensemble scores the members' inner validation from it)."""
@@ -490,6 +539,7 @@ def fit_member(
         class_names=tc.spec.class_names,
     )
     module = build_classifier(cfg, tc, dm)
+    set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input: PCA / gene-set layer
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
     if gene_filter_method(cfg) != "none":  # after the encoder: masked genes' columns zeroed

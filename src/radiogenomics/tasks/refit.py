@@ -44,7 +44,13 @@ from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, job_config, load_jobs
-from radiogenomics.tasks.finetune import build_classifier, fit_gene_mask, gene_filter_method
+from radiogenomics.tasks.finetune import (
+    build_classifier,
+    fit_gene_mask,
+    gene_filter_method,
+    set_input_layer,
+    unlabelled_expression,
+)
 from radiogenomics.tasks.pretrain import load_or_pretrain, resolve_pretraining
 from radiogenomics.tasks.validation import refuse_overlap
 from radiogenomics.utils import write_json
@@ -307,6 +313,7 @@ def train_network(
         class_names=tc.spec.class_names,
     )
     module = build_classifier(cfg, tc, dm)  # class weights from all patients
+    set_input_layer(cfg, tc, dm, module, unlabelled_expression(cfg, cohort, tc))  # model.input
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
     if gene_filter_method(cfg) != "none":  # issue 18: the gene filter refit on every patient

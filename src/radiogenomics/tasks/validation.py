@@ -390,6 +390,7 @@ def _check_model(cfg: DictConfig) -> None:
             f"model.freeze_layers={freeze} exceeds model.transfer_layers={transfer}: only "
             f"transferred layers can be frozen; set model.freeze_layers to 0..{transfer}"
         )
+    _check_input(cfg, transfer)
     _int(cfg, "model.batch_size", 1, example=16)
     _optimizer(cfg, "model.optimizer")
     _check_p_much_larger_than_n(cfg, freeze)
@@ -402,6 +403,60 @@ def _check_model(cfg: DictConfig) -> None:
                 f"{_show(encoder)} differ there; use the same sizes or model.transfer_layers=0 "
                 "model.freeze_layers=0"
             )
+
+
+def _check_input(cfg: DictConfig, transfer: int) -> None:
+    """``model.input``: the input representation (PCA size against the data: when it is read)."""
+    from radiogenomics.models.inputs import INPUT_KINDS, InputOptions
+
+    section = _get(cfg, "model.input", None)
+    if section is None:
+        return
+    fields = list(InputOptions.__dataclass_fields__)
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"model.input={_show(section)}: expected a mapping of {', '.join(fields)}"
+        )
+    unknown = sorted(set(section) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"model.input.{unknown[0]} is not an input option ({', '.join(fields)})"
+            f"{did_you_mean(unknown[0], fields)}"
+        )
+    kind = _choice(cfg, "model.input.kind", INPUT_KINDS)
+    if kind == "genes":
+        return
+    if transfer > 0:
+        raise ConfigError(
+            f"model.input.kind={kind} replaces the first layer the autoencoder's encoder would "
+            f"fill (model.transfer_layers={transfer}); add model.transfer_layers=0 "
+            "model.freeze_layers=0"
+        )
+    if kind == "pca":
+        _int(cfg, "model.input.pca_components", 1, example=64)
+        _bool(cfg, "model.input.pca_unlabelled")
+        if _get(cfg, "model.gene_filter.method", "none") != "none":
+            raise ConfigError(
+                "model.input.kind=pca already reduces the genes: drop model.gene_filter.method="
+                f"{_get(cfg, 'model.gene_filter.method')} (use none)"
+            )
+        if (_get(cfg, "model.penalty.weight", 0) or 0) > 0:
+            raise ConfigError(
+                "model.penalty acts on the first layer's gene columns, which model.input.kind=pca "
+                "replaces by frozen components: set model.penalty.weight=0"
+            )
+        return
+    collections = _get(cfg, "model.input.collections", None)
+    if not isinstance(collections, list) or not collections:
+        raise ConfigError(
+            f"model.input.collections={_show(collections)}: expected a non-empty list, e.g. "
+            "model.input.collections=[hallmark]"
+        )
+    for collection in collections:
+        _check_collection("", str(collection), key="model.input.collections")
+    _int(cfg, "model.input.units_per_set", 1, example=1)
+    _bool(cfg, "model.input.random_mask")
+    _seed(cfg, "model.input.random_seed")
 
 
 def _check_p_much_larger_than_n(cfg: DictConfig, freeze: int) -> None:
@@ -663,10 +718,10 @@ def _interpreters(cfg: DictConfig) -> dict[str, Any]:
     return found
 
 
-def _check_collection(name: str, collection: str) -> None:
+def _check_collection(name: str, collection: str, key: str | None = None) -> None:
     from radiogenomics.data.genesets import SHIPPED_COLLECTIONS, load_collection
 
-    key = f"interpret.{name}.collections"
+    key = key or f"interpret.{name}.collections"
     path = Path(collection).expanduser()
     if path.is_dir():
         raise ConfigError(f"{key}: {collection} is a directory; expected a .gmt or .csv file")
@@ -717,12 +772,19 @@ def check_gene_sets_on_data(cfg: DictConfig) -> None:
     if cfg.get("task") != "finetune":
         return
     interpreters = _interpreters(cfg)
-    if not interpreters or _job_complete(cfg):
+    input_sets = _get(cfg, "model.input.kind", "genes") == "gene_sets"
+    if not (interpreters or input_sets) or _job_complete(cfg):
         return
     from radiogenomics.data.cohort import load_cohort
+    from radiogenomics.data.genesets import index_gene_sets, load_collection
     from radiogenomics.interpret.gene_set_options import index_collections
 
     genes = load_cohort(cfg.data, cfg.paths.cache_dir).genes
+    for collection in _get(cfg, "model.input.collections", []) if input_sets else []:
+        try:
+            index_gene_sets(load_collection(collection), genes, collection=str(collection))
+        except ValueError as err:
+            raise ConfigError(f"model.input.collections: {str(err).splitlines()[0]}") from None
     for name, options in interpreters.items():
         try:
             index_collections(options.collections, genes, **options.filters)
