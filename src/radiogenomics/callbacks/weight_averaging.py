@@ -13,6 +13,7 @@ was never validated (and need a snapshot per epoch). Without validation (task=re
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 
@@ -20,6 +21,8 @@ import pytorch_lightning as pl
 import torch
 
 from radiogenomics.models.regularization import WeightAverage
+
+log = logging.getLogger(__name__)
 
 
 def swa_start_epoch(start_fraction: float, max_epochs: int) -> int:
@@ -64,6 +67,13 @@ class WeightAveraging(pl.Callback):
         self._update(trainer, pl_module)  # epochs without validation (refit)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.average.n:
+            log.warning(
+                "model.swa: training stopped at epoch %d, before the averaging start epoch %d "
+                "(early stopping?): a plain network was kept; lower model.swa.start_fraction or "
+                "raise callbacks.early_stopping.patience",
+                trainer.current_epoch, self.start_epoch,
+            )  # fmt: skip
         if self.load_at_end and self.average.n:
             pl_module.load_state_dict(self.average.state(pl_module.state_dict()))
 
