@@ -15,6 +15,7 @@ from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.autoencoder import check_finite_loss
 from radiogenomics.models.blocks import build_optimizer
 from radiogenomics.models.inputs import build_input
+from radiogenomics.models.regularization import training_loss
 
 GENE_FILTERS = ("none", "variance", "anova")  # model.gene_filter.method
 PENALTIES = ("l1", "group_lasso")  # model.penalty.kind
@@ -218,7 +219,11 @@ class ClassifierModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        loss = self.loss(self(x), y)
+        reg = getattr(self, "regularization", None)  # mixup / label smoothing, set by finetune
+        if reg is not None and reg.active:
+            loss = training_loss(self, x, y, reg)
+        else:
+            loss = self.loss(self(x), y)
         if self.penalty_weight > 0:
             weight = self.blocks[0].linear.weight
             loss = loss + self.penalty_weight * first_layer_penalty(weight, self.penalty)

@@ -21,6 +21,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from radiogenomics.callbacks.best_weights import BestWeights
+from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError, resolve_path
@@ -32,6 +33,7 @@ from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
 from radiogenomics.models.inputs import InputOptions, fit_input_layer, input_arguments
+from radiogenomics.models.regularization import Regularization
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
 from radiogenomics.results import layout
@@ -399,7 +401,7 @@ def write_predictions(
 def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> ClassifierModule:
     """The classifier for this trait, with class weights from the fit patients."""
     m = cfg.model
-    return ClassifierModule(
+    module = ClassifierModule(
         n_genes=tc.X.shape[1],
         n_classes=tc.spec.n_classes,
         hidden_dims=list(m.hidden_dims),
@@ -415,6 +417,8 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
         **input_kwargs(cfg, tc),  # none for the default genes input
     )
+    module.regularization = Regularization.from_config(m)  # training only: mixup, smoothing
+    return module
 
 
 def input_options(cfg: DictConfig) -> InputOptions:
@@ -501,8 +505,9 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         )
     # obtain (maybe pretrain) the encoder before seeding, so results never depend on the cache
     encoder = None
-    if m.transfer_layers > 0:
-        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
+    if m.transfer_layers > 0:  # pretrain.patients=fit...: on this fold's fit patients
+        fit_ids = [tc.patient_ids[i] for i in split.fit]
+        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids), fit_ids)
     n_members = int(OmegaConf.select(m, "ensemble", default=1))
     unlabelled = unlabelled_expression(cfg, cohort, tc)  # model.input.kind=pca only
     if n_members == 1:
@@ -545,6 +550,8 @@ def fit_member(
     if gene_filter_method(cfg) != "none":  # after the encoder: masked genes' columns zeroed
         module.set_input_mask(fit_gene_mask(cfg, tc, split, dm))
     callbacks = instantiate_callbacks(cfg)
+    # SWA first: inner validation (and so BestWeights) scores the averaged weights
+    callbacks = [*weight_averaging_callbacks(m, cfg.trainer.max_epochs), *callbacks]
     selection = [c for c in callbacks if isinstance(c, BestWeights)]
     if len(selection) != 1:
         raise ValueError(

@@ -34,6 +34,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.epoch_progress import ProgressLog
+from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError
@@ -300,7 +301,7 @@ def train_network(
     m = cfg.model
     encoder = None
     if m.transfer_layers > 0:  # the fold jobs' cached autoencoder (same data, patients, settings)
-        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
+        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids), list(tc.patient_ids))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = TraitDataModule(
         tc.X,
@@ -325,7 +326,10 @@ def train_network(
         limit_val_batches=0,
         num_sanity_val_steps=0,
         enable_checkpointing=False,
-        callbacks=refit_callbacks(cfg, f"{tc.spec.name} {m.name} refit"),
+        callbacks=[  # SWA: the folds' start epoch, the average of start..last loaded at the end
+            *weight_averaging_callbacks(m, cfg.trainer.max_epochs, load_at_end=True),
+            *refit_callbacks(cfg, f"{tc.spec.name} {m.name} refit"),
+        ],
         logger=False,
         default_root_dir=str(work_dir),
     )

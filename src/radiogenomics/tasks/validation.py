@@ -242,6 +242,12 @@ def validate_config(cfg: DictConfig) -> None:
         _check_interpreters(cfg)
     elif task == "pretrain":
         _check_pretrain(cfg)
+        if _get(cfg, "pretrain.patients", "unlabelled") != "unlabelled":
+            raise ConfigError(
+                f"pretrain.patients={_get(cfg, 'pretrain.patients')}: in-fold autoencoders are "
+                "pretrained by each task=finetune job on its fold's fit patients; task=pretrain "
+                "builds the expression-only one (pretrain.patients=unlabelled)"
+            )
         _check_trainer(cfg)
         _check_data(cfg)
     elif task == "predict":
@@ -394,6 +400,18 @@ def _check_model(cfg: DictConfig) -> None:
     _int(cfg, "model.batch_size", 1, example=16)
     _optimizer(cfg, "model.optimizer")
     _check_p_much_larger_than_n(cfg, freeze)
+    _check_cocktail(cfg)
+    patients = _get(cfg, "pretrain.patients", "unlabelled")
+    if patients != "unlabelled" and transfer == 0:
+        from radiogenomics.tasks.pretrain import PRETRAIN_PATIENTS
+
+        _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
+        raise ConfigError(
+            f"pretrain.patients={patients} pretrains an autoencoder in each fold, but "
+            "model.transfer_layers=0 transfers none of its layers (nothing to transfer; "
+            "data=verhaak840 sets 0): add model.transfer_layers=2 (and model.freeze_layers), or "
+            "drop pretrain.patients"
+        )
     if transfer > 0:
         encoder = _check_pretrain(cfg)
         if encoder[:transfer] != hidden[:transfer]:
@@ -484,6 +502,21 @@ def _check_p_much_larger_than_n(cfg: DictConfig, freeze: int) -> None:
             )
 
 
+def _check_cocktail(cfg: DictConfig) -> None:
+    """The regularization cocktail: mixup, label smoothing, weight averaging (absent: off)."""
+    if _get(cfg, "model.mixup", None) is not None:
+        _number(cfg, "model.mixup", 0, example=0.2)
+        if not math.isfinite(_get(cfg, "model.mixup")):
+            raise ConfigError(f"model.mixup={_get(cfg, 'model.mixup')}: expected a finite alpha")
+    if _get(cfg, "model.label_smoothing", None) is not None:
+        _number(cfg, "model.label_smoothing", 0, 1, high_open=True, example=0.1)
+    if _get(cfg, "model.swa", None) is not None:
+        _bool(cfg, "model.swa.enabled")
+        _number(cfg, "model.swa.start_fraction", 0, 1, low_open=True, high_open=True,
+                example=0.5)  # fmt: skip
+        _number(cfg, "model.swa.lr", 0, MAX_LEARNING_RATE, low_open=True, null=True)
+
+
 def _interpreters_enabled(cfg: DictConfig) -> bool:
     """Whether any ``interpret.*`` callback section is enabled."""
     sections = _get(cfg, "interpret", None)
@@ -507,6 +540,15 @@ def _check_pretrain(cfg: DictConfig) -> list[int]:
     _number(cfg, "pretrain.val_fraction", 0, 1, high_open=True, example=0.1)
     _seed(cfg, "pretrain.seed")
     _optimizer(cfg, "pretrain.optimizer")
+    if _get(cfg, "pretrain.patients", None) is not None:
+        from radiogenomics.tasks.pretrain import PRETRAIN_PATIENTS
+
+        _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
+    if _get(cfg, "pretrain.corruption", None) is not None:
+        from radiogenomics.models.regularization import CORRUPTIONS
+
+        _choice(cfg, "pretrain.corruption.kind", CORRUPTIONS)
+        _number(cfg, "pretrain.corruption.rate", 0, 1, high_open=True, example=0.15)
     return hidden
 
 
