@@ -25,7 +25,7 @@ LAYERS = [
     {"launch"},
     {"tuning"},
     {"tasks"},
-    {"reproduce", "script_args"},
+    {"reproduce", "panel", "script_args"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 LAYOUT = PACKAGE / "results" / "layout.py"

@@ -122,6 +122,9 @@ def test_kfold_members_partition_the_training_patients():
         (["model.ensemble=3", "model.member_split=kfold", "model.ensemble_style=batch"],
          r"ensemble_style=batch shares them"),
         (["model.ensemble=3", "model.member_split=random"], r"model\.member_split=random"),
+        (["model.ensemble=3", "model.mixup=0.2"], r"model\.mixup=0\.2; turn it off"),
+        (["model.ensemble=3", "model.input.kind=pca", "model.transfer_layers=0",
+          "model.freeze_layers=0"], r"model\.input\.kind=pca; use model\.input\.kind=genes"),
     ],
 )  # fmt: skip
 def test_bad_ensemble_options_are_one_line_config_errors(make_cfg, overrides, message):

@@ -33,6 +33,7 @@ import torch
 from scipy.stats import genpareto, kstest, norm, rankdata, shapiro
 from torch import nn
 
+from radiogenomics.models.inputs import compose_input, effective_weight
 from radiogenomics.progress import Progress
 
 DEFAULT_BATCH_SIZE = 4096
@@ -65,6 +66,7 @@ class MaskableNetwork:
             return cls._from_ensemble(module)
         affine = [_block_affine(block) for block in module.blocks]
         (weight, bias, first_act), later = affine[0], affine[1:]
+        weight, bias = compose_input(module, weight, bias)  # a PCA input: genes -> components
         head_weight, head_bias = module.head.weight.detach(), module.head.bias.detach()
 
         def tail(z: torch.Tensor) -> torch.Tensor:
@@ -113,7 +115,7 @@ def _block_affine(block: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor, nn.
     layers = list(block)
     if not isinstance(layers[0], nn.Linear):
         raise TypeError(f"a block must start with nn.Linear, found {type(layers[0]).__name__}")
-    weight, bias = layers[0].weight.detach(), layers[0].bias.detach()
+    weight, bias = effective_weight(layers[0]).detach(), layers[0].bias.detach()
     rest = [layer for layer in layers[1:] if not isinstance(layer, nn.Dropout)]
     if rest and isinstance(rest[0], nn.BatchNorm1d):
         weight, bias = _fold_batchnorm(weight, bias, rest.pop(0))

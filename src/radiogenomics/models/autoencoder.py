@@ -10,6 +10,7 @@ from torch import nn
 
 from radiogenomics.data.io import DataError
 from radiogenomics.models.blocks import build_blocks, build_optimizer
+from radiogenomics.models.regularization import CORRUPTIONS, corrupt
 
 LOSSES = {"mae": nn.functional.l1_loss, "mse": nn.functional.mse_loss}
 
@@ -49,11 +50,22 @@ class AutoencoderModule(pl.LightningModule):
         dropout: float = 0.0,
         loss: str = "mae",
         optimizer: Mapping | None = None,
+        corruption: str = "none",
+        corruption_rate: float = 0.15,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"unknown autoencoder loss {loss!r}; choose one of {sorted(LOSSES)}")
-        self.save_hyperparameters()
+        if corruption not in CORRUPTIONS or not 0 <= corruption_rate < 1:
+            raise ValueError(
+                f"corruption={corruption!r}, rate={corruption_rate}: choose one of "
+                f"{list(CORRUPTIONS)} and a rate in [0, 1)"
+            )
+        # a plain autoencoder's hyperparameters stay as before the option (cache entries agree)
+        self.save_hyperparameters(
+            ignore=["corruption", "corruption_rate"] if corruption == "none" else None
+        )
+        self.corruption, self.corruption_rate = corruption, float(corruption_rate)
         hidden_dims = list(hidden_dims)
         self.encoder = build_blocks(n_genes, hidden_dims, activation, batchnorm, dropout)
         decoder_dims = hidden_dims[-2::-1]
@@ -80,7 +92,8 @@ class AutoencoderModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         (x,) = batch
-        loss = self.loss_fn(self(x), x)
+        # denoising: corrupt the input, reconstruct every gene of the clean profile
+        loss = self.loss_fn(self(corrupt(x, self.corruption, self.corruption_rate)), x)
         check_finite_loss(self, loss, "autoencoder pretraining", "pretrain.optimizer.lr")
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss

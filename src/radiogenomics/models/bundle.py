@@ -139,7 +139,7 @@ class ModelBundle:
         """Share of the first layer's absolute weight mass on ``genes`` (network only)."""
         if self.family != "nn":
             return None
-        # every member's first layer (an ensemble's members side by side)
+        # the first affine map on the genes; an ensemble's members side by side
         weight = self.model.first_layer_weights().detach().abs().sum(dim=(0, 1)).numpy()
         index = pd.Index(self.genes).get_indexer(list(genes))
         return float(weight[index[index >= 0]].sum() / weight.sum()) if weight.sum() else 0.0
@@ -376,6 +376,7 @@ def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: 
     from radiogenomics.models.blocks import ACTIVATIONS
     from radiogenomics.models.classifier import PENALTIES, ClassifierModule
     from radiogenomics.models.ensemble import ENSEMBLE_STYLES, MEMBER_SPLITS
+    from radiogenomics.models.inputs import INPUT_KINDS
 
     arch = _require(manifest, path, "architecture", dict, "the network's architecture")
     fields = set(inspect.signature(ClassifierModule.__init__).parameters) - {"self"}
@@ -416,6 +417,8 @@ def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: 
     )
     may("penalty", lambda v: v in PENALTIES, f"one of {list(PENALTIES)}")
     may("penalty_weight", lambda v: _is_number(v) and v >= 0, "a number >= 0")
+    may("input_kind", lambda v: v in INPUT_KINDS, f"one of {list(INPUT_KINDS)}")
+    may("input_units", lambda v: _is_int(v) and v >= 0, "an integer >= 0")
     may("optimizer", lambda v: v is None or isinstance(v, dict), "a mapping")
     # a batched ensemble (model.ensemble > 1): members, style, how their training was split
     may("ensemble", lambda v: _is_int(v) and v >= 1, "an integer >= 1")

@@ -13,7 +13,7 @@ from torchmetrics.utilities import dim_zero_cat
 
 from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.autoencoder import check_finite_loss
-from radiogenomics.models.blocks import build_blocks, build_optimizer
+from radiogenomics.models.blocks import build_optimizer
 from radiogenomics.models.ensemble import (
     ENSEMBLE_STYLES,
     MEMBER_SPLITS,
@@ -21,6 +21,8 @@ from radiogenomics.models.ensemble import (
     build_ensemble_blocks,
     mean_probability_logits,
 )
+from radiogenomics.models.inputs import build_input
+from radiogenomics.models.regularization import training_loss
 
 GENE_FILTERS = ("none", "variance", "anova")  # model.gene_filter.method
 PENALTIES = ("l1", "group_lasso")  # model.penalty.kind
@@ -121,12 +123,16 @@ class ClassifierModule(pl.LightningModule):
         input_mask: bool = False,
         penalty: str = "l1",
         penalty_weight: float = 0.0,
+        input_kind: str = "genes",
+        input_units: int = 0,
         ensemble: int = 1,
         ensemble_style: str = "packed",
         member_split: str = "shared",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if input_kind == "pca" and (input_mask or penalty_weight > 0):
+            raise ValueError("a PCA input takes neither a gene filter nor a first-layer penalty")
         if penalty not in PENALTIES:
             raise ValueError(f"unknown penalty {penalty!r}; choose one of {list(PENALTIES)}")
         if penalty_weight < 0:
@@ -153,9 +159,15 @@ class ClassifierModule(pl.LightningModule):
         self.input_dropout = nn.Dropout(input_dropout)
         n_out = 1 if n_classes == 2 else n_classes
         if self.ensemble == 1:
-            self.blocks = build_blocks(n_genes, hidden_dims, activation, batchnorm, dropout)
+            # model.input (models/inputs.py): genes (default) | frozen PCA map | gene-set layer
+            self.input_layer, self.blocks = build_input(
+                input_kind, n_genes, input_units, hidden_dims, activation, batchnorm, dropout
+            )
             self.head = nn.Linear(hidden_dims[-1], n_out)
         else:
+            if input_kind != "genes":
+                raise ValueError(f"a batched ensemble takes the genes input, not {input_kind!r}")
+            self.input_layer = None
             self.blocks = build_ensemble_blocks(
                 self.ensemble, n_genes, hidden_dims, activation, batchnorm, dropout, ensemble_style
             )
@@ -225,9 +237,11 @@ class ClassifierModule(pl.LightningModule):
         return keys
 
     def first_layer_weights(self) -> torch.Tensor:
-        """The first layer's weights per member, (members, hidden, genes) (one member if k=1)."""
-        if self.ensemble == 1:
-            return self.blocks[0].linear.weight[None]
+        """The first affine map on the genes per member, (members, hidden, genes) (k=1: one)."""
+        if self.ensemble == 1:  # as applied on the genes (through a PCA input or sparse mask)
+            from radiogenomics.models.inputs import gene_weights
+
+            return gene_weights(self)[None]
         return self.blocks[0].linear.member_weight()
 
     def set_input_mask(self, mask: np.ndarray) -> None:
@@ -265,6 +279,8 @@ class ClassifierModule(pl.LightningModule):
         if self.input_mask:
             x = x * self.gene_mask
         h = self.input_dropout(x)
+        if self.input_layer is not None:  # PCA: genes -> components (frozen)
+            h = self.input_layer(h)
         for block in self.blocks:
             h = block(h)
         logits = self.head(h)
@@ -315,7 +331,7 @@ class ClassifierModule(pl.LightningModule):
         return (per.sum(dim=1) / norm.sum(dim=1).clamp(min=1e-12)).mean()
 
     def training_step(self, batch, batch_idx):
-        if self.ensemble > 1:
+        if self.ensemble > 1:  # mixup / smoothing / SWA are refused for ensembles (validation)
             x, y = batch[0], batch[1]
             mask = None
             if len(batch) > 2:  # kfold: member j trains on patients outside inner fold j
@@ -324,7 +340,11 @@ class ClassifierModule(pl.LightningModule):
             loss = self.member_loss(self.member_logits(x), y, mask)
         else:
             x, y = batch
-            loss = self.loss(self(x), y)
+            reg = getattr(self, "regularization", None)  # mixup / label smoothing, by finetune
+            if reg is not None and reg.active:
+                loss = training_loss(self, x, y, reg)
+            else:
+                loss = self.loss(self(x), y)
         if self.penalty_weight > 0:
             if self.ensemble > 1:  # mean over members, as the loss: each member's objective
                 weights = self.first_layer_weights()

@@ -303,3 +303,32 @@ REPRODUCE_MARKDOWN = "reproduce.md"  # the same as a Markdown table, and the REA
 def reproduce_log(run: str) -> str:
     """Stdout and stderr of one run's commands."""
     return f"{safe_name(run)}.log"
+
+
+# scripts/panel.py (its --out, default ``outputs/panel/``): per task ``<task>/models/`` (one
+# sweep of every --models family on the same folds) and ``<task>/variants/<name>/`` (one sweep
+# per network variant), each with ``<sweep>.log`` beside it; the tables and figure at the top
+PANEL_MODELS_DIR = "models"
+PANEL_VARIANTS_DIR = "variants"
+PANEL_DONE = (
+    "panel_done.json"  # in a sweep dir: the command that finished it (exit 0), so a rerun skips it
+)
+PANEL_TABLE = "panel.csv"  # one row per (task, model or variant)
+PANEL_MARKDOWN = "panel.md"
+PANEL_SUMMARY = "panel_summary.csv"  # per half and network row: counts against the best comparator
+PANEL_SUMMARY_MARKDOWN = "panel_summary.md"
+PANEL_FIGURE = "panel.png"  # heatmap: pooled AUROC minus the task's best comparator
+
+
+def panel_sweep_dir(out: str | Path, task: str, variant: str | None = None) -> Path:
+    """The sweep of one panel task: its models (``variant`` None) or one network variant."""
+    base = Path(out) / safe_name(task)
+    if variant is None:
+        return base / PANEL_MODELS_DIR
+    return base / PANEL_VARIANTS_DIR / safe_name(variant)
+
+
+def panel_log(sweep_dir: str | Path) -> Path:
+    """Stdout and stderr of the train.py command behind one panel sweep (next to the sweep)."""
+    sweep_dir = Path(sweep_dir)
+    return sweep_dir.parent / f"{sweep_dir.name}.log"

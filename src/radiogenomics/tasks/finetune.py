@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import EarlyStopping
 
 from radiogenomics.callbacks.best_weights import BestWeights
+from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError, resolve_path
@@ -38,6 +39,8 @@ from radiogenomics.evaluation.metrics import as_prob_matrix, score
 from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
+from radiogenomics.models.inputs import InputOptions, fit_input_layer, input_arguments
+from radiogenomics.models.regularization import Regularization
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
 from radiogenomics.results import layout
@@ -406,7 +409,7 @@ def write_predictions(
 def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> ClassifierModule:
     """The classifier for this trait, with class weights from the fit patients."""
     m = cfg.model
-    return ClassifierModule(
+    module = ClassifierModule(
         n_genes=tc.X.shape[1],
         n_classes=tc.spec.n_classes,
         hidden_dims=list(m.hidden_dims),
@@ -420,8 +423,53 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         input_mask=gene_filter_method(cfg) != "none",
         penalty=str(OmegaConf.select(m, "penalty.kind", default="l1")),
         penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
-        **ensemble_options(cfg),
+        **input_kwargs(cfg, tc),  # none for the default genes input
+        **ensemble_options(cfg),  # none for a single network
     )
+    module.regularization = Regularization.from_config(m)  # training only: mixup, smoothing
+    return module
+
+
+def input_options(cfg: DictConfig) -> InputOptions:
+    """``model.input`` (genes when the config predates the option)."""
+    return InputOptions.from_config(OmegaConf.select(cfg, "model.input", default=None))
+
+
+def input_kwargs(cfg: DictConfig, tc: TraitCohort) -> dict:
+    """ClassifierModule arguments of ``model.input`` (a collection without genes: ConfigError)."""
+    from radiogenomics.tasks.validation import ConfigError
+
+    try:
+        return input_arguments(input_options(cfg), tc.genes)
+    except ValueError as err:
+        raise ConfigError(f"model.input: {str(err).splitlines()[0]}") from None
+
+
+def unlabelled_expression(cfg: DictConfig, cohort: Cohort, tc: TraitCohort) -> np.ndarray | None:
+    """The expression-only patients' raw expression (trait genes) for an in-fold PCA, else None."""
+    options = input_options(cfg)
+    if options.kind != "pca" or not options.pca_unlabelled or not cohort.pretrain_patients:
+        return None
+    overlap = set(cohort.pretrain_patients).intersection(tc.patient_ids)
+    if overlap:
+        raise RuntimeError(f"expression-only and trait patients overlap: {sorted(overlap)[:5]}")
+    frame = cohort.expression.loc[cohort.pretrain_patients].reindex(columns=tc.genes)
+    return frame.to_numpy(np.float32)
+
+
+def set_input_layer(cfg, tc: TraitCohort, dm: TraitDataModule, module, unlabelled=None) -> None:
+    """model.input: the PCA fit on the fit patients (+ expression-only ones, scaled as the fit
+    patients) or the gene-set connectivity; a bad size or collection is one ConfigError line."""
+    from radiogenomics.tasks.validation import ConfigError
+
+    options = input_options(cfg)
+    if options.kind == "genes":
+        return
+    extra = None if unlabelled is None else dm.scaler.transform(unlabelled)
+    try:
+        fit_input_layer(module, options, tc.genes, dm.x["fit"].numpy(), extra)
+    except ValueError as err:
+        raise ConfigError(str(err).splitlines()[0]) from None
 
 
 def ensemble_options(cfg: DictConfig) -> dict:
@@ -485,8 +533,10 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         )
     # obtain (maybe pretrain) the encoder before seeding, so results never depend on the cache
     encoder = None
-    if m.transfer_layers > 0:
-        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
+    if m.transfer_layers > 0:  # pretrain.patients=fit...: on this fold's fit patients
+        fit_ids = [tc.patient_ids[i] for i in split.fit]
+        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids), fit_ids)
+    unlabelled = unlabelled_expression(cfg, cohort, tc)  # model.input.kind=pca only
     seed, kfold = cfg.seed, member_split(cfg) == "kfold"
     pl.seed_everything(seed, workers=True, verbose=False)
     inner = None
@@ -508,11 +558,14 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         inner_fold=inner,
     )
     module = build_classifier(cfg, tc, dm)
+    set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input: PCA / gene-set layer
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
     if gene_filter_method(cfg) != "none":  # after the encoder: masked genes' columns zeroed
         module.set_input_mask(fit_gene_mask(cfg, tc, split, dm))
     callbacks = instantiate_callbacks(cfg)
+    # SWA first: inner validation (and so BestWeights) scores the averaged weights
+    callbacks = [*weight_averaging_callbacks(m, cfg.trainer.max_epochs), *callbacks]
     selection = [c for c in callbacks if isinstance(c, BestWeights)]
     if len(selection) != 1:
         raise ValueError(

@@ -29,6 +29,42 @@ log = logging.getLogger(__name__)
 
 MIN_PRETRAIN_PATIENTS = 2  # fewer expression-only patients: no autoencoder can be pretrained
 TRANSFER_KEYS = ("model.transfer_layers", "model.freeze_layers")
+# pretrain.patients: whose expression the autoencoder is trained on (labels never used)
+#   unlabelled: the expression-only patients (and data.pretrain_expression_file), one cache entry
+#   fit: the fold's fit patients only; fit+unlabelled: both (in-fold: one entry per fold)
+PRETRAIN_PATIENTS = ("unlabelled", "fit", "fit+unlabelled")
+
+
+def pretrain_mode(cfg: DictConfig) -> str:
+    """``pretrain.patients`` (``unlabelled`` when the config predates the option)."""
+    return str(OmegaConf.select(cfg, "pretrain.patients", default="unlabelled"))
+
+
+def pretraining_patients(
+    cfg: DictConfig, cohort: Cohort, exclude: set[str], fit_patients: list[str] | None
+) -> list[str]:
+    """The autoencoder's patients for ``pretrain.patients``.
+
+    ``exclude``: the trait cohort's patients. In-fold modes add ``fit_patients`` (the fold's fit
+    patients, a subset of ``exclude``); every other trait patient (inner validation, held out)
+    stays out: the inner validation scores the network as held-out patients will be scored, by a
+    network whose autoencoder never saw them.
+    """
+    mode = pretrain_mode(cfg)
+    if mode not in PRETRAIN_PATIENTS:
+        raise ValueError(f"pretrain.patients={mode!r}: choose one of {list(PRETRAIN_PATIENTS)}")
+    unlabelled = [] if mode == "fit" else list(cohort.pretrain_patients)
+    overlap = exclude.intersection(unlabelled)
+    if overlap:
+        raise RuntimeError(f"autoencoder and trait cohorts overlap: {sorted(overlap)[:5]}")
+    if mode == "unlabelled":
+        return unlabelled
+    if fit_patients is None:
+        raise ValueError(f"pretrain.patients={mode} needs the fold's fit patients")
+    fit = list(fit_patients)
+    if not set(fit) <= exclude:
+        raise RuntimeError("fit patients outside the trait cohort passed to in-fold pretraining")
+    return fit + unlabelled
 
 
 def command_line_keys() -> set[str]:
@@ -50,6 +86,8 @@ def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> 
     model = cfg.get("model") or {}
     n_patients = len(cohort.pretrain_patients)
     if model.get("family") != "nn" or not model.get("transfer_layers"):
+        return cfg
+    if pretrain_mode(cfg) != "unlabelled":  # in-fold: the fold's fit patients are always there
         return cfg
     if n_patients >= MIN_PRETRAIN_PATIENTS:
         return cfg
@@ -77,11 +115,22 @@ def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> 
 
 
 def _pretrain_settings(cfg: DictConfig) -> dict:
-    return OmegaConf.to_container(cfg.pretrain, resolve=True)  # type: ignore[return-value]
+    """The ``pretrain`` settings of the cache key; the in-fold and denoising options only when
+    they are not their defaults, so the entries cached before the options stay valid."""
+    settings = OmegaConf.to_container(cfg.pretrain, resolve=True)
+    assert isinstance(settings, dict)
+    if settings.get("patients", "unlabelled") == "unlabelled":
+        settings.pop("patients", None)
+    if (settings.get("corruption") or {}).get("kind", "none") == "none":
+        settings.pop("corruption", None)
+    return settings
 
 
 def encoder_key(cfg: DictConfig, cohort: Cohort, patients: list[str]) -> str:
-    """Cache key: expression data digest, autoencoder patients and autoencoder settings."""
+    """Cache key: expression data digest, autoencoder patients and autoencoder settings.
+
+    The patient set is in it: in-fold pretraining gets one entry per fold (and per CV repeat or
+    bootstrap replicate), never shared."""
     return stable_hash(
         {
             "data": cohort.digest,
@@ -99,6 +148,9 @@ def fit_autoencoder(
     p = cfg.pretrain
     pl.seed_everything(p.seed, workers=True, verbose=False)
     dm = PretrainDataModule(X, batch_size=p.batch_size, val_fraction=p.val_fraction, seed=p.seed)
+    corruption = {}  # denoising (pretrain.corruption): only when on, so old hparams stay as they were
+    if OmegaConf.select(p, "corruption.kind", default="none") != "none":
+        corruption = {"corruption": p.corruption.kind, "corruption_rate": p.corruption.rate}
     module = AutoencoderModule(
         n_genes=X.shape[1],
         hidden_dims=list(p.hidden_dims),
@@ -107,6 +159,7 @@ def fit_autoencoder(
         dropout=p.dropout,
         loss=p.loss,
         optimizer=OmegaConf.to_container(p.optimizer, resolve=True),
+        **corruption,
     )
     trainer = hydra.utils.instantiate(
         cfg.trainer,
@@ -131,16 +184,14 @@ def fit_autoencoder(
 
 
 def load_or_pretrain(
-    cfg: DictConfig, cohort: Cohort, exclude: set[str]
+    cfg: DictConfig, cohort: Cohort, exclude: set[str], fit_patients: list[str] | None = None
 ) -> tuple[AutoencoderModule, Path]:
     """(the cached autoencoder for this cohort and config, its file); pretrain it first if missing.
 
-    ``exclude`` holds the patients of the trait cohort: they must not be in the pretraining cohort.
+    ``exclude`` holds the patients of the trait cohort: they must not be in the pretraining cohort,
+    except ``fit_patients`` (the fold's fit patients) with ``pretrain.patients=fit...``.
     """
-    patients = cohort.pretrain_patients
-    overlap = exclude.intersection(patients)
-    if overlap:
-        raise RuntimeError(f"autoencoder and trait cohorts overlap: {sorted(overlap)[:5]}")
+    patients = pretraining_patients(cfg, cohort, exclude, fit_patients)
     if len(patients) < 2:
         raise DataError(
             f"{cohort.expression_file}: only {len(patients)} expression-only patient(s) to "
@@ -161,9 +212,8 @@ def load_or_pretrain(
             else:
                 log.info("reusing pretrained autoencoder %s", path)
                 return module, path
-        log.info(
-            "pretraining autoencoder on %d expression-only patients -> %s", len(patients), path
-        )
+        log.info("pretraining autoencoder on %d patients (pretrain.patients=%s) -> %s",
+                 len(patients), pretrain_mode(cfg), path)  # fmt: skip
         X = cohort.expression.loc[patients].to_numpy(np.float32)
         module, report = fit_autoencoder(cfg, X, directory)
         check_finite_autoencoder(module, report, cohort)

@@ -34,6 +34,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.epoch_progress import ProgressLog
+from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.io import DataError
@@ -44,7 +45,13 @@ from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, job_config, load_jobs
-from radiogenomics.tasks.finetune import build_classifier, fit_gene_mask, gene_filter_method
+from radiogenomics.tasks.finetune import (
+    build_classifier,
+    fit_gene_mask,
+    gene_filter_method,
+    set_input_layer,
+    unlabelled_expression,
+)
 from radiogenomics.tasks.pretrain import load_or_pretrain, resolve_pretraining
 from radiogenomics.tasks.validation import refuse_overlap
 from radiogenomics.utils import write_json
@@ -294,7 +301,7 @@ def train_network(
     m = cfg.model
     encoder = None
     if m.transfer_layers > 0:  # the fold jobs' cached autoencoder (same data, patients, settings)
-        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids))
+        encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids), list(tc.patient_ids))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = TraitDataModule(
         tc.X,
@@ -307,6 +314,7 @@ def train_network(
         class_names=tc.spec.class_names,
     )
     module = build_classifier(cfg, tc, dm)  # class weights from all patients
+    set_input_layer(cfg, tc, dm, module, unlabelled_expression(cfg, cohort, tc))  # model.input
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
     if gene_filter_method(cfg) != "none":  # issue 18: the gene filter refit on every patient
@@ -318,7 +326,10 @@ def train_network(
         limit_val_batches=0,
         num_sanity_val_steps=0,
         enable_checkpointing=False,
-        callbacks=refit_callbacks(cfg, f"{tc.spec.name} {m.name} refit"),
+        callbacks=[  # SWA: the folds' start epoch, the average of start..last loaded at the end
+            *weight_averaging_callbacks(m, cfg.trainer.max_epochs, load_at_end=True),
+            *refit_callbacks(cfg, f"{tc.spec.name} {m.name} refit"),
+        ],
         logger=False,
         default_root_dir=str(work_dir),
     )

@@ -239,6 +239,12 @@ def validate_config(cfg: DictConfig) -> None:
         _check_interpreters(cfg)
     elif task == "pretrain":
         _check_pretrain(cfg)
+        if _get(cfg, "pretrain.patients", "unlabelled") != "unlabelled":
+            raise ConfigError(
+                f"pretrain.patients={_get(cfg, 'pretrain.patients')}: in-fold autoencoders are "
+                "pretrained by each task=finetune job on its fold's fit patients; task=pretrain "
+                "builds the expression-only one (pretrain.patients=unlabelled)"
+            )
         _check_trainer(cfg)
         _check_data(cfg)
     elif task == "predict":
@@ -387,9 +393,22 @@ def _check_model(cfg: DictConfig) -> None:
             f"model.freeze_layers={freeze} exceeds model.transfer_layers={transfer}: only "
             f"transferred layers can be frozen; set model.freeze_layers to 0..{transfer}"
         )
+    _check_input(cfg, transfer)
     _int(cfg, "model.batch_size", 1, example=16)
     _optimizer(cfg, "model.optimizer")
     _check_p_much_larger_than_n(cfg, freeze)
+    _check_cocktail(cfg)
+    patients = _get(cfg, "pretrain.patients", "unlabelled")
+    if patients != "unlabelled" and transfer == 0:
+        from radiogenomics.tasks.pretrain import PRETRAIN_PATIENTS
+
+        _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
+        raise ConfigError(
+            f"pretrain.patients={patients} pretrains an autoencoder in each fold, but "
+            "model.transfer_layers=0 transfers none of its layers (nothing to transfer; "
+            "data=verhaak840 sets 0): add model.transfer_layers=2 (and model.freeze_layers), or "
+            "drop pretrain.patients"
+        )
     if transfer > 0:
         encoder = _check_pretrain(cfg)
         if encoder[:transfer] != hidden[:transfer]:
@@ -399,6 +418,60 @@ def _check_model(cfg: DictConfig) -> None:
                 f"{_show(encoder)} differ there; use the same sizes or model.transfer_layers=0 "
                 "model.freeze_layers=0"
             )
+
+
+def _check_input(cfg: DictConfig, transfer: int) -> None:
+    """``model.input``: the input representation (PCA size against the data: when it is read)."""
+    from radiogenomics.models.inputs import INPUT_KINDS, InputOptions
+
+    section = _get(cfg, "model.input", None)
+    if section is None:
+        return
+    fields = list(InputOptions.__dataclass_fields__)
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"model.input={_show(section)}: expected a mapping of {', '.join(fields)}"
+        )
+    unknown = sorted(set(section) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"model.input.{unknown[0]} is not an input option ({', '.join(fields)})"
+            f"{did_you_mean(unknown[0], fields)}"
+        )
+    kind = _choice(cfg, "model.input.kind", INPUT_KINDS)
+    if kind == "genes":
+        return
+    if transfer > 0:
+        raise ConfigError(
+            f"model.input.kind={kind} replaces the first layer the autoencoder's encoder would "
+            f"fill (model.transfer_layers={transfer}); add model.transfer_layers=0 "
+            "model.freeze_layers=0"
+        )
+    if kind == "pca":
+        _int(cfg, "model.input.pca_components", 1, example=64)
+        _bool(cfg, "model.input.pca_unlabelled")
+        if _get(cfg, "model.gene_filter.method", "none") != "none":
+            raise ConfigError(
+                "model.input.kind=pca already reduces the genes: drop model.gene_filter.method="
+                f"{_get(cfg, 'model.gene_filter.method')} (use none)"
+            )
+        if (_get(cfg, "model.penalty.weight", 0) or 0) > 0:
+            raise ConfigError(
+                "model.penalty acts on the first layer's gene columns, which model.input.kind=pca "
+                "replaces by frozen components: set model.penalty.weight=0"
+            )
+        return
+    collections = _get(cfg, "model.input.collections", None)
+    if not isinstance(collections, list) or not collections:
+        raise ConfigError(
+            f"model.input.collections={_show(collections)}: expected a non-empty list, e.g. "
+            "model.input.collections=[hallmark]"
+        )
+    for collection in collections:
+        _check_collection("", str(collection), key="model.input.collections")
+    _int(cfg, "model.input.units_per_set", 1, example=1)
+    _bool(cfg, "model.input.random_mask")
+    _seed(cfg, "model.input.random_seed")
 
 
 def _check_p_much_larger_than_n(cfg: DictConfig, freeze: int) -> None:
@@ -432,6 +505,21 @@ def _check_ensemble(cfg: DictConfig) -> None:
     style = "packed"
     if _get(cfg, "model.ensemble_style", None) is not None:
         style = _choice(cfg, "model.ensemble_style", ENSEMBLE_STYLES)
+    if k is not None and k > 1:  # the batched layers take the genes input, plain training
+        kind = _get(cfg, "model.input.kind", "genes")
+        if kind not in (None, "genes"):
+            raise ConfigError(
+                f"model.ensemble={k} builds batched gene-input members, but model.input.kind="
+                f"{kind}; use model.input.kind=genes or model.ensemble=1"
+            )
+        for key, off in (("model.mixup", 0), ("model.label_smoothing", 0),
+                         ("model.swa.enabled", False)):  # fmt: skip
+            value = _get(cfg, key, off)
+            if value not in (None, off, 0.0):
+                raise ConfigError(
+                    f"model.ensemble={k} trains its members with the plain mean loss, but "
+                    f"{key}={_show(value)}; turn it off or use model.ensemble=1"
+                )
     if _get(cfg, "model.member_split", None) is None:
         return
     if _choice(cfg, "model.member_split", MEMBER_SPLITS) != "kfold":
@@ -448,6 +536,21 @@ def _check_ensemble(cfg: DictConfig) -> None:
         )
 
 
+def _check_cocktail(cfg: DictConfig) -> None:
+    """The regularization cocktail: mixup, label smoothing, weight averaging (absent: off)."""
+    if _get(cfg, "model.mixup", None) is not None:
+        _number(cfg, "model.mixup", 0, example=0.2)
+        if not math.isfinite(_get(cfg, "model.mixup")):
+            raise ConfigError(f"model.mixup={_get(cfg, 'model.mixup')}: expected a finite alpha")
+    if _get(cfg, "model.label_smoothing", None) is not None:
+        _number(cfg, "model.label_smoothing", 0, 1, high_open=True, example=0.1)
+    if _get(cfg, "model.swa", None) is not None:
+        _bool(cfg, "model.swa.enabled")
+        _number(cfg, "model.swa.start_fraction", 0, 1, low_open=True, high_open=True,
+                example=0.5)  # fmt: skip
+        _number(cfg, "model.swa.lr", 0, MAX_LEARNING_RATE, low_open=True, null=True)
+
+
 def _check_pretrain(cfg: DictConfig) -> list[int]:
     from radiogenomics.models.autoencoder import LOSSES
     from radiogenomics.models.blocks import ACTIVATIONS
@@ -462,6 +565,15 @@ def _check_pretrain(cfg: DictConfig) -> list[int]:
     _number(cfg, "pretrain.val_fraction", 0, 1, high_open=True, example=0.1)
     _seed(cfg, "pretrain.seed")
     _optimizer(cfg, "pretrain.optimizer")
+    if _get(cfg, "pretrain.patients", None) is not None:
+        from radiogenomics.tasks.pretrain import PRETRAIN_PATIENTS
+
+        _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
+    if _get(cfg, "pretrain.corruption", None) is not None:
+        from radiogenomics.models.regularization import CORRUPTIONS
+
+        _choice(cfg, "pretrain.corruption.kind", CORRUPTIONS)
+        _number(cfg, "pretrain.corruption.rate", 0, 1, high_open=True, example=0.15)
     return hidden
 
 
@@ -673,10 +785,10 @@ def _interpreters(cfg: DictConfig) -> dict[str, Any]:
     return found
 
 
-def _check_collection(name: str, collection: str) -> None:
+def _check_collection(name: str, collection: str, key: str | None = None) -> None:
     from radiogenomics.data.genesets import SHIPPED_COLLECTIONS, load_collection
 
-    key = f"interpret.{name}.collections"
+    key = key or f"interpret.{name}.collections"
     path = Path(collection).expanduser()
     if path.is_dir():
         raise ConfigError(f"{key}: {collection} is a directory; expected a .gmt or .csv file")
@@ -727,12 +839,19 @@ def check_gene_sets_on_data(cfg: DictConfig) -> None:
     if cfg.get("task") != "finetune":
         return
     interpreters = _interpreters(cfg)
-    if not interpreters or _job_complete(cfg):
+    input_sets = _get(cfg, "model.input.kind", "genes") == "gene_sets"
+    if not (interpreters or input_sets) or _job_complete(cfg):
         return
     from radiogenomics.data.cohort import load_cohort
+    from radiogenomics.data.genesets import index_gene_sets, load_collection
     from radiogenomics.interpret.gene_set_options import index_collections
 
     genes = load_cohort(cfg.data, cfg.paths.cache_dir).genes
+    for collection in _get(cfg, "model.input.collections", []) if input_sets else []:
+        try:
+            index_gene_sets(load_collection(collection), genes, collection=str(collection))
+        except ValueError as err:
+            raise ConfigError(f"model.input.collections: {str(err).splitlines()[0]}") from None
     for name, options in interpreters.items():
         try:
             index_collections(options.collections, genes, **options.filters)
