@@ -47,6 +47,7 @@ from radiogenomics.interpret.masking import (
 )
 
 SCALER_STEP = "scale"
+TREE_ROWS = 1 << 20  # (item, patient) rows per chunk of the tree masker
 SELECT_STEP = "select"
 
 
@@ -245,25 +246,38 @@ class TreeMasker(ComparatorMasker):
             self.base = np.asarray(margin, dtype=np.float64).reshape(-1) - trees[0, 0]
 
     def _accumulate(self, z: np.ndarray, members: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Sum over trees of the leaf values of every (item, patient): (items, patients, out)."""
+        """Sum over trees of the leaf values of every (item, patient): (items, patients, out).
+
+        Per tree, each distinct pattern of kept split genes is walked once; the sum over trees
+        is one sparse (items x patterns) one-hot product with the patterns' leaf values.
+        """
+        from scipy.sparse import csr_matrix
+
         x32 = z.astype(np.float32)
-        total = None
+        columns, blocks, offset = [], [], 0
         for tree in self.trees:
             internal = tree.feature >= 0
             features, position = np.unique(tree.feature[internal], return_inverse=True)
             feat_pos = np.full(len(tree.feature), -1)
             feat_pos[internal] = position
-            keep = members(features)  # (items, k) bool
-            codes, patterns = _patterns(keep)
+            codes, patterns = _patterns(members(features))  # items' patterns of kept genes
             leaves = _traverse(tree, feat_pos, patterns, x32)  # (patterns, patients)
-            values = tree.value[leaves]  # (patterns, patients, out)
-            total = values[codes] if total is None else total + values[codes]
-        return total
+            blocks.append(tree.value[leaves].reshape(len(patterns), -1))
+            columns.append(codes + offset)
+            offset += len(patterns)
+        n_items, n_trees = len(columns[0]), len(columns)
+        one_hot = csr_matrix(
+            (np.ones(n_items * n_trees), np.stack(columns, axis=1).ravel(),
+             np.arange(0, n_items * n_trees + 1, n_trees)),
+            shape=(n_items, offset),
+        )  # fmt: skip
+        total = one_hot @ np.concatenate(blocks)
+        return np.asarray(total).reshape(n_items, len(z), -1)
 
     def _finish(self, total: np.ndarray) -> np.ndarray:
-        if self.kind == "forest":
+        if self.kind == "forest":  # binary trees carry the positive class only
             probs = total / len(self.trees)
-            return probs[..., 1] if self.n_classes == 2 else probs
+            return probs[..., 0] if self.n_classes == 2 else probs
         margin = total + self.base
         if self.n_classes == 2:
             return 1.0 / (1.0 + np.exp(-margin[..., 0]))
@@ -276,7 +290,8 @@ class TreeMasker(ComparatorMasker):
         return self._finish(self._accumulate(z, lambda f: np.ones((1, len(f)), bool)))[0]
 
     def _chunked(self, z, n_items: int, member_rows, batch_size: int) -> np.ndarray:
-        per_chunk = max(1, batch_size // max(1, len(z)))
+        # a tree walk costs per distinct pattern, not per row: large chunks share more patterns
+        per_chunk = max(1, max(batch_size, TREE_ROWS) // max(1, len(z)))
         out = [
             self._finish(
                 self._accumulate(z, lambda f, s=slice(a, a + per_chunk): member_rows(s, f))
@@ -291,7 +306,7 @@ class TreeMasker(ComparatorMasker):
         member = np.zeros((len(sets), self.n_genes), dtype=bool)
         for row, s in enumerate(sets):
             member[row, s] = True
-        return self._chunked(z, len(sets), lambda s, f: member[s][:, f], batch_size)
+        return self._chunked(z, len(sets), lambda s, f: member[:, f][s], batch_size)
 
     def nested_controls(self, x, perms, sizes, batch_size):
         z = _numpy(x)
@@ -301,7 +316,9 @@ class TreeMasker(ComparatorMasker):
 
         def rows(s: slice, f: np.ndarray) -> np.ndarray:
             items = np.arange(len(sizes) * n_random)[s]  # size-major: item = i * R + r
-            return rank[items % n_random][:, f] < sizes[items // n_random][:, None]
+            if items[0] == 0 and len(items) == len(sizes) * n_random:  # one chunk: broadcast
+                return (rank[:, f][None] < sizes[:, None, None]).reshape(len(items), len(f))
+            return rank[:, f][items % n_random] < sizes[items // n_random][:, None]
 
         return self._chunked(z, len(sizes) * n_random, rows, batch_size)
 
@@ -317,7 +334,14 @@ def _patterns(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(keep), dtype=np.int64), np.zeros((1, 0), dtype=bool)
     if keep.shape[1] <= 62:
         codes = keep.astype(np.int64) @ (np.int64(1) << np.arange(keep.shape[1], dtype=np.int64))
-        distinct, inverse = np.unique(codes, return_inverse=True)
+        if keep.shape[1] <= 20:  # a lookup table instead of a sort
+            seen = np.zeros(1 << keep.shape[1], dtype=bool)
+            seen[codes] = True
+            distinct = np.flatnonzero(seen)
+            lookup = np.cumsum(seen) - 1
+            inverse = lookup[codes]
+        else:
+            distinct, inverse = np.unique(codes, return_inverse=True)
         patterns = (distinct[:, None] >> np.arange(keep.shape[1])) & 1
         return inverse.reshape(-1), patterns.astype(bool)
     patterns, inverse = np.unique(keep, axis=0, return_inverse=True)
@@ -355,6 +379,7 @@ def _forest_trees(forest, genes: np.ndarray, n_classes: int) -> list[Tree]:
         feature = np.where(t.feature >= 0, genes[np.maximum(t.feature, 0)], -1)
         value = t.value[:, 0, :].astype(np.float64)
         value = value / value.sum(axis=1, keepdims=True)
+        value = value[:, 1:] if n_classes == 2 else value
         trees.append(
             Tree(
                 feature,
@@ -459,7 +484,6 @@ def native_attribution(
     class_names: Sequence[str],
     n_repeats: int = 5,
     seed: int = 0,
-    batch_size: int = 65536,
 ) -> Attribution | None:
     """The family's own attribution on standardised patients ``z`` (None: masking only)."""
     scaler, selected, clf = split_pipeline(pipeline)
@@ -493,7 +517,7 @@ def native_attribution(
         return Attribution("coefficients", _ranked(frame), per_patient, outputs)
     if kind == "forest":
         frame["impurity"] = _full(clf.feature_importances_[None], selected, n_genes)[0]
-        mean, sd = permutation_importance(pipeline, z, y, class_names, n_repeats, seed, batch_size)
+        mean, sd = permutation_importance(pipeline, z, y, class_names, n_repeats, seed)
         frame["permutation"], frame["permutation_sd"] = mean, sd
         frame["importance"] = mean
         return Attribution("impurity_permutation", _ranked(frame))
@@ -512,40 +536,45 @@ def permutation_importance(
     class_names: Sequence[str],
     n_repeats: int = 5,
     seed: int = 0,
-    batch_size: int = 65536,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """AUROC drop when one gene is permuted across the patients (mean, sd over repeats).
+    """Forest: AUROC drop when one gene is permuted across the patients (mean, sd over repeats).
 
-    Batched: the permuted copies of many genes are scored in one ``predict_proba``. Genes that
-    no split uses cannot change a tree's output: their importance is exactly 0, not computed.
+    Permuting a gene changes only the trees that split on it, so each tree scores the permuted
+    copies of its own split genes (one ``predict_proba`` per tree) and the forest's probability
+    of a copy is the unpermuted one plus those trees' changes. Genes that no tree splits on
+    score exactly 0. Every gene uses the same ``n_repeats`` patient orders (from ``seed``).
     """
-    _, selected, clf = split_pipeline(pipeline)
+    _, selected, forest = split_pipeline(pipeline)
+    zs = _selected_z(z, selected).astype(np.float32)
     n_patients, n_genes = z.shape
-    used = np.ones(n_genes, dtype=bool)
-    if hasattr(clf, "estimators_"):
-        genes = np.arange(n_genes) if selected is None else selected
-        used = np.zeros(n_genes, dtype=bool)
-        for est in clf.estimators_:
-            f = est.tree_.feature
-            used[genes[f[f >= 0]]] = True
-    masker = ComparatorMasker(pipeline)
-    base = score_masked(masker.probabilities(z)[None], y, class_names)["auroc"].iloc[0]
+    genes = np.arange(n_genes) if selected is None else selected
     rng = np.random.default_rng(seed)
-    orders = np.stack([rng.permutation(n_patients) for _ in range(n_repeats)])  # shared by genes
-    mean, sd = np.zeros(n_genes), np.zeros(n_genes)
-    candidates = np.flatnonzero(used)
-    per_chunk = max(1, batch_size // max(1, n_patients * n_repeats))
-    for start in range(0, len(candidates), per_chunk):
-        chunk = candidates[start : start + per_chunk]
-        block = np.repeat(z[None], len(chunk) * n_repeats, axis=0)  # (items, patients, genes)
-        items = np.arange(len(block))
-        gene_of = np.repeat(chunk, n_repeats)
-        block[items[:, None], np.arange(n_patients)[None], gene_of[:, None]] = z[
-            orders[items % n_repeats], gene_of[:, None]
+    orders = np.stack([rng.permutation(n_patients) for _ in range(n_repeats)])
+    base = forest.predict_proba(zs)
+    deltas: dict[int, np.ndarray] = {}
+    for tree in forest.estimators_:
+        used = np.unique(tree.tree_.feature[tree.tree_.feature >= 0])
+        if not len(used):
+            continue
+        block = np.repeat(zs[None], len(used) * n_repeats, axis=0)
+        feature = np.repeat(used, n_repeats)[:, None]
+        items = np.arange(len(block))[:, None]
+        block[items, np.arange(n_patients)[None], feature] = zs[
+            orders[items[:, 0] % n_repeats], feature
         ]
-        probs = masker._proba_z(block.reshape(-1, n_genes))
-        probs = probs.reshape(len(block), n_patients, *probs.shape[1:])
-        drops = base - score_masked(probs, y, class_names)["auroc"].to_numpy()
-        drops = drops.reshape(len(chunk), n_repeats)
-        mean[chunk], sd[chunk] = drops.mean(axis=1), drops.std(axis=1)
+        changed = tree.predict_proba(block.reshape(-1, zs.shape[1]))
+        changed = changed.reshape(len(used), n_repeats, n_patients, -1) - tree.predict_proba(zs)
+        for f, delta in zip(used, changed, strict=True):
+            deltas[int(f)] = deltas[int(f)] + delta if int(f) in deltas else delta
+    mean, sd = np.zeros(n_genes), np.zeros(n_genes)
+    if not deltas:
+        return mean, sd
+    features = np.array(sorted(deltas))
+    probs = base[None, None] + np.stack([deltas[f] for f in features]) / len(forest.estimators_)
+    probs = probs.reshape(-1, n_patients, probs.shape[-1])
+    probs = probs[..., 1] if len(class_names) == 2 else probs
+    full = score_masked(base[None, :, 1] if len(class_names) == 2 else base[None], y, class_names)
+    drops = full["auroc"].iloc[0] - score_masked(probs, y, class_names)["auroc"].to_numpy()
+    drops = drops.reshape(len(features), n_repeats)
+    mean[genes[features]], sd[genes[features]] = drops.mean(axis=1), drops.std(axis=1)
     return mean, sd
