@@ -16,7 +16,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.data.cohort import TraitCohort
 from radiogenomics.data.splits import FoldSplit
-from radiogenomics.interpret.comparator_tables import comparator_patients, interpret_comparator
+from radiogenomics.interpret.comparator_tables import (
+    SALIENCY_REFUSED,
+    comparator_patients,
+    interpret_comparator,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,9 @@ def interpretation_sections(cfg: DictConfig) -> dict[str, dict]:
             continue
         settings = OmegaConf.to_container(section, resolve=True)
         found[name] = {k: v for k, v in settings.items() if k not in CALLBACK_KEYS}
+    if "saliency" in found:  # a single run was refused by validation; a mixed sweep goes on
+        log.warning("%s", SALIENCY_REFUSED.replace("interpret.saliency: ", "skipped: "))
+        del found["saliency"]
     return found
 
 
