@@ -146,3 +146,56 @@ def test_forest_permutation_importance_finds_the_driver():
     top = attribution.genes.sort_values("importance", ascending=False)["gene"].head(6)
     assert len(set(top) & {f"g{i}" for i in range(6)}) >= 4, attribution.genes.head(10)
     assert attribution.genes["impurity"].sum() == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_fold(cache_dir):
+    """Fold 0 of 2 of the debug cohort's enhancement trait, and its planted driver set."""
+    import json
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    from radiogenomics.data.cohort import load_cohort, trait_cohort
+    from radiogenomics.data.splits import make_fold_split
+    from radiogenomics.data.traits import TraitSpec
+
+    from ..conftest import CONFIGS, TINY
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides=[*TINY, "trait=enhancement", "n_folds=2"])
+    cohort = load_cohort(cfg.data, cache_dir)
+    tc = trait_cohort(cohort, TraitSpec.from_config(cfg.trait), n_folds=2)
+    split = make_fold_split(tc.y, 2, 0, cfg.split_seed, cfg.val_fraction, None)
+    truth = json.loads((Path(cohort.expression_file).parent / "truth.json").read_text())
+    return cfg, tc, split, truth["traits"]["enhancement"]["driver_set"]
+
+
+@pytest.mark.parametrize("name", ["logit_l2", "rf", "xgboost"])
+def test_planted_driver_ranks_top_on_the_debug_cohort(name, tiny_fold, tmp_path):
+    """Masking a comparator on the debug cohort: the planted hallmark driver is the top set."""
+    import pandas as pd
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from radiogenomics.interpret.comparator_tables import comparator_patients, interpret_comparator
+    from radiogenomics.results import layout
+
+    from ..conftest import CONFIGS, TINY
+
+    cfg, tc, split, driver = tiny_fold
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        model = compose("train", overrides=[*TINY, f"model={name}"]).model
+    result = fit_comparator(OmegaConf.to_container(model, resolve=True), tc.X, tc.y, split, 2)
+    patients = comparator_patients(
+        result.model, tc.X, tc.y, {"test": split.test}, tc.patient_ids, tc.genes,
+        tc.spec.class_names,
+    )  # fmt: skip
+    settings = {"collections": ["hallmark"], "n_random": 20, "single_genes": False}
+    interpret_comparator(result.model, patients, {"masking": settings}, 0, tmp_path)
+    scores = pd.read_csv(tmp_path / layout.MASKING_DIR / layout.masking_scores("hallmark"))
+    top = scores.sort_values("auroc", ascending=False)["set"].tolist()
+    assert top[0] == driver, scores.sort_values("auroc", ascending=False).head()
+    patients_table = pd.read_csv(tmp_path / layout.MASKING_DIR / layout.PATIENTS)
+    # the pipeline predicts float32 expression in float32; masking computes in float64
+    np.testing.assert_allclose(patients_table["model_prob"], result.test_probs, atol=1e-6)

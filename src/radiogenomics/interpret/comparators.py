@@ -65,9 +65,13 @@ def split_pipeline(pipeline) -> tuple[object, np.ndarray | None, object]:
 
 
 def standardize(pipeline, X: np.ndarray) -> np.ndarray:
-    """Raw expression -> the comparator's standardised matrix (float64; 0 = fit patients' mean)."""
+    """Raw expression -> the comparator's standardised matrix (0 = fit patients' mean), as float64.
+
+    The scaler sees ``X`` in its own dtype, exactly as the pipeline's ``predict_proba`` does
+    (float32 expression gives float32 values), so unmasked probabilities equal the job's.
+    """
     scaler, _, _ = split_pipeline(pipeline)
-    return np.asarray(scaler.transform(np.asarray(X, dtype=np.float64)), dtype=np.float64)
+    return np.asarray(scaler.transform(np.asarray(X)), dtype=np.float64)
 
 
 def _selected_z(z: np.ndarray, selected: np.ndarray | None) -> np.ndarray:
