@@ -87,8 +87,13 @@ def comparator_patients(
     class_names: Sequence[str],
 ) -> ComparatorPatients:
     """Rows ``parts[part]`` of raw ``X`` standardised by the pipeline's own scaler (float64)."""
+    def scaled(idx: np.ndarray) -> torch.Tensor:
+        if not len(idx):  # an empty part (task=interpret on new data has no fit patients)
+            return torch.zeros((0, X.shape[1]), dtype=torch.float64)
+        return torch.from_numpy(standardize(pipeline, X[idx]))
+
     return ComparatorPatients(
-        x={p: torch.from_numpy(standardize(pipeline, X[idx])) for p, idx in parts.items()},
+        x={p: scaled(idx) for p, idx in parts.items()},
         y={p: torch.from_numpy(np.asarray(y)[idx].astype(np.int64)) for p, idx in parts.items()},
         patient_ids={p: [str(patient_ids[i]) for i in idx] for p, idx in parts.items()},
         genes=list(genes),

@@ -288,7 +288,7 @@ def interpret_job(
     if mode == "held_out":
         for record in JOB_RECORDS:
             shutil.copyfile(job / record, target / record)
-    elif labelled and getattr(interpreters.get("saliency"), "gsea", False):
+    elif family == "nn" and labelled and getattr(interpreters.get("saliency"), "gsea", False):
         write_associations(cfg, target, bundle.class_names)
     ids = patients.patient_ids["test"]
     seen = int(bundle.seen_in_training(ids).sum())
