@@ -87,6 +87,7 @@ def comparator_patients(
     class_names: Sequence[str],
 ) -> ComparatorPatients:
     """Rows ``parts[part]`` of raw ``X`` standardised by the pipeline's own scaler (float64)."""
+
     def scaled(idx: np.ndarray) -> torch.Tensor:
         if not len(idx):  # an empty part (task=interpret on new data has no fit patients)
             return torch.zeros((0, X.shape[1]), dtype=torch.float64)
