@@ -61,6 +61,15 @@ def network_jobs(sweep: Path) -> list[Path]:
     return [j for j in jobs if json.loads((j / layout.METRICS).read_text())["model"] == "nn"]
 
 
+def model_jobs(sweep: Path) -> list[Path]:
+    """Every job dir of the sweep (networks and comparators), sorted."""
+    return sorted(p.parent for p in sweep.glob(f"*/{layout.METRICS}"))
+
+
+def comparator_jobs(sweep: Path) -> list[Path]:
+    return [j for j in model_jobs(sweep) if j not in network_jobs(sweep)]
+
+
 @pytest.fixture(scope="module")
 def sweep(cache_dir, tmp_path_factory) -> Path:
     """A tiny 3-fold sweep of the network and a comparator, masking and saliency in training."""
@@ -95,9 +104,9 @@ def test_held_out_tables_equal_the_in_training_ones(sweep, cache_dir, tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
-    for i in (1, 2, 3):
-        assert f"interpret: {i}/3 jobs" in log
-    assert log.count("interpret: skipping") == 3  # the logit_l2 jobs, with an info line
+    for i in range(1, 7):  # the network's and the comparator's jobs
+        assert f"interpret: {i}/6 jobs" in log
+    assert log.count("no saliency for model=logit_l2") == 3  # saliency is the network's
 
     for job in network_jobs(sweep):
         twin = out / job.name
@@ -106,8 +115,16 @@ def test_held_out_tables_equal_the_in_training_ones(sweep, cache_dir, tmp_path):
         for record in (layout.METRICS, layout.PREDICTIONS, layout.COHORT):
             assert (job / record).read_bytes() == (twin / record).read_bytes(), record
         assert not (twin / layout.MODEL_DIR).exists()  # nothing trained, no bundle written
+    for job in comparator_jobs(sweep):  # masked in the job's hook, masked again here
+        twin = out / job.name
+        assert_same_tables(job / layout.MASKING_DIR, twin / layout.MASKING_DIR)
+        for path in sorted((job / layout.MASKING_DIR).iterdir()):
+            assert path.read_bytes() == (twin / layout.MASKING_DIR / path.name).read_bytes()
+        assert (
+            not (job / layout.SALIENCY_DIR).exists() and not (twin / layout.SALIENCY_DIR).exists()
+        )
     interpreted = {p.parent.name for p in out.glob(f"*/{layout.METRICS}")}
-    assert interpreted == {job.name for job in network_jobs(sweep)}  # no comparator
+    assert interpreted == {job.name for job in model_jobs(sweep)}
 
     summary, twin = layout.summary_dir(sweep), layout.summary_dir(out)
     pooled = [layout.masking_table(label) for label in ("hallmark", "verhaak", "single_genes")]
@@ -116,9 +133,15 @@ def test_held_out_tables_equal_the_in_training_ones(sweep, cache_dir, tmp_path):
             read_table(summary / name), read_table(twin / name), check_exact=True
         )
     assert (summary / layout.STABILITY).read_text() == (twin / layout.STABILITY).read_text()
+    agreement = read_table(summary / layout.MODEL_AGREEMENT)  # two families: one pair per table
+    assert sorted(agreement["collection"]) == ["hallmark", "single_genes", "verhaak"]
+    assert set(zip(agreement["family_a"], agreement["family_b"], strict=True)) == {
+        ("logit_l2", "nn")
+    }
+    pd.testing.assert_frame_equal(agreement, read_table(twin / layout.MODEL_AGREEMENT))
     report = json.loads((out / layout.INTERPRET_REPORT).read_text())
-    assert report["patients"] == "held_out" and len(report["jobs"]) == 3
-    assert {s["reason"] for s in report["skipped"]} == {"comparator"}
+    assert report["patients"] == "held_out" and len(report["jobs"]) == 6
+    assert report["skipped"] == []
     assert snapshot(sweep) == before  # the source sweep is never written
 
 
@@ -136,8 +159,8 @@ def test_new_collection_without_retraining(interpret_cfg, sweep, tmp_path, monke
     cfg = interpret_cfg("+interpret=masking", f"interpret.masking.collections=[puchalski,{gmt}]",
                         "interpret.masking.n_random=20", "interpret.masking.single_genes=false")  # fmt: skip
     report = run(cfg)
-    assert [j["job"] for j in report["jobs"]] == [j.name for j in jobs]
-    for job in jobs:
+    assert [j["job"] for j in report["jobs"]] == [j.name for j in model_jobs(sweep)]
+    for job in model_jobs(sweep):
         masking = out / job.name / layout.MASKING_DIR
         scores = pd.read_csv(masking / layout.masking_scores("mine"))
         assert list(scores["set"]) == ["FIRST", "SECOND"]
@@ -160,7 +183,8 @@ def test_data_mode_explains_every_labelled_patient_with_each_fold_model(
                         "interpret.masking.single_genes=false")  # fmt: skip
     report = run(cfg)
     n_labelled = json.loads((network_jobs(sweep)[0] / layout.COHORT).read_text())["n_patients"]
-    for job, record in zip(network_jobs(sweep), report["jobs"], strict=True):
+    records = [r for r in report["jobs"] if r["model"] == "nn"]
+    for job, record in zip(network_jobs(sweep), records, strict=True):
         patients = pd.read_csv(out / job.name / layout.MASKING_DIR / layout.PATIENTS)
         assert len(patients) == n_labelled and (patients["part"] == "test").all()
         held_out = pd.read_csv(job / layout.PREDICTIONS)
@@ -234,7 +258,7 @@ def copied_sweep(sweep: Path, tmp_path: Path, **edits) -> Path:
         ("no_sweep", "interpret.sweep is not set"),
         ("missing_sweep", "no such directory"),
         ("no_interpreter", "add +interpret=masking"),
-        ("no_bundles", "no network model bundle"),
+        ("no_bundles", "no model bundle"),
         ("inside_sweep", "never writes into the sweep"),
         ("data_changed", "the expression data changed since training"),
         ("split_changed", "the held-out patients differ"),

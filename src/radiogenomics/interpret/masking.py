@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -49,8 +50,10 @@ class MaskableNetwork:
     n_classes: int
 
     @classmethod
-    def from_classifier(cls, module: nn.Module) -> MaskableNetwork:
+    def from_classifier(cls, module: nn.Module | MaskableNetwork) -> MaskableNetwork:
         """Split a :class:`~radiogenomics.models.classifier.ClassifierModule` (eval mode required)."""
+        if isinstance(module, MaskableNetwork):  # already split (e.g. a linear comparator)
+            return module
         for name in ("input_dropout", "blocks", "head", "probabilities"):
             if not hasattr(module, name):
                 raise TypeError(
@@ -302,6 +305,60 @@ def mask_nested_controls(
                 out = probs.new_empty((len(sizes), n_random, *probs.shape[2:]))
             out[:, start : start + len(idx)] = probs
     return out.reshape(len(sizes) * n_random, *out.shape[2:]).float().cpu().numpy()
+
+
+# --- the family-agnostic entry point -----------------------------------------------------------
+
+
+class Masker(Protocol):
+    """What gene masking needs of a model, whatever its family.
+
+    ``x`` is always the standardised (patients x genes) matrix of the model's own in-fold
+    standardisation, so a masked gene is 0 (its fit patients' mean) for every family. The network
+    is :class:`NetworkMasker`; the comparators' maskers are in
+    :mod:`radiogenomics.interpret.comparators`. Each returns probabilities shaped like the
+    network's kernels: (items, patients) for binary, (items, patients, K) for multiclass.
+    """
+
+    n_classes: int
+
+    def probabilities(self, x: torch.Tensor) -> np.ndarray: ...
+
+    def gene_sets(
+        self, x: torch.Tensor, sets: Sequence[np.ndarray], batch_size: int
+    ) -> np.ndarray: ...
+
+    def nested_controls(
+        self, x: torch.Tensor, perms: np.ndarray, sizes: Sequence[int], batch_size: int
+    ) -> np.ndarray: ...
+
+    def single_genes(self, x: torch.Tensor, batch_size: int) -> np.ndarray: ...
+
+
+class NetworkMasker:
+    """The network's vectorised kernels (:func:`mask_gene_sets` and co.) as a :class:`Masker`."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.n_classes = int(module.n_classes)
+
+    def probabilities(self, x: torch.Tensor) -> np.ndarray:
+        module = self.module
+        return module.probabilities(module(x.to(module.device))).float().cpu().numpy()
+
+    def gene_sets(self, x, sets, batch_size):
+        return mask_gene_sets(self.module, x, sets, batch_size)
+
+    def nested_controls(self, x, perms, sizes, batch_size):
+        return mask_nested_controls(self.module, x, perms, sizes, batch_size)
+
+    def single_genes(self, x, batch_size):
+        return mask_single_genes(self.module, x, batch_size=batch_size)
+
+
+def as_masker(model: nn.Module | Masker) -> Masker:
+    """A network (``nn.Module``) becomes a :class:`NetworkMasker`; a masker is returned as is."""
+    return NetworkMasker(model) if isinstance(model, nn.Module) else model
 
 
 # --- scores, vectorised over rows (sets) -------------------------------------------------------

@@ -51,10 +51,9 @@ from radiogenomics.interpret.gene_set_options import (
 )
 from radiogenomics.interpret.masking import (
     DEFAULT_BATCH_SIZE,
+    Masker,
+    as_masker,
     empirical_p,
-    mask_gene_sets,
-    mask_nested_controls,
-    mask_single_genes,
     random_permutations,
     score_masked,
     tail_p,
@@ -259,7 +258,7 @@ def null_by_size(control_scores: pd.DataFrame) -> dict[int, np.ndarray]:
 
 
 def write_masking(
-    module: nn.Module,
+    module: nn.Module | Masker,
     dm,
     options: MaskingOptions,
     indexed: Mapping[str, IndexedGeneSets] | None = None,
@@ -269,27 +268,32 @@ def write_masking(
     """Mask every configured part of ``dm`` with ``module`` and write the job's masking tables.
 
     ``module`` is a :class:`~radiogenomics.models.classifier.ClassifierModule` (run in eval mode,
-    its mode restored afterwards); ``indexed`` the collections from :func:`index_collections`
-    (indexed on ``dm.genes`` here when omitted); ``out_dir`` the job directory. Returns the
-    folder written, ``<out_dir>/masking``.
+    its mode restored afterwards) or any :class:`~radiogenomics.interpret.masking.Masker` (a
+    comparator's, :func:`radiogenomics.interpret.comparators.comparator_masker`): the same
+    controls, seed, tables and scores for every model family. ``indexed`` the collections from
+    :func:`index_collections` (indexed on ``dm.genes`` here when omitted); ``out_dir`` the job
+    directory. Returns the folder written, ``<out_dir>/masking``.
     """
     folder = Path(out_dir) / layout.MASKING_DIR
     if indexed is None:
         indexed = index_collections(options.collections, dm.genes, **options.filters)
     start = time.perf_counter()
-    was_training = module.training
-    module.eval()
+    network = isinstance(module, nn.Module)
+    was_training = module.training if network else False
+    if network:
+        module.eval()
     try:
         with torch.inference_mode():
-            _write_tables(module, dm, options, indexed, fold, folder)
+            _write_tables(as_masker(module), dm, options, indexed, fold, folder)
     finally:
-        module.train(was_training)
+        if network:
+            module.train(was_training)
     log.info("gene masking written to %s (%.1fs)", folder, time.perf_counter() - start)
     return folder
 
 
 def _write_tables(
-    module: nn.Module,
+    masker: Masker,
     dm,
     options: MaskingOptions,
     indexed: Mapping[str, IndexedGeneSets],
@@ -299,9 +303,9 @@ def _write_tables(
     patients, tables = [], {}
     for part in options.parts:
         x, y, ids = unique_patients(dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part])
-        model_probs = module.probabilities(module(x.to(module.device))).float().cpu().numpy()
+        model_probs = masker.probabilities(x)
         patients.append(patients_frame(ids, y, model_probs, dm.class_names, part, fold))
-        masked = mask_part(module, x, y, dm.genes, dm.class_names, options, indexed)
+        masked = mask_part(masker, x, y, dm.genes, dm.class_names, options, indexed)
         for label, (probs, scores) in masked.items():
             names = scores["gene" if label == layout.SINGLE_GENES else "set"]
             frame = probs_frame(probs, names, ids, dm.class_names)
@@ -316,7 +320,7 @@ def _write_tables(
 
 
 def mask_part(
-    module: nn.Module,
+    module: nn.Module | Masker,
     x: torch.Tensor,
     y: np.ndarray,
     genes: Sequence[str],
@@ -325,18 +329,19 @@ def mask_part(
     indexed: Mapping[str, IndexedGeneSets],
 ) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
     """label -> (masked probabilities, scores) for one part's patients (module in eval mode)."""
+    masker = as_masker(module)
     out, null = {}, None
     sizes = sorted({len(i) for sets in indexed.values() for i in sets.indices})
     n_random = options.n_random
     if n_random and sizes:
         perms = random_permutations(len(genes), n_random, options.random_seed)
-        probs = mask_nested_controls(module, x, perms, sizes, options.batch_size)
+        probs = masker.nested_controls(x, perms, sizes, options.batch_size)
         names = [layout.control_name(s, r) for s in sizes for r in range(n_random)]
         scores = score_controls(probs, y, class_names, names)
         null = control_null(probs, y, class_names, scores)
         out[layout.CONTROLS] = (probs, scores)
     for label, sets in indexed.items():
-        probs = mask_gene_sets(module, x, sets.indices, options.batch_size)
+        probs = masker.gene_sets(x, sets.indices, options.batch_size)
         set_sizes = np.array([len(i) for i in sets.indices])
         scores = score_sets(probs, y, class_names, set_sizes, null)
         coverage = sets.coverage.set_index("set").loc[sets.names, "coverage"]
@@ -345,7 +350,7 @@ def mask_part(
         scores.insert(0, "set", sets.names)
         out[label] = (probs, scores)
     if options.single_genes:
-        probs = mask_single_genes(module, x, batch_size=options.batch_size)
+        probs = masker.single_genes(x, options.batch_size)
         scores = score_sets(probs, y, class_names, compare_to_items=True)
         scores.insert(0, "gene", genes)
         scores.insert(1, "rank", scores["auroc"].rank(ascending=False, method="min"))

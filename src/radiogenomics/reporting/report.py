@@ -27,6 +27,7 @@ from radiogenomics.reporting.report_data import Section, SweepData, Text
 from radiogenomics.reporting.report_sections import (
     clinical_section,
     interpretation_section,
+    model_agreement_section,
     null_control_section,
     null_twin_section,
     performance_section,
@@ -61,6 +62,7 @@ SECTIONS: list[Builder] = [
     Builder(provenance_section),
     Builder(performance_section),
     Builder(interpretation_section),
+    Builder(model_agreement_section),
     Builder(trust_section),
     Builder(clinical_section),
     Builder(null_control_section),

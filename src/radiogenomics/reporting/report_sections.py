@@ -571,6 +571,52 @@ def interpretation_section(sweep: SweepData) -> Section | None:
     return Section("interpretation", "Interpretation", caveat_blocks(sweep) + blocks)
 
 
+AGREEMENT_COLUMNS = [
+    "trait", "collection", "family_a", "family_b", "n_items", "spearman", "top_k",
+    "top_k_overlap", "significant_a", "significant_b", "significant_both",
+]  # fmt: skip
+
+
+def model_agreement_section(sweep: SweepData) -> Section | None:
+    """Do the model families rely on the same programs? (a sweep masking several families)"""
+    table = sweep.summary_table(layout.MODEL_AGREEMENT)
+    if table is None or table.empty:
+        return None
+    blocks: list = [
+        Text(
+            "Each pair of model families compared on their pooled out-of-fold gene masking: "
+            "Spearman correlation of the set (or single-gene) AUROCs, the share of one family's "
+            "top k that is in the other's, and how many sets each calls significant (both: "
+            "called by the two). High correlation with few shared calls means the models rank "
+            "the programs alike but only one separates the classes with them.",
+            note=True,
+        ),
+        table_block(
+            table,
+            "Agreement between model families",
+            AGREEMENT_COLUMNS,
+            rows=None,
+            source=layout.MODEL_AGREEMENT,
+        ),  # fmt: skip
+    ]
+    figure = figure_block(
+        sweep.summary / layout.MODEL_AGREEMENT_PLOT,
+        "Spearman of pooled masking AUROCs, family x family",
+        "Heatmaps of the Spearman correlation between model families' masking AUROCs",
+    )
+    if figure is not None:
+        blocks.append(figure)
+    sets = sweep.summary_table(layout.MODEL_AGREEMENT_SETS)
+    if sets is not None and not sets.empty and "significant" in sets:
+        called = sets[sets["significant"].astype(bool)]
+        if not called.empty:
+            by_set = called.groupby(["trait", "collection", "set"], sort=True)["family"]
+            calls = by_set.apply(lambda f: ", ".join(sorted(f))).reset_index(name="called by")
+            blocks.append(table_block(calls, "Sets called significant, by family",
+                                      source=layout.MODEL_AGREEMENT_SETS))  # fmt: skip
+    return Section("model_agreement", "Do the models rely on the same programs?", blocks)
+
+
 # ---------------------------------------------------------------------------------- clinical
 
 SURVIVAL_COLUMNS = [

@@ -21,7 +21,8 @@ from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
 from radiogenomics.reporting.anndata_export import export_anndata
 from radiogenomics.reporting.importance_null_summary import summarize_importance_null
-from radiogenomics.reporting.masking_summary import summarize_masking
+from radiogenomics.reporting.masking_summary import masking_labels, summarize_masking
+from radiogenomics.reporting.model_agreement import summarize_attribution, summarize_model_agreement
 from radiogenomics.reporting.report import write_sweep_report
 from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.results import layout
@@ -72,6 +73,8 @@ def summarize(
     # interpretation reads the first CV repeat, where every held-out patient appears once
     first_metrics, first_predictions = first_repeat(metrics), first_repeat(predictions)
     summarize_masking(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr)  # no-op unless masked
+    summarize_model_agreement(sweep_dir, masking_labels(sweep_dir, first_metrics["job"].tolist()))
+    summarize_attribution(sweep_dir, first_metrics, GROUP_KEYS)  # comparators' native attribution
     # no-op unless jobs ran gene saliency
     summarize_saliency(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
     export_anndata(sweep_dir, first_metrics, first_predictions)  # predictions_obs.csv, h5ad

@@ -91,6 +91,10 @@ GSEA = "gsea.parquet"
 MEAN_ATTRIBUTION = "mean_attribution.parquet"
 GMT_SUFFIX = ".gmt"
 
+# comparators' native attribution (``<job>/attribution/``; also ATTRIBUTIONS and PATIENTS)
+ATTRIBUTION_DIR = "attribution"
+ATTRIBUTION_GENES = "genes.csv"  # per gene: rank, importance, the family's own columns
+
 
 def masking_probs(label: str) -> str:
     """Masked probabilities of a collection (or controls / single genes), sets as rows."""
@@ -236,6 +240,11 @@ SANITY_JSON = "sanity.json"  # the verdict per attribution method
 AGREEMENT_GENES = "agreement_genes.csv"  # scripts/trust.py agreement: method x method rankings
 AGREEMENT_SETS = "agreement_sets.csv"
 AGREEMENT_PLOT = "agreement.png"
+# model families' agreement (a sweep over model=nn,logit_l2,rf,... with +interpret=masking)
+ATTRIBUTION_TABLE = "attribution_genes.csv"  # comparators' native attribution, pooled per gene
+MODEL_AGREEMENT = "model_agreement.csv"  # per trait, collection and pair of model families
+MODEL_AGREEMENT_SETS = "model_agreement_sets.csv"  # per set: each family's pooled AUROC, call
+MODEL_AGREEMENT_PLOT = "model_agreement.png"  # Spearman of pooled set AUROCs, family x family
 STABILITY_SELECTION = "stability_selection.csv"  # scripts/trust.py stability: top-k frequencies
 STABILITY_SELECTION_JSON = "stability_selection.json"
 STABILITY_SELECTION_PLOT = "stability_selection.png"

@@ -44,6 +44,7 @@ from radiogenomics.models.regularization import Regularization
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
 from radiogenomics.results import layout
+from radiogenomics.tasks.comparator_interpret import interpret_comparator_job
 from radiogenomics.tasks.pretrain import command_line_keys, load_or_pretrain, resolve_pretraining
 from radiogenomics.utils import stable_hash, write_csv, write_json
 
@@ -153,6 +154,8 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     write_predictions(
         out_dir, [tc.patient_ids[i] for i in split.test], cfg.fold, y_test, result.test_probs, spec
     )
+    if cfg.model.family == "baseline":  # no trainer, so no callbacks: interpret it here
+        interpret_comparator_job(cfg, result.model, tc, split, out_dir)
     test = score(y_test, result.test_probs, spec.class_names)
     fit = result.metrics()
     metrics = {
@@ -296,7 +299,7 @@ def job_outputs(cfg: DictConfig, out_dir: Path) -> list[Path]:
     """What a finetune job writes into its dir, metrics.json first (not ``.hydra/``, the log,
     ``slot.json`` or W&B runs). Only paths strictly inside ``out_dir`` are listed."""
     names = (layout.METRICS, layout.PREDICTIONS, layout.COHORT, layout.MODEL_DIR,
-             layout.MASKING_DIR, layout.SALIENCY_DIR)  # fmt: skip
+             layout.MASKING_DIR, layout.SALIENCY_DIR, layout.ATTRIBUTION_DIR)  # fmt: skip
     paths = [out_dir / name for name in names]
     checkpoints = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
     if checkpoints:

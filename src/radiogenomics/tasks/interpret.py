@@ -51,6 +51,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,13 @@ from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import make_fold_split, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.interpret.associations import associations
+from radiogenomics.interpret.comparator_tables import (
+    AttributionOptions,
+    ComparatorPatients,
+    comparator_patients,
+    write_attribution,
+)
+from radiogenomics.interpret.comparators import check_masker, comparator_masker
 from radiogenomics.interpret.masking_tables import MaskingOptions, write_masking
 from radiogenomics.interpret.saliency_tables import SaliencyOptions, write_saliency
 from radiogenomics.models.bundle import ModelBundle, load_bundle
@@ -79,7 +87,10 @@ PATIENTS = ("held_out", "data")
 INTERPRETERS = {
     "masking": (MaskingOptions, write_masking, layout.MASKING_DIR),
     "saliency": (SaliencyOptions, write_saliency, layout.SALIENCY_DIR),
+    "attribution": (AttributionOptions, None, layout.ATTRIBUTION_DIR),
 }
+# which model families each interpreter explains (the others skip it with a log line)
+FAMILIES = {"masking": ("nn", "baseline"), "saliency": ("nn",), "attribution": ("baseline",)}
 # keys of an interpreter's config that are the callback's, not the options'
 CALLBACK_KEYS = ("_target_", "enabled", "fold", "out_dir")
 # the job records copied in held_out mode, metrics.json last (a job with it is complete)
@@ -170,7 +181,7 @@ def source_and_output(cfg: DictConfig) -> tuple[Path, Path]:
     return sweep, out_dir
 
 
-def interpreter_options(cfg: DictConfig, mode: str) -> dict[str, MaskingOptions | SaliencyOptions]:
+def interpreter_options(cfg: DictConfig, mode: str) -> dict[str, Any]:
     """Options of each enabled interpreter in ``cfg.interpret`` (``+interpret=...``), checked."""
     found = {}
     for name, (options_type, _, _) in INTERPRETERS.items():
@@ -192,7 +203,8 @@ def interpreter_options(cfg: DictConfig, mode: str) -> dict[str, MaskingOptions 
                 f"interpret.{name}.parts={list(options.parts)}: interpret.patients=data explains "
                 "one set of patients (labelled part=test); set the parts to [test]"
             )
-        check_collections(name, options.collections)
+        if hasattr(options, "collections"):
+            check_collections(name, options.collections)
         found[name] = options
     if not found:
         raise DataError(NO_INTERPRETER)
@@ -209,29 +221,22 @@ def check_collections(name: str, collections) -> None:
 
 
 def network_jobs(sweep: Path) -> tuple[list[Path], list[dict]]:
-    """(network job dirs to interpret, skipped jobs with the reason); none is a DataError."""
+    """(job dirs to interpret: networks and comparators, skipped jobs with the reason); none is
+    a DataError. (The name predates comparator masking.)"""
     with_bundle, without = bundle_jobs(sweep)
     skipped = [
         {"job": str(d.relative_to(sweep)), "reason": "no model bundle (save_model=false)"}
         for d in without
     ]
-    jobs = []
-    for job in with_bundle:
-        manifest = json.loads((job / layout.MODEL_DIR / layout.BUNDLE_MANIFEST).read_text())
-        if manifest.get("family") == "nn":
-            jobs.append(job)
-        else:
-            skipped.append({"job": str(job.relative_to(sweep)), "reason": "comparator"})
     for entry in skipped:
         log.info("interpret: skipping %s: %s", entry["job"], entry["reason"])
-    if not jobs:
+    if not with_bundle:
         raise DataError(
-            f"{sweep}: no network model bundle ({layout.MODEL_DIR}/{layout.BUNDLE_MANIFEST} of "
-            f"a model.family=nn job with {layout.METRICS}) among {len(with_bundle)} bundle(s) "
-            f"and {len(without)} job(s) without one: is it a finished sweep, trained with "
-            "save_model=true?"
+            f"{sweep}: no model bundle ({layout.MODEL_DIR}/{layout.BUNDLE_MANIFEST} of a job "
+            f"with {layout.METRICS}) among {len(without)} job(s): is it a finished sweep, "
+            "trained with save_model=true?"
         )
-    return jobs, skipped
+    return with_bundle, skipped
 
 
 def use_gpu(cfg: DictConfig) -> bool:
@@ -259,20 +264,32 @@ def interpret_job(
     name = str(job.relative_to(sweep))
     bundle = load_bundle(job / layout.MODEL_DIR)
     metrics = json.loads((job / layout.METRICS).read_text())
-    if mode == "held_out":
+    family = "baseline" if bundle.family != "nn" else "nn"
+    if family == "baseline":
+        patients, labelled = comparator_job_patients(cfg, job, bundle, mode, interpreters)
+    elif mode == "held_out":
         patients, labelled = held_out_patients(cfg, job, bundle), True
     else:
         patients, labelled = data_patients(cfg, bundle, needs_labels="masking" in interpreters)
     target = out_dir / name
-    module = bundle.model.to(device)
+    module = bundle.model.to(device) if family == "nn" else bundle.model
     for key, options in interpreters.items():
         _, writer, folder = INTERPRETERS[key]
         shutil.rmtree(target / folder, ignore_errors=True)  # this run's output only
-        writer(module, patients, options, None, metrics["fold"], target)
+        if family not in FAMILIES[key]:
+            log.info("interpret: %s: no %s for model=%s", name, key, metrics.get("model"))
+        elif family == "nn":
+            writer(module, patients, options, None, metrics["fold"], target)
+        elif key == "masking":
+            masker = comparator_masker(module)
+            check_masker(masker, patients.x["test"].numpy())
+            write_masking(masker, patients, options, None, metrics["fold"], target)
+        else:
+            write_attribution(module, patients, options, metrics["fold"], target)
     if mode == "held_out":
         for record in JOB_RECORDS:
             shutil.copyfile(job / record, target / record)
-    elif labelled and getattr(interpreters.get("saliency"), "gsea", False):
+    elif family == "nn" and labelled and getattr(interpreters.get("saliency"), "gsea", False):
         write_associations(cfg, target, bundle.class_names)
     ids = patients.patient_ids["test"]
     seen = int(bundle.seen_in_training(ids).sum())
@@ -327,6 +344,70 @@ def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitD
     )
     check_same_fold(job, bundle, dm)
     return dm
+
+
+def comparator_job_patients(
+    cfg: DictConfig, job: Path, bundle: ModelBundle, mode: str, interpreters: dict
+) -> tuple[ComparatorPatients, bool]:
+    """A comparator's patients standardised by its own in-fold scaler, as the job's hook had them.
+
+    Held out: the fold is rebuilt from the job's config, and the pipeline must reproduce the
+    job's ``predictions.csv`` on it. Data: every labelled patient of ``data.*``, genes aligned.
+    """
+    if mode == "data":
+        dm, labelled = data_patients(cfg, bundle, needs_labels="masking" in interpreters)
+        y, ids = dm.y["test"].numpy(), dm.patient_ids["test"]
+        X = _raw_rows(cfg, bundle, ids)  # the comparator standardises with its own scaler
+        parts = {"test": np.arange(len(ids)), "fit": np.arange(0)}
+        patients = comparator_patients(bundle.model, X, y, parts, ids, bundle.genes,
+                                       bundle.class_names)  # fmt: skip
+        return patients, labelled
+    try:
+        job_cfg = job_config(job)
+    except FileNotFoundError as err:
+        raise DataError(f"{err}: interpret.patients=held_out rebuilds the fold from it") from None
+    cohort = load_cohort(job_cfg.data, cfg.paths.cache_dir)
+    tc = trait_cohort(cohort, TraitSpec.from_config(job_cfg.trait), n_folds=job_cfg.n_folds)
+    split = make_fold_split(
+        tc.y,
+        job_cfg.n_folds,
+        job_cfg.fold,
+        repeat_split_seed(job_cfg.split_seed, job_cfg.get("repeat")),
+        job_cfg.val_fraction,
+        job_cfg.get("bootstrap"),
+    )
+    patients = comparator_patients(
+        bundle.model, tc.X, tc.y, {"test": split.test, "fit": split.train},
+        tc.patient_ids, tc.genes, tc.spec.class_names,
+    )  # fmt: skip
+    held_out = pd.read_csv(job / layout.PREDICTIONS, dtype={"patient_id": str})
+    problems = []
+    if list(tc.genes) != list(bundle.genes):
+        problems.append("the genes differ from the bundle's")
+    elif held_out["patient_id"].tolist() != patients.patient_ids["test"]:
+        problems.append(f"the held-out patients differ from {layout.PREDICTIONS}")
+    else:
+        probs = bundle.model.predict_proba(tc.X[split.test])
+        recorded = held_out.filter(regex=r"^(y_prob|prob_)").to_numpy(dtype=float)
+        probs = probs[:, 1:] if probs.shape[1] == 2 else probs
+        if not np.allclose(probs, recorded, atol=1e-9):
+            problems.append(f"the model no longer reproduces {layout.PREDICTIONS}")
+    if problems:
+        raise DataError(
+            f"{job}: the rebuilt fold is not the one the model was trained on ("
+            + "; ".join(problems)
+            + "): the labels, the data or the split code changed since training"
+        )
+    return patients, True
+
+
+def _raw_rows(cfg: DictConfig, bundle: ModelBundle, ids: list[str]) -> np.ndarray:
+    """The data's raw expression of ``ids`` aligned to the model's genes (missing: the mean)."""
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    expression = cohort.expression
+    expression.index = expression.index.astype(str)
+    X, _ = bundle.align(expression.loc[ids])
+    return X
 
 
 def check_same_fold(job: Path, bundle: ModelBundle, dm: TraitDataModule) -> None:

@@ -807,9 +807,35 @@ def _check_collection(name: str, collection: str, key: str | None = None) -> Non
 
 
 def _check_interpreters(cfg: DictConfig) -> None:
+    _check_comparator_interpreters(cfg)
     for name, options in _interpreters(cfg).items():
         for collection in options.collections:
             _check_collection(name, str(collection))
+
+
+def _check_comparator_interpreters(cfg: DictConfig) -> None:
+    """Saliency (input gradients) is the network's; native attribution's settings are checked."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from radiogenomics.interpret.comparator_tables import SALIENCY_REFUSED, AttributionOptions
+
+    saliency = _get(cfg, "interpret.saliency", None)
+    sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if (
+        _get(cfg, "model.family", None) == "baseline"
+        and isinstance(saliency, dict)
+        and saliency.get("enabled", True)
+        and not sweep  # in a sweep with networks the comparator jobs skip it with a warning
+    ):
+        raise ConfigError(SALIENCY_REFUSED)
+    section = _get(cfg, "interpret.attribution", None)
+    if isinstance(section, dict) and section.get("enabled", True):
+        settings = {k: v for k, v in section.items() if k not in CALLBACK_KEYS}
+        try:
+            AttributionOptions(**settings)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"interpret.attribution: {err}") from None
 
 
 def _job_complete(cfg: DictConfig) -> bool:
