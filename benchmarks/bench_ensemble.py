@@ -23,15 +23,27 @@ from radiogenomics.data.cohort import load_cohort, trait_cohort
 from radiogenomics.data.splits import make_fold_split
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.tasks.finetune import fit_network
+from radiogenomics.tasks.pretrain import resolve_pretraining
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-COHORTS = {
+PANEL = "benchmarks/panel/data/sarcoma_nakayama"
+COHORTS = {  # the synthetic one has expression-only patients (pretraining); the others do not
     "synthetic": ["trait=enhancement"],
     "verhaak840": ["data=verhaak840", "trait=mesenchymal"],
+    "sarcoma_12k": [
+        "data=files",
+        f"data.expression_file={PANEL}_expression.tsv.gz",
+        f"data.label_files=[{PANEL}_labels.csv]",
+        "data.orientation=patients_x_genes",
+        "trait=column",
+        "trait.column=histology",
+    ],
 }
 NO_TRANSFER = ["model.transfer_layers=0", "model.freeze_layers=0"]
 VARIANTS = {  # name -> (model overrides, networks a sequential equivalent would train)
     "default": ([], 1),
+    # before model.without_pretraining: a fully labelled cohort trained the single network
+    "single_unpretrained": (["~model.without_pretraining"], 1),
     "packed_k4": (["model.ensemble=4"], 4),
     "packed_k8": (["model.ensemble=8"], 8),
     "batch_k4": (["model.ensemble=4", "model.ensemble_style=batch"], 4),
@@ -66,9 +78,13 @@ def _cfg(out: Path, epochs: int, overrides: list[str]):
     return cfg
 
 
-def time_fold(cfg, repeats: int) -> tuple[float, float, float]:
-    """Best-of-``repeats`` CPU and wall seconds of ``fit_network`` on fold 0, inner-val AUROC."""
+def time_fold(cfg, repeats: int, explicit=frozenset()) -> tuple[float, float, float]:
+    """Best-of-``repeats`` CPU and wall seconds of ``fit_network`` on fold 0, inner-val AUROC.
+
+    The config is resolved as a job resolves it (no expression-only patients: no pretraining and
+    ``model.without_pretraining``, except the ``explicit`` keys)."""
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    cfg = resolve_pretraining(cfg, cohort, set(explicit))
     tc = trait_cohort(cohort, TraitSpec.from_config(cfg.trait), n_folds=cfg.n_folds)
     split = make_fold_split(tc.y, cfg.n_folds, 0, cfg.split_seed, cfg.val_fraction)
     cpu, wall, val = [], [], float("nan")
@@ -96,7 +112,8 @@ def bench_ensemble(quick: bool = False) -> dict:
                 cfg = _cfg(Path(tmp) / name, epochs, [*cohort_overrides, *model_overrides, *extra])
                 if cfg.get("torch_threads"):
                     torch.set_num_threads(int(cfg.torch_threads))
-                seconds[name], walls[name], vals[name] = time_fold(cfg, repeats)
+                keys = {o.split("=", 1)[0].lstrip("+~") for o in model_overrides}
+                seconds[name], walls[name], vals[name] = time_fold(cfg, repeats, keys)
             base = seconds["default"]
             rows[cohort_name] = {
                 name: {

@@ -176,3 +176,44 @@ def test_mangled_symbols_in_a_genes_x_samples_file_warn(tmp_path, caplog):
     expression.columns = ["1-Mar", "9-Sep", *expression.columns[2:]]
     logged = _warnings_of(tmp_path, expression, caplog)
     assert "2 gene symbol(s) look turned into dates" in logged and "'1-Mar', '9-Sep'" in logged
+
+
+RECIPE = [
+    "++model.without_pretraining.ensemble=4",
+    "++model.without_pretraining.member_split=kfold",
+    "++model.without_pretraining.hidden_dims=[8,4]",
+]
+
+
+def test_labelled_cohort_recipe_replaces_what_the_user_did_not_set(make_cfg, cohort_files):
+    cfg = make_cfg(*cohort_files, "trait=column", "trait.column=class", *RECIPE)
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    resolved = resolve_pretraining(cfg, cohort, set())
+    assert resolved.model.ensemble == 4 and resolved.model.member_split == "kfold"
+    assert list(resolved.model.hidden_dims) == [8, 4] and resolved.model.transfer_layers == 0
+    assert cfg.model.ensemble == 1  # the caller's config is left alone
+    kept = resolve_pretraining(cfg, cohort, {"model.ensemble", "model.hidden_dims"})
+    assert kept.model.ensemble == 1 and kept.model.hidden_dims == cfg.model.hidden_dims
+    assert kept.model.member_split == "kfold"
+
+
+def test_labelled_cohort_recipe_leaves_a_cohort_with_unlabelled_patients(make_cfg):
+    cfg = make_cfg("trait=multifocal", *RECIPE)
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    assert len(cohort.pretrain_patients) > 2
+    resolved = resolve_pretraining(cfg, cohort, set())
+    assert resolved.model.ensemble == 1 and resolved.model.transfer_layers == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("++model.without_pretraining.ensembel=4", "did you mean 'ensemble'"),
+        ("++model.without_pretraining.ensemble=0", "model.without_pretraining, once applied"),
+    ],
+)
+def test_labelled_cohort_recipe_is_validated(make_cfg, override, message):
+    from radiogenomics.tasks.validation import ConfigError, validate_config
+
+    with pytest.raises(ConfigError, match=message):
+        validate_config(make_cfg("trait=multifocal", override))

@@ -85,12 +85,12 @@ def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> 
     """
     model = cfg.get("model") or {}
     n_patients = len(cohort.pretrain_patients)
-    if model.get("family") != "nn" or not model.get("transfer_layers"):
-        return cfg
-    if pretrain_mode(cfg) != "unlabelled":  # in-fold: the fold's fit patients are always there
-        return cfg
+    if model.get("family") != "nn" or pretrain_mode(cfg) != "unlabelled":
+        return cfg  # in-fold pretraining: the fold's fit patients are always there
     if n_patients >= MIN_PRETRAIN_PATIENTS:
         return cfg
+    if not model.get("transfer_layers"):
+        return labelled_cohort_recipe(cfg, explicit)
     asked = [k for k in TRANSFER_KEYS if k in explicit and (OmegaConf.select(cfg, k) or 0) > 0]
     if asked:
         raise DataError(
@@ -111,6 +111,31 @@ def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> 
     with open_dict(resolved):
         resolved.model.transfer_layers = 0
         resolved.model.freeze_layers = 0
+    return labelled_cohort_recipe(resolved, explicit)
+
+
+def labelled_cohort_recipe(cfg: DictConfig, explicit: set[str]) -> DictConfig:
+    """``cfg`` with ``model.without_pretraining`` applied to every model key not in ``explicit``.
+
+    A cohort with no expression-only patients trains the network without pretraining; its
+    recipe (chosen on the real-data panel's development half) then replaces the pretrained
+    network's settings, except the ones the user set on the command line.
+    """
+    recipe = OmegaConf.select(cfg, "model.without_pretraining", default=None)
+    if not recipe:
+        return cfg
+    applied = {k: v for k, v in recipe.items() if f"model.{k}" not in explicit}
+    if not applied:
+        return cfg
+    resolved = copy.deepcopy(cfg)
+    with open_dict(resolved):
+        for key, value in applied.items():
+            resolved.model[key] = copy.deepcopy(value)
+    plain = {
+        k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in applied.items()
+    }
+    shown = [f"{k}={v}" for k, v in plain.items()]
+    log.info("every patient is labelled: model.without_pretraining applies (%s)", ", ".join(shown))
     return resolved
 
 

@@ -360,6 +360,35 @@ def _check_trait(cfg: DictConfig) -> None:
         raise ConfigError(f"trait config: {err}") from None
 
 
+def _check_labelled_recipe(cfg: DictConfig) -> None:
+    """``model.without_pretraining``: network options only, valid once applied (no transfer)."""
+    recipe = _get(cfg, "model.without_pretraining", None)
+    if recipe is None:
+        return
+    if not isinstance(recipe, (dict, DictConfig)):
+        raise ConfigError(
+            f"model.without_pretraining={recipe}: expected a mapping of network options (e.g. "
+            "{ensemble: 8}), or {} to train the pretrained network's settings without pretraining"
+        )
+    known = [k for k in cfg.model if k not in ("without_pretraining", "family", "name")]
+    for key in recipe:
+        if key not in known:
+            raise ConfigError(
+                f"model.without_pretraining.{key}: not a network option{did_you_mean(key, known)}"
+            )
+    if not recipe:
+        return
+    applied = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    applied.model.merge_with(OmegaConf.create(dict(recipe)))
+    applied.model.without_pretraining = None
+    applied.model.transfer_layers = 0
+    applied.model.freeze_layers = 0
+    try:
+        _check_model(applied)
+    except ConfigError as err:
+        raise ConfigError(f"model.without_pretraining, once applied: {err}") from None
+
+
 def _check_model(cfg: DictConfig) -> None:
     family = _choice(cfg, "model.family", FAMILIES)
     if family == "baseline":
@@ -371,6 +400,7 @@ def _check_model(cfg: DictConfig) -> None:
         _int(cfg, "model.search.n_iter", 1, null=True)
         _int(cfg, "model.search.select_k", 1, null=True, example=1000)
         return
+    _check_labelled_recipe(cfg)
     from radiogenomics.models.blocks import ACTIVATIONS
 
     hidden = _sizes(cfg, "model.hidden_dims")
