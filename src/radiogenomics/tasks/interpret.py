@@ -79,6 +79,7 @@ from radiogenomics.reporting.summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import bundle_jobs, job_config
 from radiogenomics.tasks.finetune import kfold_split, member_split
+from radiogenomics.tasks.pretrain import job_override_keys, resolve_pretraining
 from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -314,6 +315,7 @@ def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitD
     except FileNotFoundError as err:
         raise DataError(f"{err}: interpret.patients=held_out rebuilds the fold from it") from None
     cohort = load_cohort(job_cfg.data, cfg.paths.cache_dir)
+    job_cfg = resolve_pretraining(job_cfg, cohort, job_override_keys(job))  # as the job trained
     trained_on = bundle.manifest.get("data_digest")  # None: an older bundle, checked below
     if trained_on is not None and cohort.digest != trained_on:
         raise DataError(
@@ -367,6 +369,7 @@ def comparator_job_patients(
     except FileNotFoundError as err:
         raise DataError(f"{err}: interpret.patients=held_out rebuilds the fold from it") from None
     cohort = load_cohort(job_cfg.data, cfg.paths.cache_dir)
+    job_cfg = resolve_pretraining(job_cfg, cohort, job_override_keys(job))  # as the job trained
     tc = trait_cohort(cohort, TraitSpec.from_config(job_cfg.trait), n_folds=job_cfg.n_folds)
     split = make_fold_split(
         tc.y,

@@ -77,6 +77,13 @@ def command_line_keys() -> set[str]:
     return {str(o).split("=", 1)[0].lstrip("+~") for o in overrides}
 
 
+def job_override_keys(job_dir: str | Path) -> set[str]:
+    """The keys a finished job set on its command line (``.hydra/overrides.yaml``)."""
+    from radiogenomics.results.sweep import job_overrides
+
+    return {o.split("=", 1)[0].lstrip("+~") for o in job_overrides(job_dir)}
+
+
 def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> DictConfig:
     """``cfg``, or a copy training without pretraining when the cohort has no expression-only
     patients and ``model.transfer_layers`` / ``model.freeze_layers`` are not in ``explicit``.

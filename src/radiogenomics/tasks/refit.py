@@ -44,7 +44,7 @@ from radiogenomics.models.baselines import fit_comparator
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import GROUP_KEYS, job_config, job_overrides, load_jobs
+from radiogenomics.results.sweep import GROUP_KEYS, job_config, load_jobs
 from radiogenomics.tasks.finetune import (
     build_classifier,
     fit_gene_mask,
@@ -52,7 +52,7 @@ from radiogenomics.tasks.finetune import (
     set_input_layer,
     unlabelled_expression,
 )
-from radiogenomics.tasks.pretrain import load_or_pretrain, resolve_pretraining
+from radiogenomics.tasks.pretrain import job_override_keys, load_or_pretrain, resolve_pretraining
 from radiogenomics.tasks.validation import refuse_overlap
 from radiogenomics.utils import write_json
 
@@ -164,9 +164,7 @@ def refit_configuration(sweep_dir: Path, plan: Plan, out_dir: Path) -> dict:
     start = time.perf_counter()
     cfg, group, stem = plan.cfg, plan.group, plan.stem
     cohort, tc = load_data(cfg)
-    cfg = resolve_pretraining(
-        cfg, cohort, {o.split("=", 1)[0].lstrip("+~") for o in job_overrides(plan.job_dirs[0])}
-    )  # as the folds did
+    cfg = resolve_pretraining(cfg, cohort, job_override_keys(plan.job_dirs[0]))  # as the folds
     record = {
         **plan.key,
         "family": cfg.model.family,
