@@ -192,9 +192,28 @@ def test_labelled_cohort_recipe_replaces_what_the_user_did_not_set(make_cfg, coh
     assert resolved.model.ensemble == 4 and resolved.model.member_split == "kfold"
     assert list(resolved.model.hidden_dims) == [8, 4] and resolved.model.transfer_layers == 0
     assert cfg.model.ensemble == 1  # the caller's config is left alone
-    kept = resolve_pretraining(cfg, cohort, {"model.ensemble", "model.hidden_dims"})
+    kept = resolve_pretraining(cfg, cohort, {"model.dropout", "data.expression_file"})
     assert kept.model.ensemble == 1 and kept.model.hidden_dims == cfg.model.hidden_dims
-    assert kept.model.member_split == "kfold"
+    assert kept.model.member_split == "shared"  # a network option set by hand: no recipe
+    assert kept.model.transfer_layers == 0
+
+
+def test_labelled_cohort_recipe_that_does_not_fit_is_skipped(make_cfg, cohort_files, caplog):
+    cfg = make_cfg(
+        *cohort_files,
+        "trait=column",
+        "trait.column=class",
+        *RECIPE,
+        "model.input.kind=pca",
+        "model.transfer_layers=0",
+        "model.freeze_layers=0",
+    )
+    cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
+    with caplog.at_level(logging.WARNING):
+        resolved = resolve_pretraining(cfg, cohort, set())  # from a YAML file, not the command line
+    assert resolved.model.ensemble == 1 and resolved.model.input.kind == "pca"
+    assert "model.without_pretraining does not fit this network" in caplog.text
+    assert "model.input.kind=pca" in caplog.text
 
 
 def test_labelled_cohort_recipe_leaves_a_cohort_with_unlabelled_patients(make_cfg):
@@ -209,7 +228,6 @@ def test_labelled_cohort_recipe_leaves_a_cohort_with_unlabelled_patients(make_cf
     ("override", "message"),
     [
         ("++model.without_pretraining.ensembel=4", "did you mean 'ensemble'"),
-        ("++model.without_pretraining.ensemble=0", "model.without_pretraining, once applied"),
     ],
 )
 def test_labelled_cohort_recipe_is_validated(make_cfg, override, message):

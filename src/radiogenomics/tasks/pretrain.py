@@ -122,24 +122,37 @@ def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> 
 
 
 def labelled_cohort_recipe(cfg: DictConfig, explicit: set[str]) -> DictConfig:
-    """``cfg`` with ``model.without_pretraining`` applied to every model key not in ``explicit``.
+    """``cfg`` with ``model.without_pretraining`` applied, the network of a cohort with no
+    expression-only patients (chosen on the real-data panel's development half).
 
-    A cohort with no expression-only patients trains the network without pretraining; its
-    recipe (chosen on the real-data panel's development half) then replaces the pretrained
-    network's settings, except the ones the user set on the command line.
+    It replaces the default network only: a network option set on the command line (any
+    ``model.<key>`` in ``explicit``) means the network is configured by hand, and a recipe that
+    does not fit the configured network (e.g. an input kind ensembles do not take) is skipped with
+    a warning naming why.
     """
+    from radiogenomics.tasks.validation import ConfigError, check_network
+
     recipe = OmegaConf.select(cfg, "model.without_pretraining", default=None)
     if not recipe:
         return cfg
-    applied = {k: v for k, v in recipe.items() if f"model.{k}" not in explicit}
-    if not applied:
+    own = sorted(k for k in explicit if k.startswith("model.") and k.split(".")[1] in cfg.model)
+    own = [k for k in own if not k.startswith("model.without_pretraining")]
+    if own:
+        why = "model options set on the command line (%s): model.without_pretraining not applied"
+        log.info(why, ", ".join(own))
         return cfg
     resolved = copy.deepcopy(cfg)
     with open_dict(resolved):
-        for key, value in applied.items():
+        for key, value in recipe.items():
             resolved.model[key] = copy.deepcopy(value)
+    try:
+        check_network(resolved)
+    except ConfigError as err:
+        why = "model.without_pretraining does not fit this network (%s): trained as configured"
+        log.warning(why, err)
+        return cfg
     plain = {
-        k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in applied.items()
+        k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in recipe.items()
     }
     shown = [f"{k}={v}" for k, v in plain.items()]
     log.info("every patient is labelled: model.without_pretraining applies (%s)", ", ".join(shown))

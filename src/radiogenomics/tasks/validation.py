@@ -361,7 +361,8 @@ def _check_trait(cfg: DictConfig) -> None:
 
 
 def _check_labelled_recipe(cfg: DictConfig) -> None:
-    """``model.without_pretraining``: network options only, valid once applied (no transfer)."""
+    """``model.without_pretraining``: a mapping of network option names (whether it fits the
+    configured network is decided when it applies: tasks.pretrain.labelled_cohort_recipe)."""
     recipe = _get(cfg, "model.without_pretraining", None)
     if recipe is None:
         return
@@ -376,17 +377,11 @@ def _check_labelled_recipe(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"model.without_pretraining.{key}: not a network option{did_you_mean(key, known)}"
             )
-    if not recipe:
-        return
-    applied = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    applied.model.merge_with(OmegaConf.create(dict(recipe)))
-    applied.model.without_pretraining = None
-    applied.model.transfer_layers = 0
-    applied.model.freeze_layers = 0
-    try:
-        _check_model(applied)
-    except ConfigError as err:
-        raise ConfigError(f"model.without_pretraining, once applied: {err}") from None
+
+
+def check_network(cfg: DictConfig) -> None:
+    """The network options of ``cfg`` (ConfigError on the first bad one)."""
+    _check_model(cfg)
 
 
 def _check_model(cfg: DictConfig) -> None:
