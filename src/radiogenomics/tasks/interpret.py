@@ -58,11 +58,11 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from radiogenomics.data.cohort import load_cohort, trait_cohort
+from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.genesets import load_collection
 from radiogenomics.data.io import DataError
-from radiogenomics.data.splits import make_fold_split, repeat_split_seed
+from radiogenomics.data.splits import FoldSplit, make_fold_split, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.interpret.associations import associations
 from radiogenomics.interpret.comparator_tables import (
@@ -308,21 +308,14 @@ def interpret_job(
     }
 
 
-def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitDataModule:
-    """The job's datamodule, rebuilt from its config as ``tasks.finetune.fit_network`` built it."""
+def rebuild_fold(cfg: DictConfig, job: Path) -> tuple[DictConfig, Cohort, TraitCohort, FoldSplit]:
+    """A finished job's config (resolved as the job resolved it), cohort, trait cohort and fold."""
     try:
         job_cfg = job_config(job)
     except FileNotFoundError as err:
         raise DataError(f"{err}: interpret.patients=held_out rebuilds the fold from it") from None
     cohort = load_cohort(job_cfg.data, cfg.paths.cache_dir)
     job_cfg = resolve_pretraining(job_cfg, cohort, job_override_keys(job))  # as the job trained
-    trained_on = bundle.manifest.get("data_digest")  # None: an older bundle, checked below
-    if trained_on is not None and cohort.digest != trained_on:
-        raise DataError(
-            f"{job}: the expression data changed since training (digest {cohort.digest} of "
-            f"{cohort.expression_file}, the model was trained on {trained_on}): its held-out "
-            "patients cannot be rebuilt; use interpret.patients=data to explain the current data"
-        )
     tc = trait_cohort(cohort, TraitSpec.from_config(job_cfg.trait), n_folds=job_cfg.n_folds)
     split = make_fold_split(
         tc.y,
@@ -332,6 +325,19 @@ def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitD
         job_cfg.val_fraction,
         job_cfg.get("bootstrap"),
     )
+    return job_cfg, cohort, tc, split
+
+
+def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitDataModule:
+    """The job's datamodule, rebuilt from its config as ``tasks.finetune.fit_network`` built it."""
+    job_cfg, cohort, tc, split = rebuild_fold(cfg, job)
+    trained_on = bundle.manifest.get("data_digest")  # None: an older bundle, checked below
+    if trained_on is not None and cohort.digest != trained_on:
+        raise DataError(
+            f"{job}: the expression data changed since training (digest {cohort.digest} of "
+            f"{cohort.expression_file}, the model was trained on {trained_on}): its held-out "
+            "patients cannot be rebuilt; use interpret.patients=data to explain the current data"
+        )
     if member_split(job_cfg) == "kfold":  # cross-fitted members: standardised on fit + val
         split = kfold_split(split)
     dm = TraitDataModule(
@@ -364,21 +370,7 @@ def comparator_job_patients(
         patients = comparator_patients(bundle.model, X, y, parts, ids, bundle.genes,
                                        bundle.class_names)  # fmt: skip
         return patients, labelled
-    try:
-        job_cfg = job_config(job)
-    except FileNotFoundError as err:
-        raise DataError(f"{err}: interpret.patients=held_out rebuilds the fold from it") from None
-    cohort = load_cohort(job_cfg.data, cfg.paths.cache_dir)
-    job_cfg = resolve_pretraining(job_cfg, cohort, job_override_keys(job))  # as the job trained
-    tc = trait_cohort(cohort, TraitSpec.from_config(job_cfg.trait), n_folds=job_cfg.n_folds)
-    split = make_fold_split(
-        tc.y,
-        job_cfg.n_folds,
-        job_cfg.fold,
-        repeat_split_seed(job_cfg.split_seed, job_cfg.get("repeat")),
-        job_cfg.val_fraction,
-        job_cfg.get("bootstrap"),
-    )
+    job_cfg, cohort, tc, split = rebuild_fold(cfg, job)
     patients = comparator_patients(
         bundle.model, tc.X, tc.y, {"test": split.test, "fit": split.train},
         tc.patient_ids, tc.genes, tc.spec.class_names,
