@@ -201,6 +201,7 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys):
         assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
 
 
+@pytest.mark.slow  # ~20-60 s: two sweeps from a cold cache
 def test_tiny_panel_end_to_end(tmp_path, cache_dir, capsys):
     """One tiny task, logit_l2 + nn on 3 folds, after a task that fails: files, rows, the
     numbers' sources, and a rerun."""
