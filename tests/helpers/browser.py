@@ -207,7 +207,7 @@ def _messages(events: list[dict]) -> tuple[list[str], list[str]]:
 
 def inspect_page(page: Path, chromium: str) -> PageReport:
     """Load ``page`` (a file) in headless Chromium; see :class:`PageReport`."""
-    with tempfile.TemporaryDirectory(prefix="rg-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="rg-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
