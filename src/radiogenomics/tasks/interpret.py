@@ -308,6 +308,16 @@ def interpret_job(
     }
 
 
+def refuse_rebuilt(job: Path, problems: list[str]) -> None:
+    """DataError when the rebuilt fold differs from the trained one (``problems`` says how)."""
+    if problems:
+        raise DataError(
+            f"{job}: the rebuilt fold is not the one the model was trained on ("
+            + "; ".join(problems)
+            + "): the labels, the data or the split code changed since training"
+        )
+
+
 def rebuild_fold(cfg: DictConfig, job: Path) -> tuple[DictConfig, Cohort, TraitCohort, FoldSplit]:
     """A finished job's config (resolved as the job resolved it), cohort, trait cohort and fold."""
     try:
@@ -387,12 +397,7 @@ def comparator_job_patients(
         probs = probs[:, 1:] if probs.shape[1] == 2 else probs
         if not np.allclose(probs, recorded, atol=1e-9):
             problems.append(f"the model no longer reproduces {layout.PREDICTIONS}")
-    if problems:
-        raise DataError(
-            f"{job}: the rebuilt fold is not the one the model was trained on ("
-            + "; ".join(problems)
-            + "): the labels, the data or the split code changed since training"
-        )
+    refuse_rebuilt(job, problems)
     return patients, True
 
 
@@ -417,12 +422,7 @@ def check_same_fold(job: Path, bundle: ModelBundle, dm: TraitDataModule) -> None
         problems.append("the fit patients' mean/sd differ from the bundle's standardizer")
     if held_out.tolist() != list(dm.patient_ids["test"]):
         problems.append(f"the held-out patients differ from {layout.PREDICTIONS}")
-    if problems:
-        raise DataError(
-            f"{job}: the rebuilt fold is not the one the model was trained on ("
-            + "; ".join(problems)
-            + "): the labels, the data or the split code changed since training"
-        )
+    refuse_rebuilt(job, problems)
 
 
 def data_patients(
