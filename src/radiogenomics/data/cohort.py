@@ -57,7 +57,7 @@ class TraitCohort:
     """The patients with expression and a usable label for one trait, as arrays."""
 
     X: np.ndarray  # patients x genes, float32, unscaled
-    y: np.ndarray  # int64 class index
+    y: np.ndarray  # int64 class (or ordinal level) index; float64 for a continuous trait
     patient_ids: list[str]
     genes: list[str]
     spec: TraitSpec
@@ -232,6 +232,25 @@ def _read_cohort(data_cfg: Mapping, expression_file: Path, label_files: list[Pat
     return cohort
 
 
+def _check_continuous(y: np.ndarray, spec: TraitSpec, source: str, n_folds: int | None) -> None:
+    """A continuous target needs spread and, with CV, at least n_folds patients."""
+    if n_folds is not None and len(y) < n_folds:
+        raise DataError(
+            f"{source}: continuous trait {spec.name!r} has {len(y)} patients with expression, "
+            f"fewer than n_folds={n_folds}"
+        )
+    if len(np.unique(y)) < 2:
+        raise DataError(
+            f"{source}: continuous trait {spec.name!r} has the single value {y[0]:g} for every "
+            "patient with expression; nothing to predict"
+        )
+
+
+def _target_summary(y: np.ndarray) -> dict[str, float]:
+    """Median and range of a continuous target (cohort.json)."""
+    return {k: float(f(y)) for k, f in (("min", np.min), ("median", np.median), ("max", np.max))}
+
+
 def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) -> TraitCohort:
     """Patients with expression and a mapped label for ``spec``; labels permuted if asked.
 
@@ -283,25 +302,35 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
     labels = encoded.labels.loc[shared]
     if spec.permute_labels:
         labels = permute(labels, spec.permute_seed)
-    y = labels.to_numpy(np.int64)
-    counts = class_counts(y, spec)
-    if len(np.unique(y)) < 2:
+    if spec.is_continuous:
+        y = labels.to_numpy(np.float64)
+        _check_continuous(y, spec, source, n_folds)
+        counts = {}
+    else:
+        y = labels.to_numpy(np.int64)
+        counts = class_counts(y, spec)
+    if not spec.is_continuous and len(np.unique(y)) < 2:
         raise DataError(
             f"{source}: trait {spec.name!r} has only class {spec.class_names[int(y[0])]!r} left "
             f"after dropping {encoded.dropped}; nothing to classify"
         )
-    if n_folds is not None and min(counts.values()) < n_folds:
+    if n_folds is not None and counts and min(counts.values()) < n_folds:
         small = {name: n for name, n in counts.items() if n < n_folds}
+        what, merge = ("class(es)", "merge classes")
+        if spec.is_ordinal:
+            what, merge = ("level(s)", "merge neighbouring levels (one trait.levels entry)")
         raise DataError(
-            f"{source}: trait {spec.name!r} has class(es) {small} with fewer patients than "
-            f"n_folds={n_folds} (class counts {counts}); expected at least n_folds patients per "
-            "class for stratified CV: lower n_folds or merge classes"
+            f"{source}: trait {spec.name!r} has {what} {small} with fewer patients than "
+            f"n_folds={n_folds} (counts {counts}); stratified CV needs at least n_folds "
+            f"patients in each: lower n_folds or {merge}"
         )
     report = {
         "trait": spec.name,
         "column": spec.column,
         "n_patients": len(shared),
         "class_counts": counts,
+        **({"kind": spec.kind} if spec.kind != "categorical" else {}),
+        **({"target": _target_summary(y)} if spec.is_continuous else {}),
         "dropped_values": encoded.dropped,
         "labelled_without_expression": len(no_expression),
         "n_genes": int(cohort.expression.shape[1]),

@@ -1,4 +1,10 @@
-"""Trait specifications: which label column to read and how its categories map to classes."""
+"""Trait specifications: which label column to read and how its values map to model targets.
+
+Three kinds of trait (``trait.kind``): ``categorical`` (classes, binary or multiclass; the
+paper's traits), ``ordinal`` (ordered levels, e.g. VASARI proportions ``Minimal`` < ... <
+``More than 2/3``; encoded as level indices 0..K-1 in order) and ``continuous`` (a numeric
+column, e.g. a volume; encoded as floats, no classes).
+"""
 
 from __future__ import annotations
 
@@ -37,9 +43,29 @@ class TraitSpec:
     permute_seed: int = 0
     threshold: float | str | None = None  # numeric column: low < threshold <= high
     min_class_size: int = 0  # inferred classes: fewest patients a class may have
+    kind: str = "categorical"  # categorical | ordinal (classes are ordered levels) | continuous
+    binary_cut: int | None = None  # ordinal: first level of the binarized trait's positive class
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        if self.kind not in TRAIT_KINDS:
+            raise ValueError(
+                f"trait {self.name!r}: kind {self.kind!r} is not one of {list(TRAIT_KINDS)}"
+            )
+        if self.kind != "categorical" and self.threshold is not None:
+            raise ValueError(
+                f"trait {self.name!r}: a threshold binarizes a numeric column (kind "
+                f"categorical); a {self.kind} trait takes no threshold"
+            )
+        if self.kind == "continuous":
+            if self.classes:
+                raise ValueError(f"trait {self.name!r}: a continuous trait has no classes")
+            return
+        if self.binary_cut is not None and not 0 < self.binary_cut < max(len(self.classes), 2):
+            raise ValueError(
+                f"trait {self.name!r}: binary_cut={self.binary_cut} must fall between two "
+                f"levels (1..{len(self.classes) - 1})"
+            )
         if isinstance(self.threshold, str) and self.threshold != "median":
             raise ValueError(
                 f"trait {self.name!r}: threshold {self.threshold!r} is neither a number nor "
@@ -58,8 +84,9 @@ class TraitSpec:
                 f"{self.class_names}"
             )
         if len(self.classes) < 2:
+            what = "levels" if self.is_ordinal else "classes"
             raise ValueError(
-                f"trait {self.name!r}: needs at least two classes, got {len(self.classes)}"
+                f"trait {self.name!r}: needs at least two {what}, got {len(self.classes)}"
             )
         if self.is_binary and self.positive_class is not None:
             if self.positive_class != self.classes[1].name:
@@ -81,7 +108,19 @@ class TraitSpec:
     @property
     def is_resolved(self) -> bool:
         """False while the classes (or the median threshold) are still to be inferred."""
+        if self.kind == "continuous":
+            return True
         return bool(self.classes) and self.threshold != "median"
+
+    @property
+    def is_ordinal(self) -> bool:
+        """True when the classes are ordered levels (index = level)."""
+        return self.kind == "ordinal"
+
+    @property
+    def is_continuous(self) -> bool:
+        """True for a numeric target (regression; no classes)."""
+        return self.kind == "continuous"
 
     @property
     def class_names(self) -> list[str]:
@@ -95,7 +134,7 @@ class TraitSpec:
 
     @property
     def is_binary(self) -> bool:
-        """True for two-class traits (one sigmoid output)."""
+        """True for two-class traits (one sigmoid output); an ordinal trait of two levels too."""
         return self.n_classes == 2
 
     @property
@@ -105,16 +144,29 @@ class TraitSpec:
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> TraitSpec:
-        """Build from a ``configs/trait/*.yaml`` mapping (``classes: null``: unresolved)."""
+        """Build from a ``configs/trait/*.yaml`` mapping (``classes: null``: unresolved).
+
+        ``kind: ordinal`` takes its ordered levels from ``levels`` (names, or ``{name, values}``
+        mappings), else from ``classes`` in their listed order; when the file also lists the
+        paper's two binary classes, ``binary_cut`` is where they split the levels.
+        ``kind: continuous`` ignores ``classes`` and ``levels``.
+        """
         if cfg.get("column") is None:
             raise ValueError(
                 f"trait {cfg.get('name')!r} has no label column: set trait.column=NAME "
                 "(a column of the label files)"
             )
-        classes = tuple(
-            TraitClass(name=str(c["name"]), values=tuple(str(v) for v in c["values"]))
-            for c in (cfg.get("classes") or ())
-        )
+        kind = str(cfg.get("kind") or "categorical")
+        if kind not in TRAIT_KINDS:
+            raise ValueError(f"trait.kind={kind!r}: expected one of {', '.join(TRAIT_KINDS)}")
+        classes = _classes(cfg.get("classes"), "classes")
+        binary_cut = cfg.get("binary_cut")
+        if kind == "ordinal" and cfg.get("levels"):
+            levels = _classes(cfg.get("levels"), "levels")
+            binary_cut = _cut(levels, classes) if len(classes) == 2 else None
+            classes = levels
+        elif kind == "continuous":
+            classes, binary_cut = (), None
         threshold = cfg.get("threshold")
         if threshold is not None and not (isinstance(threshold, str) and threshold == "median"):
             try:
@@ -131,11 +183,13 @@ class TraitSpec:
             column=str(cfg["column"]),
             classes=classes,
             drop=tuple(str(v) for v in cfg.get("drop") or ()),  # null: nothing dropped
-            positive_class=cfg.get("positive_class"),
+            positive_class=cfg.get("positive_class") if kind == "categorical" else None,
             permute_labels=bool(cfg.get("permute_labels", False)),
             permute_seed=int(cfg.get("permute_seed", 0)),
             threshold=threshold,
             min_class_size=int(min_class_size),
+            kind=kind,
+            binary_cut=None if binary_cut is None else int(binary_cut),
         )
 
     def to_config(self) -> dict:
@@ -153,7 +207,40 @@ class TraitSpec:
             out["threshold"] = self.threshold
         if self.min_class_size:
             out["min_class_size"] = self.min_class_size
+        if self.kind != "categorical":
+            out["kind"] = self.kind
+        if self.binary_cut is not None:
+            out["binary_cut"] = self.binary_cut
         return out
+
+
+TRAIT_KINDS = ("categorical", "ordinal", "continuous")
+
+
+def _classes(entries: object, key: str) -> tuple[TraitClass, ...]:
+    """``classes``/``levels`` entries (a name, or ``{name, values}``) as TraitClass tuples."""
+    out = []
+    for entry in entries or ():
+        if isinstance(entry, Mapping):
+            if "name" not in entry:
+                raise ValueError(f"trait.{key}: entry {dict(entry)!r} has no name")
+            values = entry["values"] if entry.get("values") is not None else [entry["name"]]
+            out.append(TraitClass(name=str(entry["name"]), values=tuple(str(v) for v in values)))
+        elif isinstance(entry, str | int | float) and not isinstance(entry, bool):
+            out.append(TraitClass(name=str(entry), values=(str(entry),)))
+        else:
+            raise ValueError(
+                f"trait.{key}: entry {entry!r} is neither a name nor a {{name, values}} mapping"
+            )
+    return tuple(out)
+
+
+def _cut(levels: tuple[TraitClass, ...], classes: tuple[TraitClass, ...]) -> int | None:
+    """Where two binary classes split ordered levels (levels of class 0 all come first)."""
+    first = {_norm(v) for v in classes[0].values}
+    in_first = [all(_norm(v) in first for v in level.values) for level in levels]
+    cut = sum(in_first)
+    return cut if 0 < cut < len(levels) and all(in_first[:cut]) else None
 
 
 def _norm(value: object) -> str:
@@ -222,6 +309,8 @@ def resolve_spec(values: pd.Series, spec: TraitSpec, source: str = "labels") -> 
     if spec.is_resolved:
         return spec
     kept = _kept(values[values.notna()], spec)
+    if spec.is_ordinal:
+        return _ordinal_levels(kept, spec, source)
     if spec.threshold is not None:
         numbers = _numeric(kept, spec, source)
         if numbers.empty:
@@ -266,11 +355,62 @@ def resolve_spec(values: pd.Series, spec: TraitSpec, source: str = "labels") -> 
     return replace(spec, classes=tuple(classes), positive_class=positive, threshold=threshold)
 
 
-def encode_labels(values: pd.Series, spec: TraitSpec, source: str = "labels") -> EncodedLabels:
-    """Map a label column (indexed by patient id) to class indices; raise on unknown categories.
+def _ordinal_levels(kept: pd.Series, spec: TraitSpec, source: str) -> TraitSpec:
+    """Levels of an ordinal column given none: its numeric values in numeric order."""
+    numbers = pd.to_numeric(kept.astype(str).str.strip(), errors="coerce")
+    if kept.empty or numbers.isna().any():
+        text = sorted({str(v).strip() for v in kept[numbers.isna()]})[:5]
+        raise ValueError(
+            f"{source}: ordinal trait {spec.name!r} (column {spec.column!r}) has text values "
+            f"{text} and no declared order: list the levels from lowest to highest, e.g. "
+            f"trait.levels='[{','.join(text[:3])}]'"
+        )
+    order = sorted({float(n): str(v).strip() for v, n in zip(kept, numbers, strict=True)}.items())
+    classes = tuple(TraitClass(name, (name,)) for _, name in order)
+    counts = {c.name: int((numbers == n).sum()) for (n, _), c in zip(order, classes, strict=True)}
+    _check_sizes(counts, spec, source)
+    return replace(spec, classes=classes)
 
+
+def _encode_continuous(values: pd.Series, spec: TraitSpec, source: str) -> EncodedLabels:
+    """A numeric column as float targets; text or non-finite values end in one clear error."""
+    drop = {_norm(v) for v in spec.drop}
+    normed = values.map(_norm)
+    dropped = values[normed.isin(drop)].fillna("<empty>").astype(str).value_counts().to_dict()
+    kept = values[~normed.isin(drop)]
+    numbers = pd.to_numeric(kept.astype(str).str.strip(), errors="coerce")
+    bad = kept[numbers.isna() | ~np.isfinite(numbers.to_numpy(float))]
+    if len(bad):
+        examples = ", ".join(f"{pid}: {val!r}" for pid, val in list(bad.items())[:5])
+        raise ValueError(
+            f"{source}: column {spec.column!r} of continuous trait {spec.name!r} has {len(bad)} "
+            f"non-numeric value(s) ({examples}{', ...' if len(bad) > 5 else ''}); add them to "
+            "trait.drop, or use trait.kind=categorical for a column of categories"
+        )
+    distinct = int(numbers.nunique())
+    if distinct < MIN_CONTINUOUS_VALUES:
+        raise ValueError(
+            f"{source}: column {spec.column!r} of continuous trait {spec.name!r} has "
+            f"{distinct} distinct value(s) ({sorted(numbers.unique().tolist())[:5]}); a "
+            f"continuous trait needs at least {MIN_CONTINUOUS_VALUES}: use trait.kind=categorical"
+        )
+    labels = numbers.astype(np.float64)
+    labels.name = spec.name
+    return EncodedLabels(labels=labels, dropped={str(k): int(v) for k, v in dropped.items()})
+
+
+# fewer distinct values than this is a category column, not a measurement
+MIN_CONTINUOUS_VALUES = 3
+
+
+def encode_labels(values: pd.Series, spec: TraitSpec, source: str = "labels") -> EncodedLabels:
+    """Map a label column (indexed by patient id) to targets; raise on unknown categories.
+
+    Class (or level) indices for categorical and ordinal traits, floats for continuous ones.
     An unresolved spec is resolved on ``values`` first (see :func:`resolve_spec`).
     """
+    if spec.is_continuous:
+        return _encode_continuous(values, spec, source)
     spec = resolve_spec(values, spec, source)
     if spec.threshold is not None:
         return _encode_threshold(values, spec, source)
@@ -281,6 +421,12 @@ def encode_labels(values: pd.Series, spec: TraitSpec, source: str = "labels") ->
     if len(unknown):
         bad = values[unknown.index]
         examples = ", ".join(f"{pid}: {val!r}" for pid, val in list(bad.items())[:5])
+        if spec.is_ordinal:
+            raise ValueError(
+                f"{source}: column {spec.column!r} has value(s) not among the declared levels of "
+                f"ordinal trait {spec.name!r} ({examples}{', ...' if len(bad) > 5 else ''}); "
+                f"levels in order: {spec.class_names}. Add them to trait.levels or trait.drop."
+            )
         raise ValueError(
             f"{source}: column {spec.column!r} has value(s) not in the mapping of trait "
             f"{spec.name!r} ({examples}{', ...' if len(bad) > 5 else ''}). Allowed values: "

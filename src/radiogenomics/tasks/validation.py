@@ -36,7 +36,7 @@ from radiogenomics.data.io import (
     DataError,
     file_problem,
 )
-from radiogenomics.data.traits import TraitSpec
+from radiogenomics.data.traits import TRAIT_KINDS, TraitSpec
 from radiogenomics.utils import error_line
 
 log = logging.getLogger(__name__)
@@ -354,6 +354,7 @@ def _check_trait(cfg: DictConfig) -> None:
     _bool(cfg, "trait.permute_labels")
     if _get(cfg, "trait.permute_seed", None) is not None:
         _seed(cfg, "trait.permute_seed")
+    _choice(cfg, "trait.kind", TRAIT_KINDS, null=True)
     try:
         TraitSpec.from_config(trait)
     except (ValueError, KeyError, TypeError) as err:
