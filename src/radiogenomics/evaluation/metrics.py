@@ -8,6 +8,7 @@ from functools import partial
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from radiogenomics.data.traits import TraitSpec
 from radiogenomics.progress import Progress
 
 # resamples x patients per step of a bootstrap CI (progress is reported between steps); below
@@ -49,6 +50,15 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
         out[f"auroc_{name}"] = a
         out[f"ap_{name}"] = p
     return out
+
+
+def trait_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> dict[str, float]:
+    """Held-out metrics of one trait's model output, by the trait's kind.
+
+    Categorical: :func:`score` (AUROC, AP). Each kind's metrics live in their own module and
+    are dispatched here, so jobs, comparators and summaries score a trait the same way.
+    """
+    return score(y, output, spec.class_names)
 
 
 def _ovr(metric, y: np.ndarray, P: np.ndarray, k: int) -> float:

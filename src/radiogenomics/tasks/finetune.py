@@ -35,7 +35,7 @@ from radiogenomics.data.splits import (
 )
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
-from radiogenomics.evaluation.metrics import as_prob_matrix, score
+from radiogenomics.evaluation.metrics import as_prob_matrix, trait_score
 from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
@@ -156,7 +156,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     )
     if cfg.model.family == "baseline":  # no trainer, so no callbacks: interpret it here
         interpret_comparator_job(cfg, result.model, tc, split, out_dir)
-    test = score(y_test, result.test_probs, spec.class_names)
+    test = trait_score(y_test, result.test_probs, spec)
     fit = result.metrics()
     metrics = {
         "trait": spec.name,
