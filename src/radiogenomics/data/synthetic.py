@@ -2,8 +2,8 @@
 
 Expression is built from real gene symbols (the U133A universe) and real gene programs: every
 hallmark set is a latent program with per-patient activity, each Verhaak subtype raises its
-signature genes, every VASARI trait is driven by one planted hallmark program, and one continuous
-imaging feature (the enhancing tumour volume, in ml) by another. The files come out in the formats
+signature genes, and every VASARI trait and one continuous imaging feature (the enhancing tumour
+volume, in ml) are each driven by one planted hallmark program. The files come out in the formats
 of the real data and are read back through the same loaders; ``truth.json`` records the planted
 answer (``synthetic_truth`` reads it).
 """
