@@ -2,16 +2,20 @@
 
 Expression is built from real gene symbols (the U133A universe) and real gene programs: every
 hallmark set is a latent program with per-patient activity, each Verhaak subtype raises its
-signature genes, and every VASARI trait is driven by one planted hallmark program. The files come
-out in the formats of the real data and are read back through the same loaders.
+signature genes, and every VASARI trait and one continuous imaging feature (the enhancing tumour
+volume, in ml) are each driven by one planted hallmark program. The files come out in the formats
+of the real data and are read back through the same loaders; ``truth.json`` records the planted
+answer (``synthetic_truth`` reads it).
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -71,6 +75,16 @@ VASARI_TRAITS: dict[str, dict] = {
         "driver": "HALLMARK_E2F_TARGETS",
     },
 }
+# one continuous imaging feature, lognormal like tumour volumes: log(value) = log(median) +
+# log_sd * (driver activity + noise); its own random stream, so every other draw is unchanged
+CONTINUOUS_TRAITS: dict[str, dict] = {
+    "enhancing_volume": {
+        "column": "volume.enhancing_ml",
+        "unit": "ml",
+        "driver": "HALLMARK_E2F_TARGETS",  # proliferation; also infiltration's driver
+        "decimals": 1,
+    },
+}
 VASARI_COLUMNS = (
     "research.id",
     "scan.type",
@@ -82,6 +96,7 @@ VASARI_COLUMNS = (
     "f10.t1.flair.ratio",
     "comments",
     "study.date",
+    "volume.enhancing_ml",
 )
 
 
@@ -104,6 +119,10 @@ class SyntheticConfig:
         53,
     )  # Classical, Mesenchymal, Neural, Proneural
     drivers: dict[str, str] = field(default_factory=dict)  # trait -> hallmark set, overrides
+    # the continuous feature (CONTINUOUS_TRAITS): lognormal around a median volume
+    volume_noise: float = 0.4  # sd of noise on its latent score (driver activity has sd 1)
+    volume_median_ml: float = 20.0  # median enhancing volume (GBM: ~20-30 ml)
+    volume_log_sd: float = 0.6  # sd of log(volume) per unit of latent score
     # overall survival: hazard rises with the activity of one trait's driver program
     survival_trait: str = "edema"  # its (trait, driver set) pair is the planted survival answer
     survival_log_hr: float = 0.7  # log hazard ratio per sd of the driver's activity
@@ -145,6 +164,94 @@ class SyntheticFiles:
         )
 
 
+# bump when generate() writes other files for the same config (a new column, a new truth field):
+# the cache key changes with it, so a cohort written by an older generator is not reused
+FILES_VERSION = 2
+TRAIT_KINDS = ("binary", "ordinal", "continuous")
+
+
+class PlantedTrait(TypedDict):
+    """One trait of ``truth.json``: its label column and the hallmark program planted behind it.
+
+    Every trait's latent score is its driver's activity (sd 1) plus ``noise_sd`` times standard
+    normal noise. Binary and ordinal traits are the latent cut at ``cut_points`` (its
+    ``cut_quantiles`` in this cohort) into ``levels``, lowest first; the continuous feature is
+    ``median * exp(log_sd * latent)`` in ``unit``. ``missing`` holds the cell value of a missing
+    label and its rate.
+    """
+
+    kind: Literal["binary", "ordinal", "continuous"]
+    column: str
+    collection: str
+    driver_set: str
+    driver_genes: list[str]  # the driver's genes in the expression matrix
+    latent: str
+    noise_sd: float
+    missing: dict[str, Any]
+    direction: str
+
+
+class CategoricalTrait(PlantedTrait):
+    """A binary or ordinal trait of ``truth.json``."""
+
+    levels: list[str]
+    cut_quantiles: list[float]
+    cut_points: list[float]
+
+
+class ContinuousTrait(PlantedTrait):
+    """The continuous feature of ``truth.json``."""
+
+    unit: str
+    value: str
+    median: float
+    log_sd: float
+
+
+class SyntheticTruth(TypedDict):
+    """``truth.json``: the planted answer of one synthetic cohort."""
+
+    config: dict[str, Any]
+    n_genes: int
+    n_pretrain: int
+    n_annotated: int
+    traits: dict[str, CategoricalTrait | ContinuousTrait]
+    subtype: dict[str, Any]
+    survival: dict[str, Any]
+
+
+def synthetic_truth(path: str | Path) -> SyntheticTruth:
+    """Read ``truth.json`` (or the one in the cohort directory ``path``), checking each trait.
+
+    ``synthetic_truth(d)["traits"]["enhancing_volume"]["driver_set"]`` is the planted driver of the
+    continuous feature; ``levels`` and ``cut_points`` give an ordinal trait's order and cuts.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "truth.json"
+    truth = json.loads(path.read_text())
+    traits = truth.get("traits") if isinstance(truth, dict) else None
+    if not isinstance(traits, dict) or not traits:
+        raise ValueError(f"{path}: no 'traits' mapping; expected the truth file of a cohort")
+    for name, trait in traits.items():
+        kind = trait.get("kind")
+        if kind not in TRAIT_KINDS:
+            raise ValueError(
+                f"{path}: trait {name!r} has kind {kind!r}, expected one of {list(TRAIT_KINDS)} "
+                "(a cohort generated before kinds were recorded: delete its cache directory)"
+            )
+        schema = ContinuousTrait if kind == "continuous" else CategoricalTrait
+        absent = sorted(schema.__required_keys__ - set(trait))
+        if absent:
+            raise ValueError(f"{path}: trait {name!r} lacks {absent}")
+        if kind != "continuous" and len(trait["cut_points"]) != len(trait["levels"]) - 1:
+            raise ValueError(
+                f"{path}: trait {name!r} has {len(trait['levels'])} levels but "
+                f"{len(trait['cut_points'])} cut points; expected one fewer cut than levels"
+            )
+    return truth
+
+
 def _barcodes(n: int, rng: np.random.Generator) -> list[str]:
     """Unique TCGA-like sample barcodes (16 characters: patient + sample type/vial)."""
     sites = ["02", "06", "08", "12", "14", "19", "26", "27", "28", "32", "41", "76"]
@@ -155,12 +262,13 @@ def _barcodes(n: int, rng: np.random.Generator) -> list[str]:
 
 
 def generate(config: SyntheticConfig, directory: str | Path) -> SyntheticFiles:
-    """Generate the cohort into ``directory`` (expression TSV, VASARI CSV, subtype CSV, truth)."""
+    """Generate the cohort into ``directory``: expression, VASARI, subtypes, clinical, truth.json."""
     directory = Path(directory)
     rng = np.random.default_rng(config.seed)
     hallmark = load_collection("hallmark")
     verhaak = load_collection("verhaak")
-    drivers = {t: spec["driver"] for t, spec in VASARI_TRAITS.items()} | config.drivers
+    planted = VASARI_TRAITS | CONTINUOUS_TRAITS
+    drivers = {t: spec["driver"] for t, spec in planted.items()} | config.drivers
     universe = load_gene_universe()
     genes = _choose_genes(universe, hallmark, verhaak, drivers, config.n_genes, rng)
     col = {g: i for i, g in enumerate(genes)}
@@ -202,14 +310,46 @@ def generate(config: SyntheticConfig, directory: str | Path) -> SyntheticFiles:
         values[rng.random(len(values)) < config.missing_rate] = "n/a"
         vasari[spec["column"]] = values
         truth_traits[trait] = {
+            "kind": "binary" if len(spec["categories"]) == 2 else "ordinal",
             "column": spec["column"],
+            "levels": list(spec["categories"]),
             "collection": "hallmark",
             "driver_set": driver,
             "driver_genes": [g for g in hallmark[driver] if g in col],
+            "latent": "driver activity + noise_sd * N(0, 1)",
+            "noise_sd": config.trait_noise,
+            "cut_quantiles": list(spec["cuts"]),
+            "cut_points": cuts.tolist(),
+            "missing": {"value": "n/a", "rate": config.missing_rate},
             "direction": "higher driver activity -> later category",
         }
     vasari["comments"] = ""
     vasari["study.date"] = ""
+    # the continuous feature draws from its own stream: expression and the columns above unchanged
+    volume_rng = np.random.default_rng([config.seed, 2])
+    for trait, spec in CONTINUOUS_TRAITS.items():
+        driver = drivers[trait]
+        latent = activity[annotated, programs.index(driver)]
+        latent = latent + config.volume_noise * volume_rng.standard_normal(len(annotated))
+        volume = config.volume_median_ml * np.exp(config.volume_log_sd * latent)
+        volume = np.round(volume, spec["decimals"])
+        volume[volume_rng.random(len(volume)) < config.missing_rate] = np.nan  # an empty cell
+        vasari[spec["column"]] = volume
+        truth_traits[trait] = {
+            "kind": "continuous",
+            "column": spec["column"],
+            "unit": spec["unit"],
+            "collection": "hallmark",
+            "driver_set": driver,
+            "driver_genes": [g for g in hallmark[driver] if g in col],
+            "latent": "driver activity + noise_sd * N(0, 1)",
+            "noise_sd": config.volume_noise,
+            "value": f"median * exp(log_sd * latent), rounded to {spec['decimals']} decimal(s)",
+            "median": config.volume_median_ml,
+            "log_sd": config.volume_log_sd,
+            "missing": {"value": "", "rate": config.missing_rate},
+            "direction": "higher driver activity -> larger value",
+        }
     vasari = vasari[list(VASARI_COLUMNS)]
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -332,7 +472,7 @@ def _choose_genes(
 
 def ensure_synthetic(config: SyntheticConfig, cache_dir: str | Path) -> SyntheticFiles:
     """Generate the cohort into ``cache_dir`` once (keyed by its config, under a file lock)."""
-    directory = Path(cache_dir) / f"synthetic-{stable_hash(asdict(config))}"
+    directory = Path(cache_dir) / f"synthetic-{stable_hash([FILES_VERSION, asdict(config)])}"
     directory.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory) + ".lock"):
         files = SyntheticFiles.at(directory)
