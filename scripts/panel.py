@@ -3,6 +3,7 @@
     python scripts/panel.py                                   # every task of benchmarks/panel/tasks.yaml
     python scripts/panel.py --half dev --jobs 2               # the dev half, 2 jobs at a time
     python scripts/panel.py --half dev --variant nn_ens="model.ensemble=5 model.gene_filter.method=anova"
+    python scripts/panel.py --half dev --tuned nn_tuned="hparams_search=nn_optuna_labelled hydra.sweeper.n_trials=4"
     python scripts/panel.py --only verhaak_proneural --models nn,logit_l2 --repeats 5
     python scripts/panel.py --no-run --markdown               # tables of what is there, README rows
 
@@ -15,26 +16,34 @@ trait, e.g. ``[data=verhaak840, trait=proneural]``; not ``model``), plus any des
 Per task: ``python train.py -m <overrides> model=<--models> repeats=<--repeats> save_model=false
 <--set ...> hydra.sweep.dir=<out>/<task>/models``: every model family on the same outer folds. Each
 ``--variant NAME="override ..."`` adds one network row: ``model=nn <its overrides>`` into
-``<out>/<task>/variants/<NAME>`` (same folds). ``--set "override ..."`` adds overrides to every sweep
-(e.g. ``--set "n_folds=5"``); ``--jobs N`` runs N jobs at a time (``hydra/launcher=gpus
-hydra.launcher.n_jobs=N``). Each command's output: ``<sweep>.log`` beside the sweep.
+``<out>/<task>/variants/<NAME>`` (same folds). Each ``--tuned NAME="hparams_search=CONFIG
+override ..."`` adds one nested-tuned network row: a tuning sweep ``model=nn hparams_search=CONFIG
+<its overrides>`` into ``<out>/<task>/tuned/<NAME>`` (same outer folds; per outer fold an Optuna
+study told only inner-validation AUROCs), read as its nested estimate: per outer fold the trial
+with the best inner-validation AUROC, its held-out predictions pooled (as select_hparams.py).
+For a fully labelled cohort, ``hparams_search=nn_optuna_labelled`` searches around the default.
+``--set "override ..."`` adds overrides to every sweep (e.g. ``--set "n_folds=5"``); ``--jobs N``
+runs N jobs at a time (``hydra/launcher=gpus hydra.launcher.n_jobs=N``). Each command's output:
+``<sweep>.log`` beside the sweep.
 
 Resumable: rerun the same command; sweeps that finished (exit 0) are skipped, the others rerun into
-their dir, where finished jobs are skipped. A failing task is reported and the others go on. Ctrl-C
-stops the running sweep cleanly (its finished jobs kept) and writes the tables of what finished.
+their dir, where finished jobs (a tuning sweep: finished trials) are skipped. A failing task is
+reported and the others go on. Ctrl-C stops the running sweep cleanly (its finished jobs kept) and
+writes the tables of what finished.
 
 Writes to --out (default outputs/panel):
   panel.csv / panel.md   one row per (task, model): task, half, n, model, kind (network|comparator),
                          n_folds, n_repeats, folds_complete, pooled_auroc, pooled_ci_low/high (95%,
-                         from the sweep's summary/cv_summary.csv), repeat_mean/sd_pooled_auroc,
+                         from the sweep's summary/cv_summary.csv; a tuned row: its nested
+                         estimate, same bootstrap), repeat_mean/sd_pooled_auroc,
                          auroc (ranked: pooled, or the repeat mean with --repeats > 1),
                          mean_fold_auroc, rank (1 = best) of n_ranked, best_comparator (best
                          non-nn model) and its auroc, diff_to_best, fold_diff_to_best + p_value +
                          n_paired_folds (paired folds, corrected resampled t-test), within_0.01
                          (diff >= -0.01, better included), below_0.03 (diff < -0.03), beats_best
-  panel_summary.csv/.md  per half (and all) and network row (nn, each variant): tasks compared,
-                         n_within_0.01, n_below_0.03, n_beats_best, mean rank, mean and median
-                         diff_to_best, mean fold diff, tasks with p < 0.05
+  panel_summary.csv/.md  per half (and all) and network row (nn, each variant, each tuned
+                         row): tasks compared, n_within_0.01, n_below_0.03, n_beats_best, mean
+                         rank, mean and median diff_to_best, mean fold diff, tasks with p < 0.05
   panel.png              models x tasks heatmap of auroc minus the task's best comparator
 
 Exit status: 0 all ran, 1 a sweep failed or a row is missing, 2 a bad option or tasks file (one
@@ -84,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         help="one more network row: model=nn plus these overrides (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--tuned",
+        action="append",
+        default=[],
+        metavar='NAME="hparams_search=CONFIG OVERRIDES"',
+        help="one more network row, nested-tuned: model=nn plus these overrides, which choose "
+        "a nested tuning (hparams_search=...); the row is its nested estimate (repeatable)",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar='"OVERRIDES"',
         help="train.py overrides added to every sweep (repeatable), e.g. 'n_folds=5'",
     )  # fmt: skip
@@ -95,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         variants = [parse_variant(v) for v in args.variant]
+        variants += [parse_variant(t, tuned=True) for t in args.tuned]
         extra = parse_set(args.set)
         check_models(args.models, variants, ROOT)
         tasks = select_tasks(load_tasks(args.tasks), args.half, args.only)

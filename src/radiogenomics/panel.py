@@ -12,16 +12,22 @@ mapping whose ``tasks`` key holds one::
 Per task, one sweep ``train.py -m <overrides> model=<models> repeats=R save_model=false`` into
 ``<out>/<task>/models`` (every family on the same outer folds: same ``n_folds``, ``split_seed``),
 and per ``--variant NAME="overrides"`` one sweep ``model=nn <overrides>`` into
-``<out>/<task>/variants/<NAME>`` (same folds), labelled NAME. ``--jobs N > 1`` runs each sweep's
-jobs in N CPU workers (``hydra/launcher=gpus hydra.launcher.n_jobs=N``; without GPUs listed they
-are CPU processes). Each command's output goes to ``<sweep>.log`` beside its sweep.
+``<out>/<task>/variants/<NAME>`` (same folds), labelled NAME. Per ``--tuned
+NAME="hparams_search=... overrides"`` one nested-tuning sweep ``model=nn hparams_search=...
+<overrides>`` into ``<out>/<task>/tuned/<NAME>`` (same outer folds; one Optuna study per outer
+fold, told only the trials' inner-validation AUROC), whose row is the nested estimate: per outer
+fold the trial with the best inner-validation AUROC, its held-out fold scored once (as
+``scripts/select_hparams.py`` and ``scripts/compare.py --nested``). ``--jobs N > 1`` runs each
+sweep's jobs in N CPU workers (``hydra/launcher=gpus hydra.launcher.n_jobs=N``; without GPUs
+listed they are CPU processes). Each command's output goes to ``<sweep>.log`` beside its sweep.
 
 Resuming: a sweep whose command finished with exit 0 records it (``panel_done.json``) and is not
 started again for the same command; any other sweep is rerun into the same dir, where train.py
-skips the jobs that finished (``resume=true``). A failed sweep (exit 1: some job failed; 2: bad
-config or data) is reported and the panel goes on with the other tasks. SIGINT / SIGTERM are passed
-to the running sweep, which stops its jobs and writes its summary; the panel then writes the
-tables of what finished and exits 130 / 143.
+skips the jobs that finished (``resume=true``; a tuning sweep resumes its studies from their
+journals in ``<sweep>/tuning/``, so only the missing trials run). A failed sweep (exit 1: some job
+failed; 2: bad config or data) is reported and the panel goes on with the other tasks. SIGINT /
+SIGTERM are passed to the running sweep, which stops its jobs and writes its summary; the panel
+then writes the tables of what finished and exits 130 / 143.
 
 The tables and figure are :mod:`radiogenomics.evaluation.panel`'s statistics and
 :mod:`radiogenomics.reporting.panel_plot`'s heatmap, over the selected tasks.
@@ -49,6 +55,7 @@ from radiogenomics.evaluation.panel import (
     NETWORK,
     WITHIN_FLAG,
     PanelDataError,
+    Source,
     panel_summary,
     task_rows,
 )
@@ -66,6 +73,7 @@ PLACEHOLDER = "<!-- panel table: filled by scripts/panel.py --markdown -->"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _RESERVED = {"model", "hydra.sweep.dir"}  # set by the panel for every sweep
 _TASK_KEYS = {"name", "half", "overrides"}
+TUNING_KEY = "hparams_search"  # a --tuned row's overrides choose its nested tuning with it
 
 
 class PanelError(ValueError):
@@ -84,10 +92,12 @@ class Task:
 
 @dataclass(frozen=True)
 class Variant:
-    """One more network row: ``model=nn`` plus these overrides, labelled ``name``."""
+    """One more network row: ``model=nn`` plus these overrides, labelled ``name``. ``tuned``: the
+    overrides choose a nested tuning (``hparams_search=...``) and the row is its nested estimate."""
 
     name: str
     overrides: tuple[str, ...]
+    tuned: bool = False
 
 
 @dataclass
@@ -179,19 +189,29 @@ def load_tasks(path: Path) -> list[Task]:
     return tasks
 
 
-def parse_variant(text: str) -> Variant:
-    """``NAME="override override ..."`` (shell-quoted) -> :class:`Variant`."""
+def parse_variant(text: str, tuned: bool = False) -> Variant:
+    """``NAME="override override ..."`` (shell-quoted) -> :class:`Variant`.
+
+    ``tuned`` (``--tuned``): the overrides must choose a nested tuning, ``hparams_search=NAME``
+    (``configs/hparams_search/``), whose sweep gives the row's nested estimate."""
+    option = "--tuned" if tuned else "--variant"
     name, sep, rest = text.partition("=")
     if not sep:
-        raise PanelError(f'--variant {text!r}: expected NAME="override override ..."')
-    name = _check_name(name, f"--variant {text!r}")
+        raise PanelError(f'{option} {text!r}: expected NAME="override override ..."')
+    name = _check_name(name, f"{option} {text!r}")
     if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "'\"":  # quotes kept (no shell)
         rest = rest[1:-1]
     try:
         overrides = shlex.split(rest)
     except ValueError as err:
-        raise PanelError(f"--variant {text!r}: {err}") from None
-    return Variant(name, _check_overrides(overrides, f"--variant {name}", allow_empty=True))
+        raise PanelError(f"{option} {text!r}: {err}") from None
+    overrides = _check_overrides(overrides, f"{option} {name}", allow_empty=True)
+    if tuned and not any(override_key(o) == TUNING_KEY for o in overrides):
+        raise PanelError(
+            f"{option} {name}: no {TUNING_KEY}=... among its overrides (a nested tuning, e.g. "
+            f'{name}="{TUNING_KEY}=nn_optuna_labelled hydra.sweeper.n_trials=4")'
+        )
+    return Variant(name, overrides, tuned)
 
 
 def parse_set(texts: Sequence[str]) -> list[str]:
@@ -231,9 +251,22 @@ def check_models(models: Sequence[str], variants: Sequence[Variant], root: Path)
     labels = [*models, *(v.name for v in variants)]
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:
-        raise PanelError(f"{', '.join(twice)}: given twice (--models and --variant names)")
+        raise PanelError(f"{', '.join(twice)}: given twice (--models, --variant and --tuned names)")
+    for variant in variants:
+        if variant.tuned:
+            _check_tuning(variant, root)
     if not models and not variants:
         raise PanelError("--models: nothing to run")
+
+
+def _check_tuning(variant: Variant, root: Path) -> None:
+    """A --tuned row's ``hparams_search`` names a config of ``configs/hparams_search``."""
+    value = [o for o in variant.overrides if override_key(o) == TUNING_KEY][-1].split("=", 1)[1]
+    known = sorted(p.stem for p in (root / "configs" / TUNING_KEY).glob("*.yaml"))
+    if value not in known:
+        raise PanelError(
+            f"--tuned {variant.name}: {TUNING_KEY}={value}: unknown; known: {', '.join(known)}"
+        )
 
 
 # ------------------------------------------------------------------------------- the commands
@@ -352,13 +385,19 @@ def run_sweep(
 # --------------------------------------------------------------------------------- the panel
 
 
+def variant_dir(out: Path, task: Task, variant: Variant) -> Path:
+    """The sweep of one variant or tuned row of a task."""
+    return layout.panel_sweep_dir(out, task.name, variant.name, tuned=variant.tuned)
+
+
 def row_sources(
     out: Path, task: Task, models: Sequence[str], variants: Sequence[Variant]
-) -> dict[str, tuple[Path, str]]:
-    """Row label -> (sweep dir, model in it), in table order: the models, then the variants."""
-    sources = {m: (layout.panel_sweep_dir(out, task.name), m) for m in models}
+) -> dict[str, Source]:
+    """Row label -> its :class:`Source`, in table order: the models, then the variants and tuned
+    rows (a tuned row: its tuning sweep, read as the nested estimate)."""
+    sources = {m: Source(layout.panel_sweep_dir(out, task.name), m) for m in models}
     for v in variants:
-        sources[v.name] = (layout.panel_sweep_dir(out, task.name, v.name), NETWORK)
+        sources[v.name] = Source(variant_dir(out, task, v), NETWORK, v.tuned)
     return sources
 
 
@@ -471,7 +510,9 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 LEGEND = (
     "AUROC: pooled out-of-fold AUROC (with repeats: mean over repeats of each repeat's pooled "
-    f"AUROC), from each sweep's {layout.SUMMARY_DIR}/{layout.CV_SUMMARY}. Best comparator: the "
+    f"AUROC), from each sweep's {layout.SUMMARY_DIR}/{layout.CV_SUMMARY}; a nested-tuned row "
+    "(--tuned): per outer fold the trial with the best inner-validation AUROC, its held-out "
+    "predictions pooled (the nested estimate). Best comparator: the "
     "non-network model with the highest AUROC in the task. Δ best: AUROC minus the best "
     "comparator's; Δ best, "
     "folds: mean paired per-fold AUROC difference with the corrected resampled t-test p "
@@ -521,11 +562,12 @@ def run_panel(
         for task in tasks:
             if models:
                 plan.append((task, None, layout.panel_sweep_dir(out, task.name)))
-            plan += [(task, v, layout.panel_sweep_dir(out, task.name, v.name)) for v in variants]
+            plan += [(task, v, variant_dir(out, task, v)) for v in variants]
         for i, (task, variant, sweep_dir) in enumerate(plan if run else ()):
             if stopper.signum is not None:
                 break
-            what = f"variant {variant.name}" if variant else f"models {','.join(models)}"
+            kind = "tuned" if variant and variant.tuned else "variant"
+            what = f"{kind} {variant.name}" if variant else f"models {','.join(models)}"
             command = sweep_command(
                 task, models, sweep_dir, variant=variant, repeats=repeats, jobs=jobs, extra=extra
             )

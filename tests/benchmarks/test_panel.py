@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -11,12 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radiogenomics.evaluation.metrics import score
 from radiogenomics.evaluation.panel import (
     BELOW_FLAG,
     WITHIN_FLAG,
     PanelDataError,
+    Source,
     panel_summary,
     rank_task,
+    read_nested_rows,
     read_sweep_rows,
     task_rows,
 )
@@ -150,6 +154,55 @@ def test_rows_are_read_from_the_sweep_summary(tmp_path):
         read_sweep_rows(tmp_path / "failed")
 
 
+def _job(sweep, model: str, config: str, fold: int, val: float, probs: list[float]) -> None:
+    """One finished job: metrics.json and predictions.csv of 4 held-out patients (2 of each class)."""
+    job = sweep / f"{model}_{config}_fold{fold}"
+    job.mkdir(parents=True)
+    y = [0, 0, 1, 1]
+    test = score(np.array(y), np.array(probs), ["a", "b"])["auroc"]
+    metrics = dict(trait="t", model=model, config_hash=config, bootstrap=None, split_seed=425)
+    metrics |= dict(fold=fold, n_folds=3, classes=["a", "b"], n_train=6, n_val=2, n_test=4)
+    metrics |= dict(val_auroc=val, test_auroc=test)
+    (job / layout.METRICS).write_text(json.dumps(metrics))
+    ids = [f"p{fold}_{i}" for i in range(4)]
+    pd.DataFrame({"patient_id": ids, "fold": fold, "y_true": y, "y_prob": probs}).to_csv(
+        job / layout.PREDICTIONS, index=False
+    )
+
+
+RIGHT, WRONG, SOSO = [0.1, 0.2, 0.8, 0.9], [0.9, 0.8, 0.2, 0.1], [0.1, 0.6, 0.5, 0.9]
+
+
+def test_tuned_row_is_the_nested_choice_by_inner_validation(tmp_path):
+    """A tuning sweep's row: per fold the trial with the best val_auroc (never the best test
+    score), its held-out predictions pooled; paired against the best comparator per fold."""
+    tuning, models = tmp_path / "tuned", tmp_path / "models"
+    for fold in range(3):  # trial 'aaa' is right on every held-out fold, 'bbb' wrong ...
+        _job(tuning, "nn", "aaa", fold, 0.9 if fold < 2 else 0.5, RIGHT)
+        _job(tuning, "nn", "bbb", fold, 0.5 if fold < 2 else 0.9, WRONG)  # ... chosen on fold 2
+        _job(models, "logit_l2", "ccc", fold, 0.7, SOSO)
+    _cv_summary(models, [{"model": "logit_l2", "config_hash": "ccc", "pooled_auroc": 0.75}])
+    row = read_nested_rows(tuning).iloc[0]
+    chosen_y = np.array([0, 0, 1, 1] * 3)
+    chosen_p = np.array(RIGHT + RIGHT + WRONG)
+    expected = score(chosen_y, chosen_p, ["a", "b"])["auroc"]
+    assert row["model"] == "nn" and row["folds_complete"] and row["n"] == 12
+    assert row["pooled_auroc"] == pytest.approx(expected) and expected < 1.0  # not the optimist
+    assert row["mean_fold_auroc"] == pytest.approx((1 + 1 + 0) / 3)
+    assert row["pooled_ci_low"] <= row["pooled_auroc"] <= row["pooled_ci_high"]
+    sources = {"logit_l2": (models, "logit_l2"), "nn_tuned": Source(tuning, "nn", nested=True)}
+    rows = task_rows("t", "dev", sources, ["logit_l2"], ["nn_tuned"]).set_index("model")
+    tuned = rows.loc["nn_tuned"]
+    assert tuned["kind"] == "network" and tuned["best_comparator"] == "logit_l2"
+    assert tuned["auroc"] == pytest.approx(expected)
+    assert tuned["diff_to_best"] == pytest.approx(expected - 0.75)
+    soso = score(np.array([0, 0, 1, 1]), np.array(SOSO), ["a", "b"])["auroc"]
+    assert tuned["n_paired_folds"] == 3
+    assert tuned["fold_diff_to_best"] == pytest.approx((1 + 1 + 0) / 3 - soso)
+    with pytest.raises(PanelDataError, match="not run"):
+        read_nested_rows(tmp_path / "none")
+
+
 def test_sweep_command_merges_overrides(tmp_path):
     task = Task("t", "dev", ("data=verhaak840", "trait=proneural", "n_folds=10"))
     command = sweep_command(
@@ -195,6 +248,9 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys):
         (["--variant", "nn=model.ensemble=2"], "given twice"),
         (["--only", "b"], "no such task"),
         (["--half", "report"], "no task in half"),
+        (["--tuned", "t=model.dropout=0.1"], "no hparams_search=... among its overrides"),
+        (["--tuned", "t=hparams_search=no_such_search"], "hparams_search=no_such_search: unknown"),
+        (["--tuned", "nn=hparams_search=nn_optuna_labelled"], "given twice"),
     ]:
         code = panel_script.main(["--tasks", str(tasks), "--out", str(tmp_path / "o"), *argv])
         err = capsys.readouterr().err
@@ -251,3 +307,33 @@ def test_tiny_panel_end_to_end(tmp_path, cache_dir, capsys):
     assert "finished earlier, skipped" in capsys.readouterr().out
     assert layout.panel_log(sweep).read_text().count("$ python") == 1
     pd.testing.assert_frame_equal(pd.read_csv(out / layout.PANEL_TABLE).set_index("model"), table)
+
+
+@pytest.mark.slow  # ~20-50 s: two sweeps (the hand-made sweep above is the fast check)
+def test_tuned_row_from_a_real_tuning_sweep(tmp_path, cache_dir, capsys):
+    """--tuned runs the project's nested tuning (one trial per outer fold here) on the same outer
+    folds as the comparators; its row has a finite AUROC, a rank and a paired test, and a rerun
+    skips the finished tuning sweep."""
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text("- {name: tiny, half: dev, overrides: [trait=enhancement]}\n")
+    out = tmp_path / "panel"
+    tuned = "t=hparams_search=nn_optuna_labelled hydra.sweeper.n_trials=1 trainer.max_epochs=3"
+    argv = ["--tasks", str(tasks), "--out", str(out), "--models", "logit_l2"]
+    argv += ["--set", "debug=tiny n_folds=3", "--tuned", tuned]
+    env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
+    command = [sys.executable, "scripts/panel.py", *argv]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    table = pd.read_csv(out / layout.PANEL_TABLE).set_index("model")
+    assert list(table.index) == ["logit_l2", "t"]
+    row = table.loc["t"]
+    assert row["kind"] == "network" and row["n_folds"] == 3 and row["folds_complete"]
+    assert np.isfinite(row["pooled_auroc"]) and 0 <= row["pooled_auroc"] <= 1
+    assert row["rank"] in (1, 2) and row["best_comparator"] == "logit_l2"
+    assert row["n_paired_folds"] == 3 and np.isfinite(row["p_value"])
+    sweep = layout.panel_sweep_dir(out, "tiny", "t", tuned=True)
+    assert (layout.tuning_dir(sweep) / layout.TUNING_REPORT).is_file()  # a real tuning sweep
+    summary = pd.read_csv(out / layout.PANEL_SUMMARY)
+    assert list(summary["model"]) == ["t"]
+    assert panel_script.main(argv) == 0  # in this process: starts no sweep
+    assert capsys.readouterr().out.count("finished earlier, skipped") == 2

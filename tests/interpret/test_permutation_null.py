@@ -3,6 +3,7 @@ slope, attribution share) and the one-option null sweep (`+interpret=[...,permut
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -22,6 +23,7 @@ from radiogenomics.interpret.importance_null import (
 )
 from radiogenomics.interpret.masking import score_masked
 from radiogenomics.reporting.importance_null_summary import attribution_share
+from radiogenomics.results import layout
 from radiogenomics.results.sweep import planned_jobs
 from radiogenomics.tasks.finetune import config_hash, null_job_config
 
@@ -153,3 +155,31 @@ def test_real_jobs_keep_their_dir_and_hash_with_the_null_option(make_cfg):
     cheap = null_job_config(with_null)
     assert cheap.interpret.masking.n_random == 0 and cheap.interpret.saliency.gsea_patients is False
     assert with_null.interpret.masking.n_random > 0  # the real job's config is untouched
+
+
+@pytest.mark.slow  # ~20-50 s: a 9-job sweep and its summary
+def test_permutation_null_of_a_comparator_runs_end_to_end(tmp_path, cache_dir):
+    """+interpret=permutation_null with a comparator (logit_l2): its null jobs retrain the
+    comparator (inner-CV tuning included) on permuted training labels, the summary keeps them out
+    of cv_summary.csv and tests the comparator's masking importances against them."""
+    sweep = tmp_path / "sweep"
+    job = ["debug=tiny", "trait=enhancement", "model=logit_l2", "n_folds=3", "logger=none"]
+    interpret = ["+interpret=[masking,permutation_null]"]
+    interpret += ["interpret.permutation_null.n_permutations=2", "interpret.masking.n_random=20"]
+    interpret += ["interpret.masking.collections=[verhaak]", "interpret.masking.single_genes=false"]
+    out = ["save_model=false", f"hydra.sweep.dir={sweep}"]
+    cmd = [sys.executable, "train.py", "-m", *job, *interpret, *out]
+    env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    summary = sweep / layout.SUMMARY_DIR
+    cv = pd.read_csv(summary / layout.CV_SUMMARY)
+    assert list(cv["model"]) == ["logit_l2"] and cv["n_jobs"].tolist() == [3]  # real jobs only
+    nulls = pd.read_csv(summary / layout.IMPORTANCE_NULL_MODELS)
+    assert sorted(nulls["null_permutation"]) == [0, 1] and (nulls["model"] == "logit_l2").all()
+    assert (nulls["n_jobs"] == 3).all()
+    real = float(cv["pooled_auroc"].iloc[0])
+    assert real > 0.75 and (nulls["pooled_auroc"] < real - 0.15).all()  # labels were permuted
+    sets = pd.read_csv(summary / layout.IMPORTANCE_NULL_SETS)
+    scored = sets[(sets["model"] == "logit_l2") & (sets["importance"] == "masking_auroc")]
+    assert len(scored) and (scored["n_null"] == 2).all() and scored["observed"].notna().all()

@@ -232,6 +232,42 @@ def test_bad_input_options_are_config_errors(make_cfg, overrides, message):
         validate_config(make_cfg(*overrides))
 
 
+def test_too_many_pca_components_are_clamped_to_the_fold(make_cfg, tmp_path, caplog):
+    """pca_components above what the fold's PCA patients allow trains with the most it allows
+    (fit patients - 1 here), with a warning and a note in metrics.json; a size that fits is
+    left alone and leaves no note."""
+    import json
+
+    asked = 5000  # the tiny cohort has 1500 genes and fewer patients
+    out = tmp_path / "job"
+    pca = ["model.input.kind=pca", "model.input.pca_unlabelled=false"]
+    cfg = make_cfg(*JOB, *NO_TRANSFER, *pca, f"model.input.pca_components={asked}", out=out)
+    with caplog.at_level(logging.WARNING):
+        run(cfg)
+    metrics = json.loads((out / layout.METRICS).read_text())
+    most = metrics["n_train"] - 1  # n_train: the fold's fit patients, the PCA's rows
+    assert metrics["notes"] == [
+        f"model.input.pca_components={asked} clamped to {most}: this fold's PCA is fit on "
+        f"{metrics['n_train']} fit patients (at most {most} components) and 1500 genes"
+    ]
+    assert f"clamped to {most}" in caplog.text
+    assert np.isfinite(metrics["test_auroc"])
+    architecture = load_bundle(out / layout.MODEL_DIR).manifest["architecture"]
+    assert architecture["input_units"] == most  # the network got that many components
+    fitting = tmp_path / "fits"
+    run(
+        make_cfg(
+            *JOB,
+            *NO_TRANSFER,
+            *pca,
+            "model.input.pca_components=8",
+            "save_model=false",
+            out=fitting,
+        )
+    )
+    assert "notes" not in json.loads((fitting / layout.METRICS).read_text())
+
+
 def test_data_dependent_input_errors(make_cfg, tmp_path):
     X, y = _data()
     split = make_fold_split(y, 5, 0, 0, 0.2)

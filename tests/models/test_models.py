@@ -6,6 +6,7 @@ import torch
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import make_fold_split
 from radiogenomics.models.autoencoder import AutoencoderModule
+from radiogenomics.models.blocks import SAME_FOREACH
 from radiogenomics.models.classifier import ClassifierModule
 
 
@@ -103,3 +104,30 @@ def test_freeze_more_than_transfer_is_rejected(make_cfg):
     split = make_fold_split(tc.y, 3, 0, 0, 0.2)
     with pytest.raises(ValueError, match="freeze_layers=2 exceeds"):
         fit_network(cfg, cohort, tc, split)
+
+
+@pytest.mark.parametrize("name", SAME_FOREACH)
+def test_multi_tensor_optimizer_steps_give_the_per_tensor_loop_weights(name):
+    """build_optimizer's foreach default (one kernel over all parameters) trains the same weights,
+    bit for bit, as the per-tensor loop (foreach: false), ensembles and weight decay included."""
+    settings = {"name": name, "lr": 0.01, "weight_decay": 0.001}
+    x, y = torch.randn(16, 50), torch.randint(0, 2, (16,))
+    weights = []
+    for foreach in (True, False):
+        torch.manual_seed(0)
+        options = {**settings, "foreach": foreach}
+        module = ClassifierModule(50, 2, [8, 4], dropout=0.2, ensemble=3, optimizer=options)
+        start = torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+        optimizer = module.configure_optimizers()
+        assert optimizer.defaults["foreach"] is foreach
+        for _ in range(5):
+            optimizer.zero_grad()
+            module.member_loss(module.member_logits(x), y).backward()
+            optimizer.step()
+        weights.append(torch.cat([p.detach().flatten() for p in module.parameters()]))
+        assert not torch.equal(weights[-1], start)  # the steps moved the weights
+    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
+    default = ClassifierModule(50, 2, [8], optimizer={"name": name, "lr": 0.01})
+    assert default.configure_optimizers().defaults["foreach"] is True
+    nadam = ClassifierModule(50, 2, [8], optimizer={"name": "nadam", "lr": 0.01})
+    assert nadam.configure_optimizers().defaults["foreach"] is None  # torch's default kept

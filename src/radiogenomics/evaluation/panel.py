@@ -2,9 +2,14 @@
 
 One **task** (a cohort and trait) has one sweep of the model families (``--models``: the network
 ``nn`` and the comparators, same outer folds) and one sweep per network **variant** (``model=nn``
-plus overrides, same folds). Each row is read from its sweep's own ``summary/cv_summary.csv``
-(pooled out-of-fold AUROC with its bootstrap 95% CI, mean fold AUROC; nothing is recomputed), and
-is ranked on its **headline AUROC**: the pooled out-of-fold AUROC, or with a repeated CV
+plus overrides, same folds), and one nested-tuning sweep per **tuned** row (``model=nn
+hparams_search=...``, same folds). Each model or variant row is read from its sweep's own
+``summary/cv_summary.csv`` (pooled out-of-fold AUROC with its bootstrap 95% CI, mean fold AUROC;
+nothing is recomputed). A tuned row is the nested estimate of its tuning sweep
+(:func:`read_nested_rows`): per outer fold the trial with the best inner-validation AUROC
+(:func:`radiogenomics.evaluation.comparison.nested_choices`, as ``--nested`` of
+``scripts/compare.py``), those trials' held-out predictions pooled and scored as the sweep summary
+scores a configuration (same bootstrap CI). Every row is ranked on its **headline AUROC**: the pooled out-of-fold AUROC, or with a repeated CV
 (``repeats=R > 1``) the mean over repeats of each repeat's pooled AUROC (the README's headline).
 
 Against the task's **best comparator** (the non-network row with the highest headline AUROC; ties
@@ -22,12 +27,20 @@ comparator, more than 0.03 below it and better than it, with the mean rank and d
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from radiogenomics.evaluation.comparison import load_sweeps, paired_cv
+from radiogenomics.evaluation.comparison import (
+    NESTED_HASH,
+    NESTED_SUFFIX,
+    load_sweeps,
+    paired_cv,
+)
+from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import REPEAT_KEY
 
 NETWORK = "nn"  # the network family; every other model of --models is a comparator
 WITHIN = 0.01  # within_0.01: at most this far below the best comparator (or better)
@@ -54,6 +67,15 @@ ALL_HALVES = "all"
 
 class PanelDataError(ValueError):
     """A sweep's tables cannot give the panel's rows (one line: which sweep and why)."""
+
+
+class Source(NamedTuple):
+    """Where one panel row comes from: a sweep, the model in it, and whether the sweep is a
+    nested-tuning sweep (the row is then its nested estimate, :func:`read_nested_rows`)."""
+
+    sweep: Path
+    model: str
+    nested: bool = False
 
 
 def read_sweep_rows(sweep_dir: str | Path, models: list[str] | None = None) -> pd.DataFrame:
@@ -106,6 +128,67 @@ def read_sweep_rows(sweep_dir: str | Path, models: list[str] | None = None) -> p
     return out.reset_index(drop=True)
 
 
+def read_nested_rows(sweep_dir: str | Path, n_boot: int = 2000) -> pd.DataFrame:
+    """The nested estimate of a tuning sweep, one row per model, columns of :func:`read_sweep_rows`.
+
+    Per outer fold (and CV repeat) the trial with the best inner-validation AUROC is kept
+    (:func:`~radiogenomics.evaluation.comparison.nested_choices`: the choice reads ``val_auroc``
+    only); its held-out predictions, pooled over the folds, give ``pooled_auroc`` with the sweep
+    summary's stratified bootstrap 95% CI (same ``n_boot`` and seed), ``mean_fold_auroc`` is the
+    chosen trials' mean held-out AUROC, and with repeats the repeat mean and sd of the pooled AUROC.
+    ``folds_complete``: every outer fold of every repeat has a chosen trial. ``model`` is the
+    tuned model's name (``nn``), ``config_hash`` ``nested``. Raises :class:`PanelDataError` when
+    the sweep did not run or has no finished trial.
+    """
+    if not Path(sweep_dir).is_dir():
+        raise PanelDataError(f"not run (no {sweep_dir})")
+    try:
+        metrics, predictions = load_sweeps([], nested=[sweep_dir])
+    except FileNotFoundError:
+        raise PanelDataError(f"no finished trial in {sweep_dir}") from None
+    metrics = metrics[metrics["bootstrap"].isna()]
+    if metrics.empty:
+        raise PanelDataError(f"no plain-CV trial in {sweep_dir}")
+    if metrics["trait"].nunique() > 1:
+        raise PanelDataError(f"{sweep_dir}: several traits {sorted(metrics['trait'].unique())}")
+    rows = []
+    for model, jobs in metrics.groupby("model", sort=True):
+        preds = predictions[(predictions["model"] == model) & predictions["bootstrap"].isna()]
+        classes = [str(c) for c in jobs["classes"].iloc[0]]
+        n_folds = int(jobs["n_folds"].iloc[0])
+        seeds = sorted(jobs[REPEAT_KEY].dropna().unique()) if REPEAT_KEY in jobs else []
+        per_repeat, complete = [], True
+        for seed in seeds or [None]:
+            part = jobs if seed is None else jobs[jobs[REPEAT_KEY] == seed]
+            pooled = preds if seed is None else preds[preds[REPEAT_KEY] == seed]
+            y, probs = prediction_arrays(pooled, classes)
+            per_repeat.append((part, y, probs, score(y, probs, classes)["auroc"]))
+            complete = complete and part["fold"].nunique() == n_folds
+        first, y, probs, pooled_auroc = per_repeat[0]
+        lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
+        values = np.array([r[3] for r in per_repeat], dtype=float)
+        repeated = len(values) > 1
+        rows.append(
+            {
+                "model": model.removesuffix(NESTED_SUFFIX),
+                "trait": jobs["trait"].iloc[0],
+                "config_hash": NESTED_HASH,
+                "n": len(y),
+                "n_folds": n_folds,
+                "n_repeats": len(values),
+                "folds_complete": bool(complete),
+                "pooled_auroc": pooled_auroc,
+                "pooled_ci_low": lo,
+                "pooled_ci_high": hi,
+                "repeat_mean_pooled_auroc": float(values.mean()) if repeated else np.nan,
+                "repeat_sd_pooled_auroc": float(values.std(ddof=1)) if repeated else np.nan,
+                "mean_fold_auroc": float(first["test_auroc"].mean()),
+                "auroc": float(values.mean()) if repeated else pooled_auroc,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def rank_task(rows: pd.DataFrame, comparators: list[str]) -> pd.DataFrame:
     """Rank one task's rows and set each against the best comparator.
 
@@ -137,33 +220,35 @@ def rank_task(rows: pd.DataFrame, comparators: list[str]) -> pd.DataFrame:
     return rows
 
 
-def paired_to_best(
-    sweeps: dict[str, tuple[Path, str]], best: str, comparator: tuple[Path, str]
-) -> pd.DataFrame:
+def paired_to_best(sweeps: dict[str, tuple], best: str, comparator: tuple) -> pd.DataFrame:
     """Paired per-fold test of each row against the best comparator.
 
-    ``sweeps``: row label -> (its sweep dir, its model in that sweep); ``comparator``: the best
-    comparator's (sweep dir, model). The folds pair by (split seed, fold) because every family
-    of a task runs on the same ``n_folds`` / ``split_seed``; the statistics are
+    ``sweeps``: row label -> its :class:`Source` (sweep dir, its model in that sweep, nested);
+    ``comparator``: the best comparator's. The folds pair by (split seed, fold) because every
+    family of a task runs on the same ``n_folds`` / ``split_seed``; a tuned row pairs its chosen
+    trial of each fold. The statistics are
     :func:`~radiogenomics.evaluation.comparison.paired_cv`'s (row minus best comparator).
     Columns: model, fold_diff_to_best, p_value, n_paired_folds.
     """
-    frames: dict[Path, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    frames: dict[tuple[Path, bool], tuple[pd.DataFrame, pd.DataFrame]] = {}
 
-    def jobs(sweep: Path, model: str, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        if sweep not in frames:
-            frames[sweep] = load_sweeps([sweep])
-        metrics, predictions = frames[sweep]
+    def jobs(source: Source, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        sweep, model, nested = source
+        key = (Path(sweep), nested)
+        if key not in frames:
+            frames[key] = load_sweeps([], nested=[sweep]) if nested else load_sweeps([sweep])
+        metrics, predictions = frames[key]
+        model = f"{model}{NESTED_SUFFIX}" if nested else model
         keep_m = (metrics["model"] == model) & metrics["bootstrap"].isna()
         keep_p = (predictions["model"] == model) & predictions["bootstrap"].isna()
         return metrics[keep_m].assign(label=label), predictions[keep_p].assign(label=label)
 
-    best_m, best_p = jobs(*comparator, best)
+    best_m, best_p = jobs(Source(*comparator), best)
     rows = []
-    for label, (sweep, model) in sweeps.items():
+    for label, source in sweeps.items():
         if label == best:
             continue
-        metrics, predictions = jobs(sweep, model, label)
+        metrics, predictions = jobs(Source(*source), label)
         if metrics.empty or best_m.empty:
             continue
         metrics, predictions = pd.concat([metrics, best_m]), pd.concat([predictions, best_p])
@@ -187,16 +272,17 @@ def task_rows(
 ) -> pd.DataFrame:
     """Every row of one task: read, ranked and tested against the best comparator.
 
-    ``sweeps``: row label (a model family or a variant name) -> (sweep dir, model in it), in table
-    order; ``networks``: the network rows' labels. Raises :class:`PanelDataError` when no sweep of
-    the task has a summary.
+    ``sweeps``: row label (a model family, a variant or a tuned row's name) -> its
+    :class:`Source` (sweep dir, model in it[, nested]), in table order; ``networks``: the network
+    rows' labels. Raises :class:`PanelDataError` when no sweep of the task has a summary.
     """
+    sweeps = {label: Source(*source) for label, source in sweeps.items()}
     parts, errors, cache = [], [], {}
-    for label, (sweep, model) in sweeps.items():
-        key = Path(sweep)
+    for label, (sweep, model, nested) in sweeps.items():
+        key = (Path(sweep), nested)
         try:
             if key not in cache:
-                cache[key] = read_sweep_rows(key)
+                cache[key] = read_nested_rows(key[0]) if nested else read_sweep_rows(key[0])
         except PanelDataError as err:
             errors.append(str(err))
             continue

@@ -24,6 +24,8 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
 }
+# optimizers whose multi-tensor (foreach) step gives the per-tensor loop's weights bit for bit
+SAME_FOREACH = ("adam", "adamw", "adadelta", "sgd", "rmsprop")
 
 
 def activation(name: str) -> nn.Module:
@@ -70,9 +72,18 @@ def build_blocks(
 
 
 def build_optimizer(params, cfg: Mapping) -> torch.optim.Optimizer:
-    """Optimizer from ``{name: adam, lr: 1e-3, ...}`` (other keys passed through)."""
+    """Optimizer from ``{name: adam, lr: 1e-3, ...}`` (other keys passed through).
+
+    ``foreach`` defaults to true for the optimizers of ``SAME_FOREACH``: each update step is a
+    few multi-tensor kernels over every parameter instead of a Python loop of per-tensor ops,
+    with the same weights bit for bit (tests/models/test_models.py). Torch's own default turns
+    it on for GPU tensors only; on CPU the per-tensor loop made Adam about half of a training
+    step of a 12,000-gene network (benchmarks/bench_ensemble.py). ``foreach: false`` restores
+    the loop; nadam keeps torch's default (its multi-tensor path rounds differently)."""
     kwargs = dict(cfg)
     name = str(kwargs.pop("name", "adam")).lower()
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
+    if name in SAME_FOREACH:
+        kwargs.setdefault("foreach", True)
     return OPTIMIZERS[name](params, **kwargs)

@@ -165,6 +165,11 @@ def gene_weights(module: nn.Module) -> torch.Tensor:
 # ------------------------------------------------------------------------------------ PCA
 
 
+def pca_limit(n_patients: int, n_genes: int) -> int:
+    """The most principal components a PCA of ``n_patients`` (centred) on ``n_genes`` can have."""
+    return min(n_patients - 1, n_genes)
+
+
 def pca_projection(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(weight k x genes, bias k): whitened principal-component scores of ``rows``.
 
@@ -175,7 +180,7 @@ def pca_projection(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n, n_genes = X.shape
     if not np.isfinite(X).all():
         raise ValueError("the PCA patients' expression holds non-finite values")
-    most = min(n - 1, n_genes)
+    most = pca_limit(n, n_genes)
     if not 1 <= k <= most:
         raise ValueError(f"pca_components={k}: expected 1..{most} ({n} patients, {n_genes} genes)")
     mean = X.mean(axis=0)
@@ -285,7 +290,7 @@ def fit_input_layer(
             parts.append(np.asarray(x_unlabelled))
         rows = np.concatenate(parts)
         k = int(options.pca_components)
-        most = min(len(rows) - 1, rows.shape[1])
+        most = pca_limit(len(rows), rows.shape[1])
         if not 1 <= k <= most:
             extra = f" + {len(parts[1])} expression-only" if len(parts) > 1 else ""
             raise ValueError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ class FoldResult:
     epochs_run: int | None = None  # network only
     best_params: dict[str, Any] | None = None  # comparators: the chosen hyperparameters
     model: Any = None  # the fitted model (best-checkpoint network in eval mode, or estimator)
+    notes: list[str] = field(default_factory=list)  # settings the fold had to change, and why
 
     def metrics(self) -> dict[str, Any]:
         """The fields of metrics.json this result owns (no probabilities, no model)."""
@@ -36,4 +37,6 @@ class FoldResult:
         }
         if self.best_params is not None:
             out["best_params"] = self.best_params
+        if self.notes:  # only when there are any: metrics.json is unchanged otherwise
+            out["notes"] = list(self.notes)
         return out

@@ -315,10 +315,12 @@ def reproduce_log(run: str) -> str:
 
 
 # scripts/panel.py (its --out, default ``outputs/panel/``): per task ``<task>/models/`` (one
-# sweep of every --models family on the same folds) and ``<task>/variants/<name>/`` (one sweep
-# per network variant), each with ``<sweep>.log`` beside it; the tables and figure at the top
+# sweep of every --models family on the same folds), ``<task>/variants/<name>/`` (one sweep
+# per network variant) and ``<task>/tuned/<name>/`` (one nested-tuning sweep per tuned row),
+# each with ``<sweep>.log`` beside it; the tables and figure at the top
 PANEL_MODELS_DIR = "models"
 PANEL_VARIANTS_DIR = "variants"
+PANEL_TUNED_DIR = "tuned"  # per --tuned row: one nested-tuning sweep
 PANEL_DONE = (
     "panel_done.json"  # in a sweep dir: the command that finished it (exit 0), so a rerun skips it
 )
@@ -329,12 +331,15 @@ PANEL_SUMMARY_MARKDOWN = "panel_summary.md"
 PANEL_FIGURE = "panel.png"  # heatmap: pooled AUROC minus the task's best comparator
 
 
-def panel_sweep_dir(out: str | Path, task: str, variant: str | None = None) -> Path:
-    """The sweep of one panel task: its models (``variant`` None) or one network variant."""
+def panel_sweep_dir(
+    out: str | Path, task: str, variant: str | None = None, tuned: bool = False
+) -> Path:
+    """The sweep of one panel task: its models (``variant`` None), one network variant, or
+    (``tuned``) one nested-tuning sweep."""
     base = Path(out) / safe_name(task)
     if variant is None:
         return base / PANEL_MODELS_DIR
-    return base / PANEL_VARIANTS_DIR / safe_name(variant)
+    return base / (PANEL_TUNED_DIR if tuned else PANEL_VARIANTS_DIR) / safe_name(variant)
 
 
 def panel_log(sweep_dir: str | Path) -> Path:

@@ -7,6 +7,7 @@ CV on the training folds. Both return a :class:`~radiogenomics.models.result.Fol
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -39,7 +40,12 @@ from radiogenomics.evaluation.metrics import as_prob_matrix, trait_score
 from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
-from radiogenomics.models.inputs import InputOptions, fit_input_layer, input_arguments
+from radiogenomics.models.inputs import (
+    InputOptions,
+    fit_input_layer,
+    input_arguments,
+    pca_limit,
+)
 from radiogenomics.models.regularization import Regularization
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
@@ -460,6 +466,35 @@ def unlabelled_expression(cfg: DictConfig, cohort: Cohort, tc: TraitCohort) -> n
     return frame.to_numpy(np.float32)
 
 
+def fold_input_config(
+    cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule, unlabelled: np.ndarray | None = None
+) -> tuple[DictConfig, list[str]]:
+    """``cfg`` with ``model.input.pca_components`` clamped to what this fold's PCA patients allow
+    (the fit patients, plus the expression-only ones when used: at most their number - 1 and the
+    number of genes), and the note saying so (logged as a warning, kept in metrics.json); ``cfg``
+    unchanged and no note otherwise. A fold that allows no component at all is left to
+    :func:`set_input_layer`'s error."""
+    options = input_options(cfg)
+    if options.kind != "pca":
+        return cfg, []
+    n_unlabelled = 0 if unlabelled is None else len(unlabelled)
+    n_rows = len(dm.x["fit"]) + n_unlabelled
+    asked, most = int(options.pca_components), pca_limit(n_rows, len(tc.genes))
+    if asked <= most or most < 1:
+        return cfg, []
+    extra = f" + {n_unlabelled} expression-only" if n_unlabelled else ""
+    note = (
+        f"model.input.pca_components={asked} clamped to {most}: this fold's PCA is fit on "
+        f"{len(dm.x['fit'])} fit{extra} patients (at most {n_rows - 1} components) and "
+        f"{len(tc.genes)} genes"
+    )
+    log.warning(note)
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.model.input.pca_components = most
+    return cfg, [note]
+
+
 def set_input_layer(cfg, tc: TraitCohort, dm: TraitDataModule, module, unlabelled=None) -> None:
     """model.input: the PCA fit on the fit patients (+ expression-only ones, scaled as the fit
     patients) or the gene-set connectivity; a bad size or collection is one ConfigError line."""
@@ -560,6 +595,7 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         class_names=tc.spec.class_names,
         inner_fold=inner,
     )
+    cfg, notes = fold_input_config(cfg, tc, dm, unlabelled)  # PCA size: what the fold allows
     module = build_classifier(cfg, tc, dm)
     set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input: PCA / gene-set layer
     if encoder is not None:
@@ -595,6 +631,7 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         best_epoch=int(checkpoint.best_epoch),
         epochs_run=int(trainer.current_epoch),
         model=module,
+        notes=notes,
     )
 
 

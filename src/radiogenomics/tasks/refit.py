@@ -48,6 +48,7 @@ from radiogenomics.results.sweep import GROUP_KEYS, job_config, load_jobs
 from radiogenomics.tasks.finetune import (
     build_classifier,
     fit_gene_mask,
+    fold_input_config,
     gene_filter_method,
     set_input_layer,
     unlabelled_expression,
@@ -313,8 +314,10 @@ def train_network(
         genes=tc.genes,
         class_names=tc.spec.class_names,
     )
+    unlabelled = unlabelled_expression(cfg, cohort, tc)
+    cfg, _ = fold_input_config(cfg, tc, dm, unlabelled)  # a too-large PCA clamped, with a warning
     module = build_classifier(cfg, tc, dm)  # class weights from all patients
-    set_input_layer(cfg, tc, dm, module, unlabelled_expression(cfg, cohort, tc))  # model.input
+    set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
     if gene_filter_method(cfg) != "none":  # issue 18: the gene filter refit on every patient
