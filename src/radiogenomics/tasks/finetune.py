@@ -626,7 +626,9 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     return FoldResult(
         test_probs=module.test_probs,
         n_train=len(split.fit),
-        n_val=len(split.val),
+        # cross-fitted: every training patient is fit and (for one member) validation, as a
+        # comparator's inner CV: n_val 0, so n_train + n_val counts each patient once
+        n_val=0 if kfold else len(split.val),
         val_auroc=float(checkpoint.best_score),
         best_epoch=int(checkpoint.best_epoch),
         epochs_run=int(trainer.current_epoch),
