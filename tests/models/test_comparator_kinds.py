@@ -48,7 +48,9 @@ def random_split(n: int, seed: int = 0, test: float = 0.25) -> FoldSplit:
     """A held-out quarter (continuous targets have no classes to stratify on)."""
     order = np.random.default_rng(seed).permutation(n)
     cut = int(n * (1 - test))
-    return FoldSplit(fit=np.sort(order[:cut]), val=np.array([], dtype=int), test=np.sort(order[cut:]))
+    return FoldSplit(
+        fit=np.sort(order[:cut]), val=np.array([], dtype=int), test=np.sort(order[cut:])
+    )
 
 
 def model_cfg(make_cfg, name: str, *extra: str) -> dict:
@@ -127,12 +129,21 @@ def test_ordinal_logit_refuses_other_kinds(make_cfg):
 
 # R² a constant or shuffled predictor (<= 0) cannot reach; rf on 60 genes with sqrt features
 # learns a 5-gene signal slowly, so it gets the non-linear planted target and a lower bar
+REGRESSORS = {
+    "logit_l1": "Lasso",
+    "logit_l2": "Ridge",
+    "svm": "KernelSVR",
+    "rf": "RandomForestRegressor",
+    "xgboost": "XGBRegressor",
+}
 R2_FLOOR = {"logit_l1": 0.8, "logit_l2": 0.6, "svm": 0.5, "rf": 0.3, "xgboost": 0.5}
 
 
 @pytest.mark.parametrize("name", COMPARATORS)
 def test_regressors_recover_a_planted_signal(make_cfg, name):
-    X, target = planted_continuous(nonlinear=name in ("rf", "xgboost"), p=30 if name == "rf" else 60)
+    X, target = planted_continuous(
+        nonlinear=name in ("rf", "xgboost"), p=30 if name == "rf" else 60
+    )
     split = random_split(len(target))
     result = fit_comparator(model_cfg(make_cfg, name), X, target, split, 0, kind="continuous")
     pred = result.test_probs
@@ -142,10 +153,7 @@ def test_regressors_recover_a_planted_signal(make_cfg, name):
     assert r2 > R2_FLOOR[name], r2
     assert result.val_auroc > R2_FLOOR[name] - 0.2  # inner-CV R²
     estimator = result.model.regressor_.steps[-1][1]
-    assert type(estimator).__name__ == {
-        "logit_l1": "Lasso", "logit_l2": "Ridge", "svm": "KernelSVR",
-        "rf": "RandomForestRegressor", "xgboost": "XGBRegressor",
-    }[name]  # fmt: skip
+    assert type(estimator).__name__ == REGRESSORS[name]
 
 
 def test_regression_target_scaling_uses_training_patients_only(make_cfg):

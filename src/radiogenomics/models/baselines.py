@@ -383,8 +383,9 @@ def fit_comparator(
     if isinstance(model, FrankHall) and len(split.test):
         log.info(
             "Frank & Hall: %d of %d held-out patients had crossing cuts (clipped, renormalised)",
-            model.clipped_, len(split.test),
-        )  # fmt: skip
+            model.clipped_,
+            len(split.test),
+        )
     if kind != "continuous" and list(best.classes_) != list(range(n_classes)):
         raise ValueError(
             f"training folds hold classes {list(best.classes_)}, expected 0..{n_classes - 1}"

@@ -200,10 +200,8 @@ class OrdinalLogit(ClassifierMixin, BaseEstimator):
             g_d = np.array([g_theta[j + 1 :].sum() for j in range(K - 2)]) * np.exp(params[p + 1 :])
             return value, np.concatenate([g_beta, [g_t0], g_d])
 
-        found = minimize(
-            loss, start, jac=True, method="L-BFGS-B",
-            options={"maxiter": self.max_iter, "gtol": self.tol},
-        )  # fmt: skip
+        options = {"maxiter": self.max_iter, "gtol": self.tol}
+        found = minimize(loss, start, jac=True, method="L-BFGS-B", options=options)
         self.coef_ = found.x[:p]
         self.thresholds_ = self._thresholds(found.x[p:])
         self.classes_ = np.arange(K)
