@@ -172,14 +172,9 @@ def build_estimator(
     if frank_hall:
         if name == "svm":  # every cut needs probabilities to combine
             clf.set_params(probability=True)
-        # Platt scaling is fit on the unweighted labels: only balanced probabilities need the
-        # prior correction
-        clf = FrankHall(
-            clf,
-            n_levels=n_classes,
-            balanced_weights=name == "xgboost",
-            prior_correction=name != "svm",
-        )
+        # every family is class-balanced (the SVM's Platt probabilities too: measured, the
+        # correction halves its crossing cuts), so every cut is prior-corrected
+        clf = FrankHall(clf, n_levels=n_classes, balanced_weights=name == "xgboost")
     steps = [("scale", StandardScaler())]
     if select_k:
         steps.append(("select", SelectKBest(f_classif, k=int(select_k))))
