@@ -167,3 +167,44 @@ def test_regression_target_scaling_uses_training_patients_only(make_cfg):
     b = fit_comparator(cfg, X, changed, split, 0, kind="continuous")
     np.testing.assert_allclose(a.test_probs, b.test_probs)
     assert a.best_params == b.best_params and "alpha" in a.best_params
+
+
+BUNDLE_CASES = [
+    *[("ordinal", name) for name in (*COMPARATORS, "ordinal_logit")],
+    *[("continuous", name) for name in COMPARATORS],
+]
+
+
+@pytest.mark.parametrize(("kind", "name"), BUNDLE_CASES)
+def test_bundle_round_trip_of_ordinal_and_continuous_comparators(tmp_path, kind, name):
+    """Saved with skops (boosters as xgboost JSON, one per Frank & Hall cut), loaded unchanged."""
+    from radiogenomics.models.baselines import build_estimator
+    from radiogenomics.models.bundle import load_bundle, save_bundle
+
+    X, y = planted_ordinal(n=80, p=20) if kind == "ordinal" else planted_continuous(n=80, p=20)
+    params = {"n_estimators": 10} if name in ("rf", "xgboost") else None
+    n_levels = LEVELS if kind == "ordinal" else 0
+    model = build_estimator(name, n_levels, 0, params, select_k=10, kind=kind).fit(X, y)
+    levels = [f"L{k}" for k in range(LEVELS)] if kind == "ordinal" else []
+    trait = {"name": "toy", "column": "toy", "kind": kind, "levels": levels or None}
+    save_bundle(
+        tmp_path,
+        family="baseline",
+        model_name=name,
+        model=model,
+        genes=[f"G{i}" for i in range(20)],
+        fit_X=X,
+        training_patients=[f"P{i}" for i in range(len(X))],
+        trait=trait,
+        class_names=levels,
+        model_config={"name": name},
+        metrics={},
+    )
+    bundle = load_bundle(tmp_path)
+    expected = model.predict(X) if kind == "continuous" else model.predict_proba(X)
+    np.testing.assert_allclose(bundle.predict_proba(X), expected, rtol=1e-6, atol=1e-9)
+    assert len(bundle.selected) == 10
+    if kind == "ordinal" and name == "xgboost":  # one booster per cut
+        assert sorted(p.name for p in tmp_path.glob("xgboost_cut*.json")) == [
+            f"xgboost_cut{k}.json" for k in range(1, LEVELS)
+        ]
