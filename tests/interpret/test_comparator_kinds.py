@@ -141,7 +141,8 @@ def test_masking_ranks_the_planted_set_first(kind, name, tmp_path):
         kind=kind,
     )
     settings = {"collections": [str(tmp_path / "planted.gmt")], "n_random": 30, "min_size": 5}
-    interpret_comparator(model, patients, {"masking": settings}, 0, tmp_path)
+    sections = {"masking": settings, "attribution": {"permutation_repeats": 2}}
+    interpret_comparator(model, patients, sections, 0, tmp_path)
     folder = tmp_path / layout.MASKING_DIR
     scores = pd.read_csv(folder / layout.masking_scores("planted"))
     column = "spearman" if kind == "continuous" else "auroc"
@@ -159,6 +160,9 @@ def test_masking_ranks_the_planted_set_first(kind, name, tmp_path):
     probs = pd.read_parquet(folder / layout.masking_probs("planted"))
     expected_classes = ["prediction"] if kind == "continuous" else LEVELS
     assert probs["class"].unique().tolist() == expected_classes
+    attribution = pd.read_csv(tmp_path / layout.ATTRIBUTION_DIR / layout.ATTRIBUTION_GENES)
+    top = attribution.sort_values("importance", ascending=False)["gene"].head(6)
+    assert len(set(top) & {f"G{g}" for g in range(6)}) >= 4, attribution.head(10)
 
 
 def test_ordinal_coefficients_reproduce_the_mean_cumulative_auroc():
