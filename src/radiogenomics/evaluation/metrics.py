@@ -76,21 +76,27 @@ def masking_score(y: np.ndarray, outputs: np.ndarray, spec: TraitSpec | str) -> 
     if kind == "continuous":
         return _spearman_rows(outputs, y)
     if outputs.ndim == 2:  # one probability per patient: binary
-        return _auroc_rows(outputs, y == 1)
+        return auroc_rows(outputs, y == 1)
     if kind == "ordinal":
-        cumulative = np.flip(np.cumsum(np.flip(outputs, axis=-1), axis=-1), axis=-1)
+        cumulative = cumulative_probabilities(outputs)
         cuts = range(1, outputs.shape[-1])
-        per_cut = [_auroc_rows(cumulative[..., k], y >= k) for k in cuts]
+        per_cut = [auroc_rows(cumulative[..., k - 1], y >= k) for k in cuts]
     else:
-        per_cut = [_auroc_rows(outputs[..., k], y == k) for k in range(outputs.shape[-1])]
+        per_cut = [auroc_rows(outputs[..., k], y == k) for k in range(outputs.shape[-1])]
     with np.errstate(all="ignore"):
         stacked = np.stack(per_cut)
         defined = ~np.isnan(stacked).all(axis=1)  # a cut (class) absent here is skipped
         return stacked[defined].mean(axis=0) if defined.any() else stacked[0]
 
 
-def _auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """AUROC of each row (items, patients) for a boolean target; ties count half."""
+def cumulative_probabilities(probs: np.ndarray) -> np.ndarray:
+    """Ordinal level probabilities (..., K) -> ``P(y >= k)`` for k = 1..K-1, (..., K-1)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return np.flip(np.cumsum(np.flip(probs, axis=-1), axis=-1), axis=-1)[..., 1:]
+
+
+def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """AUROC of each row of ``scores`` (items x patients) for a 0/1 ``target``; ties count half."""
     from scipy.stats import rankdata
 
     target = np.asarray(target, dtype=bool)

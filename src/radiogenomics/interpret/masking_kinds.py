@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.stats import norm, rankdata
 
 from radiogenomics.evaluation.label_permutation import permutation_z
-from radiogenomics.evaluation.metrics import masking_score
+from radiogenomics.evaluation.metrics import cumulative_probabilities, masking_score
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.masking import empirical_p, random_permutations, tail_p
 from radiogenomics.results import layout
@@ -63,12 +63,12 @@ def coefficients(outputs: np.ndarray, y: np.ndarray, kind: str) -> np.ndarray:
     if outputs.ndim == 2:  # two levels: the binary AUROC's coefficients
         outputs = np.stack([1 - outputs, outputs], axis=-1)
     K = outputs.shape[-1]
-    cumulative = np.flip(np.cumsum(np.flip(outputs, axis=-1), axis=-1), axis=-1)
+    cumulative = cumulative_probabilities(outputs)  # cut k in column k - 1
     cuts = [k for k in range(1, K) if 0 < (y >= k).sum() < n]
     coef = np.zeros((*outputs.shape[:2], K))
     for k in cuts:
         n1 = int((y >= k).sum())
-        term = rankdata(cumulative[..., k], axis=1) / (n1 * (n - n1) * len(cuts))
+        term = rankdata(cumulative[..., k - 1], axis=1) / (n1 * (n - n1) * len(cuts))
         coef[..., k:] += term[..., None]  # every level l >= k is on the positive side of cut k
     return coef
 
@@ -140,9 +140,10 @@ def score_items(
     column = score_column(kind)
     scores = pd.DataFrame({column: masking_score(y, outputs, kind)})
     if kind == "ordinal" and np.ndim(outputs) == 3 and len(class_names) == np.shape(outputs)[-1]:
-        cumulative = np.flip(np.cumsum(np.flip(outputs, axis=-1), axis=-1), axis=-1)
+        cumulative = cumulative_probabilities(outputs)
         for k in range(1, len(class_names)):
-            cut = masking_score((np.asarray(y) >= k).astype(int), cumulative[..., k], "categorical")
+            target = np.asarray(y) >= k
+            cut = masking_score(target.astype(int), cumulative[..., k - 1], "categorical")
             scores[f"auroc_ge_{class_names[k]}"] = cut
     if not len(scores):
         return scores

@@ -27,16 +27,11 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.metrics import roc_auc_score
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVR
 from sklearn.utils.class_weight import compute_sample_weight
 
-
-def cumulative_from_levels(probs: np.ndarray) -> np.ndarray:
-    """Level probabilities (..., K) -> cumulative ``P(y >= k)`` for k = 1..K-1, (..., K-1)."""
-    probs = np.asarray(probs, dtype=np.float64)
-    return np.flip(np.cumsum(np.flip(probs, axis=-1), axis=-1), axis=-1)[..., 1:]
+from radiogenomics.evaluation.metrics import masking_score
 
 
 def levels_from_cumulative(cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,15 +52,8 @@ def levels_from_cumulative(cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def mean_cumulative_auroc(y: np.ndarray, probs: np.ndarray) -> float:
-    """Mean over cuts k=1..K-1 of AUROC(1[y >= k], P(y >= k)); cuts with one class are skipped."""
-    y = np.asarray(y)
-    cumulative = cumulative_from_levels(probs)
-    scores = [
-        roc_auc_score(y >= k, cumulative[:, k - 1])
-        for k in range(1, cumulative.shape[1] + 1)
-        if 0 < (y >= k).sum() < len(y)
-    ]
-    return float(np.mean(scores)) if scores else float("nan")
+    """Mean over cuts k=1..K-1 of AUROC(1[y >= k], P(y >= k)) of level probabilities (n, K)."""
+    return float(masking_score(y, np.asarray(probs)[None], "ordinal")[0])
 
 
 def cumulative_auroc_scorer(estimator, X: np.ndarray, y: np.ndarray) -> float:
