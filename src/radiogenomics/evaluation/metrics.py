@@ -61,6 +61,64 @@ def trait_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> dict[str,
     return score(y, output, spec.class_names)
 
 
+def masking_score(y: np.ndarray, outputs: np.ndarray, spec: TraitSpec | str) -> np.ndarray:
+    """One masking score per row of masked outputs (items, patients[, K]), by the trait's kind.
+
+    Categorical: AUROC (binary: (items, patients) positive-class probabilities; multiclass: the
+    macro one-vs-rest AUROC of (items, patients, K)). Ordinal: the mean cumulative AUROC, the
+    mean over cuts k = 1..K-1 of the AUROC of ``P(y >= k)`` (summed level probabilities) for
+    ``1[y >= k]`` (two levels: the AUROC). Continuous: Spearman's rho of the masked prediction
+    and the target. ``spec`` is the trait's spec or its kind; NaN where a score is undefined.
+    """
+    kind = spec if isinstance(spec, str) else spec.kind
+    y = np.asarray(y)
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if kind == "continuous":
+        return _spearman_rows(outputs, y)
+    if outputs.ndim == 2:  # one probability per patient: binary
+        return auroc_rows(outputs, y == 1)
+    if kind == "ordinal":
+        cumulative = cumulative_probabilities(outputs)
+        cuts = range(1, outputs.shape[-1])
+        per_cut = [auroc_rows(cumulative[..., k - 1], y >= k) for k in cuts]
+    else:
+        per_cut = [auroc_rows(outputs[..., k], y == k) for k in range(outputs.shape[-1])]
+    with np.errstate(all="ignore"):
+        stacked = np.stack(per_cut)
+        defined = ~np.isnan(stacked).all(axis=1)  # a cut (class) absent here is skipped
+        return stacked[defined].mean(axis=0) if defined.any() else stacked[0]
+
+
+def cumulative_probabilities(probs: np.ndarray) -> np.ndarray:
+    """Ordinal level probabilities (..., K) -> ``P(y >= k)`` for k = 1..K-1, (..., K-1)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return np.flip(np.cumsum(np.flip(probs, axis=-1), axis=-1), axis=-1)[..., 1:]
+
+
+def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """AUROC of each row of ``scores`` (items x patients) for a 0/1 ``target``; ties count half."""
+    from scipy.stats import rankdata
+
+    target = np.asarray(target, dtype=bool)
+    n_pos, n_neg = int(target.sum()), int((~target).sum())
+    if n_pos == 0 or n_neg == 0:
+        return np.full(len(scores), np.nan)
+    ranks = rankdata(scores, axis=1)
+    return (ranks[:, target].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def _spearman_rows(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row (items, patients) with ``y`` (NaN for a constant row)."""
+    from scipy.stats import rankdata
+
+    a = rankdata(outputs, axis=1)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = rankdata(np.asarray(y, dtype=np.float64))
+    b = b - b.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a @ b) / np.sqrt((a**2).sum(axis=1) * (b @ b))
+
+
 def _ovr(metric, y: np.ndarray, P: np.ndarray, k: int) -> float:
     target = (y == k).astype(int)
     if target.min() == target.max():

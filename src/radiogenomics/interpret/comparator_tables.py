@@ -75,6 +75,7 @@ class ComparatorPatients:
     patient_ids: dict[str, list[str]]
     genes: list[str]
     class_names: list[str]
+    kind: str = "categorical"  # the trait's: masking scores ordinal / continuous traits by it
 
 
 def comparator_patients(
@@ -85,8 +86,13 @@ def comparator_patients(
     patient_ids: Sequence[str],
     genes: Sequence[str],
     class_names: Sequence[str],
+    kind: str = "categorical",
 ) -> ComparatorPatients:
-    """Rows ``parts[part]`` of raw ``X`` standardised by the pipeline's own scaler (float64)."""
+    """Rows ``parts[part]`` of raw ``X`` standardised by the pipeline's own scaler (float64).
+
+    ``y`` is kept as class (level) indices, or as floats for a continuous ``kind``.
+    """
+    dtype = np.float64 if kind == "continuous" else np.int64
 
     def scaled(idx: np.ndarray) -> torch.Tensor:
         if not len(idx):  # an empty part (task=interpret on new data has no fit patients)
@@ -95,10 +101,11 @@ def comparator_patients(
 
     return ComparatorPatients(
         x={p: scaled(idx) for p, idx in parts.items()},
-        y={p: torch.from_numpy(np.asarray(y)[idx].astype(np.int64)) for p, idx in parts.items()},
+        y={p: torch.from_numpy(np.asarray(y)[idx].astype(dtype)) for p, idx in parts.items()},
         patient_ids={p: [str(patient_ids[i]) for i in idx] for p, idx in parts.items()},
         genes=list(genes),
         class_names=list(class_names),
+        kind=kind,
     )
 
 

@@ -21,10 +21,19 @@ compute it for (set, patient) rows without building masked copies of the input:
 Each masker checks, when built, that its unmasked probabilities equal the pipeline's
 ``predict_proba`` (:func:`check_masker`), so a mismatch in any shortcut fails loudly.
 
+Ordinal and continuous traits (:mod:`radiogenomics.models.comparator_kinds`): a Frank & Hall
+model is masked cut by cut (one masker per binary model, the same shortcuts) and its masked
+``P(y >= k)`` combined into level probabilities exactly as the model combines them; the native
+ordinal logit is linear (latent score -> level probabilities); a regressor's pipeline sits in a
+``TransformedTargetRegressor`` whose target scaling is applied to the masked predictions, so
+masked outputs are in the target's units (ridge/lasso linear, SVR a kernel, forest/xgboost trees).
+
 Native attribution (:func:`native_attribution`): xgboost's TreeSHAP (``pred_contribs``) per
 patient and gene; linear models' coefficients on the standardised scale and coefficient x
-standardised value per patient; the forest's impurity importances and a permutation importance
-(AUROC drop) on the held-out patients. ``shap``'s TreeExplainer is not used: it needs numba and
+standardised value per patient (ridge/lasso: in target units; the ordinal logit: on its latent
+score); the forest's impurity importances and a permutation importance (drop of the masking
+score: AUROC, or Spearman for a regressor) on the held-out patients. A Frank & Hall model's
+attribution is each cut's (outputs ``ge_<level>``), its ``importance`` the mean over the K-1 cuts. ``shap``'s TreeExplainer is not used: it needs numba and
 llvmlite.
 """
 
@@ -56,6 +65,7 @@ SELECT_STEP = "select"
 
 def split_pipeline(pipeline) -> tuple[object, np.ndarray | None, object]:
     """(scaler, selected gene positions or None, classifier) of a comparator pipeline."""
+    pipeline = getattr(pipeline, "regressor_", pipeline)  # a regressor's TransformedTargetRegressor
     steps = dict(pipeline.steps)
     if SCALER_STEP not in steps:
         raise ValueError("a comparator pipeline starts with its in-fold StandardScaler ('scale')")
@@ -84,18 +94,35 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+MODEL_KINDS = {
+    "LogisticRegression": "linear",
+    "Ridge": "linear",
+    "Lasso": "linear",
+    "KernelSVC": "svm",
+    "KernelSVR": "svm",
+    "RandomForestClassifier": "forest",
+    "RandomForestRegressor": "forest",
+    "XGBClassifier": "xgboost",
+    "XGBRegressor": "xgboost",
+    "OrdinalLogit": "ordinal_linear",
+    "FrankHall": "frank_hall",
+}
+
+
 def model_kind(classifier) -> str:
-    """``linear`` (logistic regression), ``svm``, ``forest`` or ``xgboost``."""
+    """``linear``, ``svm``, ``forest``, ``xgboost``, ``ordinal_linear`` or ``frank_hall``."""
     name = type(classifier).__name__
-    if name == "LogisticRegression":
-        return "linear"
-    if name == "KernelSVC":
-        return "svm"
-    if name == "RandomForestClassifier":
-        return "forest"
-    if name == "XGBClassifier":
-        return "xgboost"
-    raise TypeError(f"no masking for a {name} comparator")
+    if name not in MODEL_KINDS:
+        raise TypeError(f"no masking for a {name} comparator")
+    return MODEL_KINDS[name]
+
+
+def target_scaling(pipeline) -> tuple[float, float] | None:
+    """(mean, scale) of a regressor's standardised target; None for a classifier."""
+    transformer = getattr(pipeline, "transformer_", None)
+    if transformer is None:
+        return None
+    return float(transformer.mean_[0]), float(transformer.scale_[0])
 
 
 # --- maskers -------------------------------------------------------------------------------------
@@ -108,11 +135,21 @@ class ComparatorMasker:
         self.pipeline = pipeline
         self.scaler, self.selected, self.classifier = split_pipeline(pipeline)
         self.n_genes = int(self.scaler.n_features_in_)
-        self.n_classes = len(self.classifier.classes_)
+        self.target = target_scaling(pipeline)  # a regressor: one output, in target units
+        self.n_classes = 2 if self.target else len(self.classifier.classes_)
         self.kind = model_kind(self.classifier)
+
+    def _units(self, standardised):
+        """A regressor's standardised-target output in the target's units (else unchanged)."""
+        if self.target is None:
+            return standardised
+        mean, scale = self.target
+        return standardised * scale + mean
 
     def _proba_z(self, z: np.ndarray) -> np.ndarray:
         """The pipeline after its scaler, on standardised rows: (rows,) or (rows, K)."""
+        if self.target is not None:
+            return self._units(self.classifier.predict(_selected_z(z, self.selected)))
         probs = self.classifier.predict_proba(_selected_z(z, self.selected))
         return probs[:, 1] if self.n_classes == 2 else probs
 
@@ -127,9 +164,19 @@ class LinearMasker(ComparatorMasker):
         super().__init__(pipeline)
         self.expanded = False  # rbf: each gene is two input columns, z and z^2
         clf = self.classifier
-        if self.kind == "linear":
+        if self.kind == "linear" and self.target is not None:  # ridge / lasso
+            weight = np.asarray(clf.coef_, dtype=np.float64).reshape(-1, 1)
+            bias = np.atleast_1d(np.asarray(clf.intercept_, dtype=np.float64))
+            tail = lambda pre: self._units(pre[:, 0])  # noqa: E731
+        elif self.kind == "linear":
             weight, bias = clf.coef_.T, clf.intercept_  # (selected, 1 or K)
             tail = _logistic_tail(self.n_classes)
+        elif self.kind == "ordinal_linear":  # latent score -> level probabilities
+            weight, bias = np.asarray(clf.coef_, dtype=np.float64).reshape(-1, 1), np.zeros(1)
+
+            def tail(pre: torch.Tensor) -> torch.Tensor:
+                return torch.from_numpy(clf.proba_of_score(pre[:, 0].cpu().numpy()))
+
         elif self.kind == "svm":
             weight, bias, tail = self._svm_parts(clf)
         else:
@@ -149,12 +196,14 @@ class LinearMasker(ComparatorMasker):
         )
 
     def _svm_parts(self, clf):
-        X_fit, svc = np.asarray(clf.X_fit_, dtype=np.float64), clf.svc_
+        X_fit = np.asarray(clf.X_fit_, dtype=np.float64)
         n_fit = len(X_fit)
         binary = self.n_classes == 2
 
         def probs_of_kernel(kernel: np.ndarray) -> torch.Tensor:
-            probs = svc.predict_proba(kernel)
+            if self.target is not None:  # SVR: the prediction in target units
+                return torch.from_numpy(self._units(clf.svr_.predict(kernel)))
+            probs = clf.svc_.predict_proba(kernel)
             return torch.from_numpy(probs[:, 1] if binary else probs)
 
         if clf.kernel == "rbf":  # ||z - x_i||^2 = sum_g (z_g^2 - 2 z_g x_ig) + ||x_i||^2
@@ -234,7 +283,7 @@ class TreeMasker(ComparatorMasker):
         super().__init__(pipeline)
         genes = np.arange(self.n_genes) if self.selected is None else self.selected
         self.trees = (
-            _forest_trees(self.classifier, genes, self.n_classes)
+            _forest_trees(self.classifier, genes, self.n_classes, self.target is not None)
             if self.kind == "forest"
             else _xgboost_trees(self.classifier, genes, self.n_classes)
         )
@@ -281,8 +330,10 @@ class TreeMasker(ComparatorMasker):
     def _finish(self, total: np.ndarray) -> np.ndarray:
         if self.kind == "forest":  # binary trees carry the positive class only
             probs = total / len(self.trees)
-            return probs[..., 0] if self.n_classes == 2 else probs
+            return self._units(probs[..., 0]) if self.n_classes == 2 else probs
         margin = total + self.base
+        if self.target is not None:  # squared error: the margin is the prediction
+            return self._units(margin[..., 0])
         if self.n_classes == 2:
             return 1.0 / (1.0 + np.exp(-margin[..., 0]))
         margin = margin - margin.max(axis=-1, keepdims=True)
@@ -376,14 +427,17 @@ def _traverse(
     return node
 
 
-def _forest_trees(forest, genes: np.ndarray, n_classes: int) -> list[Tree]:
+def _forest_trees(
+    forest, genes: np.ndarray, n_classes: int, regression: bool = False
+) -> list[Tree]:
     trees = []
     for estimator in forest.estimators_:
         t = estimator.tree_
         feature = np.where(t.feature >= 0, genes[np.maximum(t.feature, 0)], -1)
         value = t.value[:, 0, :].astype(np.float64)
-        value = value / value.sum(axis=1, keepdims=True)
-        value = value[:, 1:] if n_classes == 2 else value
+        if not regression:  # a regression tree's node value is its mean target already
+            value = value / value.sum(axis=1, keepdims=True)
+            value = value[:, 1:] if n_classes == 2 else value
         trees.append(
             Tree(
                 feature,
@@ -434,9 +488,50 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
         depth += 1
 
 
-def comparator_masker(pipeline) -> ComparatorMasker:
-    """The fast masker of a fitted comparator pipeline (linear, kernel SVM, forest, xgboost)."""
+class FrankHallMasker:
+    """A Frank & Hall model: one masker per cut's binary model, combined as the model does."""
+
+    def __init__(self, pipeline) -> None:
+        from sklearn.pipeline import Pipeline
+
+        self.pipeline = pipeline
+        self.scaler, self.selected, self.classifier = split_pipeline(pipeline)
+        self.n_genes = int(self.scaler.n_features_in_)
+        self.n_classes = len(self.classifier.classes_)
+        self.kind = "frank_hall"
+        head = pipeline.steps[:-1]
+        self.cuts = [
+            comparator_masker(Pipeline([*head, ("clf", binary)]))
+            for binary in self.classifier.estimators_
+        ]
+
+    def _combine(self, per_cut: list[np.ndarray]) -> np.ndarray:
+        from radiogenomics.models.comparator_kinds import levels_from_cumulative
+
+        cumulative = self.classifier.correct(np.stack(per_cut, axis=-1))
+        return levels_from_cumulative(cumulative)[0]
+
+    def probabilities(self, x) -> np.ndarray:
+        return self._combine([cut.probabilities(x) for cut in self.cuts])
+
+    def gene_sets(self, x, sets, batch_size):
+        return self._combine([cut.gene_sets(x, sets, batch_size) for cut in self.cuts])
+
+    def nested_controls(self, x, perms, sizes, batch_size):
+        return self._combine(
+            [cut.nested_controls(x, perms, sizes, batch_size) for cut in self.cuts]
+        )
+
+    def single_genes(self, x, batch_size):
+        return self._combine([cut.single_genes(x, batch_size) for cut in self.cuts])
+
+
+def comparator_masker(pipeline) -> ComparatorMasker | FrankHallMasker:
+    """The fast masker of a fitted comparator (linear, kernel SVM, forest, xgboost, ordinal
+    logit, Frank & Hall, or a regressor of one of the families)."""
     kind = model_kind(split_pipeline(pipeline)[2])
+    if kind == "frank_hall":
+        return FrankHallMasker(pipeline)
     return TreeMasker(pipeline) if kind in ("forest", "xgboost") else LinearMasker(pipeline)
 
 
@@ -444,11 +539,16 @@ def check_masker(masker: ComparatorMasker, z: np.ndarray, atol: float = 1e-6) ->
     """The masker's shortcut must reproduce ``predict_proba`` on the unmasked patients."""
     if not len(z):
         return
+    if isinstance(masker, FrankHallMasker):
+        for cut in masker.cuts:
+            check_masker(cut, z, atol)
+        return
     expected = masker.probabilities(z)
     if isinstance(masker, TreeMasker):
         got = masker.tree_probabilities(z)
     else:
         got = mask_gene_sets(masker.net, masker._x(z), masker._sets([np.arange(masker.n_genes)]))[0]
+    atol = atol * max(1.0, abs(masker.target[1])) if masker.target else atol  # target units
     if not np.allclose(got, expected, atol=atol, rtol=0):
         worst = float(np.max(np.abs(np.asarray(got) - expected)))
         raise RuntimeError(
@@ -492,30 +592,40 @@ def native_attribution(
     """The family's own attribution on standardised patients ``z`` (None: masking only)."""
     scaler, selected, clf = split_pipeline(pipeline)
     n_genes, kind = len(genes), model_kind(clf)
-    binary = len(class_names) == 2
-    outputs = [class_names[1]] if binary else list(class_names)
+    if kind == "frank_hall":
+        return _frank_hall_attribution(pipeline, z, y, genes, class_names, n_repeats, seed)
+    target = target_scaling(pipeline)
+    scale = target[1] if target else 1.0  # a regressor's attributions in the target's units
+    binary = target is not None or len(class_names) == 2
+    outputs = [class_names[1]] if binary and not target else list(class_names)
+    if target:
+        outputs = ["prediction"]
     frame = pd.DataFrame({"gene": list(genes)})
     zs = _selected_z(z, selected)
     if kind == "xgboost":
         from xgboost import DMatrix
 
         contribs = clf.get_booster().predict(DMatrix(zs.astype(np.float32)), pred_contribs=True)
-        contribs = np.asarray(contribs, dtype=np.float64)
+        contribs = np.asarray(contribs, dtype=np.float64) * scale
         contribs = contribs[None] if contribs.ndim == 2 else contribs.transpose(1, 0, 2)
         per_patient = _full(contribs[..., :-1], selected, n_genes)  # (outputs, patients, genes)
+        bias = contribs[..., -1] + (target[0] if target else 0.0)
         frame["importance"] = np.abs(per_patient).mean(axis=(0, 1))
         frame["mean_contribution"] = per_patient.mean(axis=(0, 1))
-        return Attribution("tree_shap", _ranked(frame), per_patient, outputs, contribs[..., -1])
-    if kind == "linear" or (kind == "svm" and clf.kernel == "linear" and binary):
-        if kind == "linear":
-            coef = clf.coef_
-        else:  # binary linear SVM: w = dual coefficients x support vectors (z scale)
-            svc = clf.svc_
-            coef = svc.dual_coef_ @ np.asarray(clf.X_fit_)[svc.support_]
+        return Attribution("tree_shap", _ranked(frame), per_patient, outputs, bias)
+    linear_svm = kind == "svm" and clf.kernel == "linear" and binary
+    if kind in ("linear", "ordinal_linear") or linear_svm:
+        if kind == "ordinal_linear":  # the latent score: higher means a higher level
+            coef, outputs = np.asarray(clf.coef_).reshape(1, -1), ["latent"]
+        elif kind == "linear":
+            coef = np.asarray(clf.coef_).reshape(1, -1) * scale if target else clf.coef_
+        else:  # binary linear SVM / SVR: w = dual coefficients x support vectors (z scale)
+            svm = clf.svr_ if target else clf.svc_
+            coef = svm.dual_coef_ @ np.asarray(clf.X_fit_)[svm.support_] * scale
         coef = _full(np.asarray(coef, dtype=np.float64), selected, n_genes)  # (outputs, genes)
         per_patient = coef[:, None, :] * z[None, :, :]
         for k, name in enumerate(outputs):
-            frame[f"coef_{name}" if not binary else "coef"] = coef[k]
+            frame[f"coef_{name}" if len(outputs) > 1 else "coef"] = coef[k]
         frame["importance"] = np.abs(coef).mean(axis=0)
         frame["mean_abs_contribution"] = np.abs(per_patient).mean(axis=(0, 1))
         return Attribution("coefficients", _ranked(frame), per_patient, outputs)
@@ -526,6 +636,54 @@ def native_attribution(
         frame["importance"] = mean
         return Attribution("impurity_permutation", _ranked(frame))
     return None  # non-linear or multiclass SVM: masking only
+
+
+def _frank_hall_attribution(
+    pipeline,
+    z: np.ndarray,
+    y: np.ndarray,
+    genes: Sequence[str],
+    class_names: Sequence[str],
+    n_repeats: int,
+    seed: int,
+) -> Attribution | None:
+    """Each cut's attribution (binary target ``y >= k``, output ``ge_<level>``); importance is
+    the mean over the K-1 cuts; None when the family has none (rbf SVM)."""
+    from sklearn.pipeline import Pipeline
+
+    model = pipeline.steps[-1][1]
+    frame = pd.DataFrame({"gene": list(genes)})
+    per_patient, outputs, biases, method = [], [], [], None
+    for k, binary in enumerate(model.estimators_, start=1):
+        cut = f"ge_{class_names[k]}"
+        found = native_attribution(
+            Pipeline([*pipeline.steps[:-1], ("clf", binary)]),
+            z,
+            (np.asarray(y) >= k).astype(int),
+            genes,
+            [f"lt_{class_names[k]}", cut],
+            n_repeats,
+            seed,
+        )
+        if found is None:
+            return None
+        method = found.method
+        cut_frame = found.genes.drop(columns=["gene", "rank"]).add_suffix(f"_{cut}")
+        frame = pd.concat([frame, cut_frame], axis=1)
+        if found.per_patient is not None:
+            per_patient.append(found.per_patient)
+            outputs.append(cut)
+        if found.bias is not None:
+            biases.append(found.bias)
+    importance = frame[[c for c in frame.columns if c.startswith("importance_ge_")]]
+    frame.insert(1, "importance", importance.mean(axis=1).to_numpy())
+    return Attribution(
+        f"frank_hall_{method}",
+        _ranked(frame),
+        np.concatenate(per_patient) if per_patient else None,
+        outputs or None,
+        np.concatenate(biases) if biases else None,
+    )
 
 
 def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
@@ -541,7 +699,8 @@ def permutation_importance(
     n_repeats: int = 5,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Forest: AUROC drop when one gene is permuted across the patients (mean, sd over repeats).
+    """Forest: AUROC drop (a regressor: Spearman drop) when one gene is permuted across the
+    patients (mean, sd over repeats).
 
     Permuting a gene changes only the trees that split on it, so each tree scores the permuted
     copies of its own split genes (one ``predict_proba`` per tree) and the forest's probability
@@ -549,12 +708,17 @@ def permutation_importance(
     score exactly 0. Every gene uses the same ``n_repeats`` patient orders (from ``seed``).
     """
     _, selected, forest = split_pipeline(pipeline)
+    regression = target_scaling(pipeline) is not None  # score: Spearman of the prediction
+
+    def output(model, rows: np.ndarray) -> np.ndarray:
+        return model.predict(rows)[:, None] if regression else model.predict_proba(rows)
+
     zs = _selected_z(z, selected).astype(np.float32)
     n_patients, n_genes = z.shape
     genes = np.arange(n_genes) if selected is None else selected
     rng = np.random.default_rng(seed)
     orders = np.stack([rng.permutation(n_patients) for _ in range(n_repeats)])
-    base = forest.predict_proba(zs)
+    base = output(forest, zs)
     deltas: dict[int, np.ndarray] = {}
     for tree in forest.estimators_:
         used = np.unique(tree.tree_.feature[tree.tree_.feature >= 0])
@@ -566,8 +730,8 @@ def permutation_importance(
         block[items, np.arange(n_patients)[None], feature] = zs[
             orders[items[:, 0] % n_repeats], feature
         ]
-        changed = tree.predict_proba(block.reshape(-1, zs.shape[1]))
-        changed = changed.reshape(len(used), n_repeats, n_patients, -1) - tree.predict_proba(zs)
+        changed = output(tree, block.reshape(-1, zs.shape[1]))
+        changed = changed.reshape(len(used), n_repeats, n_patients, -1) - output(tree, zs)
         for f, delta in zip(used, changed, strict=True):
             deltas[int(f)] = deltas[int(f)] + delta if int(f) in deltas else delta
     mean, sd = np.zeros(n_genes), np.zeros(n_genes)
@@ -576,9 +740,16 @@ def permutation_importance(
     features = np.array(sorted(deltas))
     probs = base[None, None] + np.stack([deltas[f] for f in features]) / len(forest.estimators_)
     probs = probs.reshape(-1, n_patients, probs.shape[-1])
-    probs = probs[..., 1] if len(class_names) == 2 else probs
-    full = score_masked(base[None, :, 1] if len(class_names) == 2 else base[None], y, class_names)
-    drops = full["auroc"].iloc[0] - score_masked(probs, y, class_names)["auroc"].to_numpy()
+    if regression:
+        from radiogenomics.evaluation.metrics import masking_score
+
+        full = masking_score(y, base[None, :, 0], "continuous")[0]
+        drops = full - masking_score(y, probs[..., 0], "continuous")
+    else:
+        probs = probs[..., 1] if len(class_names) == 2 else probs
+        whole = base[None, :, 1] if len(class_names) == 2 else base[None]
+        full = score_masked(whole, y, class_names)["auroc"].iloc[0]
+        drops = full - score_masked(probs, y, class_names)["auroc"].to_numpy()
     drops = drops.reshape(len(features), n_repeats)
     mean[genes[features]], sd[genes[features]] = drops.mean(axis=1), drops.std(axis=1)
     return mean, sd

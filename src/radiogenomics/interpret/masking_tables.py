@@ -87,8 +87,8 @@ def probs_frame(
     probs: np.ndarray, names: Sequence[str], patient_ids: Sequence[str], class_names: Sequence[str]
 ) -> pd.DataFrame:
     """Masked probabilities (items, patients[, K]) as rows = item (x class), columns = patients."""
-    if probs.ndim == 2:  # binary: the positive class only
-        classes, values = [class_names[1]], probs
+    if probs.ndim == 2:  # binary: the positive class only; continuous: the prediction
+        classes, values = [class_names[1] if len(class_names) == 2 else "prediction"], probs
     else:
         classes = list(class_names)
         values = probs.transpose(0, 2, 1).reshape(len(names) * len(classes), len(patient_ids))
@@ -305,7 +305,8 @@ def _write_tables(
         x, y, ids = unique_patients(dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part])
         model_probs = masker.probabilities(x)
         patients.append(patients_frame(ids, y, model_probs, dm.class_names, part, fold))
-        masked = mask_part(masker, x, y, dm.genes, dm.class_names, options, indexed)
+        kind = getattr(dm, "kind", "categorical")  # ordinal / continuous: masking_kinds
+        masked = mask_part(masker, x, y, dm.genes, dm.class_names, options, indexed, kind)
         for label, (probs, scores) in masked.items():
             names = scores["gene" if label == layout.SINGLE_GENES else "set"]
             frame = probs_frame(probs, names, ids, dm.class_names)
@@ -327,9 +328,18 @@ def mask_part(
     class_names: Sequence[str],
     options: MaskingOptions,
     indexed: Mapping[str, IndexedGeneSets],
+    kind: str = "categorical",
 ) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
-    """label -> (masked probabilities, scores) for one part's patients (module in eval mode)."""
+    """label -> (masked probabilities, scores) for one part's patients (module in eval mode).
+
+    An ordinal or continuous trait (``kind``) is scored by
+    :func:`~radiogenomics.interpret.masking_kinds.mask_part_kind`.
+    """
     masker = as_masker(module)
+    if kind != "categorical":
+        from radiogenomics.interpret.masking_kinds import mask_part_kind
+
+        return mask_part_kind(masker, x, y, genes, class_names, options, indexed, kind)
     out, null = {}, None
     sizes = sorted({len(i) for sets in indexed.values() for i in sets.indices})
     n_random = options.n_random

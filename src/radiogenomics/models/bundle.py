@@ -48,9 +48,14 @@ PATIENT_SALT = "radiogenomics-patient:"
 # types a comparator's skops file may hold beyond skops' own trusted scikit-learn types
 TRUSTED_TYPES = (
     "sklearn.feature_selection._univariate_selection.f_classif",
+    "sklearn.feature_selection._univariate_selection.f_regression",
     "sklearn.tree._tree.Tree",
     "radiogenomics.models.baselines.KernelSVC",
+    "radiogenomics.models.comparator_kinds.FrankHall",
+    "radiogenomics.models.comparator_kinds.KernelSVR",
+    "radiogenomics.models.comparator_kinds.OrdinalLogit",
 )
+XGBOOST_CUT = "xgboost_cut"  # files role of a Frank & Hall cut's booster: xgboost_cut<k>
 
 
 class BundleError(DataError):
@@ -127,7 +132,10 @@ class ModelBundle:
         return ((X - self.mean) / self.std).astype(np.float32)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Probabilities of raw aligned expression: (n,) positive class or (n, K)."""
+        """Probabilities of raw aligned expression: (n,) positive class or (n, K); a
+        continuous trait's comparator: (n,) predictions in the target's units."""
+        if self.family != "nn" and hasattr(self.model, "transformer_"):  # a regressor
+            return np.asarray(self.model.predict(np.asarray(X, dtype=np.float32)), np.float64)
         if self.family == "nn":
             with torch.inference_mode():
                 x = torch.from_numpy(self.standardize(X))
@@ -225,25 +233,52 @@ def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def _selected_columns(pipeline: Any) -> np.ndarray | None:
+    pipeline = getattr(pipeline, "regressor_", pipeline)  # a regressor's target transformer
     step = dict(pipeline.steps).get("select") if hasattr(pipeline, "steps") else None
     return None if step is None else np.flatnonzero(step.get_support()).astype(np.int64)
 
 
 def _save_estimator(directory: Path, pipeline: Any, model_name: str) -> dict[str, str]:
-    """scikit-learn pipeline through skops; an xgboost classifier in xgboost's own JSON."""
+    """scikit-learn pipeline through skops; xgboost models in xgboost's own JSON."""
     import skops.io as sio
-    from sklearn.pipeline import Pipeline
 
     files = {}
     if model_name == "xgboost":
-        booster = pipeline.steps[-1][1]
-        atomic_write(directory / layout.BUNDLE_XGBOOST, lambda p: _save_xgboost(booster, p))
-        files["xgboost"] = layout.BUNDLE_XGBOOST
-        pipeline = Pipeline(pipeline.steps[:-1]) if len(pipeline.steps) > 1 else None
+        pipeline, boosters = _detach_boosters(pipeline)
+        for role, booster in boosters.items():
+            name = layout.BUNDLE_XGBOOST if role == "xgboost" else f"{role}.json"
+            atomic_write(directory / name, lambda p, b=booster: _save_xgboost(b, p))
+            files[role] = name
     if pipeline is not None:
         atomic_write(directory / layout.BUNDLE_ESTIMATOR, lambda p: sio.dump(pipeline, p))
         files["estimator"] = layout.BUNDLE_ESTIMATOR
     return files
+
+
+def _detach_boosters(model: Any) -> tuple[Any, dict[str, Any]]:
+    """(the comparator without its xgboost models, files role -> booster).
+
+    A pipeline ending in a booster loses its last step (role ``xgboost``); a Frank & Hall model
+    its cuts' boosters (``xgboost_cut<k>``); a regressor's target transformer the booster of its
+    fitted pipeline (``xgboost``). Unfitted templates are dropped (prediction needs none).
+    """
+    import copy
+
+    from sklearn.pipeline import Pipeline
+
+    if hasattr(model, "regressor_"):  # TransformedTargetRegressor
+        inner, booster = model.regressor_, model.regressor_.steps[-1][1]
+        model = copy.copy(model)
+        model.regressor, model.regressor_ = None, Pipeline(inner.steps[:-1])
+        return model, {"xgboost": booster}
+    last = model.steps[-1][1]
+    if hasattr(last, "estimators_") and hasattr(last, "cumulative_proba"):  # Frank & Hall
+        shell = copy.copy(last)
+        shell.estimator, shell.estimators_ = None, []
+        boosters = {f"{XGBOOST_CUT}{k}": b for k, b in enumerate(last.estimators_, start=1)}
+        return Pipeline([*model.steps[:-1], ("clf", shell)]), boosters
+    rest = Pipeline(model.steps[:-1]) if len(model.steps) > 1 else None
+    return rest, {"xgboost": last}
 
 
 def _save_xgboost(booster: Any, path: Path) -> None:
@@ -358,7 +393,10 @@ def check_manifest(manifest: Mapping[str, Any], path: Path) -> None:
     except (KeyError, TypeError, ValueError) as err:
         raise _field(path, "trait", f"is not a trait spec ({error_line(err)})") from None
     classes = _require(manifest, path, "class_names", list, "a list of class names")
-    if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
+    if TraitSpec.from_config(trait).is_continuous:  # a regression model: no classes
+        if classes:
+            raise _field(path, "class_names", f"is {classes!r}, expected [] (continuous trait)")
+    elif len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
         raise _field(path, "class_names", f"is {classes!r}, expected two or more names")
     if len(set(classes)) < len(classes):
         raise _field(path, "class_names", f"is {classes!r}: a name is listed twice")
@@ -553,6 +591,20 @@ def _load_network(path: Path, manifest: Mapping[str, Any]):
     return module.eval()
 
 
+def _load_xgboost(path: Path, regression: bool) -> Any:
+    """An xgboost classifier (or regressor) from its JSON file in the bundle."""
+    from xgboost import XGBClassifier, XGBRegressor
+
+    booster = XGBRegressor() if regression else XGBClassifier()
+    if not path.is_file():
+        raise BundleError(f"{path}: missing from the model bundle")
+    try:
+        booster.load_model(str(path))
+    except Exception as err:
+        raise BundleError(f"{path}: not an xgboost JSON model ({error_line(err)})") from None
+    return booster
+
+
 def _load_estimator(directory: Path, files: Mapping[str, str], manifest: Mapping[str, Any]):
     import skops.io as sio
     from sklearn.pipeline import Pipeline
@@ -569,19 +621,23 @@ def _load_estimator(directory: Path, files: Mapping[str, str], manifest: Mapping
         if untrusted:
             raise BundleError(f"{path}: refused: holds untrusted types {sorted(untrusted)}")
         pipeline = sio.load(path, trusted=list(TRUSTED_TYPES))
-    if "xgboost" in files:
-        from xgboost import XGBClassifier
-
-        path = directory / files["xgboost"]
-        booster = XGBClassifier()
-        if not path.is_file():
-            raise BundleError(f"{path}: missing from the model bundle")
-        try:
-            booster.load_model(str(path))
-        except Exception as err:
-            raise BundleError(f"{path}: not an xgboost JSON model ({error_line(err)})") from None
+    regression = TraitSpec.from_config(manifest["trait"]).is_continuous
+    if "xgboost" in files and hasattr(pipeline, "regressor_"):  # a regressor's booster
+        booster = _load_xgboost(directory / files["xgboost"], regression)
+        pipeline.regressor_ = Pipeline([*pipeline.regressor_.steps, ("clf", booster)])
+    elif "xgboost" in files:
+        booster = _load_xgboost(directory / files["xgboost"], regression)
         steps = [*(pipeline.steps if pipeline is not None else []), ("clf", booster)]
         pipeline = Pipeline(steps)
+    cuts = sorted(
+        (r for r in files if r.startswith(XGBOOST_CUT)), key=lambda r: int(r[len(XGBOOST_CUT) :])
+    )
+    if cuts:  # a Frank & Hall model's boosters, cut 1..K-1
+        if pipeline is None or not hasattr(pipeline.steps[-1][1], "cumulative_proba"):
+            raise BundleError(f"{directory}: xgboost cuts without their Frank & Hall model")
+        pipeline.steps[-1][1].estimators_ = [
+            _load_xgboost(directory / files[role], False) for role in cuts
+        ]
     if pipeline is None:
         raise BundleError(f"{directory}: the manifest names no estimator file")
     classes = getattr(pipeline, "classes_", None)

@@ -13,10 +13,14 @@ class FoldResult:
     """One fitted outer fold: held-out probabilities, the fit's facts for metrics.json, the model.
 
     ``val_auroc`` is the model's own selection score, from the training folds only: the network's
-    inner-validation AUROC at its best epoch, a comparator's best mean inner-CV AUROC.
+    inner-validation AUROC at its best epoch, a comparator's best mean inner-CV score: AUROC for
+    a categorical trait, the mean cumulative AUROC (mean over cuts k of the AUROC of
+    ``P(y >= k)``) for an ordinal trait of K > 2 levels, R² for a continuous trait.
     """
 
-    test_probs: np.ndarray  # (n_test,) positive-class probability, or (n_test, K)
+    # (n_test,) positive-class probability, (n_test, K) class or ordinal level probabilities,
+    # or (n_test,) predictions in the target's own units for a continuous trait
+    test_probs: np.ndarray
     n_train: int  # patients the model was fitted on
     n_val: int  # inner-validation patients (0 when tuned by inner CV over all training patients)
     val_auroc: float

@@ -51,9 +51,15 @@ def interpret_comparator_job(
     if not sections:
         return
     patients = comparator_patients(
-        pipeline, tc.X, tc.y, {"test": split.test, "fit": split.train},
-        tc.patient_ids, tc.genes, tc.spec.class_names,
-    )  # fmt: skip
+        pipeline,
+        tc.X,
+        tc.y,
+        {"test": split.test, "fit": split.train},
+        tc.patient_ids,
+        tc.genes,
+        tc.spec.class_names,
+        kind=tc.spec.kind,
+    )
     seconds = interpret_comparator(pipeline, patients, sections, int(cfg.fold), out_dir)
     log.info(
         "model=%s fold=%s interpretation: %s", cfg.model.name, cfg.fold,

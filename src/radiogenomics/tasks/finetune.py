@@ -397,9 +397,24 @@ def fit_model(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit
     if cfg.model.family == "baseline":
         from radiogenomics.models.baselines import fit_comparator
 
+        check_comparator_kind(cfg.model.name, tc.spec)
         model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-        return fit_comparator(model_cfg, tc.X, tc.y, split, tc.spec.n_classes, seed=cfg.seed)
+        return fit_comparator(
+            model_cfg, tc.X, tc.y, split, tc.spec.n_classes, seed=cfg.seed, kind=tc.spec.kind
+        )
     raise ValueError(f"unknown model family {cfg.model.family!r}; choose nn or baseline")
+
+
+def check_comparator_kind(name: str, spec: TraitSpec) -> None:
+    """A native ordinal comparator needs an ordinal trait of 3+ levels (ConfigError otherwise)."""
+    from radiogenomics.models.baselines import ORDINAL_COMPARATORS
+    from radiogenomics.tasks.validation import ConfigError
+
+    if name in ORDINAL_COMPARATORS and not (spec.is_ordinal and spec.n_classes > 2):
+        raise ConfigError(
+            f"model={name} fits ordinal traits only: trait {spec.name!r} is {spec.kind} with "
+            f"{spec.n_classes} classes; set trait.kind=ordinal (3+ levels) or pick another model"
+        )
 
 
 def write_predictions(

@@ -377,14 +377,21 @@ def comparator_job_patients(
         y, ids = dm.y["test"].numpy(), dm.patient_ids["test"]
         X = _raw_rows(cfg, bundle, ids)  # the comparator standardises with its own scaler
         parts = {"test": np.arange(len(ids)), "fit": np.arange(0)}
-        patients = comparator_patients(bundle.model, X, y, parts, ids, bundle.genes,
-                                       bundle.class_names)  # fmt: skip
+        patients = comparator_patients(
+            bundle.model, X, y, parts, ids, bundle.genes, bundle.class_names, bundle.spec.kind
+        )
         return patients, labelled
     job_cfg, cohort, tc, split = rebuild_fold(cfg, job)
     patients = comparator_patients(
-        bundle.model, tc.X, tc.y, {"test": split.test, "fit": split.train},
-        tc.patient_ids, tc.genes, tc.spec.class_names,
-    )  # fmt: skip
+        bundle.model,
+        tc.X,
+        tc.y,
+        {"test": split.test, "fit": split.train},
+        tc.patient_ids,
+        tc.genes,
+        tc.spec.class_names,
+        tc.spec.kind,
+    )
     held_out = pd.read_csv(job / layout.PREDICTIONS, dtype={"patient_id": str})
     problems = []
     if list(tc.genes) != list(bundle.genes):

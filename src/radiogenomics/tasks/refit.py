@@ -344,7 +344,13 @@ def tune_comparator(cfg: DictConfig, tc: TraitCohort) -> tuple[object, dict]:
     """Inner-CV tuning on every patient, then the refit pipeline: (pipeline, tuning record)."""
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     result = fit_comparator(
-        model_cfg, tc.X, tc.y, everyone(len(tc.y)), tc.spec.n_classes, seed=cfg.seed
+        model_cfg,
+        tc.X,
+        tc.y,
+        everyone(len(tc.y)),
+        tc.spec.n_classes,
+        seed=cfg.seed,
+        kind=tc.spec.kind,
     )
     tuning = {
         "best_params": result.best_params,

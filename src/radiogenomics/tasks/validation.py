@@ -388,9 +388,15 @@ def check_network(cfg: DictConfig) -> None:
 def _check_model(cfg: DictConfig) -> None:
     family = _choice(cfg, "model.family", FAMILIES)
     if family == "baseline":
-        from radiogenomics.models.baselines import COMPARATORS
+        from radiogenomics.models.baselines import COMPARATORS, ORDINAL_COMPARATORS, ORDINAL_MODES
 
-        _choice(cfg, "model.name", COMPARATORS)
+        name = _choice(cfg, "model.name", (*COMPARATORS, *ORDINAL_COMPARATORS))
+        _choice(cfg, "model.ordinal", ORDINAL_MODES, null=True)
+        if name in ORDINAL_COMPARATORS and _get(cfg, "trait.kind", None) != "ordinal":
+            raise ConfigError(
+                f"model={name} fits ordinal traits only, but trait.kind="
+                f"{_show(_get(cfg, 'trait.kind', None))}: set trait.kind=ordinal or pick another model"
+            )
         _int(cfg, "model.inner_folds", 2, example=3)
         _choice(cfg, "model.search.method", SEARCH_METHODS)
         _int(cfg, "model.search.n_iter", 1, null=True)
