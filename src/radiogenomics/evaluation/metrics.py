@@ -1,4 +1,4 @@
-"""Classification metrics shared by training, jobs and sweep summaries (binary and multiclass)."""
+"""Metrics shared by training, jobs and sweep summaries (binary, multiclass; the per-kind dispatch)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from radiogenomics.data.traits import TraitSpec
@@ -55,10 +56,45 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
 def trait_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> dict[str, float]:
     """Held-out metrics of one trait's model output, by the trait's kind.
 
-    Categorical: :func:`score` (AUROC, AP). Each kind's metrics live in their own module and
-    are dispatched here, so jobs, comparators and summaries score a trait the same way.
+    Categorical: :func:`score` (AUROC, AP). Continuous: predictions in the target's units,
+    :func:`radiogenomics.evaluation.regression.regression_score` (R², Spearman, MAE, RMSE).
+    Each kind's metrics live in their own module and are dispatched here, so jobs, comparators
+    and summaries score a trait the same way.
     """
+    if spec.is_continuous:
+        from radiogenomics.evaluation.regression import regression_score
+
+        return regression_score(y, output)
     return score(y, output, spec.class_names)
+
+
+def masking_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> np.ndarray:
+    """The trait's masking score of each row of masked model outputs (items x patients[, K]).
+
+    Continuous: Spearman between the masked prediction and the truth. Categorical: AUROC of the
+    positive-class probability (binary) or the macro one-vs-rest AUROC (multiclass).
+    """
+    output = np.asarray(output, dtype=np.float64)
+    if spec.is_continuous:
+        from radiogenomics.evaluation.regression import spearman_rows
+
+        return spearman_rows(output, y)
+    y = np.asarray(y)
+    if output.ndim == 2:
+        return auroc_rows(output, y == 1)
+    per_class = [auroc_rows(output[..., k], y == k) for k in range(output.shape[-1])]
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.stack(per_class), axis=0)
+
+
+def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """AUROC of each row of ``scores`` (items x patients) for a 0/1 ``target``; ties count half."""
+    target = np.asarray(target, dtype=bool)
+    n_pos, n_neg = target.sum(), (~target).sum()
+    if n_pos == 0 or n_neg == 0:
+        return np.full(len(scores), np.nan)
+    ranks = rankdata(scores, axis=1)
+    return (ranks[:, target].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def _ovr(metric, y: np.ndarray, P: np.ndarray, k: int) -> float:

@@ -31,9 +31,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import genpareto, kstest, norm, rankdata, shapiro
+from scipy.stats import genpareto, kstest, norm, shapiro
 from torch import nn
 
+from radiogenomics.evaluation.metrics import auroc_rows
 from radiogenomics.models.inputs import compose_input, effective_weight
 from radiogenomics.progress import Progress
 
@@ -362,16 +363,6 @@ def as_masker(model: nn.Module | Masker) -> Masker:
 
 
 # --- scores, vectorised over rows (sets) -------------------------------------------------------
-
-
-def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """AUROC of each row of ``scores`` (items x patients) for a 0/1 ``target``; ties count half."""
-    target = np.asarray(target, dtype=bool)
-    n_pos, n_neg = target.sum(), (~target).sum()
-    if n_pos == 0 or n_neg == 0:
-        return np.full(len(scores), np.nan)
-    ranks = rankdata(scores, axis=1)
-    return (ranks[:, target].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def average_precision_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
