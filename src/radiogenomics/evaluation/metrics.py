@@ -24,7 +24,10 @@ def as_prob_matrix(probs: np.ndarray) -> np.ndarray:
 
 
 def prediction_arrays(predictions, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(y, probabilities) from a predictions.csv frame: (n,) ``y_prob`` or (n, K) ``prob_<class>``."""
+    """(y, probabilities) from a predictions.csv frame: (n,) ``y_prob`` or (n, K) ``prob_<class>``;
+    no classes (a continuous trait): (y_true, y_pred) as floats."""
+    if not classes:
+        return predictions["y_true"].to_numpy(float), predictions["y_pred"].to_numpy(float)
     cols = ["y_prob"] if len(classes) == 2 else [f"prob_{c}" for c in classes]
     probs = predictions[cols].to_numpy(dtype=float)
     return predictions["y_true"].to_numpy(), probs[:, 0] if len(classes) == 2 else probs

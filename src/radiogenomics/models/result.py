@@ -13,7 +13,8 @@ class FoldResult:
     """One fitted outer fold: held-out probabilities, the fit's facts for metrics.json, the model.
 
     ``val_auroc`` is the model's own selection score, from the training folds only: the network's
-    inner-validation AUROC at its best epoch, a comparator's best mean inner-CV AUROC.
+    inner-validation AUROC at its best epoch, a comparator's best mean inner-CV AUROC; for a
+    continuous trait an R², written to metrics.json under ``selection_metric`` (``val_r2``).
     """
 
     test_probs: np.ndarray  # (n_test,) positive-class probability, or (n_test, K)
@@ -24,13 +25,14 @@ class FoldResult:
     epochs_run: int | None = None  # network only
     best_params: dict[str, Any] | None = None  # comparators: the chosen hyperparameters
     model: Any = None  # the fitted model (best-checkpoint network in eval mode, or estimator)
+    selection_metric: str = "val_auroc"  # metrics.json name of val_auroc (continuous: val_r2)
 
     def metrics(self) -> dict[str, Any]:
         """The fields of metrics.json this result owns (no probabilities, no model)."""
         out = {
             "n_train": int(self.n_train),
             "n_val": int(self.n_val),
-            "val_auroc": self.val_auroc,
+            self.selection_metric: self.val_auroc,
             "best_epoch": self.best_epoch,
             "epochs_run": self.epochs_run,
         }

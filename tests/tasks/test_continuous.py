@@ -1,0 +1,105 @@
+"""A continuous trait end to end: a planted numeric column, a regression head, its outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from radiogenomics.data.genesets import load_collection
+from radiogenomics.data.synthetic import SyntheticConfig, ensure_synthetic
+
+from ..conftest import ROOT, TINY
+
+DRIVER = "HALLMARK_HYPOXIA"  # the planted program: the column is its mean expression + noise
+COLUMN = "tumour_volume"
+
+
+def write_planted(cache: Path, out: Path, noise: float = 0.3, text: str | None = None) -> Path:
+    """A label table whose numeric column is the driver program's mean z-score + noise."""
+    sizes = {"seed": 0, "n_genes": 1500, "n_pretrain": 60, "n_annotated": 90}
+    files = ensure_synthetic(SyntheticConfig.from_config(sizes), cache)
+    expression = pd.read_csv(files.expression, sep="\t", index_col=0)
+    expression.index = expression.index.str[:12]  # TCGA barcodes join on 12 characters
+    patients = pd.read_csv(files.vasari, index_col=0).index
+    genes = [g for g in load_collection("hallmark")[DRIVER] if g in expression.columns]
+    X = expression.loc[patients, genes]
+    program = ((X - X.mean()) / X.std()).mean(axis=1)
+    rng = np.random.default_rng(7)
+    volume = 30 + 10 * (program / program.std() + noise * rng.standard_normal(len(program)))
+    table = pd.DataFrame({COLUMN: volume.round(4).astype(object)}, index=patients)
+    if text is not None:
+        table.iloc[3, 0] = text
+    path = out / "volumes.csv"
+    table.to_csv(path)
+    return path
+
+
+def overrides(cache: Path, labels: Path) -> list[str]:
+    sizes = SyntheticConfig.from_config({"seed": 0, "n_genes": 1500, "n_pretrain": 60,
+                                         "n_annotated": 90})  # fmt: skip
+    expression = ensure_synthetic(sizes, cache).expression
+    return [
+        "data=files",
+        f"data.expression_file={expression}",
+        f"data.label_files=[{labels}]",
+        "trait=column",
+        f"trait.column={COLUMN}",
+        "trait.kind=continuous",
+    ]
+
+
+def train_py(args: list[str], cache: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache)}
+    cmd = [sys.executable, "train.py", *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_continuous_sweep_writes_predictions_metrics_and_summary(cache_dir, tmp_path):
+    labels = write_planted(cache_dir, tmp_path)
+    sweep = tmp_path / "sweep"
+    args = ["-m", "n_folds=2", *TINY, *overrides(cache_dir, labels), f"hydra.sweep.dir={sweep}"]
+    proc = train_py(args, cache_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
+    assert len(jobs) == 2
+    for job in jobs:
+        m = json.loads((job / "metrics.json").read_text())
+        for key in ("test_r2", "test_spearman", "test_mae", "test_rmse", "val_r2"):
+            assert np.isfinite(m[key]), key
+        assert "test_auroc" not in m and "val_auroc" not in m
+        preds = pd.read_csv(job / "predictions.csv")
+        assert list(preds.columns) == ["patient_id", "fold", "y_true", "y_pred"]
+        assert preds["y_pred"].between(0, 60).all()  # original units, not standardised
+        cohort = json.loads((job / "cohort.json").read_text())
+        assert set(cohort["fold_targets"]) == {"fit", "val", "test"}
+    summary = sweep / "summary"
+    table = pd.read_csv(summary / "cv_summary.csv")
+    assert len(table) == 1
+    for name in ("r2", "spearman", "mae"):
+        for key in (f"pooled_{name}", f"pooled_{name}_ci_low", f"pooled_{name}_ci_high"):
+            assert np.isfinite(table[key].iloc[0]), key
+        assert table[f"pooled_{name}_ci_low"].iloc[0] <= table[f"pooled_{name}_ci_high"].iloc[0]
+    assert table["pooled_spearman"].iloc[0] > 0.3  # the planted program is learnable
+    pooled = pd.read_csv(summary / "predictions.csv")
+    assert "y_pred" in pooled.columns and pooled["patient_id"].is_unique
+    assert list(summary.glob("scatter_*.png"))
+    report = (summary / "report.html").read_text()
+    assert "pooled R² [95% CI]" in report and "could not be built" not in report
+    assert "Cross-validation summary, continuous traits" in proc.stdout
+
+
+def test_text_in_a_continuous_column_is_one_line_exit_2(cache_dir, tmp_path):
+    labels = write_planted(cache_dir, tmp_path, text="large")
+    proc = train_py([*TINY, "n_folds=2", *overrides(cache_dir, labels),
+                     f"hydra.run.dir={tmp_path / 'run'}"], cache_dir)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    output = (proc.stdout + proc.stderr).splitlines()
+    errors = [line for line in output if "'large'" in line]
+    assert len(errors) == 1 and "non-numeric" in errors[0], output[-20:]
+    assert "Traceback" not in proc.stderr
