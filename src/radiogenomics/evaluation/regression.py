@@ -15,6 +15,7 @@ from scipy.stats import rankdata
 from radiogenomics.evaluation.metrics import by_resample_chunks
 
 REGRESSION_METRICS = ("r2", "spearman", "mae", "rmse")  # test_<name> in metrics.json
+PREDICTED = "y_pred"  # a continuous model's one output, where a classifier's names its class
 
 
 def _pair(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,4 +153,20 @@ def bootstrap_regression_ci(
         column = stats[:, j][np.isfinite(stats[:, j])]
         lo, hi = np.percentile(column, qs) if len(column) else (np.nan, np.nan)
         out[name] = (float(lo), float(hi))
+    return out
+
+
+def external_regression_scores(y: np.ndarray, pred: np.ndarray, n_boot: int = 2000) -> dict:
+    """External validation of a continuous trait: n, R², Spearman, MAE, RMSE (None if undefined)
+    and ``<metric>_ci`` percentile-bootstrap 95% CIs, as JSON-ready numbers."""
+    y, pred = _pair(y, pred)
+
+    def defined(value: float) -> float | None:
+        return float(value) if np.isfinite(value) else None
+
+    scores = regression_score(y, pred) if len(y) else dict.fromkeys(REGRESSION_METRICS, np.nan)
+    out: dict = {"n": len(y), **{k: defined(v) for k, v in scores.items()}}
+    cis = bootstrap_regression_ci(y, pred, n_boot=n_boot) if len(y) >= 2 else {}
+    for name in ("r2", "spearman", "mae"):
+        out[f"{name}_ci"] = [defined(v) for v in cis.get(name, (np.nan, np.nan))]
     return out

@@ -17,6 +17,9 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.masking_continuous import SCORE as CONTINUOUS_SCORE
+from radiogenomics.interpret.masking_continuous import control_scores as continuous_control_scores
+from radiogenomics.interpret.masking_continuous import score_continuous_sets
 from radiogenomics.interpret.masking_tables import (
     control_null,
     matrix_from_frame,
@@ -108,8 +111,11 @@ def _pooled_scores(
     ):
         if controls[0]["patient_id"].tolist() != patients["patient_id"].tolist():
             raise ValueError(f"{label}: controls and sets were masked on different patients")
-        control_scores = score_controls(controls[2], y, classes, controls[1])
-        null = control_null(controls[2], y, classes, control_scores)
+        if not classes:  # a continuous trait: controls' Spearmans by size
+            null = continuous_control_scores(controls[2], y, controls[1])[1]
+        else:
+            control_scores = score_controls(controls[2], y, classes, controls[1])
+            null = control_null(controls[2], y, classes, control_scores)
     first_scores = pd.read_csv(
         sweep_dir / jobs[0] / layout.MASKING_DIR / layout.masking_scores(label)
     )
@@ -118,8 +124,14 @@ def _pooled_scores(
     sizes = info["n_genes"].to_numpy() if "n_genes" in info else np.ones(len(names), dtype=int)
     single = label == layout.SINGLE_GENES
     strata = patients["fold"].to_numpy()  # labels are permuted within the fold they came from
-    scores = score_sets(probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr)
-    scores.insert(0, "rank", scores["auroc"].rank(ascending=False, method="min").astype(int))
+    if not classes:  # Spearman of the masked prediction with the truth
+        scores = score_continuous_sets(probs, y, None if single else sizes, null, strata, fdr)
+    else:
+        scores = score_sets(
+            probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr
+        )
+    score = "auroc" if classes else CONTINUOUS_SCORE
+    scores.insert(0, "rank", scores[score].rank(ascending=False, method="min").astype(int))
     for column in ("coverage", "n_genes"):
         if column in info:
             scores.insert(0, column, info[column].to_numpy())
@@ -129,7 +141,8 @@ def _pooled_scores(
     for k in reversed(list(key)):
         scores.insert(0, k, key[k])
     scores = scores.sort_values("rank", kind="stable")
-    _heatmap(out, label, key, patients, names, probs, scores, classes)
+    if classes:  # the heatmap shows class probabilities
+        _heatmap(out, label, key, patients, names, probs, scores, classes)
     return scores
 
 
