@@ -169,6 +169,7 @@ def _categorical(obs: pd.DataFrame) -> pd.DataFrame:
     """Class-name columns as categories (scanpy colours by them)."""
     obs = obs.copy()
     for column in ("label", "predicted"):
-        obs[column] = pd.Categorical(obs[column])
+        if column in obs:  # a continuous trait has neither
+            obs[column] = pd.Categorical(obs[column])
     obs.index = obs.index.astype(str)
     return obs
