@@ -86,7 +86,7 @@ def read_sweep_rows(sweep_dir: str | Path, models: list[str] | None = None) -> p
     if "pooled_auroc" not in table or table["pooled_auroc"].isna().all():
         raise PanelDataError(
             f"{path}: a continuous trait (pooled R², no AUROC): the panel ranks AUROCs; read "
-            "its summary/cv_summary.csv (pooled_r2, pooled_spearman, pooled_mae) instead"
+            f"its summary/{layout.CV_SUMMARY} (pooled_r2, pooled_spearman, pooled_mae) instead"
         )
     n_repeats = table["n_repeats"] if "n_repeats" in table else pd.Series(1, index=table.index)
     repeated = n_repeats.fillna(1) > 1

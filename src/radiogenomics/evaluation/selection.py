@@ -67,7 +67,7 @@ def select_per_fold(jobs: pd.DataFrame, metric: str = DEFAULT_METRIC) -> pd.Data
     if TEST_METRIC not in jobs.columns:  # a continuous trait's jobs write test_r2
         raise ValueError(
             f"the jobs' {layout.METRICS} have no {TEST_METRIC} (a continuous trait?): nested "
-            "selection reports AUROCs; compare configurations by their cv_summary.csv pooled_r2"
+            f"selection reports AUROCs; compare configurations by their {layout.CV_SUMMARY} pooled_r2"
         )
     labels = config_labels(jobs)
     rows = []
