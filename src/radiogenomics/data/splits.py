@@ -80,7 +80,7 @@ def outer_fold(
         raise ValueError(f"fold={fold} is outside 0..{n_folds - 1}")
     if is_continuous(labels):
         if len(labels) < 2 * n_folds:
-            raise ValueError(
+            raise DataError(
                 f"{len(labels)} patients are too few for n_folds={n_folds} (a continuous "
                 "target needs at least 2 * n_folds); lower n_folds"
             )
