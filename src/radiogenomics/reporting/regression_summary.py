@@ -4,7 +4,8 @@ A continuous configuration's ``cv_summary.csv`` row has, instead of the AUROC co
 ``mean_r2``/``sd_r2`` over the folds, ``pooled_<m>`` with ``pooled_<m>_ci_low``/``_ci_high``
 for ``m`` in r2, spearman, mae (percentile bootstrap over patients,
 :func:`radiogenomics.evaluation.regression.bootstrap_regression_ci`), ``pooled_rmse`` and
-``mean_val_r2`` (the inner-validation selection score). The per-fold table (``folds.csv``) has
+``mean_val_r2`` (the inner-validation selection score); a repeated CV adds ``n_repeats``,
+``repeat_mean_pooled_r2`` and ``repeat_sd_pooled_r2``. The per-fold table (``folds.csv``) has
 each job's ``test_r2``, ``test_spearman``, ``test_mae``, ``test_rmse`` from its metrics.json;
 a scatter of pooled predicted vs true values replaces the ROC plot.
 """
@@ -33,19 +34,23 @@ def prediction_pair(pooled: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def continuous_row(
-    config: dict, group: pd.DataFrame, first: pd.DataFrame, pooled: pd.DataFrame, n_boot: int
+    config: dict, group: pd.DataFrame, pooled: pd.DataFrame, n_boot: int, repeat: str
 ) -> dict:
-    """One continuous configuration's cv_summary row (first CV repeat's folds and patients)."""
-    y, pred = prediction_pair(pooled)
+    """One continuous configuration's cv_summary row: the first CV repeat's folds and patients;
+    with repeats (column ``repeat`` of both frames > 0), ``n_repeats`` and the mean and sd of
+    each repeat's pooled R² (``repeat_mean_pooled_r2``, ``repeat_sd_pooled_r2``)."""
+    first, first_pooled = group[group[repeat] == 0], pooled[pooled[repeat] == 0]
+    y, pred = prediction_pair(first_pooled)
     scores = regression_score(y, pred)
     cis = bootstrap_regression_ci(y, pred, n_boot=n_boot)
     folds = first["test_r2"].astype(float)
+    n_folds = int(group["n_folds"].iloc[0])
     row = dict(config)
     row.update(
         n_jobs=len(group),
-        n_folds=int(group["n_folds"].iloc[0]),
-        folds_complete=bool(first["fold"].nunique() == int(group["n_folds"].iloc[0])),
-        n_patients=len(pooled),
+        n_folds=n_folds,
+        folds_complete=bool(first["fold"].nunique() == n_folds),
+        n_patients=len(first_pooled),
         mean_r2=float(folds.mean()),
         sd_r2=float(folds.std(ddof=1)) if len(folds) > 1 else float("nan"),
         mean_spearman=float(first["test_spearman"].astype(float).mean()),
@@ -57,6 +62,16 @@ def continuous_row(
     row["pooled_rmse"] = scores["rmse"]
     if "val_r2" in first:
         row["mean_val_r2"] = float(first["val_r2"].astype(float).mean())
+    per_repeat = [
+        regression_score(*prediction_pair(part))["r2"]
+        for _, part in pooled.groupby(repeat, sort=True)
+    ]
+    if len(per_repeat) > 1:
+        row.update(
+            n_repeats=len(per_repeat),
+            repeat_mean_pooled_r2=float(np.mean(per_repeat)),
+            repeat_sd_pooled_r2=float(np.std(per_repeat, ddof=1)),
+        )
     return row
 
 
@@ -64,7 +79,7 @@ def print_regression_table(table: pd.DataFrame) -> None:
     """Print the continuous configurations' CV summary as a plain-text table."""
     lines = ["", "Cross-validation summary, continuous traits (pooled out-of-fold, 95% CI)"]
     lines.append(
-        f"{'trait':<16}{'model':<10}{'jobs':>5}{'mean R²':>9}{'pooled R² [95% CI]':>28}"
+        f"{'trait':<16}{'model':<10}{'boot':<6}{'jobs':>5}{'mean R²':>9}{'pooled R² [95% CI]':>28}"
         f"{'Spearman [95% CI]':>28}{'MAE [95% CI]':>30}"
     )
     for _, r in table.iterrows():
@@ -73,8 +88,20 @@ def print_regression_table(table: pd.DataFrame) -> None:
             for m in CI_METRICS
         ]
         lines.append(
-            f"{r['trait']:<16}{r['model']:<10}{r['n_jobs']:>5}{r['mean_r2']:>9.3f}"
+            f"{r['trait']:<16}{r['model']:<10}{str(r['bootstrap']):<6}{r['n_jobs']:>5}"
+            f"{r['mean_r2']:>9.3f}"
             f"{cells[0]:>28}{cells[1]:>28}{cells[2]:>30}"
+        )
+    if "n_repeats" in table:
+        lines.append(
+            "repeated CV: the columns are the first repeat's (split_seed); over the repeats, "
+            "pooled R² mean ± sd: "
+            + ", ".join(
+                f"{r['trait']}/{r['model']} {r['repeat_mean_pooled_r2']:.3f} ± "
+                f"{r['repeat_sd_pooled_r2']:.3f}"
+                for _, r in table.iterrows()
+                if pd.notna(r.get("n_repeats"))
+            )
         )
     print("\n".join(lines), flush=True)
 

@@ -40,7 +40,10 @@ def regression_section(sweep: SweepData) -> Section | None:
     if cv is None:
         return None
     columns = ["trait", "model", "config_hash", "n_jobs", "n_patients", "mean fold R² (sd)",
-               *HEADERS.values(), "pooled_rmse", "mean_val_r2"]  # fmt: skip
+               *HEADERS.values(), "pooled_rmse", "mean_val_r2", "n_repeats",
+               "repeat_mean_pooled_r2", "repeat_sd_pooled_r2"]  # fmt: skip
+    if (cv["bootstrap"] != "none").any():
+        columns.insert(3, "bootstrap")
     blocks: list = [
         table_block(
             regression_table(cv),

@@ -93,8 +93,7 @@ def summarize(
         classes = list(group["classes"].iloc[0])
         pooled = predictions_of[key]
         if is_continuous_group(classes):  # R², Spearman, MAE (reporting/regression_summary.py)
-            first = group[group[REPEAT] == 0]
-            row = continuous_row(config, group, first, pooled[pooled[REPEAT] == 0], n_boot)
+            row = continuous_row(config, group, pooled, n_boot, REPEAT)
             continuous_rows.append(row)
             scatter_plot(out, row, pooled[pooled[REPEAT] == 0])
             continue
