@@ -56,3 +56,23 @@ def test_too_few_patients_per_class_is_a_clear_error():
 def test_single_class_is_a_clear_error():
     with pytest.raises(ValueError, match="only one class"):
         outer_fold(np.zeros(40, int), 10, 0, 425)
+
+
+def test_continuous_target_is_stratified_on_quantile_bins():
+    from radiogenomics.data.splits import make_fold_split, member_folds, strata
+
+    y = np.random.default_rng(0).lognormal(size=60)
+    assert np.bincount(strata(y, 5)).tolist() == [6] * 10  # equal-count bins
+    tests = []
+    for fold in range(3):
+        split = make_fold_split(y, 3, fold, 0, 0.2)
+        again = make_fold_split(y.copy(), 3, fold, 0, 0.2)  # a pure function of the values
+        for part in ("fit", "val", "test"):
+            assert np.array_equal(getattr(again, part), getattr(split, part))
+        assert not set(split.val) & set(split.fit) and len(split.val) == 8
+        bins = strata(y, 3)  # every fold's test part spans every quantile bin of the target
+        assert set(bins[split.test]) == set(bins)
+        tests.append(split.test)
+    assert sorted(np.concatenate(tests).tolist()) == list(range(60))
+    folds = member_folds(y, make_fold_split(y, 3, 0, 0, 0.2).train, 4, 0, 0)
+    assert np.bincount(folds).min() >= 9

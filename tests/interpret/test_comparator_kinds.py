@@ -158,7 +158,7 @@ def test_masking_ranks_the_planted_set_first(kind, name, tmp_path):
     top = singles.sort_values(column, ascending=False)["gene"].head(6)
     assert len(set(top) & {f"G{g}" for g in range(6)}) >= 4, singles.head(10)
     probs = pd.read_parquet(folder / layout.masking_probs("planted"))
-    expected_classes = ["prediction"] if kind == "continuous" else LEVELS
+    expected_classes = ["y_pred"] if kind == "continuous" else LEVELS
     assert probs["class"].unique().tolist() == expected_classes
     attribution = pd.read_csv(tmp_path / layout.ATTRIBUTION_DIR / layout.ATTRIBUTION_GENES)
     top = attribution.sort_values("importance", ascending=False)["gene"].head(6)

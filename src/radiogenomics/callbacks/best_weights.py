@@ -9,7 +9,6 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.utils import atomic_write
 
 
@@ -97,7 +96,7 @@ class BestWeights(pl.Callback):
                 self._reference[j], self._wait[j] = scores[j], 0
             else:
                 self._wait[j] += 1
-        self.best_score = float(np.nan_to_num(auroc(pl_module.oof_target, self.oof_probs), nan=0.5))
+        self.best_score = pl_module.selection_score(pl_module.oof_target, self.oof_probs)
         self.best_epoch = int(np.median(self.member_best_epoch))
         if self.patience is not None and (self._wait >= self.patience).all():
             trainer.should_stop = True

@@ -11,7 +11,8 @@ log = logging.getLogger("radiogenomics.progress")
 
 
 class ProgressLog(pl.Callback):
-    """Log ``label epoch e/E train_loss val_loss val_auroc best`` every ``every_n_epochs`` epochs."""
+    """Log ``label epoch e/E train_loss val_loss val_auroc best`` every ``every_n_epochs`` epochs
+    (``val_r2`` for a continuous trait)."""
 
     def __init__(self, label: str = "", every_n_epochs: int = 10) -> None:
         self.label = label
@@ -29,8 +30,9 @@ class ProgressLog(pl.Callback):
         scores = [getattr(c, "best_model_score", None) for c in trainer.callbacks]
         best = next((s for s in scores if s is not None), None)
         parts = [f"{self.label} epoch {epoch + 1}/{trainer.max_epochs}"]
-        parts += [f"{k} {m[k]:.3f}" for k in ("train_loss", "val_loss", "val_auroc") if k in m]
+        metric = getattr(pl_module, "selection_metric", "val_auroc")  # continuous: val_r2
+        parts += [f"{k} {m[k]:.3f}" for k in ("train_loss", "val_loss", metric) if k in m]
         if best is not None:
-            parts.append(f"best val_auroc {float(best):.3f}")
+            parts.append(f"best {metric} {float(best):.3f}")
         parts.append(f"{time.perf_counter() - self.start:.0f}s")
         log.info(" | ".join(parts))

@@ -89,7 +89,8 @@ class TraitDataModule(pl.LightningDataModule):
         Xs = self.scaler.transform(X)
         self.x = {k: torch.from_numpy(Xs[idx]) for k, idx in self._parts().items()}
         self.y = {k: torch.from_numpy(y[idx]) for k, idx in self._parts().items()}
-        self.n_classes = int(y.max()) + 1
+        continuous = np.asarray(y).dtype.kind == "f"  # a continuous trait: no classes
+        self.n_classes = 0 if continuous else int(y.max()) + 1
         self.class_names = (
             list(class_names) if class_names else [str(k) for k in range(self.n_classes)]
         )

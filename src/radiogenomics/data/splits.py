@@ -1,6 +1,13 @@
 """Deterministic splits: pure functions of (labels, n_folds, fold, seed[, bootstrap replicate]).
 
 Every model family calls ``make_fold_split`` with the same arguments and so sees the same patients.
+
+A continuous target (float labels) is stratified on quantile bins of its values
+(:func:`strata`): the outer folds on equal-count bins of every patient's value, each bin holding at
+least ``n_folds`` patients (at most ``MAX_BINS`` bins), so every fold spans the target's range; the
+inner validation split, the cross-fitted ensemble's folds and a bootstrap's resampling on bins of
+the training patients' values. The bins are a pure function of the values, so every model family
+still gets identical indices.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from radiogenomics.data.io import DataError
 
 MIN_FIT_PER_CLASS = 2  # patients of each class the model is fitted on
+MAX_BINS = 10  # quantile bins a continuous target is stratified on, at most
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,28 @@ class FoldSplit:
     def train(self) -> np.ndarray:
         """All training-fold patients (fit + inner validation)."""
         return np.sort(np.concatenate([self.fit, self.val]))
+
+
+def is_continuous(labels: np.ndarray) -> bool:
+    """True for a continuous target (float values), whose folds are stratified on quantile bins."""
+    return np.asarray(labels).dtype.kind == "f"
+
+
+def quantile_bins(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-count bin (0..n_bins-1) of each value by its rank (ties in order of position)."""
+    values = np.asarray(values, dtype=np.float64)
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return ranks * max(1, int(n_bins)) // max(1, len(values))
+
+
+def strata(labels: np.ndarray, per_bin: int) -> np.ndarray:
+    """What a split is stratified on: class labels as they are; a continuous target's quantile
+    bins (at most ``MAX_BINS``, each of at least ``per_bin`` patients when there are enough)."""
+    labels = np.asarray(labels)
+    if not is_continuous(labels):
+        return labels
+    return quantile_bins(labels, max(1, min(MAX_BINS, len(labels) // max(1, int(per_bin)))))
 
 
 def _check_labels(labels: np.ndarray, n_folds: int) -> None:
@@ -48,7 +78,15 @@ def outer_fold(
     labels = np.asarray(labels)
     if not 0 <= fold < n_folds:
         raise ValueError(f"fold={fold} is outside 0..{n_folds - 1}")
-    _check_labels(labels, n_folds)
+    if is_continuous(labels):
+        if len(labels) < 2 * n_folds:
+            raise DataError(
+                f"{len(labels)} patients are too few for n_folds={n_folds} (a continuous "
+                "target needs at least 2 * n_folds); lower n_folds"
+            )
+        labels = strata(labels, n_folds)
+    else:
+        _check_labels(labels, n_folds)
     skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     train, test = list(skf.split(np.zeros(len(labels)), labels))[fold]
     return train, test
@@ -60,9 +98,15 @@ def inner_validation(
     """Carve a stratified validation split out of the training indices: (fit, val)."""
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    y = np.asarray(labels)[train]
-    classes, counts = np.unique(y, return_counts=True)
     n_val = int(round(val_fraction * len(train)))
+    labels = np.asarray(labels)
+    if is_continuous(labels):  # bins of the training patients' values: >= 1 per bin in val
+        stratum = np.full(len(labels), -1)
+        per_bin = max(MIN_FIT_PER_CLASS + 1, -(-len(train) // max(1, n_val)))
+        stratum[train] = strata(labels[train], per_bin)
+        labels = stratum
+    y = labels[train]
+    classes, counts = np.unique(y, return_counts=True)
     per_class = ", ".join(f"class {c}: {n}" for c, n in zip(classes, counts, strict=True))
     where = f"of the {len(train)} training patients ({per_class})"
     if n_val < len(classes):
@@ -105,7 +149,7 @@ def stratified_resample(
     labels: np.ndarray, idx: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """Draw ``idx`` with replacement within each class: class counts kept, so every class stays present."""
-    y = np.asarray(labels)[idx]
+    y = strata(np.asarray(labels)[idx], MIN_FIT_PER_CLASS)
     draws = [rng.choice(idx[y == k], size=int((y == k).sum()), replace=True) for k in np.unique(y)]
     return np.sort(np.concatenate(draws))
 
@@ -168,7 +212,7 @@ def member_folds(
     """
     train = np.asarray(train)
     unique = np.unique(train)
-    y = np.asarray(labels)[unique]
+    y = strata(np.asarray(labels)[unique], k)
     _, counts = np.unique(y, return_counts=True)
     if k < 2 or counts.min() < k:
         raise DataError(
@@ -212,6 +256,8 @@ def null_labels(labels: np.ndarray, split: FoldSplit, split_seed: int, null_id: 
         permuted = labels.copy()
         train = split.train
         permuted[train] = labels[rng.permutation(len(labels))][train]
-        if all(set(np.unique(permuted[part])) == set(classes) for part in (split.fit, split.val)):
+        if is_continuous(labels) or all(
+            set(np.unique(permuted[part])) == set(classes) for part in (split.fit, split.val)
+        ):
             return permuted
     raise ValueError("could not draw null labels with every class in the fit and val parts")

@@ -1,4 +1,4 @@
-"""Classification metrics shared by training, jobs and sweep summaries (binary and multiclass)."""
+"""Metrics shared by training, jobs and sweep summaries (binary, multiclass; the per-kind dispatch)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from radiogenomics.data.traits import TraitSpec
@@ -23,7 +24,10 @@ def as_prob_matrix(probs: np.ndarray) -> np.ndarray:
 
 
 def prediction_arrays(predictions, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(y, probabilities) from a predictions.csv frame: (n,) ``y_prob`` or (n, K) ``prob_<class>``."""
+    """(y, probabilities) from a predictions.csv frame: (n,) ``y_prob`` or (n, K) ``prob_<class>``;
+    no classes (a continuous trait): (y_true, y_pred) as floats."""
+    if not classes:
+        return predictions["y_true"].to_numpy(float), predictions["y_pred"].to_numpy(float)
     cols = ["y_prob"] if len(classes) == 2 else [f"prob_{c}" for c in classes]
     probs = predictions[cols].to_numpy(dtype=float)
     return predictions["y_true"].to_numpy(), probs[:, 0] if len(classes) == 2 else probs
@@ -55,9 +59,15 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
 def trait_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> dict[str, float]:
     """Held-out metrics of one trait's model output, by the trait's kind.
 
-    Categorical: :func:`score` (AUROC, AP). Each kind's metrics live in their own module and
-    are dispatched here, so jobs, comparators and summaries score a trait the same way.
+    Categorical: :func:`score` (AUROC, AP). Continuous: predictions in the target's units,
+    :func:`radiogenomics.evaluation.regression.regression_score` (R², Spearman, MAE, RMSE).
+    Each kind's metrics live in their own module and are dispatched here, so jobs, comparators
+    and summaries score a trait the same way.
     """
+    if spec.is_continuous:
+        from radiogenomics.evaluation.regression import regression_score
+
+        return regression_score(y, output)
     return score(y, output, spec.class_names)
 
 
@@ -74,7 +84,9 @@ def masking_score(y: np.ndarray, outputs: np.ndarray, spec: TraitSpec | str) -> 
     y = np.asarray(y)
     outputs = np.asarray(outputs, dtype=np.float64)
     if kind == "continuous":
-        return _spearman_rows(outputs, y)
+        from radiogenomics.evaluation.regression import spearman_rows  # imports this module
+
+        return spearman_rows(outputs, y)
     if outputs.ndim == 2:  # one probability per patient: binary
         return auroc_rows(outputs, y == 1)
     if kind == "ordinal":
@@ -97,26 +109,12 @@ def cumulative_probabilities(probs: np.ndarray) -> np.ndarray:
 
 def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
     """AUROC of each row of ``scores`` (items x patients) for a 0/1 ``target``; ties count half."""
-    from scipy.stats import rankdata
-
     target = np.asarray(target, dtype=bool)
-    n_pos, n_neg = int(target.sum()), int((~target).sum())
+    n_pos, n_neg = target.sum(), (~target).sum()
     if n_pos == 0 or n_neg == 0:
         return np.full(len(scores), np.nan)
     ranks = rankdata(scores, axis=1)
     return (ranks[:, target].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
-def _spearman_rows(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row (items, patients) with ``y`` (NaN for a constant row)."""
-    from scipy.stats import rankdata
-
-    a = rankdata(outputs, axis=1)
-    a = a - a.mean(axis=1, keepdims=True)
-    b = rankdata(np.asarray(y, dtype=np.float64))
-    b = b - b.mean()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (a @ b) / np.sqrt((a**2).sum(axis=1) * (b @ b))
 
 
 def _ovr(metric, y: np.ndarray, P: np.ndarray, k: int) -> float:

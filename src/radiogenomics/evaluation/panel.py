@@ -105,6 +105,11 @@ def read_sweep_rows(sweep_dir: str | Path, models: list[str] | None = None) -> p
         )
     if table["trait"].nunique() > 1:
         raise PanelDataError(f"{path}: several traits {sorted(table['trait'].unique())}")
+    if "pooled_auroc" not in table or table["pooled_auroc"].isna().all():
+        raise PanelDataError(
+            f"{path}: a continuous trait (pooled R², no AUROC): the panel ranks AUROCs; read "
+            f"its summary/{layout.CV_SUMMARY} (pooled_r2, pooled_spearman, pooled_mae) instead"
+        )
     n_repeats = table["n_repeats"] if "n_repeats" in table else pd.Series(1, index=table.index)
     repeated = n_repeats.fillna(1) > 1
     out = pd.DataFrame(

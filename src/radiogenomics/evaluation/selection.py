@@ -64,6 +64,11 @@ def select_per_fold(jobs: pd.DataFrame, metric: str = DEFAULT_METRIC) -> pd.Data
         raise ValueError(f"select on an inner-validation metric, not {metric!r} (held-out folds)")
     if metric not in jobs.columns:
         raise ValueError(f"{metric!r} is not in the jobs' {layout.METRICS}")
+    if TEST_METRIC not in jobs.columns:  # a continuous trait's jobs write test_r2
+        raise ValueError(
+            f"the jobs' {layout.METRICS} have no {TEST_METRIC} (a continuous trait?): nested "
+            f"selection reports AUROCs; compare configurations by their {layout.CV_SUMMARY} pooled_r2"
+        )
     labels = config_labels(jobs)
     rows = []
     for key, fold_jobs in jobs.groupby([*SELECT_KEYS, "fold"], sort=True):

@@ -24,6 +24,9 @@ output class: the positive class of a binary trait, each class of a multiclass o
   difference), ``class_p`` its one-sided Mann-Whitney p and ``class_q`` (BH within class and
   collection);
 * ``paper_rule``: ``n_enriched_pos >= min_patients``;
+* a continuous trait (no ``class_names``; the attributed output is the predicted value,
+  ``class`` ``y_pred``): the target patients are those above the median true value, so
+  ``class_auc``/``class_p`` ask whether the set's NES is higher where the trait is high;
 * ``association``: ``paper_rule`` and ``class_q < fdr``.
 """
 
@@ -79,13 +82,18 @@ def associations(
         raise ValueError(f"the GSEA table lacks column(s) {sorted(missing)}")
     position = {str(c): k for k, c in enumerate(class_names)}
     unknown = set(gsea["class"].astype(str)) - set(position)
-    if unknown:
+    if unknown and class_names:
         raise ValueError(f"attributed class(es) {sorted(unknown)} not in {list(class_names)}")
+    if class_names:
+        target = gsea["y_true"].to_numpy() == gsea["class"].astype(str).map(position).to_numpy()
+    else:  # a continuous trait: patients above the median true value
+        values = gsea.drop_duplicates("patient_id")["y_true"].astype(float)
+        target = gsea["y_true"].astype(float).to_numpy() > float(values.median())
     table = gsea.assign(
         enriched=enriched_flags(gsea, fdr, "any"),
         enriched_pos=enriched_flags(gsea, fdr, "pos"),
         enriched_neg=enriched_flags(gsea, fdr, "neg"),
-        target=gsea["y_true"].to_numpy() == gsea["class"].astype(str).map(position).to_numpy(),
+        target=target,
     )
     table = table.assign(
         enriched_target=table["enriched"] & table["target"],

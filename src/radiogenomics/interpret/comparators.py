@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from radiogenomics.evaluation.regression import PREDICTED
 from radiogenomics.interpret.masking import (
     MaskableNetwork,
     mask_gene_sets,
@@ -599,7 +600,7 @@ def native_attribution(
     binary = target is not None or len(class_names) == 2
     outputs = [class_names[1]] if binary and not target else list(class_names)
     if target:
-        outputs = ["prediction"]
+        outputs = [PREDICTED]
     frame = pd.DataFrame({"gene": list(genes)})
     zs = _selected_z(z, selected)
     if kind == "xgboost":

@@ -34,7 +34,7 @@ import torch
 from scipy.stats import genpareto, kstest, norm, shapiro
 from torch import nn
 
-from radiogenomics.evaluation.metrics import auroc_rows  # one AUROC of masked rows
+from radiogenomics.evaluation.metrics import auroc_rows
 from radiogenomics.models.inputs import compose_input, effective_weight
 from radiogenomics.progress import Progress
 
@@ -78,7 +78,9 @@ class MaskableNetwork:
             for w, b, act in later:
                 h = act(nn.functional.linear(h, w, b))
             logits = nn.functional.linear(h, head_weight, head_bias)
-            return module.probabilities(logits.squeeze(-1) if module.n_classes == 2 else logits)
+            return module.probabilities(
+                logits.squeeze(-1) if module.n_classes in (0, 2) else logits
+            )
 
         # (genes, hidden) layout: a gene's weights are one contiguous row to gather
         return cls(weight.T.contiguous(), bias, tail, int(module.n_classes))
@@ -103,7 +105,9 @@ class MaskableNetwork:
             for (w, b), act in zip(later, acts[1:], strict=True):
                 h = act(torch.baddbmm(b[:, None, :], h, w.transpose(1, 2)))
             logits = torch.baddbmm(head_bias[:, None, :], h, head_weight.transpose(1, 2))
-            logits = logits.squeeze(-1) if module.n_classes == 2 else logits
+            logits = logits.squeeze(-1) if module.n_classes in (0, 2) else logits
+            if module.n_classes == 0:  # continuous: the members' mean prediction
+                return module.probabilities(logits.mean(dim=0))
             return module.probabilities(mean_probability_logits(logits, module.n_classes == 2))
 
         weight_t = weight.permute(2, 0, 1).reshape(weight.shape[2], k * hidden).contiguous()
@@ -165,7 +169,7 @@ def mask_gene_sets(
     x = _as_tensor(x, net.weight_t)
     n_patients, n_genes = x.shape
     if not len(sets):
-        return np.zeros((0, n_patients, *(() if net.n_classes == 2 else (net.n_classes,))))
+        return np.zeros((0, n_patients, *(() if net.n_classes in (0, 2) else (net.n_classes,))))
     sizes = np.array([len(s) for s in sets])
     if sizes.min() < 1:
         raise ValueError("every gene set needs at least one gene on the array")
@@ -284,7 +288,7 @@ def mask_nested_controls(
     sizes = sorted({int(s) for s in sizes})
     n_random = len(perms)
     if not sizes or not n_random:
-        return np.zeros((0, n_patients, *(() if net.n_classes == 2 else (net.n_classes,))))
+        return np.zeros((0, n_patients, *(() if net.n_classes in (0, 2) else (net.n_classes,))))
     bounds = [0, *sizes]
     prefix = torch.from_numpy(np.ascontiguousarray(perms[:, : sizes[-1]])).to(x.device)
     per_chunk = max(1, batch_size // (len(sizes) * n_patients))

@@ -120,6 +120,25 @@ class KindNull:
     coefficients: Mapping[int, np.ndarray]
 
 
+def control_null(
+    outputs: np.ndarray, y: np.ndarray, kind: str, names: Sequence[str]
+) -> tuple[pd.DataFrame, KindNull]:
+    """Random control sets' scores (set, n_genes, score) and their null by set size."""
+    column = score_column(kind)
+    scores = pd.DataFrame({column: masking_score(y, outputs, kind)})
+    n_genes = np.array([layout.control_size(name) for name in names])
+    scores.insert(0, "n_genes", n_genes)
+    scores.insert(0, "set", list(names))
+    null = KindNull(
+        scores={int(s): scores[column].to_numpy()[n_genes == s] for s in np.unique(n_genes)},
+        coefficients={
+            int(s): coefficients(outputs[n_genes == s], y, kind).mean(axis=0)
+            for s in np.unique(n_genes)
+        },
+    )
+    return scores, null
+
+
 def score_items(
     outputs: np.ndarray,
     y: np.ndarray,
@@ -195,17 +214,7 @@ def mask_part_kind(
         perms = random_permutations(len(genes), options.n_random, options.random_seed)
         outputs = masker.nested_controls(x, perms, sizes, options.batch_size)
         names = [layout.control_name(s, r) for s in sizes for r in range(options.n_random)]
-        scores = pd.DataFrame({column: masking_score(y, outputs, kind)})
-        n_genes = np.array([layout.control_size(name) for name in names])
-        scores.insert(0, "n_genes", n_genes)
-        scores.insert(0, "set", names)
-        null = KindNull(
-            scores={int(s): scores[column].to_numpy()[n_genes == s] for s in np.unique(n_genes)},
-            coefficients={
-                int(s): coefficients(outputs[n_genes == s], y, kind).mean(axis=0)
-                for s in np.unique(n_genes)
-            },
-        )
+        scores, null = control_null(outputs, y, kind, names)
         out[layout.CONTROLS] = (outputs, scores)
     for label, sets in indexed.items():
         outputs = masker.gene_sets(x, sets.indices, options.batch_size)

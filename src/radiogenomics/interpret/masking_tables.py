@@ -45,6 +45,7 @@ from torch import nn
 from radiogenomics.data.genesets import IndexedGeneSets
 from radiogenomics.evaluation.label_permutation import auroc_coefficients, auroc_permutation_tests
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
+from radiogenomics.evaluation.regression import PREDICTED
 from radiogenomics.interpret.gene_set_options import (
     GeneSetOptions,
     index_collections,
@@ -87,8 +88,8 @@ def probs_frame(
     probs: np.ndarray, names: Sequence[str], patient_ids: Sequence[str], class_names: Sequence[str]
 ) -> pd.DataFrame:
     """Masked probabilities (items, patients[, K]) as rows = item (x class), columns = patients."""
-    if probs.ndim == 2:  # binary: the positive class only; continuous: the prediction
-        classes, values = [class_names[1] if len(class_names) == 2 else "prediction"], probs
+    if probs.ndim == 2:  # binary: the positive class only; continuous: the predicted value
+        classes, values = [class_names[1] if class_names else PREDICTED], probs
     else:
         classes = list(class_names)
         values = probs.transpose(0, 2, 1).reshape(len(names) * len(classes), len(patient_ids))
@@ -103,8 +104,8 @@ def matrix_from_frame(
 ) -> tuple[list[str], np.ndarray]:
     """Inverse of :func:`probs_frame`: (item names, (items, patients[, K]) probabilities)."""
     values = frame[[str(p) for p in patient_ids]].to_numpy(dtype=np.float64)
-    names = frame["set"].to_numpy()[:: 1 if n_classes == 2 else n_classes].tolist()
-    if n_classes == 2:
+    names = frame["set"].to_numpy()[:: 1 if n_classes in (0, 2) else n_classes].tolist()
+    if n_classes in (0, 2):  # one column per item: binary positive class, continuous value
         return names, values
     return names, values.reshape(len(names), n_classes, len(patient_ids)).transpose(0, 2, 1)
 
@@ -121,7 +122,9 @@ def patients_frame(
     frame = pd.DataFrame(
         {"patient_id": [str(p) for p in patient_ids], "part": part, "fold": fold, "y_true": y}
     )
-    if model_probs.ndim == 1:
+    if not class_names:  # a continuous trait: the unmasked prediction, in the target's units
+        frame["model_pred"] = model_probs
+    elif model_probs.ndim == 1:
         frame["model_prob"] = model_probs
     else:
         for k, name in enumerate(class_names):
@@ -336,6 +339,8 @@ def mask_part(
     :func:`~radiogenomics.interpret.masking_kinds.mask_part_kind`.
     """
     masker = as_masker(module)
+    if not class_names:  # a continuous trait (no classes)
+        kind = "continuous"
     if kind != "categorical":
         from radiogenomics.interpret.masking_kinds import mask_part_kind
 

@@ -40,6 +40,8 @@ from captum.attr import (
 )
 from torch import nn
 
+from radiogenomics.evaluation.regression import PREDICTED
+
 METHODS = (
     "saliency",
     "input_x_gradient",
@@ -59,11 +61,16 @@ class LogitColumns(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.module(x)
+        if getattr(self.module, "continuous", False):  # the predicted value, target's units
+            logits = self.module.probabilities(logits)
         return logits.unsqueeze(-1) if logits.ndim == 1 else logits
 
 
 def output_classes(class_names: Sequence[str]) -> list[str]:
-    """Classes with their own attribution: the positive class (binary) or every class."""
+    """Classes with their own attribution: the positive class (binary) or every class; a
+    continuous trait's one output is the predicted value (``y_pred``)."""
+    if not class_names:
+        return [PREDICTED]
     return [str(class_names[1])] if len(class_names) == 2 else [str(c) for c in class_names]
 
 

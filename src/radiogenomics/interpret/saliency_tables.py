@@ -206,7 +206,8 @@ def part_gsea(
             )
             table.insert(1, "collection", label)
             table.insert(1, "class", name)
-            table.insert(1, "y_true", table["patient_id"].map(y_of).astype(int))
+            y_true = table["patient_id"].map(y_of)  # a continuous trait's values stay floats
+            table.insert(1, "y_true", y_true if y.dtype.kind == "f" else y_true.astype(int))
             table.insert(1, "fold", fold)
             table.insert(1, "part", part)
             tables.append(table)

@@ -398,6 +398,7 @@ def fit_comparator(
         val_auroc=float(search.best_score_),
         best_params=params,
         model=best,
+        selection_metric="val_r2" if kind == "continuous" else "val_auroc",
     )
 
 

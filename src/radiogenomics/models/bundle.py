@@ -134,12 +134,12 @@ class ModelBundle:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities of raw aligned expression: (n,) positive class or (n, K); a
         continuous trait's comparator: (n,) predictions in the target's units."""
-        if self.family != "nn" and hasattr(self.model, "transformer_"):  # a regressor
-            return np.asarray(self.model.predict(np.asarray(X, dtype=np.float32)), np.float64)
         if self.family == "nn":
             with torch.inference_mode():
                 x = torch.from_numpy(self.standardize(X))
                 return self.model.probabilities(self.model(x)).float().numpy()
+        if not self.class_names:  # a continuous trait's regressor
+            return self.model.predict(np.asarray(X, dtype=np.float32)).astype(np.float64)
         probs = self.model.predict_proba(np.asarray(X, dtype=np.float32))
         return probs[:, 1] if len(self.class_names) == 2 else probs
 
@@ -211,7 +211,7 @@ def save_bundle(
         "files": files,
         "trait": to_plain(dict(trait)),
         "class_names": [str(c) for c in class_names],
-        "outputs": "probability of the positive class (binary) or of each class (multiclass)",
+        **output_record(trait, model if family == "nn" else None),
         "n_genes": len(genes),
         "model_config": to_plain(dict(model_config)),
         **manifest_model,
@@ -225,6 +225,18 @@ def save_bundle(
         **to_plain(dict(extra or {})),
     }
     return write_json(directory / layout.BUNDLE_MANIFEST, manifest)
+
+
+def output_record(trait: Mapping[str, Any], network: Any = None) -> dict[str, Any]:
+    """The manifest's ``kind`` and ``outputs`` (a continuous network: its ``target`` scale too)."""
+    kind = str(trait.get("kind") or "categorical")
+    if kind != "continuous":
+        outputs = "probability of the positive class (binary) or of each class (multiclass)"
+        return {"kind": kind, "outputs": outputs}
+    record = {"kind": kind, "outputs": "the predicted value in the target's units"}
+    if network is not None:  # standardised with the fit patients' target mean and sd
+        record["target"] = {"mean": float(network.target_mean), "sd": float(network.target_sd)}
+    return record
 
 
 def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

@@ -22,6 +22,14 @@ from radiogenomics.models.ensemble import (
     mean_probability_logits,
 )
 from radiogenomics.models.inputs import build_input
+from radiogenomics.models.regression_head import (
+    SELECTION_METRIC,
+    EpochR2,
+    member_regression_loss,
+    regression_loss,
+    regression_training_loss,
+    selection_score,
+)
 from radiogenomics.models.regularization import training_loss
 
 GENE_FILTERS = ("none", "variance", "anova")  # model.gene_filter.method
@@ -106,6 +114,11 @@ class ClassifierModule(pl.LightningModule):
     members' losses. ``member_split="kfold"``: batches carry each patient's inner fold and member
     j trains on the other folds only and is scored on its own (see :mod:`..callbacks.best_weights`).
     ``ensemble=1`` is the single network, unchanged.
+
+    ``n_classes=0``: a continuous trait (:mod:`radiogenomics.models.regression_head`): one
+    output, the standardised prediction; ``probabilities`` returns it in the target's units
+    (``target_mean``/``target_sd`` buffers, set from the fit patients by ``set_target_scale``);
+    an ensemble's output is the members' mean prediction; selection on ``val_r2``.
     """
 
     def __init__(
@@ -156,8 +169,9 @@ class ClassifierModule(pl.LightningModule):
         if not 0 <= freeze_layers <= len(hidden_dims):
             raise ValueError(f"freeze_layers={freeze_layers} must be in 0..{len(hidden_dims)}")
         self.n_classes = n_classes
+        self.continuous = n_classes == 0
         self.input_dropout = nn.Dropout(input_dropout)
-        n_out = 1 if n_classes == 2 else n_classes
+        n_out = 1 if n_classes in (0, 2) else n_classes
         if self.ensemble == 1:
             # model.input (models/inputs.py): genes (default) | frozen PCA map | gene-set layer
             self.input_layer, self.blocks = build_input(
@@ -175,6 +189,9 @@ class ClassifierModule(pl.LightningModule):
             self.head = EnsembleLinear(self.ensemble, hidden_dims[-1], n_out, "packed")
         weights = torch.ones(n_classes) if class_weights is None else torch.tensor(class_weights)
         self.register_buffer("class_weights", weights.float())
+        if self.continuous:  # the fit patients' target mean and sd (set_target_scale)
+            self.register_buffer("target_mean", torch.zeros(()))
+            self.register_buffer("target_sd", torch.ones(()))
         self.input_mask = input_mask
         if input_mask:  # 0/1 per gene, set from the fit patients by set_input_mask (saved weights)
             self.register_buffer("gene_mask", torch.ones(n_genes))
@@ -182,12 +199,28 @@ class ClassifierModule(pl.LightningModule):
         self.freeze_layers = freeze_layers
         for block in self.blocks[:freeze_layers]:
             block.requires_grad_(False)
-        self.val_auroc = EpochAUROC()
+        self.val_auroc = EpochR2() if self.continuous else EpochAUROC()  # selection score
+        self.selection_metric = SELECTION_METRIC if self.continuous else "val_auroc"
         self._kfold_val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.member_val_auroc: np.ndarray | None = None  # kfold: each member on its inner fold
         self.oof_probs: np.ndarray | None = None  # kfold: this epoch's out-of-fold probabilities
         self.train()  # puts frozen blocks in eval mode now: Lightning restores captured modes
         self.test_probs: np.ndarray | None = None
+
+    def set_target_scale(self, mean: float, sd: float) -> None:
+        """A continuous trait's target standardisation (the fit patients' mean and sd)."""
+        if not self.continuous:
+            raise ValueError("set_target_scale is for a continuous trait (n_classes=0)")
+        if not (np.isfinite(mean) and np.isfinite(sd) and sd > 0):
+            raise ValueError(f"target mean {mean} and sd {sd} must be finite, sd > 0")
+        self.target_mean.fill_(float(mean))
+        self.target_sd.fill_(float(sd))
+
+    def selection_score(self, y: np.ndarray, output: np.ndarray) -> float:
+        """Inner-validation score of outputs in ``probabilities`` units: AUROC, or R² (continuous)."""
+        if self.continuous:
+            return selection_score(y, output)
+        return float(np.nan_to_num(auroc(y, output), nan=0.5))
 
     def load_encoder(self, encoder: nn.ModuleList, n_layers: int) -> None:
         """Copy the first ``n_layers`` encoder blocks (weights and BatchNorm statistics)."""
@@ -275,6 +308,8 @@ class ClassifierModule(pl.LightningModule):
 
         An ensemble's are the logits of its members' mean probability."""
         if self.ensemble > 1:
+            if self.continuous:  # the members' mean (standardised) prediction
+                return self.member_logits(x).mean(dim=0)
             return mean_probability_logits(self.member_logits(x), self.n_classes == 2)
         if self.input_mask:
             x = x * self.gene_mask
@@ -284,7 +319,7 @@ class ClassifierModule(pl.LightningModule):
         for block in self.blocks:
             h = block(h)
         logits = self.head(h)
-        return logits.squeeze(-1) if self.n_classes == 2 else logits
+        return logits.squeeze(-1) if self.n_classes in (0, 2) else logits
 
     def member_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Each member's logits, (k, n) binary or (k, n, K): one batched pass (ensemble only)."""
@@ -295,14 +330,19 @@ class ClassifierModule(pl.LightningModule):
         for block in self.blocks:
             h = block(h)
         logits = self.head(h)
-        return logits.squeeze(-1) if self.n_classes == 2 else logits
+        return logits.squeeze(-1) if self.n_classes in (0, 2) else logits
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """Positive-class probability (binary) or class probabilities (multiclass)."""
+        """Positive-class probability (binary), class probabilities (multiclass), or the
+        prediction in the target's units (continuous)."""
+        if self.continuous:
+            return logits * self.target_sd + self.target_mean
         return torch.sigmoid(logits) if self.n_classes == 2 else torch.softmax(logits, dim=-1)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Class-balanced cross-entropy."""
+        """Class-balanced cross-entropy; MSE on the standardised target (continuous)."""
+        if self.continuous:
+            return regression_loss(self, logits, y)
         if self.n_classes == 2:
             per_patient = nn.functional.binary_cross_entropy_with_logits(
                 logits, y.float(), reduction="none"
@@ -315,6 +355,8 @@ class ClassifierModule(pl.LightningModule):
     ) -> torch.Tensor:
         """Mean over members of each member's class-balanced cross-entropy; ``mask`` (k, n):
         the patients each member trains on (kfold), the others leave its loss untouched."""
+        if self.continuous:
+            return member_regression_loss(self, logits, y, mask)
         w = self.class_weights[y]
         if self.n_classes == 2:
             per = nn.functional.binary_cross_entropy_with_logits(
@@ -342,7 +384,8 @@ class ClassifierModule(pl.LightningModule):
             x, y = batch
             reg = getattr(self, "regularization", None)  # mixup / label smoothing, by finetune
             if reg is not None and reg.active:
-                loss = training_loss(self, x, y, reg)
+                train_loss = regression_training_loss if self.continuous else training_loss
+                loss = train_loss(self, x, y, reg)
             else:
                 loss = self.loss(self(x), y)
         if self.penalty_weight > 0:
@@ -380,7 +423,7 @@ class ClassifierModule(pl.LightningModule):
             self._kfold_epoch_end()
             return
         # epoch-level AUROC over the whole inner-validation set (never per batch)
-        self.log("val_auroc", float(self.val_auroc.compute()), prog_bar=True)
+        self.log(self.selection_metric, float(self.val_auroc.compute()), prog_bar=True)
         self.val_auroc.reset()
 
     def _kfold_epoch_end(self) -> None:
@@ -392,12 +435,12 @@ class ClassifierModule(pl.LightningModule):
         scores = []
         for j in range(self.ensemble):
             own = inner == j
-            scores.append(float(np.nan_to_num(auroc(y[own], probs[j][own]), nan=0.5)))
+            scores.append(self.selection_score(y[own], probs[j][own]))
         self.member_val_auroc = np.array(scores)
         self.oof_probs = probs[inner, np.arange(len(y))]
         self.oof_target, self.oof_inner = y, inner
-        pooled = float(np.nan_to_num(auroc(y, self.oof_probs), nan=0.5))
-        self.log("val_auroc", pooled, prog_bar=True)
+        pooled = self.selection_score(y, self.oof_probs)
+        self.log(self.selection_metric, pooled, prog_bar=True)
 
     def test_step(self, batch, batch_idx):
         x = batch[0]

@@ -29,13 +29,14 @@ class FoldResult:
     best_params: dict[str, Any] | None = None  # comparators: the chosen hyperparameters
     model: Any = None  # the fitted model (best-checkpoint network in eval mode, or estimator)
     notes: list[str] = field(default_factory=list)  # settings the fold had to change, and why
+    selection_metric: str = "val_auroc"  # metrics.json name of val_auroc (continuous: val_r2)
 
     def metrics(self) -> dict[str, Any]:
         """The fields of metrics.json this result owns (no probabilities, no model)."""
         out = {
             "n_train": int(self.n_train),
             "n_val": int(self.n_val),
-            "val_auroc": self.val_auroc,
+            self.selection_metric: self.val_auroc,
             "best_epoch": self.best_epoch,
             "epochs_run": self.epochs_run,
         }

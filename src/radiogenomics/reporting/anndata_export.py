@@ -77,6 +77,8 @@ def prediction_obs(predictions: pd.DataFrame, config: dict, classes: list[str]) 
         rows = rows[rows[column] == value]
     y, probs = prediction_arrays(rows, classes)
     obs = pd.DataFrame(index=pd.Index(rows["patient_id"].astype(str).to_list(), name="patient_id"))
+    if not classes:  # a continuous trait: the value and its prediction, in the target's units
+        return obs.assign(y_true=y, y_pred=probs, fold=rows["fold"].to_numpy())
     obs["label"] = [classes[int(k)] for k in y]
     obs["y_true"] = y.astype(int)
     obs["fold"] = rows["fold"].to_numpy()
@@ -167,6 +169,7 @@ def _categorical(obs: pd.DataFrame) -> pd.DataFrame:
     """Class-name columns as categories (scanpy colours by them)."""
     obs = obs.copy()
     for column in ("label", "predicted"):
-        obs[column] = pd.Categorical(obs[column])
+        if column in obs:  # a continuous trait has neither
+            obs[column] = pd.Categorical(obs[column])
     obs.index = obs.index.astype(str)
     return obs

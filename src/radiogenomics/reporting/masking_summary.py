@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpret.masking_kinds import control_null as kind_control_null
+from radiogenomics.interpret.masking_kinds import score_column, score_items
 from radiogenomics.interpret.masking_tables import (
     control_null,
     matrix_from_frame,
@@ -91,6 +93,15 @@ def summarize_masking(
     return written
 
 
+def trait_kind(group: pd.DataFrame) -> str:
+    """A configuration's trait kind from its jobs' metrics (no classes: continuous)."""
+    if not list(group["classes"].iloc[0]):
+        return "continuous"
+    if "trait_kind" in group and isinstance(group["trait_kind"].iloc[0], str):
+        return group["trait_kind"].iloc[0]
+    return "categorical"
+
+
 def _pooled_scores(
     sweep_dir: Path, out: Path, label: str, key: dict, group: pd.DataFrame, fdr: float
 ) -> pd.DataFrame | None:
@@ -102,14 +113,18 @@ def _pooled_scores(
         return None
     patients, names, probs = pooled
     y = patients["y_true"].to_numpy()
+    kind = trait_kind(group)
     null = None
     if label != layout.SINGLE_GENES and (
         controls := pool(sweep_dir, jobs, layout.CONTROLS, len(classes))
     ):
         if controls[0]["patient_id"].tolist() != patients["patient_id"].tolist():
             raise ValueError(f"{label}: controls and sets were masked on different patients")
-        control_scores = score_controls(controls[2], y, classes, controls[1])
-        null = control_null(controls[2], y, classes, control_scores)
+        if kind != "categorical":  # ordinal / continuous: their own score and null
+            null = kind_control_null(controls[2], y, kind, controls[1])[1]
+        else:
+            control_scores = score_controls(controls[2], y, classes, controls[1])
+            null = control_null(controls[2], y, classes, control_scores)
     first_scores = pd.read_csv(
         sweep_dir / jobs[0] / layout.MASKING_DIR / layout.masking_scores(label)
     )
@@ -118,8 +133,16 @@ def _pooled_scores(
     sizes = info["n_genes"].to_numpy() if "n_genes" in info else np.ones(len(names), dtype=int)
     single = label == layout.SINGLE_GENES
     strata = patients["fold"].to_numpy()  # labels are permuted within the fold they came from
-    scores = score_sets(probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr)
-    scores.insert(0, "rank", scores["auroc"].rank(ascending=False, method="min").astype(int))
+    if kind != "categorical":  # mean cumulative AUROC / Spearman (interpret.masking_kinds)
+        scores = score_items(
+            probs, y, kind, classes, None if single else sizes, null, strata, single, fdr
+        )
+    else:
+        scores = score_sets(
+            probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr
+        )
+    score = score_column(kind)
+    scores.insert(0, "rank", scores[score].rank(ascending=False, method="min").astype(int))
     for column in ("coverage", "n_genes"):
         if column in info:
             scores.insert(0, column, info[column].to_numpy())
@@ -129,7 +152,8 @@ def _pooled_scores(
     for k in reversed(list(key)):
         scores.insert(0, k, key[k])
     scores = scores.sort_values("rank", kind="stable")
-    _heatmap(out, label, key, patients, names, probs, scores, classes)
+    if kind == "categorical":  # the heatmap shows class probabilities
+        _heatmap(out, label, key, patients, names, probs, scores, classes)
     return scores
 
 

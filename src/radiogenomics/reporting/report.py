@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from radiogenomics.progress import Progress
 from radiogenomics.reporting.model_card import card_section, model_card
 from radiogenomics.reporting.report_data import Section, SweepData, Text
+from radiogenomics.reporting.report_regression import regression_section
 from radiogenomics.reporting.report_sections import (
     clinical_section,
     interpretation_section,
@@ -61,6 +62,7 @@ class Builder:
 SECTIONS: list[Builder] = [
     Builder(provenance_section),
     Builder(performance_section),
+    Builder(regression_section),
     Builder(interpretation_section),
     Builder(model_agreement_section),
     Builder(trust_section),
@@ -93,7 +95,7 @@ def check_sweep(path: str | Path) -> SweepData:
     if not path.is_dir():
         raise NotASweepError(f"{path} is not a directory")
     sweep = SweepData(path)
-    if sweep.cv is None:
+    if sweep.cv is None and sweep.regression_cv is None:
         if not (path / layout.MULTIRUN).is_file() and not sweep.summary.is_dir():
             raise NotASweepError(
                 f"{path} is not a sweep dir (no {layout.MULTIRUN}, no {layout.SUMMARY_DIR}/)"

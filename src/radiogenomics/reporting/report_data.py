@@ -209,9 +209,21 @@ class SweepData:
 
     @cached_property
     def cv(self) -> pd.DataFrame | None:
-        """``cv_summary.csv`` with ``bootstrap`` as text (``none`` for plain CV)."""
+        """``cv_summary.csv``'s classifier rows (AUROC), ``bootstrap`` as text (``none``: plain CV)."""
+        return self._cv_rows("pooled_auroc")
+
+    @cached_property
+    def regression_cv(self) -> pd.DataFrame | None:
+        """``cv_summary.csv``'s continuous-trait rows (pooled R², Spearman, MAE), if any."""
+        return self._cv_rows("pooled_r2")
+
+    def _cv_rows(self, headline: str) -> pd.DataFrame | None:
+        """The cv_summary rows whose ``headline`` column is filled (one kind of trait)."""
         table = self.summary_table(layout.CV_SUMMARY)
-        if table is None or table.empty:
+        if table is None or table.empty or headline not in table:
+            return None
+        table = table[table[headline].notna()]
+        if table.empty:
             return None
         return table.assign(bootstrap=table["bootstrap"].fillna("none").astype(str))
 

@@ -23,6 +23,12 @@ from radiogenomics.reporting.anndata_export import export_anndata
 from radiogenomics.reporting.importance_null_summary import summarize_importance_null
 from radiogenomics.reporting.masking_summary import masking_labels, summarize_masking
 from radiogenomics.reporting.model_agreement import summarize_attribution, summarize_model_agreement
+from radiogenomics.reporting.regression_summary import (
+    continuous_row,
+    is_continuous_group,
+    print_regression_table,
+    scatter_plot,
+)
 from radiogenomics.reporting.report import write_sweep_report
 from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.results import layout
@@ -80,12 +86,17 @@ def summarize(
     export_anndata(sweep_dir, first_metrics, first_predictions)  # predictions_obs.csv, h5ad
     metrics = metrics.assign(**{REPEAT: repeat_numbers(metrics)})
     predictions = predictions.assign(**{REPEAT: repeat_numbers(predictions)})
-    rows, class_rows, repeat_rows = [], [], []
+    rows, class_rows, repeat_rows, continuous_rows = [], [], [], []
     predictions_of = dict(list(predictions.groupby(GROUP_KEYS, sort=False)))
     for key, group in metrics.groupby(GROUP_KEYS, sort=True):
         config = dict(zip(GROUP_KEYS, key, strict=True))
         classes = list(group["classes"].iloc[0])
         pooled = predictions_of[key]
+        if is_continuous_group(classes):  # R², Spearman, MAE (reporting/regression_summary.py)
+            row = continuous_row(config, group, pooled, n_boot, REPEAT)
+            continuous_rows.append(row)
+            scatter_plot(out, row, pooled[pooled[REPEAT] == 0])
+            continue
         repeats = [
             repeat_row(config, part, pooled[pooled[REPEAT] == r], classes)
             for r, part in group.groupby(REPEAT, sort=True)
@@ -120,10 +131,16 @@ def summarize(
         rows = [{k: v for k, v in r.items() if k not in REPEAT_COLUMNS} for r in rows]
     else:
         write_csv(out / layout.REPEATS, pd.DataFrame(repeat_rows))
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows + continuous_rows)
     write_csv(out / layout.CV_SUMMARY, table)
-    write_json(out / layout.SUMMARY_JSON, {"configurations": rows, "missing_jobs": missing})
-    print_table(table, missing)
+    configurations = rows + continuous_rows
+    write_json(
+        out / layout.SUMMARY_JSON, {"configurations": configurations, "missing_jobs": missing}
+    )
+    if rows or not continuous_rows:
+        print_table(pd.DataFrame(rows), missing)
+    if continuous_rows:
+        print_regression_table(pd.DataFrame(continuous_rows))
     if class_rows:
         per_class = pd.DataFrame(class_rows)
         write_csv(out / layout.PER_CLASS, per_class)

@@ -191,6 +191,11 @@ def roc_plot(key: dict) -> str:
     return f"roc_{config_stem(key)}.png"
 
 
+def scatter_plot(key: dict) -> str:
+    """Predicted vs true values of one continuous configuration's pooled predictions."""
+    return f"scatter_{config_stem(key)}.png"
+
+
 def masking_heatmap(label: str, key: dict) -> str:
     """Paper-style masking heatmap of one collection and configuration."""
     return f"masking_{safe_name(label)}_{config_stem(key)}.png"

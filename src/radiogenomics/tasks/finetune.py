@@ -46,6 +46,7 @@ from radiogenomics.models.inputs import (
     input_arguments,
     pca_limit,
 )
+from radiogenomics.models.regression_head import fit_continuous_head, select_on
 from radiogenomics.models.regularization import Regularization
 from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
@@ -188,12 +189,16 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     if cfg.get("save_model", True):
         write_model_bundle(out_dir / layout.MODEL_DIR, cfg, cohort, tc, split, result, metrics)
     write_json(out_dir / layout.METRICS, metrics)  # last: a job with metrics.json is complete
-    log.info(
-        "trait=%s model=%s fold=%d: test AUROC %.3f, AP %.3f (best epoch %s, inner-val AUROC %.3f)",
-        spec.name, cfg.model.name, cfg.fold, test["auroc"], test["ap"], result.best_epoch,
-        result.val_auroc,
-    )  # fmt: skip
+    log.info("trait=%s model=%s fold=%d: %s (best epoch %s, inner-validation %s %.3f)", spec.name,
+             cfg.model.name, cfg.fold, held_out_line(test), result.best_epoch,
+             result.selection_metric, result.val_auroc)  # fmt: skip
     return metrics
+
+
+def held_out_line(test: dict[str, float]) -> str:
+    """The log's held-out scores: AUROC and AP, or R², Spearman and MAE (continuous)."""
+    names = ("r2", "spearman", "mae") if "r2" in test else ("auroc", "ap")
+    return ", ".join(f"test {name} {test[name]:.3f}" for name in names)
 
 
 def null_job_config(cfg: DictConfig) -> DictConfig:
@@ -383,11 +388,20 @@ def cohort_record(cohort: Cohort, tc: TraitCohort, split: FoldSplit) -> dict:
         "expression_file": str(cohort.expression_file),
         "label_files": [str(p) for p in cohort.label_files],
         "clinical_file": str(cohort.clinical_file) if cohort.clinical_file else None,
-        "fold_class_counts": {
-            part: class_counts(tc.y[idx], tc.spec)
+        f"fold_{'targets' if tc.spec.is_continuous else 'class_counts'}": {
+            part: fold_part_record(tc.y[idx], tc.spec)
             for part, idx in (("fit", split.fit), ("val", split.val), ("test", split.test))
         },
     }
+
+
+def fold_part_record(y: np.ndarray, spec: TraitSpec) -> dict:
+    """One part of the fold in cohort.json: class counts, or a continuous target's range."""
+    if spec.is_continuous:
+        return {
+            k: float(f(y)) for k, f in (("min", np.min), ("median", np.median), ("max", np.max))
+        }
+    return class_counts(y, spec)
 
 
 def fit_model(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit) -> FoldResult:
@@ -420,9 +434,12 @@ def check_comparator_kind(name: str, spec: TraitSpec) -> None:
 def write_predictions(
     out_dir: Path, patients: list[str], fold: int, y: np.ndarray, probs: np.ndarray, spec: TraitSpec
 ) -> Path:
-    """predictions.csv: patient_id, fold, y_true, and y_prob (binary) or prob_<class>."""
+    """predictions.csv: patient_id, fold, y_true, and y_prob (binary) or prob_<class>, or
+    y_pred (continuous: the prediction in the target's units)."""
     frame = pd.DataFrame({"patient_id": patients, "fold": fold, "y_true": y})
-    if spec.is_binary:
+    if spec.is_continuous:
+        frame["y_pred"] = np.asarray(probs, dtype=float)
+    elif spec.is_binary:
         frame["y_prob"] = np.asarray(probs, dtype=float)
     else:
         for k, name in enumerate(spec.class_names):
@@ -431,8 +448,9 @@ def write_predictions(
 
 
 def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> ClassifierModule:
-    """The classifier for this trait, with class weights from the fit patients."""
-    m = cfg.model
+    """The classifier for this trait, with class weights (or a continuous target's mean and
+    sd) from the fit patients."""
+    m, continuous = cfg.model, tc.spec.is_continuous
     module = ClassifierModule(
         n_genes=tc.X.shape[1],
         n_classes=tc.spec.n_classes,
@@ -443,7 +461,7 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         input_dropout=m.input_dropout,
         freeze_layers=m.freeze_layers,
         optimizer=OmegaConf.to_container(m.optimizer, resolve=True),
-        class_weights=dm.class_weights().tolist() if m.class_balanced else None,
+        class_weights=None if continuous or not m.class_balanced else dm.class_weights().tolist(),
         input_mask=gene_filter_method(cfg) != "none",
         penalty=str(OmegaConf.select(m, "penalty.kind", default="l1")),
         penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
@@ -451,6 +469,8 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         **ensemble_options(cfg),  # none for a single network
     )
     module.regularization = Regularization.from_config(m)  # training only: mixup, smoothing
+    if continuous:
+        fit_continuous_head(module, dm)
     return module
 
 
@@ -620,6 +640,7 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     callbacks = instantiate_callbacks(cfg)
     # SWA first: inner validation (and so BestWeights) scores the averaged weights
     callbacks = [*weight_averaging_callbacks(m, cfg.trainer.max_epochs), *callbacks]
+    select_on(callbacks, module.selection_metric)
     selection = [c for c in callbacks if isinstance(c, BestWeights)]
     if len(selection) != 1:
         raise ValueError(
@@ -645,6 +666,7 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         # comparator's inner CV: n_val 0, so n_train + n_val counts each patient once
         n_val=0 if kfold else len(split.val),
         val_auroc=float(checkpoint.best_score),
+        selection_metric=module.selection_metric,
         best_epoch=int(checkpoint.best_epoch),
         epochs_run=int(trainer.current_epoch),
         model=module,

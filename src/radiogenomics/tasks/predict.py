@@ -33,6 +33,7 @@ from radiogenomics.evaluation.metrics import (
     prediction_arrays,
     validation_scores,
 )
+from radiogenomics.evaluation.regression import external_regression_scores
 from radiogenomics.models.bundle import BundleError, ModelBundle, load_bundle, read_manifest
 from radiogenomics.reporting.captions import calibration_caption
 from radiogenomics.reporting.plots import calibration_plot, roc_plot
@@ -83,7 +84,8 @@ def run_predict(cfg: DictConfig) -> dict:
         frames.append(predict_configuration(config, bundles, cohort.expression))
     predictions = pd.concat(frames, ignore_index=True)
     if labels is not None:
-        predictions["y_true"] = predictions["patient_id"].map(labels).astype("Int64")
+        true = predictions["patient_id"].map(labels)  # a continuous trait keeps its floats
+        predictions["y_true"] = true if spec.is_continuous else true.astype("Int64")
     write_csv(out_dir / layout.PREDICTIONS, predictions)
     overlap = {c.name: overlap_record(c, predictions) for c in configs}
     report = coverage_report(cfg, cohort, coverage, shift, overlap)
@@ -284,7 +286,10 @@ def _finite(bundle: ModelBundle, probs: np.ndarray, patients: list[str]) -> np.n
 
 
 def _prob_columns(probs: np.ndarray, classes: list[str], suffix: str) -> dict[str, np.ndarray]:
-    """``y_prob<suffix>`` (binary) or ``prob_<class><suffix>`` (multiclass), as finetune writes."""
+    """``y_prob<suffix>`` (binary), ``prob_<class><suffix>`` (multiclass) or ``y_pred<suffix>``
+    (continuous: no classes), as finetune writes."""
+    if not classes:
+        return {f"y_pred{suffix}": np.asarray(probs, dtype=float)}
     if len(classes) == 2:
         return {f"y_prob{suffix}": np.asarray(probs, dtype=float)}
     P = as_prob_matrix(probs)
@@ -409,8 +414,10 @@ def score_configuration(
     """All and unseen-only scores of one configuration, with its ROC and reliability plots."""
     rows = predictions[_rows_of(predictions, config) & predictions["y_true"].notna()]
     y, probs = prediction_arrays(rows, spec.class_names)
-    y = y.astype(int)
     unseen = ~rows["seen_in_training"].to_numpy(bool)
+    if spec.is_continuous:  # R², Spearman, MAE (evaluation/regression.py)
+        return continuous_configuration(config, y, probs, unseen, int(cfg.predict.n_boot))
+    y = y.astype(int)
     kwargs = {"n_boot": int(cfg.predict.n_boot), "n_bins": int(cfg.predict.calibration_bins)}
     result = {
         **config.key,
@@ -426,6 +433,28 @@ def score_configuration(
     if len(y):
         plot_configuration(config, y, probs, unseen, spec, out, kwargs["n_bins"])
     _log_scores(config, result)
+    return result
+
+
+def continuous_configuration(
+    config: Configuration, y: np.ndarray, pred: np.ndarray, unseen: np.ndarray, n_boot: int
+) -> dict:
+    """A continuous trait's external scores: all and unseen-only R², Spearman, MAE with CIs."""
+    result = {
+        **config.key,
+        "n_labelled": len(y),
+        "n_seen_in_training": int((~unseen).sum()),
+        "all": external_regression_scores(y, pred, n_boot),
+        "unseen_only": external_regression_scores(y[unseen], pred[unseen], n_boot),
+    }
+    if (~unseen).any():
+        result["warning"] = (
+            f"{int((~unseen).sum())} labelled patient(s) seen in training: {IN_SAMPLE}"
+        )
+    for part in ("all", "unseen_only"):
+        s = result[part]
+        log.info("%s, %s: n=%d, R² %s, Spearman %s, MAE %s", config.name, part, s["n"],
+                 _fmt(s["r2"]), _fmt(s["spearman"]), _fmt(s["mae"]))  # fmt: skip
     return result
 
 

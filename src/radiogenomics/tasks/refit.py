@@ -373,6 +373,10 @@ def cv_estimate(sweep_dir: Path, key: dict, group: pd.DataFrame) -> dict:
         if match.any():
             row = table[match].iloc[0].drop(labels=GROUP_KEYS)
             return {"source": str(table_path), **{k: _plain(v) for k, v in row.items()}}
+    if "test_auroc" not in group:  # a continuous trait: the folds' R²
+        r2 = group["test_r2"].astype(float)
+        return {"source": f"{sweep_dir} {layout.METRICS} files ({CV_SOURCE} not found)",
+                "n_jobs": len(group), "mean_r2": float(r2.mean())}  # fmt: skip
     aurocs = group["test_auroc"].astype(float)
     return {
         "source": f"{sweep_dir} {layout.METRICS} files ({CV_SOURCE} not found or without this "
@@ -385,6 +389,13 @@ def cv_estimate(sweep_dir: Path, key: dict, group: pd.DataFrame) -> dict:
 
 def _estimate_line(record: dict) -> str:
     cv = record["cv_estimate"]
+    if "pooled_r2" in cv or "mean_r2" in cv:  # a continuous trait
+        if cv.get("pooled_r2") is None:
+            return f"its estimate: mean fold R² {cv['mean_r2']:.3f} (no {CV_SOURCE})"
+        return (
+            f"its estimate: the sweep's pooled CV R² {cv['pooled_r2']:.3f} "
+            f"[{cv['pooled_r2_ci_low']:.3f}, {cv['pooled_r2_ci_high']:.3f}]"
+        )
     if cv.get("pooled_auroc") is None:
         return f"its estimate: mean fold AUROC {cv['mean_auroc']:.3f} (no {CV_SOURCE})"
     low, high = cv.get("pooled_auroc_ci_low"), cv.get("pooled_auroc_ci_high")
