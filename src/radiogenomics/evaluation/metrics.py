@@ -55,9 +55,15 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
 def trait_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> dict[str, float]:
     """Held-out metrics of one trait's model output, by the trait's kind.
 
-    Categorical: :func:`score` (AUROC, AP). Each kind's metrics live in their own module and
-    are dispatched here, so jobs, comparators and summaries score a trait the same way.
+    Categorical: :func:`score` (AUROC, AP); ordinal: cut AUROCs, their mean as ``auroc``, the
+    AUROC at the binary cut, AP, Spearman, QWK, MAE (:mod:`radiogenomics.evaluation.ordinal`).
+    Each kind's metrics live in their own module and are dispatched here, so jobs, comparators
+    and summaries score a trait the same way.
     """
+    if spec.is_ordinal:
+        from radiogenomics.evaluation.ordinal import ordinal_score
+
+        return ordinal_score(y, output, spec.binary_cut)
     return score(y, output, spec.class_names)
 
 

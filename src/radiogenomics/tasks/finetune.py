@@ -428,6 +428,7 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
         **input_kwargs(cfg, tc),  # none for the default genes input
         **ensemble_options(cfg),  # none for a single network
+        **({"head": "ordinal"} if tc.spec.is_ordinal else {}),  # ordered levels: ordinal head
     )
     module.regularization = Regularization.from_config(m)  # training only: mixup, smoothing
     return module
