@@ -171,6 +171,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         **{f"test_{k}": v for k, v in test.items()},
         **fit,
         "classes": spec.class_names,
+        **({"trait_kind": spec.kind, "binary_cut": spec.binary_cut} if spec.is_ordinal else {}),
         "permuted_labels": spec.permute_labels,
         "null_permutation": cfg.get("null_permutation"),
         "training_hash": training_hash(cfg),
