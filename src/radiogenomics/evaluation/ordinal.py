@@ -94,6 +94,18 @@ def ordinal_score(
     return out
 
 
+def ordinal_record(
+    y: np.ndarray, probs: np.ndarray, binary_cut: int | None = None
+) -> dict[str, float | None]:
+    """:func:`ordinal_score` for a JSON file: undefined values (and no patients) as None."""
+    if not len(y):
+        return {}
+    return {
+        k: (float(v) if np.isfinite(v) else None)
+        for k, v in ordinal_score(y, probs, binary_cut).items()
+    }
+
+
 def bootstrap_cut_auroc_ci(
     y: np.ndarray,
     probs: np.ndarray,
