@@ -23,6 +23,7 @@ from radiogenomics.interpret.masking_tables import (
     score_controls,
     score_sets,
 )
+from radiogenomics.reporting.ordinal_summary import ordinal_cut
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
@@ -96,6 +97,7 @@ def _pooled_scores(
 ) -> pd.DataFrame | None:
     """Pooled out-of-fold scores of one collection for one configuration (+ its heatmap)."""
     classes = list(group["classes"].iloc[0])
+    ordinal = ordinal_cut(group)[0]  # scored by the mean cumulative AUROC
     jobs = group["job"].tolist()
     pooled = pool(sweep_dir, jobs, label, len(classes))
     if pooled is None:
@@ -108,8 +110,8 @@ def _pooled_scores(
     ):
         if controls[0]["patient_id"].tolist() != patients["patient_id"].tolist():
             raise ValueError(f"{label}: controls and sets were masked on different patients")
-        control_scores = score_controls(controls[2], y, classes, controls[1])
-        null = control_null(controls[2], y, classes, control_scores)
+        control_scores = score_controls(controls[2], y, classes, controls[1], ordinal)
+        null = control_null(controls[2], y, classes, control_scores, ordinal)
     first_scores = pd.read_csv(
         sweep_dir / jobs[0] / layout.MASKING_DIR / layout.masking_scores(label)
     )
@@ -118,7 +120,9 @@ def _pooled_scores(
     sizes = info["n_genes"].to_numpy() if "n_genes" in info else np.ones(len(names), dtype=int)
     single = label == layout.SINGLE_GENES
     strata = patients["fold"].to_numpy()  # labels are permuted within the fold they came from
-    scores = score_sets(probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr)
+    scores = score_sets(
+        probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr, ordinal=ordinal
+    )
     scores.insert(0, "rank", scores["auroc"].rank(ascending=False, method="min").astype(int))
     for column in ("coverage", "n_genes"):
         if column in info:
@@ -129,7 +133,8 @@ def _pooled_scores(
     for k in reversed(list(key)):
         scores.insert(0, k, key[k])
     scores = scores.sort_values("rank", kind="stable")
-    _heatmap(out, label, key, patients, names, probs, scores, classes)
+    if not ordinal:  # per-class panels; an ordinal trait's cut columns have no such panels
+        _heatmap(out, label, key, patients, names, probs, scores, classes)
     return scores
 
 
