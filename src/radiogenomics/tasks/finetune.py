@@ -32,6 +32,7 @@ from radiogenomics.data.splits import (
     member_folds,
     null_labels,
     repeat_split_seed,
+    stratification_labels,
 )
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
@@ -142,7 +143,12 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     spec = tc.spec  # concrete classes (trait=column infers them from the label column)
     split_seed = repeat_split_seed(cfg.split_seed, cfg.get("repeat"))  # repeats=R: one per repeat
     split = make_fold_split(
-        tc.y, cfg.n_folds, cfg.fold, split_seed, cfg.val_fraction, cfg.get("bootstrap")
+        stratification_labels(tc.y, tc.spec),
+        cfg.n_folds,
+        cfg.fold,
+        split_seed,
+        cfg.val_fraction,
+        cfg.get("bootstrap"),
     )
     if cfg.get("null_permutation") is not None:  # issue 17: a permutation-null model
         tc.y = null_labels(tc.y, split, split_seed, int(cfg.null_permutation))
