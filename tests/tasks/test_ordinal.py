@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +20,7 @@ from radiogenomics.reporting.summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
 
-from ..conftest import CONFIGS, TINY
+from ..conftest import CONFIGS, ROOT, TINY
 
 ORDINAL = ["trait=enhancement", "trait.kind=ordinal"]
 LEVELS = ["Minimal", "Less than 1/3", "Between 1/3 and 2/3", "More than 2/3"]
@@ -35,23 +38,34 @@ def compose_cfg(cache_dir: Path, out: Path, *overrides: str):
 
 @pytest.fixture(scope="module")
 def sweep(cache_dir, tmp_path_factory) -> Path:
-    """Two folds of the ordinal enhancement network, summarised."""
+    """``train.py -m``: two folds of the ordinal enhancement network, summarised."""
     sweep = tmp_path_factory.mktemp("ordinal") / "sweep"
-    for fold in (0, 1):
-        run(compose_cfg(cache_dir, sweep / f"fold={fold}", "n_folds=2", f"fold={fold}", *ORDINAL))
-    summarize(sweep, n_boot=50)
+    cmd = [sys.executable, "train.py", "-m", *TINY, "n_folds=2", *ORDINAL,
+           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Ordinal traits (pooled out-of-fold" in proc.stdout
     return sweep
 
 
+def job(sweep: Path, fold: int) -> Path:
+    """The sweep's job dir of ``fold``."""
+    for path in sweep.glob(f"*/{layout.METRICS}"):
+        if json.loads(path.read_text())["fold"] == fold:
+            return path.parent
+    raise AssertionError(f"no job of fold {fold} in {sweep}")
+
+
 def test_jobs_write_level_probabilities_and_ordinal_metrics(sweep):
-    metrics = json.loads((sweep / "fold=0" / layout.METRICS).read_text())
+    metrics = json.loads((job(sweep, 0) / layout.METRICS).read_text())
     assert metrics["trait_kind"] == "ordinal" and metrics["binary_cut"] == 2
     assert metrics["classes"] == LEVELS
     for key in ("test_auroc", "test_auroc_binary", "test_ap", "test_spearman", "test_qwk",
                 "test_mae", "test_auroc_cut_1", "test_auroc_cut_3", "val_auroc"):  # fmt: skip
         assert key in metrics, key
     assert 0 <= metrics["test_auroc_binary"] <= 1 and metrics["test_mae"] >= 0
-    preds = pd.read_csv(sweep / "fold=0" / layout.PREDICTIONS)
+    preds = pd.read_csv(job(sweep, 0) / layout.PREDICTIONS)
     assert list(preds.columns) == ["patient_id", "fold", "y_true", *[f"prob_{x}" for x in LEVELS]]
     assert (preds.filter(like="prob_").sum(axis=1) - 1).abs().max() < 1e-5
 
@@ -69,7 +83,7 @@ def test_summary_reports_the_pooled_ordinal_metrics(sweep):
 
 
 def test_bundle_round_trip_and_predict(sweep, cache_dir, tmp_path):
-    bundle = load_bundle(sweep / "fold=0" / layout.MODEL_DIR)
+    bundle = load_bundle(job(sweep, 0) / layout.MODEL_DIR)
     assert isinstance(bundle.model.head, OrdinalHead) and bundle.spec.is_ordinal
     out = tmp_path / "predict"
     run(compose_cfg(cache_dir, out, "task=predict", f"predict.sweep={sweep}",
@@ -80,10 +94,21 @@ def test_bundle_round_trip_and_predict(sweep, cache_dir, tmp_path):
     assert {"auroc", "auroc_binary", "qwk", "mae"} <= set(scored["all"]["ordinal"])
 
 
+def test_task_interpret_masks_the_saved_ordinal_models(sweep, cache_dir, tmp_path):
+    out = tmp_path / "interpret"
+    run(compose_cfg(cache_dir, out, "task=interpret", f"interpret.sweep={sweep}",
+                    "+interpret=masking", "interpret.masking.collections=[verhaak]",
+                    "interpret.masking.n_random=10", "interpret.masking.single_genes=false",
+                    *ORDINAL))  # fmt: skip
+    pooled = pd.read_csv(layout.summary_dir(out) / layout.masking_table("verhaak"))
+    assert {"auroc", "auroc_cut_1", "auroc_cut_3", "q"} <= set(pooled.columns)
+    assert pooled["auroc"].between(0, 1).all()
+
+
 def test_ordinal_folds_are_the_binary_traits(sweep, cache_dir, tmp_path):
     run(compose_cfg(cache_dir, tmp_path / "binary", "n_folds=2", "fold=0", "trait=enhancement"))
     binary = pd.read_csv(tmp_path / "binary" / layout.PREDICTIONS)
-    ordinal = pd.read_csv(sweep / "fold=0" / layout.PREDICTIONS)
+    ordinal = pd.read_csv(job(sweep, 0) / layout.PREDICTIONS)
     assert sorted(binary["patient_id"]) == sorted(ordinal["patient_id"])
     assert ((ordinal["y_true"] >= 2).astype(int) == binary["y_true"]).all()
 
