@@ -70,14 +70,20 @@ def test_unknown_head_is_one_line():
         ClassifierModule(n_genes=10, n_classes=3, hidden_dims=[8], head="cumulative")
 
 
-@pytest.mark.parametrize(("style", "split"), [("packed", "shared"), ("batch", "shared"),
-                                              ("packed", "kfold")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("style", "split"), [("packed", "shared"), ("batch", "shared"), ("packed", "kfold")]
+)
 def test_ensemble_of_ordinal_members(style, split):
     torch.manual_seed(2)
     module = ClassifierModule(
-        n_genes=12, n_classes=4, hidden_dims=[8, 6], head="ordinal", ensemble=3,
-        ensemble_style=style, member_split=split,
-    ).eval()  # fmt: skip
+        n_genes=12,
+        n_classes=4,
+        hidden_dims=[8, 6],
+        head="ordinal",
+        ensemble=3,
+        ensemble_style=style,
+        member_split=split,
+    ).eval()
     x, y = torch.randn(7, 12), torch.tensor([0, 1, 2, 3, 0, 1, 2])
     members = module.member_logits(x)
     assert members.shape == (3, 7, 4)

@@ -133,7 +133,9 @@ def _pooled_scores(
     for k in reversed(list(key)):
         scores.insert(0, k, key[k])
     scores = scores.sort_values("rank", kind="stable")
-    if not ordinal:  # per-class panels; an ordinal trait's cut columns have no such panels
+    if ordinal:
+        _ordinal_heatmap(out, label, key, patients, names, probs, scores, classes)
+    else:
         _heatmap(out, label, key, patients, names, probs, scores, classes)
     return scores
 
@@ -179,6 +181,51 @@ def _heatmap(
             f"P({classes[k]}) with one set kept (columns: top by pooled AUROC)", fontsize=8
         )
         fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.suptitle(
+        f"{key['trait']} / {label}: pooled out-of-fold gene masking, {len(y)} patients", fontsize=9
+    )
+    return save_figure(fig, out / layout.masking_heatmap(label, key))
+
+
+def _ordinal_heatmap(
+    out: Path,
+    label: str,
+    key: dict,
+    patients: pd.DataFrame,
+    names: list[str],
+    probs: np.ndarray,
+    scores: pd.DataFrame,
+    levels: list[str],
+) -> Path:
+    """Ordinal trait: one panel of the masked expected level (as a share of the top level),
+    patients (rows) by true level then the unmasked model's expected level, top sets (columns)
+    by pooled mean cumulative AUROC."""
+    import matplotlib.pyplot as plt
+
+    from radiogenomics.reporting.plots import save_figure
+
+    scale = np.arange(len(levels)) / (len(levels) - 1)
+    y = patients["y_true"].to_numpy()
+    model = patients[[f"model_prob_{name}" for name in levels]].to_numpy() @ scale
+    order = np.lexsort((model, y))
+    top = scores.sort_values("auroc", ascending=False, kind="stable").index[:N_TOP].to_numpy()
+    fig, ax = plt.subplots(figsize=(6, 7))
+    image = ax.imshow(
+        (probs @ scale)[top][:, order].T, aspect="auto", cmap="RdBu_r", vmin=0, vmax=1
+    )
+    ax.set_xticks(range(len(top)))
+    ax.set_xticklabels(
+        [f"{names[i]} ({scores.loc[i, 'auroc']:.2f})" for i in top], rotation=90, fontsize=6
+    )
+    counts = np.bincount(y.astype(int), minlength=len(levels))
+    for boundary in np.cumsum(counts)[:-1]:
+        ax.axhline(boundary - 0.5, color="black", lw=1)
+    ax.set_yticks(np.cumsum(counts) - counts / 2)
+    ax.set_yticklabels(levels, fontsize=7)
+    ax.set_title(
+        "expected level / top level with one set kept (columns: top by mean cut AUROC)", fontsize=8
+    )
+    fig.colorbar(image, ax=ax, fraction=0.04)
     fig.suptitle(
         f"{key['trait']} / {label}: pooled out-of-fold gene masking, {len(y)} patients", fontsize=9
     )
