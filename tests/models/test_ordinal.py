@@ -117,3 +117,24 @@ def test_training_reduces_the_loss_and_learns_the_order():
     module.eval()
     level = expected_level(module(x)).detach().numpy()
     assert np.corrcoef(level, y.numpy())[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("ensemble", [1, 3])
+def test_masking_kernel_and_saliency_read_the_ordinal_head(ensemble):
+    from radiogenomics.interpret.masking import MaskableNetwork
+    from radiogenomics.interpret.saliency import attribute
+
+    torch.manual_seed(4)
+    module = ClassifierModule(
+        n_genes=12, n_classes=4, hidden_dims=[8, 6], head="ordinal", ensemble=ensemble
+    ).eval()
+    x = torch.randn(5, 12)
+    net = MaskableNetwork.from_classifier(module)
+    with torch.no_grad():
+        expected = module.probabilities(module(x))
+        assert torch.allclose(net.tail(x @ net.weight_t + net.bias), expected, atol=1e-5)
+    saliency = attribute(module, x)  # one output: d expected level / d gene
+    inputs = x.clone().requires_grad_()
+    expected_level(module(inputs)).sum().backward()
+    assert saliency.shape == (1, 5, 12)
+    np.testing.assert_allclose(saliency[0], inputs.grad.numpy(), atol=1e-5)
