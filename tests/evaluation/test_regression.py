@@ -8,7 +8,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import r2_score
 
 from radiogenomics.data.traits import TraitSpec
-from radiogenomics.evaluation.metrics import masking_score, trait_score
+from radiogenomics.evaluation.metrics import trait_score
 from radiogenomics.evaluation.regression import (
     bootstrap_regression_ci,
     regression_score,
@@ -43,18 +43,9 @@ def test_agrees_with_scipy_and_sklearn_with_ties():
     np.testing.assert_allclose(spearman_rows(rows, y), want)
 
 
-def test_trait_score_and_masking_score_dispatch_on_kind():
+def test_trait_score_dispatches_a_continuous_trait():
     y = np.array([0.5, 1.5, 2.0, 4.0])
     assert set(trait_score(y, y * 2, CONTINUOUS)) == {"r2", "spearman", "mae", "rmse"}
-    assert masking_score(y, np.vstack([y, -y]), CONTINUOUS).tolist() == [1.0, -1.0]
-    binary = TraitSpec.from_config(
-        {"name": "t", "column": "t", "classes": {"no": ["no"], "yes": ["yes"]}}
-    )
-    labels = np.array([0, 0, 1, 1])
-    np.testing.assert_allclose(
-        masking_score(labels, np.array([[0.1, 0.2, 0.8, 0.9], [0.9, 0.8, 0.1, 0.2]]), binary),
-        [1.0, 0.0],
-    )
 
 
 def test_bootstrap_ci_brackets_the_estimate_and_narrows_with_n():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from radiogenomics.data.splits import FoldSplit
-from radiogenomics.evaluation.metrics import masking_score
+from radiogenomics.evaluation.regression import spearman_rows
 from radiogenomics.interpret.comparator_tables import comparator_patients, interpret_comparator
 from radiogenomics.interpret.comparators import (
     check_masker,
@@ -18,7 +18,7 @@ from radiogenomics.interpret.comparators import (
     standardize,
 )
 from radiogenomics.interpret.masking import random_permutations
-from radiogenomics.interpret.masking_kinds import coefficients, permutation_tests
+from radiogenomics.interpret.masking_continuous import permutation_tests
 from radiogenomics.models.baselines import fit_comparator
 from radiogenomics.results import layout
 
@@ -152,7 +152,7 @@ def test_masking_ranks_the_planted_set_first(kind, name, tmp_path):
     assert ranked["significant"].iloc[0] and ranked["self_contained_p"].iloc[0] < 1e-3
     assert not ranked["significant"].iloc[1:].any()
     if kind == "ordinal":  # one AUROC per cut, the score their mean
-        cuts = ranked[[f"auroc_ge_{level}" for level in LEVELS[1:]]].to_numpy()
+        cuts = ranked[[f"auroc_cut_{k}" for k in range(1, len(LEVELS))]].to_numpy()
         np.testing.assert_allclose(cuts.mean(axis=1), ranked["auroc"], atol=1e-12)
     singles = pd.read_csv(folder / layout.masking_scores(layout.SINGLE_GENES))
     top = singles.sort_values(column, ascending=False)["gene"].head(6)
@@ -165,38 +165,21 @@ def test_masking_ranks_the_planted_set_first(kind, name, tmp_path):
     assert len(set(top) & {f"G{g}" for g in range(6)}) >= 4, attribution.head(10)
 
 
-def test_ordinal_coefficients_reproduce_the_mean_cumulative_auroc():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 4, 30)
-    probs = rng.dirichlet(np.ones(4), size=(5, 30))
-    coef = coefficients(probs, y, "ordinal")
-    for perm in (np.arange(30), rng.permutation(30), rng.permutation(30)):
-        yp = y[perm]
-        statistic = np.take_along_axis(coef, yp[None, :, None], axis=2)[..., 0].sum(axis=1)
-        base = np.take_along_axis(coef, y[None, :, None], axis=2)[..., 0].sum(axis=1)
-        # a permutation keeps the level counts: score differences equal statistic differences
-        np.testing.assert_allclose(
-            masking_score(yp, probs, "ordinal") - masking_score(y, probs, "ordinal"),
-            statistic - base,
-            atol=1e-12,
-        )
-
-
 def test_spearman_permutation_p_matches_monte_carlo():
     rng = np.random.default_rng(1)
     n = 40
     y = rng.normal(size=n)
     outputs = np.stack([y + rng.normal(scale=s, size=n) for s in (0.5, 2.0, 50.0)])
     strata = np.arange(n) % 2
-    self_p, _ = permutation_tests(outputs, y, "continuous", strata=strata)
-    observed = masking_score(y, outputs, "continuous")
+    self_p, _ = permutation_tests(outputs, y, strata=strata)
+    observed = spearman_rows(outputs, y)
     draws = []
     for _ in range(4000):
         yp = y.copy()
         for s in (0, 1):
             members = np.flatnonzero(strata == s)
             yp[members] = y[rng.permutation(members)]
-        draws.append(masking_score(yp, outputs, "continuous"))
+        draws.append(spearman_rows(outputs, yp))
     monte_carlo = (np.stack(draws) >= observed).mean(axis=0)
     assert self_p[0] < 1e-4 and monte_carlo[0] == 0
     np.testing.assert_allclose(self_p[1:], monte_carlo[1:], atol=0.03)

@@ -9,13 +9,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import r2_score
 
 from radiogenomics.data.splits import FoldSplit, make_fold_split
-from radiogenomics.evaluation.metrics import cumulative_probabilities
+from radiogenomics.evaluation.ordinal import cumulative_scores, mean_cumulative_auroc
 from radiogenomics.models.baselines import COMPARATORS, fit_comparator
 from radiogenomics.models.comparator_kinds import (
     FrankHall,
     OrdinalLogit,
     levels_from_cumulative,
-    mean_cumulative_auroc,
 )
 
 FEWER_TREES = {
@@ -64,7 +63,7 @@ def test_levels_from_cumulative_differences_clips_and_renormalises():
     np.testing.assert_allclose(probs[0], [0.2, 0.3, 0.4, 0.1])
     np.testing.assert_allclose(probs[1], np.array([0.4, 0.0, 0.5, 0.2]) / 1.1)
     assert clipped.tolist() == [False, True]
-    np.testing.assert_allclose(cumulative_probabilities(probs[:1]), cumulative[:1])
+    np.testing.assert_allclose(cumulative_scores(probs[:1]), cumulative[:1])
 
 
 def test_frank_hall_probabilities_are_valid_and_ordered():

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from radiogenomics.data.io import DataError
+from radiogenomics.data.traits import TraitSpec
 
 MIN_FIT_PER_CLASS = 2  # patients of each class the model is fitted on
 MAX_BINS = 10  # quantile bins a continuous target is stratified on, at most
@@ -161,6 +162,16 @@ def repeat_split_seed(split_seed: int, repeat: int | None) -> int:
     single-repeat CV, fold for fold.
     """
     return int(split_seed) + int(repeat or 0)
+
+
+def stratification_labels(y: np.ndarray, spec: TraitSpec) -> np.ndarray:
+    """The labels the splits stratify on: ``y``, or for an ordinal trait with a binary cut its
+    binary classes ``y >= binary_cut``, so the ordinal and the binary network of one trait are
+    scored on the same folds (a paired comparison at the paper's cut)."""
+    y = np.asarray(y)
+    if not spec.is_ordinal or spec.binary_cut is None:
+        return y
+    return (y >= spec.binary_cut).astype(y.dtype)
 
 
 def make_fold_split(

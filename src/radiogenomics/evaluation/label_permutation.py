@@ -34,17 +34,23 @@ import pandas as pd
 from scipy.stats import norm, rankdata
 
 
-def auroc_coefficients(probs: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+def auroc_coefficients(
+    probs: np.ndarray, y: np.ndarray, n_classes: int, ordinal: bool = False
+) -> np.ndarray:
     """Coefficients ``A`` (items, patients, classes) with ``AUROC_item = sum_i A[item, i, y_i] + c``.
 
     ``probs`` is (items, patients) for a binary trait (the positive-class probability) or
     (items, patients, K); the AUROC is the one :func:`radiogenomics.interpret.masking.score_masked`
-    reports (macro over the classes present for multiclass). ``c`` depends on the class counts
-    only, which a permutation keeps.
+    reports (macro over the classes present for multiclass; ``ordinal``: the mean over the
+    defined cumulative cuts k of the AUROC of ``P(y >= k)`` for ``y >= k``, where a patient of
+    level c adds its midrank at every cut k <= c). ``c`` depends on the class counts only, which
+    a permutation keeps.
     """
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y)
     n = len(y)
+    if ordinal and probs.ndim == 3:
+        return _cumulative_coefficients(probs, y)
     if probs.ndim == 2:  # binary: the positive class
         coef = np.zeros((*probs.shape, 2))
         n1 = int((y == 1).sum())
@@ -56,6 +62,19 @@ def auroc_coefficients(probs: np.ndarray, y: np.ndarray, n_classes: int) -> np.n
     for k in present:
         n1 = int((y == k).sum())
         coef[..., k] = rankdata(probs[..., k], axis=1) / (n1 * (n - n1) * len(present))
+    return coef
+
+
+def _cumulative_coefficients(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`auroc_coefficients` of the mean cumulative AUROC of (items, patients, K) levels."""
+    n, n_levels = len(y), probs.shape[2]
+    cumulative = np.cumsum(probs[..., ::-1], axis=2)[..., ::-1]  # P(y >= k), k = 0..K-1
+    cuts = [k for k in range(1, n_levels) if 0 < (y >= k).sum() < n]
+    coef = np.zeros((*probs.shape[:2], n_levels))
+    for k in cuts:
+        n1 = int((y >= k).sum())
+        ranks = rankdata(cumulative[..., k], axis=1) / (n1 * (n - n1) * len(cuts))
+        coef[..., k:] += ranks[..., None]  # every level >= k is a positive of cut k
     return coef
 
 
@@ -100,6 +119,7 @@ def auroc_permutation_tests(
     n_classes: int,
     reference: np.ndarray | None = None,
     strata: Sequence | None = None,
+    ordinal: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-sided (greater) ``(self_contained_p, competitive_p)`` of every item's AUROC.
 
@@ -107,9 +127,10 @@ def auroc_permutation_tests(
     items (:func:`auroc_coefficients` averaged over the random sets of the item's size, or over
     every gene); without it the competitive p is NaN. ``strata`` (e.g. the fold of each pooled
     held-out patient) restricts the permutations to patients of one stratum. An item whose
-    statistic cannot vary gets p = 1.
+    statistic cannot vary gets p = 1. ``ordinal``: the mean cumulative AUROC of level
+    probabilities (:func:`auroc_coefficients`).
     """
-    coef = auroc_coefficients(probs, y, n_classes)
+    coef = auroc_coefficients(probs, y, n_classes, ordinal)
     self_p = _upper_p(permutation_z(coef, y, strata))
     if reference is None:
         return self_p, np.full(len(coef), np.nan)

@@ -59,52 +59,21 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
 def trait_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> dict[str, float]:
     """Held-out metrics of one trait's model output, by the trait's kind.
 
-    Categorical: :func:`score` (AUROC, AP). Continuous: predictions in the target's units,
-    :func:`radiogenomics.evaluation.regression.regression_score` (R², Spearman, MAE, RMSE).
-    Each kind's metrics live in their own module and are dispatched here, so jobs, comparators
-    and summaries score a trait the same way.
+    Categorical: :func:`score` (AUROC, AP). Ordinal: cut AUROCs, their mean as ``auroc``, the
+    AUROC at the binary cut, AP, Spearman, QWK, MAE (:mod:`radiogenomics.evaluation.ordinal`).
+    Continuous: predictions in the target's units, R², Spearman, MAE, RMSE
+    (:mod:`radiogenomics.evaluation.regression`). Each kind's metrics live in their own module
+    and are dispatched here, so jobs, comparators and summaries score a trait the same way.
     """
     if spec.is_continuous:
         from radiogenomics.evaluation.regression import regression_score
 
         return regression_score(y, output)
+    if spec.is_ordinal:
+        from radiogenomics.evaluation.ordinal import ordinal_score
+
+        return ordinal_score(y, output, spec.binary_cut)
     return score(y, output, spec.class_names)
-
-
-def masking_score(y: np.ndarray, outputs: np.ndarray, spec: TraitSpec | str) -> np.ndarray:
-    """One masking score per row of masked outputs (items, patients[, K]), by the trait's kind.
-
-    Categorical: AUROC (binary: (items, patients) positive-class probabilities; multiclass: the
-    macro one-vs-rest AUROC of (items, patients, K)). Ordinal: the mean cumulative AUROC, the
-    mean over cuts k = 1..K-1 of the AUROC of ``P(y >= k)`` (summed level probabilities) for
-    ``1[y >= k]`` (two levels: the AUROC). Continuous: Spearman's rho of the masked prediction
-    and the target. ``spec`` is the trait's spec or its kind; NaN where a score is undefined.
-    """
-    kind = spec if isinstance(spec, str) else spec.kind
-    y = np.asarray(y)
-    outputs = np.asarray(outputs, dtype=np.float64)
-    if kind == "continuous":
-        from radiogenomics.evaluation.regression import spearman_rows  # imports this module
-
-        return spearman_rows(outputs, y)
-    if outputs.ndim == 2:  # one probability per patient: binary
-        return auroc_rows(outputs, y == 1)
-    if kind == "ordinal":
-        cumulative = cumulative_probabilities(outputs)
-        cuts = range(1, outputs.shape[-1])
-        per_cut = [auroc_rows(cumulative[..., k - 1], y >= k) for k in cuts]
-    else:
-        per_cut = [auroc_rows(outputs[..., k], y == k) for k in range(outputs.shape[-1])]
-    with np.errstate(all="ignore"):
-        stacked = np.stack(per_cut)
-        defined = ~np.isnan(stacked).all(axis=1)  # a cut (class) absent here is skipped
-        return stacked[defined].mean(axis=0) if defined.any() else stacked[0]
-
-
-def cumulative_probabilities(probs: np.ndarray) -> np.ndarray:
-    """Ordinal level probabilities (..., K) -> ``P(y >= k)`` for k = 1..K-1, (..., K-1)."""
-    probs = np.asarray(probs, dtype=np.float64)
-    return np.flip(np.cumsum(np.flip(probs, axis=-1), axis=-1), axis=-1)[..., 1:]
 
 
 def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:

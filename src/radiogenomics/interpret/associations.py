@@ -39,6 +39,7 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
+from radiogenomics.interpret.saliency import EXPECTED_LEVEL
 
 KEYS = ["class", "collection", "set"]
 # The paper's rule: an association needs its trait in at least this many held-out patients. A
@@ -81,6 +82,7 @@ def associations(
     if missing:
         raise ValueError(f"the GSEA table lacks column(s) {sorted(missing)}")
     position = {str(c): k for k, c in enumerate(class_names)}
+    position[EXPECTED_LEVEL] = len(class_names) - 1  # ordinal: its target, the highest level
     unknown = set(gsea["class"].astype(str)) - set(position)
     if unknown and class_names:
         raise ValueError(f"attributed class(es) {sorted(unknown)} not in {list(class_names)}")

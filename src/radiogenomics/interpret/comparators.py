@@ -742,10 +742,10 @@ def permutation_importance(
     probs = base[None, None] + np.stack([deltas[f] for f in features]) / len(forest.estimators_)
     probs = probs.reshape(-1, n_patients, probs.shape[-1])
     if regression:
-        from radiogenomics.evaluation.metrics import masking_score
+        from radiogenomics.evaluation.regression import spearman_rows
 
-        full = masking_score(y, base[None, :, 0], "continuous")[0]
-        drops = full - masking_score(y, probs[..., 0], "continuous")
+        full = spearman_rows(base[None, :, 0], y)[0]
+        drops = full - spearman_rows(probs[..., 0], y)
     else:
         probs = probs[..., 1] if len(class_names) == 2 else probs
         whole = base[None, :, 1] if len(class_names) == 2 else base[None]

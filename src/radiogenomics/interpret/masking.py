@@ -71,16 +71,14 @@ class MaskableNetwork:
         affine = [_block_affine(block) for block in module.blocks]
         (weight, bias, first_act), later = affine[0], affine[1:]
         weight, bias = compose_input(module, weight, bias)  # a PCA input: genes -> components
-        head_weight, head_bias = module.head.weight.detach(), module.head.bias.detach()
 
         def tail(z: torch.Tensor) -> torch.Tensor:
             h = first_act(z)
             for w, b, act in later:
                 h = act(nn.functional.linear(h, w, b))
-            logits = nn.functional.linear(h, head_weight, head_bias)
-            return module.probabilities(
-                logits.squeeze(-1) if module.n_classes in (0, 2) else logits
-            )
+            logits = module.head(h)  # linear, or the ordinal head's level log-probabilities
+            one = module.n_classes in (0, 2)  # binary logit, or a continuous prediction
+            return module.probabilities(logits.squeeze(-1) if one else logits)
 
         # (genes, hidden) layout: a gene's weights are one contiguous row to gather
         return cls(weight.T.contiguous(), bias, tail, int(module.n_classes))
@@ -96,15 +94,13 @@ class MaskableNetwork:
         affine = [block.affine() for block in module.blocks]  # (k, out, in), (k, out) each
         (weight, bias), later = affine[0], affine[1:]
         acts = [block.act for block in module.blocks]
-        head_weight = module.head.member_weight().detach()
-        head_bias = module.head.bias.detach()
         hidden = weight.shape[1]
 
         def tail(z: torch.Tensor) -> torch.Tensor:
             h = acts[0](z.view(len(z), k, hidden).transpose(0, 1))  # (k, rows, hidden)
             for (w, b), act in zip(later, acts[1:], strict=True):
                 h = act(torch.baddbmm(b[:, None, :], h, w.transpose(1, 2)))
-            logits = torch.baddbmm(head_bias[:, None, :], h, head_weight.transpose(1, 2))
+            logits = module.head(h)  # per member: (k, rows, outputs)
             logits = logits.squeeze(-1) if module.n_classes in (0, 2) else logits
             if module.n_classes == 0:  # continuous: the members' mean prediction
                 return module.probabilities(logits.mean(dim=0))
@@ -387,12 +383,17 @@ def average_precision_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray
     return (group_end * (tp - previous) * precision).sum(axis=1) / n_pos
 
 
-def score_masked(probs: np.ndarray, y: np.ndarray, class_names: Sequence[str]) -> pd.DataFrame:
+def score_masked(
+    probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], ordinal: bool = False
+) -> pd.DataFrame:
     """AUROC, AP and discrimination slope per row of masked probabilities (items x patients[, K]).
 
     Binary: the positive-class probability against ``y == 1``. Multiclass: one-vs-rest per
     class (``auroc_<class>``, ``ap_<class>``, ``slope_<class>``) and their macro means
-    ``auroc``/``ap``/``slope``. The slope (Yates 1982; Tjur's R^2) is the mean predicted
+    ``auroc``/``ap``/``slope``. ``ordinal`` (K ordered levels): the same three per cumulative cut
+    k, ``P(y >= k)`` against ``y >= k`` (``auroc_cut_<k>``, ...), and their means over the
+    defined cuts as ``auroc``/``ap``/``slope``, the trait's metric
+    (:mod:`radiogenomics.evaluation.ordinal`). The slope (Yates 1982; Tjur's R^2) is the mean predicted
     probability of the class among its patients minus among the others: unlike AUROC it sees how
     far the set alone moves the model's output, not only the order it puts the patients in.
     """
@@ -407,10 +408,15 @@ def score_masked(probs: np.ndarray, y: np.ndarray, class_names: Sequence[str]) -
             }
         )
     columns = {}
-    for k, name in enumerate(class_names):
-        columns[f"auroc_{name}"] = auroc_rows(probs[..., k], y == k)
-        columns[f"ap_{name}"] = average_precision_rows(probs[..., k], y == k)
-        columns[f"slope_{name}"] = discrimination_slope_rows(probs[..., k], y == k)
+    if ordinal:
+        cumulative = np.cumsum(probs[..., ::-1], axis=-1)[..., ::-1]  # P(y >= k), k = 0..K-1
+        targets = [(f"cut_{k}", cumulative[..., k], y >= k) for k in range(1, probs.shape[-1])]
+    else:
+        targets = [(name, probs[..., k], y == k) for k, name in enumerate(class_names)]
+    for name, scores, target in targets:
+        columns[f"auroc_{name}"] = auroc_rows(scores, target)
+        columns[f"ap_{name}"] = average_precision_rows(scores, target)
+        columns[f"slope_{name}"] = discrimination_slope_rows(scores, target)
     frame = pd.DataFrame(columns)
     with np.errstate(all="ignore"):
         frame.insert(0, "slope", np.nanmean(frame.filter(like="slope_").to_numpy(), axis=1))

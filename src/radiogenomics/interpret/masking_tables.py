@@ -166,7 +166,11 @@ class ControlNull:
 
 
 def control_null(
-    probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], scores: pd.DataFrame
+    probs: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    scores: pd.DataFrame,
+    ordinal: bool = False,
 ) -> ControlNull:
     """The :class:`ControlNull` of masked control sets (rows of ``probs``; ``scores`` from
     :func:`score_controls`)."""
@@ -176,7 +180,7 @@ def control_null(
     return ControlNull(  # one size at a time: never all controls' coefficients at once
         auroc=null_by_size(scores),
         coefficients={
-            s: auroc_coefficients(probs[rows], y, n_classes).mean(axis=0)
+            s: auroc_coefficients(probs[rows], y, n_classes, ordinal).mean(axis=0)
             for s, rows in by_size.items()
         },
     )
@@ -191,6 +195,7 @@ def score_sets(
     strata: Sequence | None = None,
     compare_to_items: bool = False,
     fdr: float = FDR,
+    ordinal: bool = False,
 ) -> pd.DataFrame:
     """The reported masking score of every item (row of ``probs``), in jobs and sweeps alike.
 
@@ -208,16 +213,19 @@ def score_sets(
     against the controls' AUROCs (``empirical_p``, ``empirical_q``) and its generalized-Pareto
     tail (``tail_p``, ``tail_q``); these ignore inter-gene correlation (a coherent set beats the
     controls' narrow range even when nothing was learned) and are not the call.
+
+    ``ordinal``: every AUROC above is the trait's, the mean cumulative AUROC of the masked level
+    probabilities (:func:`~radiogenomics.interpret.masking.score_masked`), tests included.
     """
-    scores = score_masked(probs, y, class_names)
+    scores = score_masked(probs, y, class_names, ordinal)
     if not len(scores):
         return scores
     reference = None
     if null is not None:
         reference = np.stack([null.coefficients[int(s)] for s in sizes])
     elif compare_to_items:
-        reference = auroc_coefficients(probs, y, len(class_names)).mean(axis=0)
-    self_p, comp_p = auroc_permutation_tests(probs, y, len(class_names), reference, strata)
+        reference = auroc_coefficients(probs, y, len(class_names), ordinal).mean(axis=0)
+    self_p, comp_p = auroc_permutation_tests(probs, y, len(class_names), reference, strata, ordinal)
     self_q, comp_q = bh_qvalues(self_p), bh_qvalues(comp_p)
     q = np.fmax(self_q, comp_q) if reference is not None else np.full(len(scores), np.nan)
     columns = {
@@ -240,10 +248,14 @@ def score_sets(
 
 
 def score_controls(
-    probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], names: Sequence[str]
+    probs: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    names: Sequence[str],
+    ordinal: bool = False,
 ) -> pd.DataFrame:
     """Scores of random control sets: set, n_genes (read from the name), auroc, ap, slope."""
-    scores = score_masked(probs, y, class_names)
+    scores = score_masked(probs, y, class_names, ordinal)
     scores.insert(0, "n_genes", [layout.control_size(name) for name in names])
     scores.insert(0, "set", list(names))
     return scores
@@ -258,6 +270,14 @@ def null_by_size(control_scores: pd.DataFrame) -> dict[int, np.ndarray]:
 
 
 # --- one job's tables --------------------------------------------------------------------------
+
+
+def masks_levels(module: nn.Module | Masker, dm) -> bool:
+    """Whether masked outputs are scored as ordinal levels: the patients' trait says so
+    (``dm.ordinal`` or ``dm.kind``) or the model does (an ordinal network, or a masker with
+    ``ordinal``)."""
+    ordinal_trait = getattr(dm, "ordinal", False) or getattr(dm, "kind", None) == "ordinal"
+    return bool(ordinal_trait or getattr(module, "ordinal", False))
 
 
 def write_masking(
@@ -282,12 +302,13 @@ def write_masking(
         indexed = index_collections(options.collections, dm.genes, **options.filters)
     start = time.perf_counter()
     network = isinstance(module, nn.Module)
+    ordinal = masks_levels(module, dm)
     was_training = module.training if network else False
     if network:
         module.eval()
     try:
         with torch.inference_mode():
-            _write_tables(as_masker(module), dm, options, indexed, fold, folder)
+            _write_tables(as_masker(module), dm, options, indexed, fold, folder, ordinal)
     finally:
         if network:
             module.train(was_training)
@@ -302,14 +323,14 @@ def _write_tables(
     indexed: Mapping[str, IndexedGeneSets],
     fold: int | None,
     folder: Path,
+    ordinal: bool = False,
 ) -> None:
     patients, tables = [], {}
     for part in options.parts:
         x, y, ids = unique_patients(dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part])
         model_probs = masker.probabilities(x)
         patients.append(patients_frame(ids, y, model_probs, dm.class_names, part, fold))
-        kind = getattr(dm, "kind", "categorical")  # ordinal / continuous: masking_kinds
-        masked = mask_part(masker, x, y, dm.genes, dm.class_names, options, indexed, kind)
+        masked = mask_part(masker, x, y, dm.genes, dm.class_names, options, indexed, ordinal)
         for label, (probs, scores) in masked.items():
             names = scores["gene" if label == layout.SINGLE_GENES else "set"]
             frame = probs_frame(probs, names, ids, dm.class_names)
@@ -331,20 +352,16 @@ def mask_part(
     class_names: Sequence[str],
     options: MaskingOptions,
     indexed: Mapping[str, IndexedGeneSets],
-    kind: str = "categorical",
+    ordinal: bool = False,
 ) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
-    """label -> (masked probabilities, scores) for one part's patients (module in eval mode).
-
-    An ordinal or continuous trait (``kind``) is scored by
-    :func:`~radiogenomics.interpret.masking_kinds.mask_part_kind`.
-    """
+    """label -> (masked probabilities, scores) for one part's patients (module in eval mode);
+    ``ordinal``: scored by the mean cumulative AUROC (:func:`score_sets`); a continuous trait
+    (no classes) by :func:`~radiogenomics.interpret.masking_continuous.mask_part_continuous`."""
     masker = as_masker(module)
-    if not class_names:  # a continuous trait (no classes)
-        kind = "continuous"
-    if kind != "categorical":
-        from radiogenomics.interpret.masking_kinds import mask_part_kind
+    if not class_names:
+        from radiogenomics.interpret.masking_continuous import mask_part_continuous
 
-        return mask_part_kind(masker, x, y, genes, class_names, options, indexed, kind)
+        return mask_part_continuous(masker, x, y, genes, options, indexed)
     out, null = {}, None
     sizes = sorted({len(i) for sets in indexed.values() for i in sets.indices})
     n_random = options.n_random
@@ -352,13 +369,13 @@ def mask_part(
         perms = random_permutations(len(genes), n_random, options.random_seed)
         probs = masker.nested_controls(x, perms, sizes, options.batch_size)
         names = [layout.control_name(s, r) for s in sizes for r in range(n_random)]
-        scores = score_controls(probs, y, class_names, names)
-        null = control_null(probs, y, class_names, scores)
+        scores = score_controls(probs, y, class_names, names, ordinal)
+        null = control_null(probs, y, class_names, scores, ordinal)
         out[layout.CONTROLS] = (probs, scores)
     for label, sets in indexed.items():
         probs = masker.gene_sets(x, sets.indices, options.batch_size)
         set_sizes = np.array([len(i) for i in sets.indices])
-        scores = score_sets(probs, y, class_names, set_sizes, null)
+        scores = score_sets(probs, y, class_names, set_sizes, null, ordinal=ordinal)
         coverage = sets.coverage.set_index("set").loc[sets.names, "coverage"]
         scores.insert(0, "coverage", coverage.to_numpy())
         scores.insert(0, "n_genes", set_sizes)
@@ -366,7 +383,7 @@ def mask_part(
         out[label] = (probs, scores)
     if options.single_genes:
         probs = masker.single_genes(x, options.batch_size)
-        scores = score_sets(probs, y, class_names, compare_to_items=True)
+        scores = score_sets(probs, y, class_names, compare_to_items=True, ordinal=ordinal)
         scores.insert(0, "gene", genes)
         scores.insert(1, "rank", scores["auroc"].rank(ascending=False, method="min"))
         out[layout.SINGLE_GENES] = (probs, scores)

@@ -6,7 +6,9 @@ methods; integrated gradients adds ``n_steps`` interpolation points, bounded by
 dropout and BatchNorm batch statistics never change an attribution. The logit is attributed, not
 the sigmoid/softmax probability (which saturates and flattens gradients of confident patients).
 Multiclass networks get one attribution per class (output node k for class k; the seed code always
-used node 0).
+used node 0). An ordinal network (ordered levels) gets one attribution, of its expected level
+``sum_k k p_k`` (output ``expected_level``): its logits are level log-probabilities, and the
+expected level is the one output that moves monotonically with the trait.
 
 Methods (``METHODS``):
 
@@ -41,6 +43,7 @@ from captum.attr import (
 from torch import nn
 
 from radiogenomics.evaluation.regression import PREDICTED
+from radiogenomics.models.ordinal import expected_level
 
 METHODS = (
     "saliency",
@@ -50,27 +53,35 @@ METHODS = (
     "guided_backprop",
 )
 _BASELINE_METHODS = {"integrated_gradients", "deeplift"}
+EXPECTED_LEVEL = "expected_level"  # an ordinal network's one attributed output
 
 
 class LogitColumns(nn.Module):
-    """A classifier's logits as a (n, outputs) matrix: one column for binary, K for multiclass."""
+    """A classifier's logits as a (n, outputs) matrix: one column for binary, K for multiclass,
+    one (the expected level) for an ordinal network."""
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
         self.module = module
+        self.ordinal = bool(getattr(module, "ordinal", False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.module(x)
         if getattr(self.module, "continuous", False):  # the predicted value, target's units
             logits = self.module.probabilities(logits)
+        if self.ordinal:
+            return expected_level(logits).unsqueeze(-1)
         return logits.unsqueeze(-1) if logits.ndim == 1 else logits
 
 
-def output_classes(class_names: Sequence[str]) -> list[str]:
-    """Classes with their own attribution: the positive class (binary) or every class; a
-    continuous trait's one output is the predicted value (``y_pred``)."""
+def output_classes(class_names: Sequence[str], ordinal: bool = False) -> list[str]:
+    """Outputs with their own attribution: the positive class (binary), every class
+    (multiclass), ``expected_level`` (``ordinal`` with more than two levels), or the predicted
+    value ``y_pred`` (a continuous trait: no classes)."""
     if not class_names:
         return [PREDICTED]
+    if ordinal and len(class_names) > 2:
+        return [EXPECTED_LEVEL]
     return [str(class_names[1])] if len(class_names) == 2 else [str(c) for c in class_names]
 
 
@@ -95,7 +106,7 @@ def attribute(
     """Attributions of every output logit to every gene: float32 (outputs, patients, genes).
 
     ``outputs`` is 1 for a binary network (the positive-class logit) and K for a K-class one,
-    in class order. ``x`` is the standardized (patients x genes) matrix; baselines are zeros.
+    in class order; 1 for an ordinal network (its expected level). ``x`` is the standardized (patients x genes) matrix; baselines are zeros.
     """
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; choose one of {METHODS}")

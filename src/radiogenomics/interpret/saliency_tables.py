@@ -157,7 +157,7 @@ def _write_tables(
     fold: int | None,
     folder: Path,
 ) -> None:
-    classes = output_classes(dm.class_names)
+    classes = output_classes(dm.class_names, getattr(module, "ordinal", False))
     patients, frames, gsea = [], [], []
     for part in options.parts:
         x, y, ids = unique_patients(dm.x[part], dm.y[part].cpu().numpy(), dm.patient_ids[part])
@@ -216,7 +216,7 @@ def part_gsea(
 
 def mean_attribution(module: nn.Module, dm, options: SaliencyOptions) -> pd.DataFrame:
     """Mean signed attribution per gene and class: held-out patients and all patients."""
-    classes = output_classes(dm.class_names)
+    classes = output_classes(dm.class_names, getattr(module, "ordinal", False))
     x_all = torch.cat([dm.x[p] for p in PARTS])
     mean_all = attribute(module, x_all, options.method, **options.attr_kwargs).mean(axis=1)
     mean_test = attribute(module, dm.x["test"], options.method, **options.attr_kwargs).mean(axis=1)

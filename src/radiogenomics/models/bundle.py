@@ -424,7 +424,7 @@ def check_manifest(manifest: Mapping[str, Any], path: Path) -> None:
 
 def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: int) -> None:
     from radiogenomics.models.blocks import ACTIVATIONS
-    from radiogenomics.models.classifier import PENALTIES, ClassifierModule
+    from radiogenomics.models.classifier import HEADS, PENALTIES, ClassifierModule
     from radiogenomics.models.ensemble import ENSEMBLE_STYLES, MEMBER_SPLITS
     from radiogenomics.models.inputs import INPUT_KINDS
 
@@ -474,6 +474,7 @@ def _check_architecture(manifest: Mapping, path: Path, n_genes: int, n_classes: 
     may("ensemble", lambda v: _is_int(v) and v >= 1, "an integer >= 1")
     may("ensemble_style", lambda v: v in ENSEMBLE_STYLES, f"one of {list(ENSEMBLE_STYLES)}")
     may("member_split", lambda v: v in MEMBER_SPLITS, f"one of {list(MEMBER_SPLITS)}")
+    may("head", lambda v: v in HEADS, f"one of {list(HEADS)}")  # ordinal: levels' order
     may(
         "class_weights",
         lambda v: (

@@ -1,4 +1,5 @@
-"""Trait classifier: encoder blocks (optionally transferred and frozen) plus a sigmoid/softmax head."""
+"""Trait classifier: encoder blocks (optionally transferred and frozen) plus a sigmoid/softmax head
+(or, for ordered levels, the ordinal head of :mod:`radiogenomics.models.ordinal`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from radiogenomics.evaluation.metrics import auroc
+from radiogenomics.evaluation.ordinal import mean_cumulative_auroc
 from radiogenomics.models.autoencoder import check_finite_loss
 from radiogenomics.models.blocks import build_optimizer
 from radiogenomics.models.ensemble import (
@@ -22,6 +24,7 @@ from radiogenomics.models.ensemble import (
     mean_probability_logits,
 )
 from radiogenomics.models.inputs import build_input
+from radiogenomics.models.ordinal import OrdinalHead, coral_loss
 from radiogenomics.models.regression_head import (
     SELECTION_METRIC,
     EpochR2,
@@ -34,6 +37,7 @@ from radiogenomics.models.regularization import training_loss
 
 GENE_FILTERS = ("none", "variance", "anova")  # model.gene_filter.method
 PENALTIES = ("l1", "group_lasso")  # model.penalty.kind
+HEADS = ("categorical", "ordinal")  # the trait's kind: softmax/sigmoid or ordinal head
 
 
 def anova_f(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -83,12 +87,14 @@ class EpochAUROC(Metric):
     A torchmetrics state (probabilities and labels, gathered across devices) scored at epoch end
     with the same definition as the reported test AUROC (:func:`radiogenomics.evaluation.metrics
     .auroc`: classes absent from the labels are skipped). Undefined (one class only) -> 0.5.
+    ``ordinal=True``: the mean cumulative AUROC of level probabilities (the ordinal headline).
     """
 
     full_state_update = False
 
-    def __init__(self) -> None:
+    def __init__(self, ordinal: bool = False) -> None:
         super().__init__()
+        self.score = mean_cumulative_auroc if ordinal else auroc
         self.add_state("probs", default=[], dist_reduce_fx="cat")
         self.add_state("target", default=[], dist_reduce_fx="cat")
 
@@ -100,7 +106,7 @@ class EpochAUROC(Metric):
     def compute(self) -> torch.Tensor:
         """AUROC over everything seen since the last reset."""
         probs = dim_zero_cat(self.probs).cpu().numpy()
-        value = auroc(dim_zero_cat(self.target).cpu().numpy(), probs)
+        value = self.score(dim_zero_cat(self.target).cpu().numpy(), probs)
         return torch.tensor(float(np.nan_to_num(value, nan=0.5)), dtype=torch.float64)
 
 
@@ -141,6 +147,7 @@ class ClassifierModule(pl.LightningModule):
         ensemble: int = 1,
         ensemble_style: str = "packed",
         member_split: str = "shared",
+        head: str = "categorical",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -165,6 +172,9 @@ class ClassifierModule(pl.LightningModule):
             raise ValueError("member_split=kfold needs ensemble >= 2 and ensemble_style=packed")
         self.ensemble, self.ensemble_style = int(ensemble), ensemble_style
         self.member_split = member_split
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose one of {list(HEADS)}")
+        self.ordinal = head == "ordinal" and n_classes > 2  # two levels: the binary network
         hidden_dims = list(hidden_dims)
         if not 0 <= freeze_layers <= len(hidden_dims):
             raise ValueError(f"freeze_layers={freeze_layers} must be in 0..{len(hidden_dims)}")
@@ -177,7 +187,11 @@ class ClassifierModule(pl.LightningModule):
             self.input_layer, self.blocks = build_input(
                 input_kind, n_genes, input_units, hidden_dims, activation, batchnorm, dropout
             )
-            self.head = nn.Linear(hidden_dims[-1], n_out)
+            self.head = (
+                OrdinalHead(hidden_dims[-1], n_classes)
+                if self.ordinal
+                else nn.Linear(hidden_dims[-1], n_out)
+            )
         else:
             if input_kind != "genes":
                 raise ValueError(f"a batched ensemble takes the genes input, not {input_kind!r}")
@@ -186,7 +200,11 @@ class ClassifierModule(pl.LightningModule):
                 self.ensemble, n_genes, hidden_dims, activation, batchnorm, dropout, ensemble_style
             )
             # one head per member (TabM too): packed for both styles, it is tiny
-            self.head = EnsembleLinear(self.ensemble, hidden_dims[-1], n_out, "packed")
+            self.head = (
+                OrdinalHead(hidden_dims[-1], n_classes, members=self.ensemble)
+                if self.ordinal
+                else EnsembleLinear(self.ensemble, hidden_dims[-1], n_out, "packed")
+            )
         weights = torch.ones(n_classes) if class_weights is None else torch.tensor(class_weights)
         self.register_buffer("class_weights", weights.float())
         if self.continuous:  # the fit patients' target mean and sd (set_target_scale)
@@ -199,7 +217,8 @@ class ClassifierModule(pl.LightningModule):
         self.freeze_layers = freeze_layers
         for block in self.blocks[:freeze_layers]:
             block.requires_grad_(False)
-        self.val_auroc = EpochR2() if self.continuous else EpochAUROC()  # selection score
+        # the selection score: R² (continuous), mean cumulative AUROC (ordinal) or AUROC
+        self.val_auroc = EpochR2() if self.continuous else EpochAUROC(ordinal=self.ordinal)
         self.selection_metric = SELECTION_METRIC if self.continuous else "val_auroc"
         self._kfold_val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.member_val_auroc: np.ndarray | None = None  # kfold: each member on its inner fold
@@ -217,10 +236,10 @@ class ClassifierModule(pl.LightningModule):
         self.target_sd.fill_(float(sd))
 
     def selection_score(self, y: np.ndarray, output: np.ndarray) -> float:
-        """Inner-validation score of outputs in ``probabilities`` units: AUROC, or R² (continuous)."""
+        """Inner-validation score of ``probabilities`` outputs: AUROC, mean cut AUROC or R²."""
         if self.continuous:
             return selection_score(y, output)
-        return float(np.nan_to_num(auroc(y, output), nan=0.5))
+        return float(np.nan_to_num(self.val_auroc.score(y, output), nan=0.5))
 
     def load_encoder(self, encoder: nn.ModuleList, n_layers: int) -> None:
         """Copy the first ``n_layers`` encoder blocks (weights and BatchNorm statistics)."""
@@ -265,6 +284,8 @@ class ClassifierModule(pl.LightningModule):
         for name, module in self.named_modules():
             if isinstance(module, EnsembleLinear) and module.style == "packed":
                 keys += [f"{name}.weight", f"{name}.bias"]
+            elif isinstance(module, OrdinalHead) and module.members > 1:
+                keys += [f"{name}.{t}" for t in ("weight", "first_threshold", "gaps")]
             elif isinstance(module, EnsembleBatchNorm):
                 keys += [f"{name}.{t}" for t in ("weight", "bias", "running_mean", "running_var")]
         return keys
@@ -304,7 +325,8 @@ class ClassifierModule(pl.LightningModule):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits: shape (n,) for binary traits, (n, K) for multiclass.
+        """Logits: shape (n,) for binary traits, (n, K) for multiclass (ordinal: log level
+        probabilities, (n, K)).
 
         An ensemble's are the logits of its members' mean probability."""
         if self.ensemble > 1:
@@ -340,9 +362,12 @@ class ClassifierModule(pl.LightningModule):
         return torch.sigmoid(logits) if self.n_classes == 2 else torch.softmax(logits, dim=-1)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Class-balanced cross-entropy; MSE on the standardised target (continuous)."""
+        """Class-balanced cross-entropy; MSE on the standardised target (continuous); the
+        class-balanced CORAL loss (ordinal)."""
         if self.continuous:
             return regression_loss(self, logits, y)
+        if self.ordinal:
+            return coral_loss(logits, y, self.class_weights[y])
         if self.n_classes == 2:
             per_patient = nn.functional.binary_cross_entropy_with_logits(
                 logits, y.float(), reduction="none"
@@ -358,6 +383,8 @@ class ClassifierModule(pl.LightningModule):
         if self.continuous:
             return member_regression_loss(self, logits, y, mask)
         w = self.class_weights[y]
+        if self.ordinal:
+            return coral_loss(logits, y, w, mask)
         if self.n_classes == 2:
             per = nn.functional.binary_cross_entropy_with_logits(
                 logits, y.float().expand_as(logits), reduction="none"

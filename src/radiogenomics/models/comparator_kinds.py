@@ -31,7 +31,7 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVR
 from sklearn.utils.class_weight import compute_sample_weight
 
-from radiogenomics.evaluation.metrics import masking_score
+from radiogenomics.evaluation.ordinal import mean_cumulative_auroc
 
 
 def levels_from_cumulative(cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,11 +49,6 @@ def levels_from_cumulative(cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarr
     total = probs.sum(axis=-1, keepdims=True)
     probs = np.where(total > 0, probs / np.where(total > 0, total, 1.0), 1.0 / raw.shape[-1])
     return probs, clipped
-
-
-def mean_cumulative_auroc(y: np.ndarray, probs: np.ndarray) -> float:
-    """Mean over cuts k=1..K-1 of AUROC(1[y >= k], P(y >= k)) of level probabilities (n, K)."""
-    return float(masking_score(y, np.asarray(probs)[None], "ordinal")[0])
 
 
 def cumulative_auroc_scorer(estimator, X: np.ndarray, y: np.ndarray) -> float:

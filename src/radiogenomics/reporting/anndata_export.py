@@ -30,6 +30,7 @@ import pandas as pd
 from radiogenomics.data.anndata_io import write_h5ad
 from radiogenomics.evaluation.metrics import prediction_arrays
 from radiogenomics.interpret.saliency import output_classes
+from radiogenomics.reporting.ordinal_summary import ordinal_cut
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS
 from radiogenomics.utils import write_csv
@@ -62,7 +63,10 @@ def export_anndata(
             log.warning("%s: a patient is held out twice; no AnnData outputs", config)
             continue
         written.append(write_csv(out / layout.predictions_obs(named), obs, index=True))
-        adata = attribution_anndata(Path(sweep_dir), list(group["job"]), obs, classes, config)
+        ordinal = ordinal_cut(group)[0]  # one attribution: the expected level
+        adata = attribution_anndata(
+            Path(sweep_dir), list(group["job"]), obs, classes, config, ordinal
+        )
         if adata is not None:
             written.append(write_h5ad(out / layout.attributions_h5ad(named), adata))
     if written:
@@ -117,7 +121,12 @@ def _gene_columns(values: np.ndarray, suffix: str = "") -> dict[str, np.ndarray]
 
 
 def attribution_anndata(
-    sweep_dir: Path, jobs: list[str], obs: pd.DataFrame, classes: list[str], config: dict
+    sweep_dir: Path,
+    jobs: list[str],
+    obs: pd.DataFrame,
+    classes: list[str],
+    config: dict,
+    ordinal: bool = False,
 ):
     """The held-out attributions of one configuration as AnnData; None without saliency files."""
     import anndata
@@ -130,7 +139,7 @@ def attribution_anndata(
     if not folders:
         return None
     per_job = [_held_out_attributions(f) for f in folders]
-    outputs = output_classes(classes)
+    outputs = output_classes(classes, ordinal)
     genes = list(per_job[0][outputs[0]].columns)
     layers = {
         name: pd.concat([job[name].reindex(columns=genes) for job in per_job]) for name in outputs

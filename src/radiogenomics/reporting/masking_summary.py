@@ -17,14 +17,16 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.evaluation.multitest import FDR
-from radiogenomics.interpret.masking_kinds import control_null as kind_control_null
-from radiogenomics.interpret.masking_kinds import score_column, score_items
+from radiogenomics.interpret.masking_continuous import SCORE as CONTINUOUS_SCORE
+from radiogenomics.interpret.masking_continuous import control_null as continuous_control_null
+from radiogenomics.interpret.masking_continuous import score_continuous
 from radiogenomics.interpret.masking_tables import (
     control_null,
     matrix_from_frame,
     score_controls,
     score_sets,
 )
+from radiogenomics.reporting.ordinal_summary import ordinal_cut
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
@@ -93,38 +95,30 @@ def summarize_masking(
     return written
 
 
-def trait_kind(group: pd.DataFrame) -> str:
-    """A configuration's trait kind from its jobs' metrics (no classes: continuous)."""
-    if not list(group["classes"].iloc[0]):
-        return "continuous"
-    if "trait_kind" in group and isinstance(group["trait_kind"].iloc[0], str):
-        return group["trait_kind"].iloc[0]
-    return "categorical"
-
-
 def _pooled_scores(
     sweep_dir: Path, out: Path, label: str, key: dict, group: pd.DataFrame, fdr: float
 ) -> pd.DataFrame | None:
     """Pooled out-of-fold scores of one collection for one configuration (+ its heatmap)."""
     classes = list(group["classes"].iloc[0])
+    ordinal = ordinal_cut(group)[0]  # scored by the mean cumulative AUROC
     jobs = group["job"].tolist()
     pooled = pool(sweep_dir, jobs, label, len(classes))
     if pooled is None:
         return None
     patients, names, probs = pooled
     y = patients["y_true"].to_numpy()
-    kind = trait_kind(group)
+    continuous = not classes  # a continuous trait: Spearman of the masked prediction
     null = None
     if label != layout.SINGLE_GENES and (
         controls := pool(sweep_dir, jobs, layout.CONTROLS, len(classes))
     ):
         if controls[0]["patient_id"].tolist() != patients["patient_id"].tolist():
             raise ValueError(f"{label}: controls and sets were masked on different patients")
-        if kind != "categorical":  # ordinal / continuous: their own score and null
-            null = kind_control_null(controls[2], y, kind, controls[1])[1]
+        if continuous:
+            null = continuous_control_null(controls[2], y, controls[1])[1]
         else:
-            control_scores = score_controls(controls[2], y, classes, controls[1])
-            null = control_null(controls[2], y, classes, control_scores)
+            control_scores = score_controls(controls[2], y, classes, controls[1], ordinal)
+            null = control_null(controls[2], y, classes, control_scores, ordinal)
     first_scores = pd.read_csv(
         sweep_dir / jobs[0] / layout.MASKING_DIR / layout.masking_scores(label)
     )
@@ -133,15 +127,21 @@ def _pooled_scores(
     sizes = info["n_genes"].to_numpy() if "n_genes" in info else np.ones(len(names), dtype=int)
     single = label == layout.SINGLE_GENES
     strata = patients["fold"].to_numpy()  # labels are permuted within the fold they came from
-    if kind != "categorical":  # mean cumulative AUROC / Spearman (interpret.masking_kinds)
-        scores = score_items(
-            probs, y, kind, classes, None if single else sizes, null, strata, single, fdr
-        )
-    else:
+    if continuous:
+        scores = score_continuous(probs, y, None if single else sizes, null, strata, single, fdr)
+    else:  # AUROC; ordinal: the mean cumulative AUROC
         scores = score_sets(
-            probs, y, classes, sizes, null, strata, compare_to_items=single, fdr=fdr
+            probs,
+            y,
+            classes,
+            sizes,
+            null,
+            strata,
+            compare_to_items=single,
+            fdr=fdr,
+            ordinal=ordinal,
         )
-    score = score_column(kind)
+    score = CONTINUOUS_SCORE if continuous else "auroc"
     scores.insert(0, "rank", scores[score].rank(ascending=False, method="min").astype(int))
     for column in ("coverage", "n_genes"):
         if column in info:
@@ -152,7 +152,9 @@ def _pooled_scores(
     for k in reversed(list(key)):
         scores.insert(0, k, key[k])
     scores = scores.sort_values("rank", kind="stable")
-    if kind == "categorical":  # the heatmap shows class probabilities
+    if ordinal:
+        _ordinal_heatmap(out, label, key, patients, names, probs, scores, classes)
+    elif not continuous:  # the heatmap shows class probabilities
         _heatmap(out, label, key, patients, names, probs, scores, classes)
     return scores
 
@@ -198,6 +200,51 @@ def _heatmap(
             f"P({classes[k]}) with one set kept (columns: top by pooled AUROC)", fontsize=8
         )
         fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.suptitle(
+        f"{key['trait']} / {label}: pooled out-of-fold gene masking, {len(y)} patients", fontsize=9
+    )
+    return save_figure(fig, out / layout.masking_heatmap(label, key))
+
+
+def _ordinal_heatmap(
+    out: Path,
+    label: str,
+    key: dict,
+    patients: pd.DataFrame,
+    names: list[str],
+    probs: np.ndarray,
+    scores: pd.DataFrame,
+    levels: list[str],
+) -> Path:
+    """Ordinal trait: one panel of the masked expected level (as a share of the top level),
+    patients (rows) by true level then the unmasked model's expected level, top sets (columns)
+    by pooled mean cumulative AUROC."""
+    import matplotlib.pyplot as plt
+
+    from radiogenomics.reporting.plots import save_figure
+
+    scale = np.arange(len(levels)) / (len(levels) - 1)
+    y = patients["y_true"].to_numpy()
+    model = patients[[f"model_prob_{name}" for name in levels]].to_numpy() @ scale
+    order = np.lexsort((model, y))
+    top = scores.sort_values("auroc", ascending=False, kind="stable").index[:N_TOP].to_numpy()
+    fig, ax = plt.subplots(figsize=(6, 7))
+    image = ax.imshow(
+        (probs @ scale)[top][:, order].T, aspect="auto", cmap="RdBu_r", vmin=0, vmax=1
+    )
+    ax.set_xticks(range(len(top)))
+    ax.set_xticklabels(
+        [f"{names[i]} ({scores.loc[i, 'auroc']:.2f})" for i in top], rotation=90, fontsize=6
+    )
+    counts = np.bincount(y.astype(int), minlength=len(levels))
+    for boundary in np.cumsum(counts)[:-1]:
+        ax.axhline(boundary - 0.5, color="black", lw=1)
+    ax.set_yticks(np.cumsum(counts) - counts / 2)
+    ax.set_yticklabels(levels, fontsize=7)
+    ax.set_title(
+        "expected level / top level with one set kept (columns: top by mean cut AUROC)", fontsize=8
+    )
+    fig.colorbar(image, ax=ax, fraction=0.04)
     fig.suptitle(
         f"{key['trait']} / {label}: pooled out-of-fold gene masking, {len(y)} patients", fontsize=9
     )

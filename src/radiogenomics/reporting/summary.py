@@ -18,11 +18,13 @@ import pandas as pd
 
 from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.evaluation.ordinal import ordinal_score
 from radiogenomics.interpret.associations import MIN_PATIENTS
 from radiogenomics.reporting.anndata_export import export_anndata
 from radiogenomics.reporting.importance_null_summary import summarize_importance_null
 from radiogenomics.reporting.masking_summary import masking_labels, summarize_masking
 from radiogenomics.reporting.model_agreement import summarize_attribution, summarize_model_agreement
+from radiogenomics.reporting.ordinal_summary import ordinal_cut, ordinal_pooled, print_ordinal
 from radiogenomics.reporting.regression_summary import (
     continuous_row,
     is_continuous_group,
@@ -103,8 +105,12 @@ def summarize(
         ]
         first, pooled = group[group[REPEAT] == 0], pooled[pooled[REPEAT] == 0]
         y, probs = prediction_arrays(pooled, classes)
-        pooled_scores = score(y, probs, classes)
-        lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
+        ordinal, cut = ordinal_cut(group)
+        if ordinal:  # pooled_auroc: the mean cumulative AUROC; the paper's cut beside it
+            pooled_scores, (lo, hi), ordinal_ci = ordinal_pooled(y, probs, cut, n_boot)
+        else:
+            pooled_scores, ordinal_ci = score(y, probs, classes), {}
+            lo, hi = bootstrap_auroc_ci(y, probs, n_boot=n_boot)
         n_folds = int(group["n_folds"].iloc[0])
         row = dict(config)
         row.update(
@@ -120,11 +126,12 @@ def summarize(
             pooled_ap=pooled_scores["ap"],
             mean_val_auroc=float(first["val_auroc"].mean()),
             **{f"pooled_{k}": v for k, v in pooled_scores.items() if k not in ("auroc", "ap")},
+            **ordinal_ci,
             **repeat_summary(repeats),
         )
         rows.append(row)
         repeat_rows += repeats
-        if len(classes) > 2:
+        if len(classes) > 2 and not ordinal:
             class_rows += per_class_rows(config, first, y, probs, classes, n_boot)
         _roc_plot(out, row, y, probs, classes)
     if all(r["n_repeats"] == 1 for r in rows):  # no repeated CV: the summary as it always was
@@ -139,6 +146,7 @@ def summarize(
     )
     if rows or not continuous_rows:
         print_table(pd.DataFrame(rows), missing)
+        print_ordinal(pd.DataFrame(rows))
     if continuous_rows:
         print_regression_table(pd.DataFrame(continuous_rows))
     if class_rows:
@@ -170,7 +178,8 @@ REPEAT_COLUMNS = ["n_repeats", "repeat_mean_pooled_auroc", "repeat_sd_pooled_aur
 def repeat_row(config: dict, jobs: pd.DataFrame, pooled: pd.DataFrame, classes: list[str]) -> dict:
     """One CV repeat of a configuration: its fold AUROCs and its pooled out-of-fold AUROC and AP."""
     y, probs = prediction_arrays(pooled, classes)
-    scores = score(y, probs, classes)
+    ordinal, cut = ordinal_cut(jobs)
+    scores = ordinal_score(y, probs, cut) if ordinal else score(y, probs, classes)
     n_folds = int(jobs["n_folds"].iloc[0])
     seed = jobs[REPEAT_KEY].iloc[0] if REPEAT_KEY in jobs else None  # hand-made job files
     return {

@@ -33,6 +33,7 @@ from radiogenomics.data.splits import (
     member_folds,
     null_labels,
     repeat_split_seed,
+    stratification_labels,
 )
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
@@ -149,7 +150,12 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     spec = tc.spec  # concrete classes (trait=column infers them from the label column)
     split_seed = repeat_split_seed(cfg.split_seed, cfg.get("repeat"))  # repeats=R: one per repeat
     split = make_fold_split(
-        tc.y, cfg.n_folds, cfg.fold, split_seed, cfg.val_fraction, cfg.get("bootstrap")
+        stratification_labels(tc.y, tc.spec),
+        cfg.n_folds,
+        cfg.fold,
+        split_seed,
+        cfg.val_fraction,
+        cfg.get("bootstrap"),
     )
     if cfg.get("null_permutation") is not None:  # issue 17: a permutation-null model
         tc.y = null_labels(tc.y, split, split_seed, int(cfg.null_permutation))
@@ -178,6 +184,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         **{f"test_{k}": v for k, v in test.items()},
         **fit,
         "classes": spec.class_names,
+        **({"trait_kind": spec.kind, "binary_cut": spec.binary_cut} if spec.is_ordinal else {}),
         "permuted_labels": spec.permute_labels,
         "null_permutation": cfg.get("null_permutation"),
         "training_hash": training_hash(cfg),
@@ -467,6 +474,7 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
         **input_kwargs(cfg, tc),  # none for the default genes input
         **ensemble_options(cfg),  # none for a single network
+        **({"head": "ordinal"} if tc.spec.is_ordinal else {}),  # ordered levels: ordinal head
     )
     module.regularization = Regularization.from_config(m)  # training only: mixup, smoothing
     if continuous:

@@ -62,7 +62,12 @@ from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_co
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.genesets import load_collection
 from radiogenomics.data.io import DataError
-from radiogenomics.data.splits import FoldSplit, make_fold_split, repeat_split_seed
+from radiogenomics.data.splits import (
+    FoldSplit,
+    make_fold_split,
+    repeat_split_seed,
+    stratification_labels,
+)
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.interpret.associations import associations
 from radiogenomics.interpret.comparator_tables import (
@@ -328,7 +333,7 @@ def rebuild_fold(cfg: DictConfig, job: Path) -> tuple[DictConfig, Cohort, TraitC
     job_cfg = resolve_pretraining(job_cfg, cohort, job_override_keys(job))  # as the job trained
     tc = trait_cohort(cohort, TraitSpec.from_config(job_cfg.trait), n_folds=job_cfg.n_folds)
     split = make_fold_split(
-        tc.y,
+        stratification_labels(tc.y, tc.spec),
         job_cfg.n_folds,
         job_cfg.fold,
         repeat_split_seed(job_cfg.split_seed, job_cfg.get("repeat")),

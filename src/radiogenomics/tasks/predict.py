@@ -33,6 +33,7 @@ from radiogenomics.evaluation.metrics import (
     prediction_arrays,
     validation_scores,
 )
+from radiogenomics.evaluation.ordinal import ordinal_record
 from radiogenomics.evaluation.regression import external_regression_scores
 from radiogenomics.models.bundle import BundleError, ModelBundle, load_bundle, read_manifest
 from radiogenomics.reporting.captions import calibration_caption
@@ -426,6 +427,9 @@ def score_configuration(
         "all": scores_with_words(y, probs, spec.class_names, **kwargs),
         "unseen_only": scores_with_words(y[unseen], probs[unseen], spec.class_names, **kwargs),
     }
+    if spec.is_ordinal:  # the ordinal metrics beside the per-level ones
+        for part, keep in (("all", np.ones(len(y), bool)), ("unseen_only", unseen)):
+            result[part]["ordinal"] = ordinal_record(y[keep], probs[keep], spec.binary_cut)
     if (~unseen).any():
         result["warning"] = (
             f"{int((~unseen).sum())} labelled patient(s) seen in training: {IN_SAMPLE}"

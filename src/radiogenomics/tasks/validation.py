@@ -576,6 +576,13 @@ def _check_cocktail(cfg: DictConfig) -> None:
             raise ConfigError(f"model.mixup={_get(cfg, 'model.mixup')}: expected a finite alpha")
     if _get(cfg, "model.label_smoothing", None) is not None:
         _number(cfg, "model.label_smoothing", 0, 1, high_open=True, example=0.1)
+    if _get(cfg, "trait.kind", None) == "ordinal":  # the ordinal head trains on the CORAL loss
+        for key in ("model.mixup", "model.label_smoothing"):
+            if _get(cfg, key, 0) not in (None, 0, 0.0):
+                raise ConfigError(
+                    f"{key}={_show(_get(cfg, key))} mixes one-hot class targets, but "
+                    "trait.kind=ordinal trains on cumulative cut targets; turn it off"
+                )
     if _get(cfg, "model.swa", None) is not None:
         _bool(cfg, "model.swa.enabled")
         _number(cfg, "model.swa.start_fraction", 0, 1, low_open=True, high_open=True,
