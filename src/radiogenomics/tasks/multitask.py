@@ -285,7 +285,11 @@ def fit_multitask(
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
     # interpreters run per trait on the trait's view after training (write_trait_job)
-    callbacks = [c for c in instantiate_callbacks(cfg) if not isinstance(c, InterpretationCallback)]
+    callbacks = [
+        c
+        for c in instantiate_callbacks(progress_config(cfg))
+        if not isinstance(c, InterpretationCallback)
+    ]
     selection = [c for c in callbacks if isinstance(c, BestWeights)]
     if len(selection) != 1:
         raise ValueError(
@@ -297,6 +301,16 @@ def fit_multitask(
     trainer.fit(module, dm)  # the checkpoint callback loads the best weights at fit end
     module.eval()
     return module, selection[0], dm, int(trainer.current_epoch)
+
+
+def progress_config(cfg: DictConfig) -> DictConfig:
+    """``cfg`` whose progress lines name the multi-task network, not ``cfg.trait``."""
+    if OmegaConf.select(cfg, "callbacks.progress.label") is None:
+        return cfg
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.callbacks.progress.label = f"multitask {cfg.model.name} fold {cfg.fold}"
+    return cfg
 
 
 def write_trait_job(
