@@ -42,10 +42,12 @@ from radiogenomics.data.splits import FoldSplit, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
 from radiogenomics.evaluation.metrics import auroc, trait_score
+from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.multitask import MultiTaskModule
 from radiogenomics.results import layout
 from radiogenomics.tasks.finetune import (
+    changed_input,
     check_output_dir,
     clear_outputs,
     config_hash,
@@ -139,8 +141,14 @@ def run_multitask(cfg: DictConfig) -> dict:
     if record_path.exists():
         done = finished_job(record_path)
         if done.get("config_hash") == job_hash and cfg.get("resume", True):
-            log.info("job already complete (%s exists): skipping", record_path)
-            return done
+            changed = changed_input(done, cfg, out_dir)
+            if changed is None:
+                log.info("job already complete (%s exists): skipping", record_path)
+                return done
+            if not cfg.get("overwrite", False):
+                record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
+                raise DataError(changed)
+            log.warning("%s; overwrite=true: running the job again", changed)
         if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
             raise DataError(
                 f"{out_dir} already holds a finished job of another config (config_hash "
@@ -205,6 +213,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         "best_epoch": int(checkpoint.best_epoch),
         "elapsed_s": round(time.perf_counter() - start, 3),
         "config_hash": job_hash,
+        "inputs": input_fingerprints(cfg),  # sha256 of each data file: resume notices a change
     }
     write_json(out_dir / layout.MULTITASK_RECORD, record)  # last: the job is complete
     log.info(
