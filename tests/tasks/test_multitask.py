@@ -173,6 +173,7 @@ def test_a_finished_fold_is_skipped(sweep, cache_dir):
         (["model=logit_l2"], "comparators are single-trait"),
         (["multitask.stratify=edemma"], "did you mean 'edema'"),
         (["+multitask.loss_weights.edemma=2"], "not one of the traits"),
+        (["multitask.loss_weights.edema=-1"], "loss_weights.edema"),
         (["model.ensemble=4"], "not available with multitask"),
         (["bootstrap=0"], "not available with multitask"),
     ],
