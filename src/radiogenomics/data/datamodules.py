@@ -74,6 +74,7 @@ class TraitDataModule(pl.LightningDataModule):
         genes: Sequence[str] | None = None,
         class_names: Sequence[str] | None = None,
         inner_fold: np.ndarray | None = None,
+        scaler: Standardizer | None = None,
     ) -> None:
         super().__init__()
         self.split = split
@@ -85,7 +86,8 @@ class TraitDataModule(pl.LightningDataModule):
         self.genes = list(genes) if genes is not None else [f"g{j}" for j in range(X.shape[1])]
         self.batch_size = batch_size
         self.seed = seed
-        self.scaler = Standardizer(X[split.fit])
+        # a given scaler: one trait's view of a multi-task fold (standardised on all its fit patients)
+        self.scaler = Standardizer(X[split.fit]) if scaler is None else scaler
         Xs = self.scaler.transform(X)
         self.x = {k: torch.from_numpy(Xs[idx]) for k, idx in self._parts().items()}
         self.y = {k: torch.from_numpy(y[idx]) for k, idx in self._parts().items()}

@@ -238,12 +238,12 @@ def print_per_class(per_class: pd.DataFrame) -> None:
     """Print the one-vs-rest results of multiclass traits."""
     lines = ["", "Per class (one-vs-rest, pooled out-of-fold)"]
     lines.append(
-        f"{'trait':<14}{'model':<10}{'class':<14}{'n':>5}{'pooled AUROC [95% CI]':>30}{'AP':>7}"
+        f"{'trait':<14}{'model':<14}{'class':<14}{'n':>5}{'pooled AUROC [95% CI]':>30}{'AP':>7}"
     )
     for _, r in per_class.iterrows():
         ci = f"{r['pooled_auroc']:.3f} [{r['pooled_auroc_ci_low']:.3f}, {r['pooled_auroc_ci_high']:.3f}]"
         lines.append(
-            f"{r['trait']:<14}{r['model']:<10}{r['class']:<14}{r['n_patients']:>5}{ci:>30}"
+            f"{r['trait']:<14}{r['model']:<14}{r['class']:<14}{r['n_patients']:>5}{ci:>30}"
             f"{r['pooled_ap']:>7.3f}"
         )
     print("\n".join(lines), flush=True)
@@ -268,14 +268,14 @@ def print_table(table: pd.DataFrame, missing: list[str]) -> None:
     """Print the CV summary as a plain-text table (readable in terminals and log files)."""
     repeated = "n_repeats" in table.columns
     lines = ["", "Cross-validation summary (test = held-out folds, each scored once)"]
-    header = f"{'trait':<14}{'model':<10}{'boot':<6}{'jobs':>5}{'mean AUROC':>12}{'sd':>7}"
+    header = f"{'trait':<14}{'model':<14}{'boot':<6}{'jobs':>5}{'mean AUROC':>12}{'sd':>7}"
     header += f"{'pooled AUROC [95% CI]':>30}"
     header += f"{'reps':>6}{'pooled mean ± sd over reps':>28}" if repeated else ""
     lines.append(header)
     for _, r in table.iterrows():
         ci = f"{r['pooled_auroc']:.3f} [{r['pooled_auroc_ci_low']:.3f}, {r['pooled_auroc_ci_high']:.3f}]"
         line = (
-            f"{r['trait']:<14}{r['model']:<10}{str(r['bootstrap']):<6}{r['n_jobs']:>5}"
+            f"{r['trait']:<14}{r['model']:<14}{str(r['bootstrap']):<6}{r['n_jobs']:>5}"
             f"{r['mean_auroc']:>12.3f}{r['sd_auroc']:>7.3f}{ci:>30}"
         )
         if repeated:

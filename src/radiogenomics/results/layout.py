@@ -60,6 +60,16 @@ BUNDLE_ESTIMATOR = "estimator.skops"
 BUNDLE_XGBOOST = "xgboost.json"
 BUNDLE_TRAINING_PATIENTS = "training_patients.json"
 
+# a multi-task job (``multitask=...``): one single-trait job dir per trait inside its own dir,
+# read by every sweep reader as a job of that trait; the job's record is written last
+MULTITASK_RECORD = "multitask.json"  # traits, their dirs, inner-validation AUROCs, config hash
+
+
+def multitask_trait_dir(trait: str) -> str:
+    """A multi-task job's sub-directory of one trait (a single-trait job dir)."""
+    return f"trait={safe_name(trait)}"
+
+
 # task=predict (its run dir): predictions.csv plus these
 EXTERNAL_METRICS = "external_metrics.json"  # AUROC/AP with CIs, Brier, calibration (labels given)
 COVERAGE_REPORT = "coverage.json"  # genes missing from the new file, cohort shift, overlap

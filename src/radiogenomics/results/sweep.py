@@ -90,13 +90,18 @@ def never_started(sweep_dir: str | Path, started: list[Path]) -> list[str]:
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
-    """Job directories of a sweep: those Hydra started (``.hydra/``) or that hold metrics.json."""
+    """Job directories of a sweep: those Hydra started (``.hydra/``) or that hold metrics.json.
+
+    A finished multi-task job (its ``multitask.json``) is not one: its per-trait dirs are.
+    """
     found = {p.parent.parent for p in sweep_dir.glob(f"**/{layout.HYDRA_OVERRIDES.as_posix()}")}
     found |= {p.parent for p in sweep_dir.glob(f"**/{layout.METRICS}")}
     return sorted(
         d
         for d in found
-        if layout.SUMMARY_DIR not in d.relative_to(sweep_dir).parts and d != sweep_dir
+        if layout.SUMMARY_DIR not in d.relative_to(sweep_dir).parts
+        and d != sweep_dir
+        and not (d / layout.MULTITASK_RECORD).is_file()
     )
 
 

@@ -66,6 +66,10 @@ def run(cfg: DictConfig) -> dict | None:
             from radiogenomics.tasks.refit import run_refit
 
             return run_refit(cfg)
+        from radiogenomics.tasks.multitask import is_multitask, run_multitask
+
+        if is_multitask(cfg):  # multitask=...: one network, a job dir per trait
+            return run_multitask(cfg)
         from radiogenomics.tasks.finetune import run_finetune
 
         return run_finetune(cfg)

@@ -84,6 +84,7 @@ from radiogenomics.reporting.summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import bundle_jobs, job_config
 from radiogenomics.tasks.finetune import kfold_split, member_split
+from radiogenomics.tasks.multitask import held_out_datamodule, is_multitask
 from radiogenomics.tasks.pretrain import job_override_keys, resolve_pretraining
 from radiogenomics.utils import write_csv, write_json
 
@@ -365,6 +366,8 @@ def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitD
         genes=tc.genes,
         class_names=tc.spec.class_names,
     )
+    if is_multitask(job_cfg):  # one trait of a multi-task network: the multi-task fold
+        dm = held_out_datamodule(job_cfg, cohort)
     check_same_fold(job, bundle, dm)
     return dm
 

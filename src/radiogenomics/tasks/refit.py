@@ -53,6 +53,7 @@ from radiogenomics.tasks.finetune import (
     set_input_layer,
     unlabelled_expression,
 )
+from radiogenomics.tasks.multitask import is_multitask
 from radiogenomics.tasks.pretrain import job_override_keys, load_or_pretrain, resolve_pretraining
 from radiogenomics.tasks.validation import refuse_overlap
 from radiogenomics.utils import write_json
@@ -149,6 +150,11 @@ def prepare(sweep_dir: Path, key: dict, group: pd.DataFrame, paths: dict, out_di
     """The configuration's plan, after checking its data against the data it was trained on."""
     job_dirs = [sweep_dir / job for job in group["job"]]
     cfg = configuration_config(job_dirs[0], paths, out_dir / layout.config_stem(key))
+    if is_multitask(cfg):
+        raise DataError(
+            f"{layout.config_stem(key)}: one trait of a multi-task network (multitask=...): "
+            "task=refit refits single-trait configurations only"
+        )
     cohort, tc = load_data(cfg)
     check_unchanged(job_dirs, cohort, tc)
     return Plan(key=key, group=group, job_dirs=job_dirs, cfg=cfg)

@@ -234,6 +234,7 @@ def validate_config(cfg: DictConfig) -> None:
         _check_thresholds(cfg)
         _check_trait(cfg)
         _check_model(cfg)
+        _check_multitask(cfg)
         _check_trainer(cfg)
         _check_data(cfg)
         _check_interpreters(cfg)
@@ -378,6 +379,79 @@ def _check_labelled_recipe(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"model.without_pretraining.{key}: not a network option{did_you_mean(key, known)}"
             )
+
+
+# model options the multi-task network does not have (key, the value that means "off")
+MULTITASK_OFF = (
+    ("model.ensemble", 1),
+    ("model.input.kind", "genes"),
+    ("model.gene_filter.method", "none"),
+    ("model.penalty.weight", 0.0),
+    ("model.mixup", 0.0),
+    ("model.label_smoothing", 0.0),
+    ("model.swa.enabled", False),
+    ("bootstrap", None),
+    ("null_permutation", None),
+)
+
+
+def check_multitask_model(cfg: DictConfig) -> None:
+    """The multi-task network's model options: a network, none of those it lacks (one line)."""
+    if _get(cfg, "model.family", "nn") != "nn":
+        raise ConfigError(
+            f"model={_get(cfg, 'model.name', '?')}: multitask=... trains one network; comparators "
+            "are single-trait: run them per trait (trait=<name> model=<comparator>)"
+        )
+    for key, off in MULTITASK_OFF:
+        value = _get(cfg, key, off)
+        if value != off:
+            raise ConfigError(
+                f"{key}={_show(value)}: not available with multitask=... (only {key}={_show(off)})"
+            )
+
+
+def _check_multitask(cfg: DictConfig) -> None:
+    """``multitask.*``: the traits' configs, stratification and loss weights."""
+    traits = _get(cfg, "multitask", None)
+    if traits is None:
+        return
+    traits = traits.get("traits")
+    if not isinstance(traits, dict) or not traits:
+        raise ConfigError(
+            f"multitask.traits={_show(traits)}: expected trait configs by name, e.g. "
+            "multitask=vasari or +trait@multitask.traits.edema=edema"
+        )
+    names = []
+    for key, trait in traits.items():
+        try:
+            spec = TraitSpec.from_config(trait)
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise ConfigError(f"multitask.traits.{key}: {error_line(err)}") from None
+        if spec.kind != "categorical":
+            raise ConfigError(
+                f"multitask.traits.{key}.kind={spec.kind}: the multi-task network has categorical "
+                "heads only (binary or multiclass)"
+            )
+        if spec.name in names:
+            raise ConfigError(f"multitask.traits.{key}: trait name {spec.name!r} appears twice")
+        names.append(spec.name)
+    _choice(cfg, "multitask.stratify", ["combination", *names])
+    weights = _get(cfg, "multitask.loss_weights", None) or {}
+    if not isinstance(weights, dict):
+        raise ConfigError(
+            f"multitask.loss_weights={_show(weights)}: expected {{trait: weight}}, e.g. "
+            "'multitask.loss_weights={edema: 2.0}'"
+        )
+    for name in weights:
+        if name not in names:
+            raise ConfigError(
+                f"multitask.loss_weights.{name}: not one of the traits {names}"
+                f"{did_you_mean(name, names)}"
+            )
+        _number(cfg, f"multitask.loss_weights.{name}", 0, example=1.0)
+    if sum(float(weights.get(n, 1.0)) for n in names) <= 0:
+        raise ConfigError("multitask.loss_weights: every trait's weight is 0; nothing to train")
+    check_multitask_model(cfg)
 
 
 def check_network(cfg: DictConfig) -> None:
