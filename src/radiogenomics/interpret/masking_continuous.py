@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, rankdata
 
-from radiogenomics.evaluation.multitest import FDR, bh_qvalues
+from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.evaluation.regression import spearman_rows
-from radiogenomics.interpret.masking import empirical_p, random_permutations, tail_p
+from radiogenomics.interpret.masking import random_permutations
+from radiogenomics.interpret.masking_tables import call_columns
 from radiogenomics.results import layout
 
 SCORE = "spearman"  # the masking tables' score column of a continuous trait
@@ -126,22 +127,10 @@ def score_continuous(
     elif compare_to_items:
         reference = coefficients(outputs, y).mean(axis=0)
     self_p, comp_p = permutation_tests(outputs, y, reference, strata)
-    self_q, comp_q = bh_qvalues(self_p), bh_qvalues(comp_p)
-    q = np.fmax(self_q, comp_q) if reference is not None else np.full(len(scores), np.nan)
-    columns = {
-        "q": q,
-        "significant": q < fdr,
-        "competitive_p": comp_p,
-        "competitive_q": comp_q,
-        "self_contained_p": self_p,
-        "self_contained_q": self_q,
-    }
-    if null is not None:
-        observed = scores[SCORE].to_numpy()
-        p, tail = empirical_p(observed, sizes, null.scores), tail_p(observed, sizes, null.scores)
-        columns.update(
-            empirical_p=p, empirical_q=bh_qvalues(p), tail_p=tail, tail_q=bh_qvalues(tail)
-        )
+    null_scores = null.scores if null is not None else None
+    columns = call_columns(
+        self_p, comp_p, reference is not None, scores[SCORE], sizes, null_scores, fdr
+    )
     for position, (name, values) in enumerate(columns.items(), start=1):
         scores.insert(position, name, values)
     return scores

@@ -226,8 +226,29 @@ def score_sets(
     elif compare_to_items:
         reference = auroc_coefficients(probs, y, len(class_names), ordinal).mean(axis=0)
     self_p, comp_p = auroc_permutation_tests(probs, y, len(class_names), reference, strata, ordinal)
+    null_scores = null.auroc if null is not None else None
+    columns = call_columns(
+        self_p, comp_p, reference is not None, scores["auroc"], sizes, null_scores, fdr
+    )
+    for position, (name, values) in enumerate(columns.items(), start=2):
+        scores.insert(position, name, values)
+    return scores
+
+
+def call_columns(
+    self_p: np.ndarray,
+    comp_p: np.ndarray,
+    competitive: bool,
+    observed: pd.Series,
+    sizes: np.ndarray | None,
+    null_scores: Mapping[int, np.ndarray] | None,
+    fdr: float,
+) -> dict[str, np.ndarray]:
+    """The call columns of a masking table: q = max of the two tests' BH q (NaN without a
+    competitive reference), significant, both tests' p/q, and with the random controls' scores
+    by size (``null_scores``) the empirical and generalized-Pareto tail p/q of ``observed``."""
     self_q, comp_q = bh_qvalues(self_p), bh_qvalues(comp_p)
-    q = np.fmax(self_q, comp_q) if reference is not None else np.full(len(scores), np.nan)
+    q = np.fmax(self_q, comp_q) if competitive else np.full(len(self_p), np.nan)
     columns = {
         "q": q,
         "significant": q < fdr,
@@ -236,15 +257,13 @@ def score_sets(
         "self_contained_p": self_p,
         "self_contained_q": self_q,
     }
-    if null is not None:
-        auroc = scores["auroc"].to_numpy()
-        p, tail = empirical_p(auroc, sizes, null.auroc), tail_p(auroc, sizes, null.auroc)
+    if null_scores is not None:
+        values = np.asarray(observed, dtype=np.float64)
+        p, tail = empirical_p(values, sizes, null_scores), tail_p(values, sizes, null_scores)
         columns.update(
             empirical_p=p, empirical_q=bh_qvalues(p), tail_p=tail, tail_q=bh_qvalues(tail)
         )
-    for position, (name, values) in enumerate(columns.items(), start=2):
-        scores.insert(position, name, values)
-    return scores
+    return columns
 
 
 def score_controls(

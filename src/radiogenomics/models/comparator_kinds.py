@@ -27,11 +27,11 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVR
 from sklearn.utils.class_weight import compute_sample_weight
 
 from radiogenomics.evaluation.ordinal import mean_cumulative_auroc
+from radiogenomics.models.kernels import PrecomputedKernel
 
 
 def levels_from_cumulative(cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +215,7 @@ class OrdinalLogit(ClassifierMixin, BaseEstimator):
         return np.argmax(self.predict_proba(X), axis=1)
 
 
-class KernelSVR(RegressorMixin, BaseEstimator):
+class KernelSVR(PrecomputedKernel, RegressorMixin, BaseEstimator):
     """``SVR`` on a kernel matrix computed with BLAS (the regression twin of ``KernelSVC``)."""
 
     def __init__(
@@ -234,27 +234,12 @@ class KernelSVR(RegressorMixin, BaseEstimator):
         self.degree = degree
         self.coef0 = coef0
 
-    def _kernel(self, X: np.ndarray) -> np.ndarray:
-        args = {
-            "linear": {},
-            "rbf": {"gamma": self.gamma_},
-            "poly": {"gamma": self.gamma_, "degree": self.degree, "coef0": self.coef0},
-            "sigmoid": {"gamma": self.gamma_, "coef0": self.coef0},
-        }
-        if self.kernel not in args:
-            raise ValueError(f"unknown kernel {self.kernel!r}; choose one of {sorted(args)}")
-        return pairwise_kernels(X, self.X_fit_, metric=self.kernel, **args[self.kernel])
-
     def fit(self, X: np.ndarray, y: np.ndarray) -> KernelSVR:
         """Fit epsilon-SVR on the training kernel."""
-        self.X_fit_ = np.asarray(X, dtype=np.float64)
-        var = self.X_fit_.var()
-        scale = 1.0 / (self.X_fit_.shape[1] * var) if var > 0 else 1.0
-        self.gamma_ = scale if self.gamma == "scale" else float(self.gamma)
         self.svr_ = SVR(kernel="precomputed", C=self.C, epsilon=self.epsilon)
-        self.svr_.fit(self._kernel(self.X_fit_), np.asarray(y, dtype=np.float64))
+        self.svr_.fit(self._fit_kernel(X), np.asarray(y, dtype=np.float64))
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predictions (the training target's units)."""
-        return self.svr_.predict(self._kernel(np.asarray(X, dtype=np.float64)))
+        return self.svr_.predict(self._kernel(X))

@@ -104,25 +104,9 @@ def run_finetune(cfg: DictConfig) -> dict:
     check_output_dir(out_dir)
     metrics_path = out_dir / layout.METRICS
     job_hash = config_hash(cfg)
-    if metrics_path.exists():
-        done = finished_job(metrics_path)
-        if done.get("config_hash") == job_hash and cfg.get("resume", True):
-            changed = changed_input(done, cfg, out_dir)
-            if changed is None:
-                log.info("job already complete (%s exists): skipping", metrics_path)
-                return done
-            if not cfg.get("overwrite", False):
-                record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
-                raise DataError(changed)
-            log.warning("%s; overwrite=true: running the job again", changed)
-        if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
-            raise DataError(
-                f"{out_dir} already holds a finished job of another config (config_hash "
-                f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
-                "hydra.sweep.dir, or add overwrite=true to replace it"
-            )
-        log.warning("%s: replacing the finished job (config_hash %s)", out_dir,
-                    done.get("config_hash"))  # fmt: skip
+    done = resumable(cfg, out_dir, metrics_path, job_hash)
+    if done is not None:
+        return done
     outputs = job_outputs(cfg, out_dir)
     clear_outputs(outputs)  # metrics.json first: a half-replaced job never looks complete
     start = time.perf_counter()
@@ -139,6 +123,35 @@ def run_finetune(cfg: DictConfig) -> dict:
         raise
     log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
     return metrics
+
+
+def resumable(cfg: DictConfig, out_dir: Path, record_path: Path, job_hash: str) -> dict | None:
+    """A finished job's record to return instead of running it again, or None to run it.
+
+    ``record_path`` (written last) marks a finished job. Same config, same inputs and
+    ``resume``: its record. Same config but changed inputs: refused (recorded as stale) unless
+    ``overwrite=true``; another config in the same dir: refused unless ``overwrite=true``.
+    """
+    if not record_path.exists():
+        return None
+    done = finished_job(record_path)
+    if done.get("config_hash") == job_hash and cfg.get("resume", True):
+        changed = changed_input(done, cfg, out_dir)
+        if changed is None:
+            log.info("job already complete (%s exists): skipping", record_path)
+            return done
+        if not cfg.get("overwrite", False):
+            record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
+            raise DataError(changed)
+        log.warning("%s; overwrite=true: running the job again", changed)
+    if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
+        raise DataError(
+            f"{out_dir} already holds a finished job of another config (config_hash "
+            f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
+            "hydra.sweep.dir, or add overwrite=true to replace it"
+        )
+    log.warning("%s: replacing the finished job (config_hash %s)", out_dir, done.get("config_hash"))
+    return None
 
 
 def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float) -> dict:

@@ -42,19 +42,17 @@ from radiogenomics.data.splits import FoldSplit, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
 from radiogenomics.evaluation.metrics import auroc, trait_score
-from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.multitask import MultiTaskModule
 from radiogenomics.results import layout
 from radiogenomics.tasks.finetune import (
-    changed_input,
     check_output_dir,
     clear_outputs,
     config_hash,
-    finished_job,
     input_fingerprints,
     instantiate_callbacks,
     job_outputs,
+    resumable,
     training_hash,
     write_predictions,
 )
@@ -138,23 +136,9 @@ def run_multitask(cfg: DictConfig) -> dict:
     check_output_dir(out_dir)
     record_path = out_dir / layout.MULTITASK_RECORD
     job_hash = config_hash(cfg)
-    if record_path.exists():
-        done = finished_job(record_path)
-        if done.get("config_hash") == job_hash and cfg.get("resume", True):
-            changed = changed_input(done, cfg, out_dir)
-            if changed is None:
-                log.info("job already complete (%s exists): skipping", record_path)
-                return done
-            if not cfg.get("overwrite", False):
-                record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
-                raise DataError(changed)
-            log.warning("%s; overwrite=true: running the job again", changed)
-        if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
-            raise DataError(
-                f"{out_dir} already holds a finished job of another config (config_hash "
-                f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
-                "hydra.sweep.dir, or add overwrite=true to replace it"
-            )
+    done = resumable(cfg, out_dir, record_path, job_hash)
+    if done is not None:
+        return done
     names = [s.name for s in trait_specs(cfg)]
     outputs = [record_path, *job_outputs(cfg, out_dir)]
     outputs += [out_dir / layout.multitask_trait_dir(n) for n in names]
