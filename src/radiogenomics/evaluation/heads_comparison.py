@@ -57,7 +57,7 @@ def paper_cut_scores(predictions: pd.DataFrame, metrics: pd.DataFrame) -> pd.Dat
     of the positive side: ``y_prob`` for two classes, ``P(y >= binary_cut)`` for an ordinal job.
     """
     parts = []
-    for trait, preds in predictions.groupby("trait", sort=True):
+    for trait, preds in predictions.groupby("trait", sort=False):
         job = metrics[metrics["trait"] == trait].iloc[0]
         classes = list(job["classes"])
         cut = job.get("binary_cut")
@@ -191,13 +191,17 @@ def compare_heads(
     n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-trait comparison table, cost table) of the binary, ordinal and multi-task sweeps."""
+    """(per-trait comparison table, cost table) of the binary, ordinal and multi-task sweeps.
+
+    One row per trait of the binary sweeps; a kind without a sweep of the trait leaves its
+    columns empty (a two-level trait has no ordinal network of its own: it is the binary one).
+    """
     scores, jobs = {}, {}
     for kind, sweeps in zip(KINDS, (binary, ordinal, multitask), strict=True):
         scores[kind], jobs[kind] = read_kind(sweeps)
     mt_cost = multitask_cost(multitask)
     rows = []
-    for trait in sorted(scores["binary"]["trait"].unique()):
+    for trait in pd.unique(scores["binary"]["trait"]):  # in the order of the binary sweeps
         one = {k: s[s["trait"] == trait].drop(columns="trait") for k, s in scores.items()}
         row: dict = {"trait": trait}
         for kind in KINDS:
