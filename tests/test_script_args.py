@@ -104,3 +104,12 @@ def test_every_script_refuses_bad_arguments_in_one_line(name, args, sweeps, tmp_
     paths = {"cv": cv, "missing": tmp_path / "missing", "plain": tmp_path / "plain"}
     err = refused(name, [a.format(**paths) for a in args], capsys)
     assert "error: argument" in err
+
+
+def test_compare_heads_refuses_a_dir_that_is_no_sweep(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    err = refused(
+        "compare_heads", ["--binary", tmp_path / "empty", "--out", tmp_path / "o"], capsys
+    )
+    assert "--binary" in err and "not a sweep directory" in err
+    assert not (tmp_path / "o").exists()

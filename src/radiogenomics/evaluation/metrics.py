@@ -107,16 +107,23 @@ def bootstrap_auroc_ci(
     targets = (
         [1] if P.shape[1] == 2 else [k for k in range(P.shape[1]) if 0 < (y == k).sum() < len(y)]
     )
-    per_class = []
-    for k in targets:
-        pos, neg = np.flatnonzero(y == k), np.flatnonzero(y != k)
-        diff = P[pos, k][:, None] - P[neg, k][None, :]
-        M = (diff > 0) + 0.5 * (diff == 0)
-        statistic = partial(_resampled_auroc, pos=pos, neg=neg, M=M)
-        per_class.append(by_resample_chunks(counts, statistic, "bootstrap AUROC CI"))
+    per_class = [resampled_aurocs(y == k, P[:, k], counts) for k in targets]
     stats = np.mean(per_class, axis=0)
     lo, hi = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(lo), float(hi)
+
+
+def resampled_aurocs(
+    target: np.ndarray, scores: np.ndarray, counts: np.ndarray, what: str = "bootstrap AUROC CI"
+) -> np.ndarray:
+    """AUROC of ``scores`` for a 0/1 ``target`` in each resample (row of patient ``counts``)."""
+    target = np.asarray(target, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    pos, neg = np.flatnonzero(target), np.flatnonzero(~target)
+    diff = scores[pos][:, None] - scores[neg][None, :]
+    M = (diff > 0) + 0.5 * (diff == 0)
+    statistic = partial(_resampled_auroc, pos=pos, neg=neg, M=M)
+    return by_resample_chunks(counts, statistic, what)
 
 
 def _resampled_auroc(counts: np.ndarray, pos: np.ndarray, neg: np.ndarray, M: np.ndarray):

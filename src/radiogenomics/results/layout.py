@@ -177,6 +177,11 @@ PAIRED_DIFFS = "paired_diffs.csv"
 FIG_AUROC_BY_MODEL = "fig2a.png"
 FIG_PAIRED_DIFFERENCES = "fig2b.png"
 
+# scripts/compare_heads.py (its --out dir): binary vs ordinal vs multi-task networks per trait
+HEADS_COMPARISON = "heads_comparison.csv"  # per trait: pooled AUROCs, paired differences, cost
+HEADS_COST = "heads_cost.csv"  # per kind: networks, traits, summed job elapsed_s
+HEADS_MARKDOWN = "heads_comparison.md"  # both tables as Markdown (the README's)
+
 
 def compare_table(name: str) -> str:
     """One of compare.py's tables (models, replicates, paired_cv, paired_bootstrap)."""

@@ -193,3 +193,16 @@ def bundle_jobs(sweep_dir: str | Path) -> tuple[list[Path], list[Path]]:
     done = [d for d in job_dirs(Path(sweep_dir)) if (d / layout.METRICS).is_file()]
     with_bundle = [d for d in done if (d / layout.MODEL_DIR / layout.BUNDLE_MANIFEST).is_file()]
     return with_bundle, [d for d in done if d not in with_bundle]
+
+
+def multitask_records(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per finished multi-task job of a sweep: its ``multitask.json`` and job dir."""
+    sweep_dir = Path(sweep_dir)
+    rows = []
+    for path in sorted(sweep_dir.glob(f"**/{layout.MULTITASK_RECORD}")):
+        if layout.SUMMARY_DIR in path.relative_to(sweep_dir).parts:
+            continue
+        record = json.loads(path.read_text())
+        record["job"] = str(path.parent.relative_to(sweep_dir))
+        rows.append(record)
+    return pd.DataFrame(rows)
