@@ -63,6 +63,7 @@ def test_a_job_finished_before_fingerprints_still_resumes(make_cfg, tmp_path):
     assert run(make_cfg(*files, *TRAIT, out=out))["elapsed_s"] == first["elapsed_s"]
 
 
+@pytest.mark.slow  # a full sweep (default suite time); runs with -m slow
 def test_a_sweep_over_changed_inputs_exits_2_once_and_keeps_its_summary(cache_dir, tmp_path):
     """At sweep level: every stale job is refused, the sweep ends with one data-error line and
     status 2, and its summary is left as it was; overwrite=true reruns them."""

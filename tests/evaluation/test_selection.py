@@ -106,6 +106,7 @@ def test_selecting_on_test_scores_is_refused(tmp_path):
         select(sweep, metric="test_auroc")
 
 
+@pytest.mark.slow  # a full sweep (default suite time); runs with -m slow
 def test_grid_sweep_then_select_py(cache_dir, tmp_path):
     """2 folds x 2 dropouts of experiment=hparams_search (tiny), then scripts/select_hparams.py."""
     sweep = tmp_path / "sweep"

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ..conftest import ROOT, TINY
 from .test_serial_launcher import PROBE
 
@@ -86,6 +88,7 @@ def test_sigterm_stops_the_sweep_with_status_143(tmp_path):
     assert not list(sweep.glob("fold=3*/done.txt"))
 
 
+@pytest.mark.slow  # a full sweep (default suite time); runs with -m slow
 def test_sigterm_stops_a_gpus_launcher_sweep(tmp_path):
     """hydra/launcher=gpus (one CPU worker): the running worker is terminated, none starts."""
     sweep = tmp_path / "sweep"
@@ -105,6 +108,7 @@ def test_sigterm_stops_a_gpus_launcher_sweep(tmp_path):
     assert not list(sweep.glob("fold=3*/done.txt")) and not list(sweep.glob("fold=4*"))
 
 
+@pytest.mark.slow  # a full sweep (default suite time); runs with -m slow
 def test_sigint_stops_a_local_launcher_sweep_and_a_rerun_resumes(tmp_path):
     """hydra/launcher=local (submitit): every job is running when SIGINT comes; they are
     cancelled (no done.txt), the command exits 130, and a rerun runs them all."""

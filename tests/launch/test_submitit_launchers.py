@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from hydra import compose, initialize_config_dir
 
 from ..conftest import CONFIGS, ROOT, TINY
@@ -38,6 +39,7 @@ def test_two_fold_sweep_through_submitit_local(cache_dir, tmp_path):
     assert missing["n_missing"] == 0
 
 
+@pytest.mark.slow  # a full sweep (default suite time); runs with -m slow
 def test_a_failed_local_job_does_not_stop_the_sweep(cache_dir, tmp_path):
     """fold=7 of 2 folds is a config error: the other job finishes, the summary lists it."""
     sweep = tmp_path / "sweep"
