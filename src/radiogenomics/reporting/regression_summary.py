@@ -78,8 +78,10 @@ def continuous_row(
 def print_regression_table(table: pd.DataFrame) -> None:
     """Print the continuous configurations' CV summary as a plain-text table."""
     lines = ["", "Cross-validation summary, continuous traits (pooled out-of-fold, 95% CI)"]
+    tw = max(16, *(len(str(t)) + 2 for t in table["trait"]))  # names wider than the default
+    mw = max(10, *(len(str(m)) + 2 for m in table["model"]))
     lines.append(
-        f"{'trait':<16}{'model':<10}{'boot':<6}{'jobs':>5}{'mean R²':>9}{'pooled R² [95% CI]':>28}"
+        f"{'trait':<{tw}}{'model':<{mw}}{'boot':<6}{'jobs':>5}{'mean R²':>9}{'pooled R² [95% CI]':>28}"
         f"{'Spearman [95% CI]':>28}{'MAE [95% CI]':>30}"
     )
     for _, r in table.iterrows():
@@ -88,7 +90,7 @@ def print_regression_table(table: pd.DataFrame) -> None:
             for m in CI_METRICS
         ]
         lines.append(
-            f"{r['trait']:<16}{r['model']:<10}{str(r['bootstrap']):<6}{r['n_jobs']:>5}"
+            f"{r['trait']:<{tw}}{r['model']:<{mw}}{str(r['bootstrap']):<6}{r['n_jobs']:>5}"
             f"{r['mean_r2']:>9.3f}"
             f"{cells[0]:>28}{cells[1]:>28}{cells[2]:>30}"
         )
