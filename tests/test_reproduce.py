@@ -140,7 +140,7 @@ def test_a_failed_command_or_a_missing_row_fails_its_claims(tmp_path):
 def test_quick_and_only_select_runs_and_claims():
     runs = load_runs(ROOT / "benchmarks" / "claims.yaml", ROOT)
     assert [r.name for r in select(runs, True, None)] == ["default_sweep", "permuted_labels"]
-    assert len(select(runs, False, None)) == len(runs) == 5
+    assert len(select(runs, False, None)) == len(runs) == 7
     picked = select(runs, False, ["comparators.rf", "default_sweep"])
     assert [(r.name, len(r.claims)) for r in picked] == [("default_sweep", 4), ("comparators", 1)]
     assert runs[2].shown() == (
