@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
 from radiogenomics.data.splits import FoldSplit
+
+if TYPE_CHECKING:
+    from radiogenomics.data.cohort import TraitCohort
 
 
 class Standardizer:
@@ -95,6 +99,24 @@ class TraitDataModule(pl.LightningDataModule):
         self.n_classes = 0 if continuous else int(y.max()) + 1
         self.class_names = (
             list(class_names) if class_names else [str(k) for k in range(self.n_classes)]
+        )
+
+    @classmethod
+    def of_trait(
+        cls, tc: TraitCohort, split: FoldSplit, batch_size: int, seed: int = 0, **options
+    ) -> TraitDataModule:
+        """One trait cohort's fold: its expression, targets, patient ids, genes and classes
+        (``options``: ``inner_fold``, ``scaler``)."""
+        return cls(
+            tc.X,
+            tc.y,
+            split,
+            batch_size=batch_size,
+            seed=seed,
+            patient_ids=tc.patient_ids,
+            genes=tc.genes,
+            class_names=tc.spec.class_names,
+            **options,
         )
 
     def _parts(self) -> dict[str, np.ndarray]:

@@ -640,17 +640,7 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
             cfg.get("bootstrap"),
         )  # fmt: skip
         split = kfold_split(split)  # fit == val == training patients (standardizer: all of them)
-    dm = TraitDataModule(
-        tc.X,
-        tc.y,
-        split,
-        batch_size=m.batch_size,
-        seed=seed,
-        patient_ids=tc.patient_ids,
-        genes=tc.genes,
-        class_names=tc.spec.class_names,
-        inner_fold=inner,
-    )
+    dm = TraitDataModule.of_trait(tc, split, m.batch_size, seed, inner_fold=inner)
     cfg, notes = fold_input_config(cfg, tc, dm, unlabelled)  # PCA size: what the fold allows
     module = build_classifier(cfg, tc, dm)
     set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input: PCA / gene-set layer

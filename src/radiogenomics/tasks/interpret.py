@@ -356,16 +356,7 @@ def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitD
         )
     if member_split(job_cfg) == "kfold":  # cross-fitted members: standardised on fit + val
         split = kfold_split(split)
-    dm = TraitDataModule(
-        tc.X,
-        tc.y,
-        split,
-        batch_size=job_cfg.model.batch_size,
-        seed=job_cfg.seed,
-        patient_ids=tc.patient_ids,
-        genes=tc.genes,
-        class_names=tc.spec.class_names,
-    )
+    dm = TraitDataModule.of_trait(tc, split, job_cfg.model.batch_size, job_cfg.seed)
     if is_multitask(job_cfg):  # one trait of a multi-task network: the multi-task fold
         dm = held_out_datamodule(job_cfg, cohort)
     check_same_fold(job, bundle, dm)

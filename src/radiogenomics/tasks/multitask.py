@@ -328,17 +328,7 @@ def write_trait_job(
     write_hydra_record(out_dir, trait_dir, job_cfg)
     tc, part = trait_part(mt, t, split)
     view = module.trait_view(t)
-    dm = TraitDataModule(
-        tc.X,
-        tc.y,
-        part,
-        batch_size=cfg.model.batch_size,
-        seed=cfg.seed,
-        patient_ids=tc.patient_ids,
-        genes=tc.genes,
-        class_names=spec.class_names,
-        scaler=scaler,
-    )
+    dm = TraitDataModule.of_trait(tc, part, cfg.model.batch_size, cfg.seed, scaler=scaler)
     with torch.no_grad():
         test_probs = view.probabilities(view(dm.x["test"])).float().numpy()
     y_test = tc.y[part.test]
@@ -429,14 +419,6 @@ def write_hydra_record(out_dir: Path, trait_dir: Path, job_cfg: DictConfig) -> N
 def held_out_datamodule(job_cfg: DictConfig, cohort: Cohort) -> TraitDataModule:
     """A trait job's held-out datamodule rebuilt from its config (``task=interpret``)."""
     tc, split, scaler = trait_fold(job_cfg, cohort)
-    return TraitDataModule(
-        tc.X,
-        tc.y,
-        split,
-        batch_size=job_cfg.model.batch_size,
-        seed=job_cfg.seed,
-        patient_ids=tc.patient_ids,
-        genes=tc.genes,
-        class_names=tc.spec.class_names,
-        scaler=scaler,
+    return TraitDataModule.of_trait(
+        tc, split, job_cfg.model.batch_size, job_cfg.seed, scaler=scaler
     )

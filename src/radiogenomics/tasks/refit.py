@@ -310,16 +310,7 @@ def train_network(
     if m.transfer_layers > 0:  # the fold jobs' cached autoencoder (same data, patients, settings)
         encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids), list(tc.patient_ids))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    dm = TraitDataModule(
-        tc.X,
-        tc.y,
-        everyone(len(tc.y)),
-        batch_size=m.batch_size,
-        seed=cfg.seed,
-        patient_ids=tc.patient_ids,
-        genes=tc.genes,
-        class_names=tc.spec.class_names,
-    )
+    dm = TraitDataModule.of_trait(tc, everyone(len(tc.y)), m.batch_size, cfg.seed)
     unlabelled = unlabelled_expression(cfg, cohort, tc)
     cfg, _ = fold_input_config(cfg, tc, dm, unlabelled)  # a too-large PCA clamped, with a warning
     module = build_classifier(cfg, tc, dm)  # class weights from all patients
