@@ -125,8 +125,8 @@ def _entry(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
     ("args", "line"),
     [
         (["trait=enhancment"], "config error: trait=enhancment is not one of classical, column, "
-         "edema, enhancement, infiltration, mesenchymal, multifocal, ncet, necrosis, neural, "
-         "proneural, subtype; did you mean 'enhancement'?"),
+         "edema, enhancement, enhancing_volume, infiltration, mesenchymal, multifocal, ncet, "
+         "necrosis, neural, proneural, subtype; did you mean 'enhancement'?"),
         (["-m", "model=nnn"], "config error: model=nnn is not one of logit_l1, logit_l2, nn, "
          "ordinal_logit, rf, svm, xgboost; did you mean 'nn'?"),
         (["-m", "trait=edema,enhancment"], "config error: trait=enhancment is not one of"),
