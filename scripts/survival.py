@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from radiogenomics.analysis.trait_survival import DIRECTIONS, ENDPOINTS, SurvivalOptions
-from radiogenomics.data.io import DataError
+from radiogenomics.errors import DataError
 from radiogenomics.reporting.survival_report import write_survival
 from radiogenomics.results import layout
 from radiogenomics.script_args import (

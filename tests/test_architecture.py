@@ -13,7 +13,7 @@ PACKAGE = ROOT / "src" / "radiogenomics"
 
 # lowest first: a module may import its own layer and the layers before it, never one after it
 LAYERS = [
-    {"utils", "hydra_resolvers", "cli", "progress", "environment", "lock", "sweep_state"},
+    {"errors", "utils", "hydra_resolvers", "cli", "progress", "environment", "lock", "sweep_state"},
     {"data"},
     {"results"},
     {"evaluation"},
@@ -144,3 +144,39 @@ def test_every_job_and_sweep_file_name_is_spelled_once(folder):
     assert not repeated, "use radiogenomics.results.layout instead of:\n" + "\n".join(repeated)
     spelled = [text for _, text in _strings(LAYOUT) if text in names]
     assert sorted(spelled) == sorted(set(spelled)), "layout.py spells a name twice"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the package modules it imports (inside functions too)."""
+    modules = {_module_name(p): p for p in _sources()}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for _, target in _imports(path):
+            while target not in modules and "." in target:  # `from pkg import name`
+                target = target.rsplit(".", 1)[0]
+            if target in modules and target != name:
+                targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def test_no_import_cycles():
+    graph, cycles = _import_graph(), []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*path, target])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "import cycles (break them by moving the shared piece down):\n" + "\n".join(
+        cycles
+    )

@@ -18,10 +18,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from radiogenomics.data.io import DataError
+from radiogenomics.errors import DataError
 from radiogenomics.hydra_resolvers import job_dirname
 from radiogenomics.tasks import finetune, run
-from radiogenomics.tasks.finetune import check_output_dir, config_hash
+from radiogenomics.tasks.finetune import check_output_dir
+from radiogenomics.tasks.jobs import config_hash
 from radiogenomics.utils import OutputError, atomic_write, write_json
 
 from .conftest import CONFIGS, ROOT, TINY

@@ -14,7 +14,7 @@ from radiogenomics.analysis.trait_survival import (
     survival_table,
 )
 from radiogenomics.data.clinical import read_clinical
-from radiogenomics.data.io import DataError
+from radiogenomics.errors import DataError
 
 from ..conftest import ROOT
 from ..helpers.clinical import write_bcr

@@ -13,9 +13,10 @@ from scipy import sparse
 
 from radiogenomics.data.anndata_io import cohort_to_anndata, write_h5ad
 from radiogenomics.data.cohort import data_files, load_cohort, trait_cohort
-from radiogenomics.data.io import DataError, read_expression_data
+from radiogenomics.data.io import read_expression_data
 from radiogenomics.data.synthetic import SyntheticConfig, ensure_synthetic, export_h5ad
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import DataError
 from radiogenomics.tasks import run
 
 TRAIT = "trait=necrosis"

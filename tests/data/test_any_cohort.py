@@ -14,7 +14,8 @@ from hydra.core.hydra_config import HydraConfig
 
 from radiogenomics.data.cohort import load_cohort
 from radiogenomics.data.genesets import load_gene_universe
-from radiogenomics.data.io import DataError, read_expression_data
+from radiogenomics.data.io import read_expression_data
+from radiogenomics.errors import DataError
 from radiogenomics.tasks import run
 from radiogenomics.tasks.pretrain import command_line_keys, resolve_pretraining
 
@@ -231,7 +232,8 @@ def test_labelled_cohort_recipe_leaves_a_cohort_with_unlabelled_patients(make_cf
     ],
 )
 def test_labelled_cohort_recipe_is_validated(make_cfg, override, message):
-    from radiogenomics.tasks.validation import ConfigError, validate_config
+    from radiogenomics.errors import ConfigError
+    from radiogenomics.tasks.validation import validate_config
 
     with pytest.raises(ConfigError, match=message):
         validate_config(make_cfg("trait=multifocal", override))

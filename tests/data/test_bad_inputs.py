@@ -25,10 +25,11 @@ from omegaconf import DictConfig, open_dict
 
 from radiogenomics.data.cohort import load_cohort
 from radiogenomics.data.genesets import load_collection
+from radiogenomics.errors import ConfigError
 from radiogenomics.models.autoencoder import NonFiniteLossError
 from radiogenomics.tasks import pretrain as pretrain_task
 from radiogenomics.tasks import run
-from radiogenomics.tasks.validation import ConfigError, validate_config
+from radiogenomics.tasks.validation import validate_config
 
 from ..conftest import ROOT
 from .test_validation import CASES as READER_CASES
@@ -443,7 +444,7 @@ def test_valid_shipped_configs_pass(make_cfg):
 
 
 def test_config_error_is_a_data_error():
-    from radiogenomics.data.io import DataError
+    from radiogenomics.errors import DataError
 
     assert issubclass(ConfigError, DataError)
 

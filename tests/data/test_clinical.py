@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from radiogenomics.data.clinical import read_clinical
-from radiogenomics.data.io import DataError, read_expression
+from radiogenomics.data.io import read_expression
+from radiogenomics.errors import DataError
 
 from ..helpers.clinical import HEADER, NA, NAPP, row, write_bcr
 

@@ -11,13 +11,13 @@ import pytest
 
 from radiogenomics.data.io import (
     CLANC_LABEL_COLUMN,
-    DataError,
     patient_id,
     read_expression,
     read_expression_data,
     read_label_table,
     resolve_path,
 )
+from radiogenomics.errors import DataError
 
 from ..conftest import SHARED_DATA
 

@@ -113,7 +113,8 @@ def test_column_config_composes_unresolved():
 
 
 def test_column_config_without_column_names_the_override():
-    from radiogenomics.tasks.validation import ConfigError, validate_config
+    from radiogenomics.errors import ConfigError
+    from radiogenomics.tasks.validation import validate_config
 
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=["trait=column"])
@@ -128,7 +129,8 @@ def test_column_config_without_column_names_the_override():
     [("trait.threshold=mean", "trait.threshold"), ("trait.min_class_size=-1", "min_class_size")],
 )
 def test_column_config_bad_values_are_config_errors(override, match):
-    from radiogenomics.tasks.validation import ConfigError, validate_config
+    from radiogenomics.errors import ConfigError
+    from radiogenomics.tasks.validation import validate_config
 
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=["trait=column", "trait.column=x", override])

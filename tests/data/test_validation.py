@@ -19,8 +19,9 @@ from omegaconf import open_dict
 
 from radiogenomics.data.cohort import load_cohort, trait_cohort
 from radiogenomics.data.genesets import index_gene_sets
-from radiogenomics.data.io import DataError, read_expression, read_label_table
+from radiogenomics.data.io import read_expression, read_label_table
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import DataError
 from radiogenomics.tasks import run
 
 from ..conftest import CONFIGS, ROOT

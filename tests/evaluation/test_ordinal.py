@@ -6,13 +6,13 @@ import yaml
 
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.evaluation.label_permutation import auroc_coefficients
-from radiogenomics.evaluation.metrics import trait_score
 from radiogenomics.evaluation.ordinal import (
     bootstrap_cut_auroc_ci,
     cumulative_scores,
     ordinal_score,
     predicted_level,
 )
+from radiogenomics.evaluation.trait_metrics import trait_score
 from radiogenomics.interpret.masking import score_masked
 
 from ..conftest import CONFIGS

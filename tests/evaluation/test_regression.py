@@ -8,12 +8,12 @@ from scipy.stats import spearmanr
 from sklearn.metrics import r2_score
 
 from radiogenomics.data.traits import TraitSpec
-from radiogenomics.evaluation.metrics import trait_score
 from radiogenomics.evaluation.regression import (
     bootstrap_regression_ci,
     regression_score,
     spearman_rows,
 )
+from radiogenomics.evaluation.trait_metrics import trait_score
 
 CONTINUOUS = TraitSpec(name="volume", column="volume", classes=(), kind="continuous")
 

@@ -25,7 +25,8 @@ from radiogenomics.interpret.masking import score_masked
 from radiogenomics.reporting.importance_null_summary import attribution_share
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import planned_jobs
-from radiogenomics.tasks.finetune import config_hash, null_job_config
+from radiogenomics.tasks.finetune import null_job_config
+from radiogenomics.tasks.jobs import config_hash
 
 from ..conftest import CONFIGS, ROOT
 

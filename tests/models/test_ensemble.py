@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from radiogenomics.data.datamodules import TraitDataModule
-from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import make_fold_split, member_folds
+from radiogenomics.errors import ConfigError, DataError
 from radiogenomics.interpret.masking import MaskableNetwork
 from radiogenomics.models.bundle import load_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
 from radiogenomics.tasks.finetune import ensemble_options, kfold_split
-from radiogenomics.tasks.validation import ConfigError, validate_config
+from radiogenomics.tasks.validation import validate_config
 
 
 def _randomise_batchnorm(module: ClassifierModule) -> None:

@@ -18,6 +18,7 @@ from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.genesets import load_collection, load_gene_universe, write_gmt
 from radiogenomics.data.splits import make_fold_split
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import ConfigError
 from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.interpret.masking import mask_gene_sets, mask_single_genes
 from radiogenomics.models import inputs
@@ -27,7 +28,7 @@ from radiogenomics.models.inputs import InputOptions, gene_set_membership, shuff
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
 from radiogenomics.tasks.finetune import build_classifier, set_input_layer
-from radiogenomics.tasks.validation import ConfigError, check_gene_sets_on_data, validate_config
+from radiogenomics.tasks.validation import check_gene_sets_on_data, validate_config
 
 NO_TRANSFER = ["model.transfer_layers=0", "model.freeze_layers=0"]
 JOB = ["trait=multifocal", "n_folds=5", "fold=0", "logger=none"]

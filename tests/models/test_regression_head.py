@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from radiogenomics.data.io import DataError
+from radiogenomics.errors import DataError
 from radiogenomics.interpret.masking import mask_gene_sets
 from radiogenomics.interpret.saliency import attribute
 from radiogenomics.models.classifier import ClassifierModule

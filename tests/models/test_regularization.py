@@ -10,6 +10,7 @@ from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.weight_averaging import WeightAveraging, swa_start_epoch
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import make_fold_split
+from radiogenomics.errors import ConfigError
 from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.autoencoder import AutoencoderModule
 from radiogenomics.models.blocks import build_optimizer
@@ -22,7 +23,7 @@ from radiogenomics.models.regularization import (
     soft_target_loss,
     soft_targets,
 )
-from radiogenomics.tasks.validation import ConfigError, validate_config
+from radiogenomics.tasks.validation import validate_config
 
 
 @pytest.fixture(autouse=True)

@@ -8,12 +8,13 @@ import torch
 
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import make_fold_split
+from radiogenomics.errors import ConfigError
 from radiogenomics.models.classifier import (
     ClassifierModule,
     first_layer_penalty,
     gene_filter_mask,
 )
-from radiogenomics.tasks.validation import ConfigError, validate_config
+from radiogenomics.tasks.validation import validate_config
 
 
 def _data(n=60, n_genes=40, seed=0):

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radiogenomics.errors import ConfigError
 from radiogenomics.reporting.model_agreement import family_labels, summarize_model_agreement
 from radiogenomics.reporting.report_data import SweepData, Table
 from radiogenomics.reporting.report_sections import model_agreement_section
 from radiogenomics.results import layout
-from radiogenomics.tasks.validation import ConfigError, validate_config
+from radiogenomics.tasks.validation import validate_config
 
 
 def pooled_table(

@@ -15,13 +15,13 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from radiogenomics.data.io import DataError
+from radiogenomics.errors import ConfigError, DataError
 from radiogenomics.evaluation.metrics import auroc
 from radiogenomics.models.bundle import load_bundle
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import collect, job_dirs
 from radiogenomics.tasks import run
-from radiogenomics.tasks.validation import ConfigError, validate_config
+from radiogenomics.tasks.validation import validate_config
 
 from ..conftest import CONFIGS, ROOT, TINY
 

@@ -23,7 +23,6 @@ Differences from ``hydra_plugins.hydra_submitit_launcher.submitit_launcher.Slurm
 # no `from __future__ import annotations`: Hydra's plugin scan runs this module outside
 # sys.modules, where dataclasses cannot resolve string annotations
 import copy
-import json
 import logging
 import re
 import subprocess
@@ -274,7 +273,7 @@ class SlurmLauncher(stock.SlurmLauncher):
         a finished job costs no array task on a rerun.
         """
         from radiogenomics.launch.jobs import job_output_dir
-        from radiogenomics.tasks.finetune import changed_input, config_hash
+        from radiogenomics.tasks.jobs import complete_record
 
         assert self.hydra_context is not None and self.config is not None
         try:
@@ -284,16 +283,12 @@ class SlurmLauncher(stock.SlurmLauncher):
             if config.get("task") != "finetune" or not config.get("resume", True):
                 return None
             path = job_output_dir(config) / METRICS
-            if not path.exists():
-                return None
-            done = json.loads(path.read_text())
             task_config = copy.deepcopy(config)
             with read_write(task_config), open_dict(task_config):
                 del task_config["hydra"]  # what the job's task function sees (Hydra's run_job)
-            if done.get("config_hash") != config_hash(task_config):
-                return None  # another config wrote it: the job reruns (and says so)
-            if changed_input(done, task_config, path.parent) is not None:
-                return None  # its data changed: the job runs and refuses (or overwrites)
+            done = complete_record(task_config, path)
+            if done is None:
+                return None
         except Exception as err:  # cannot tell: submit the job, which checks again
             log.debug("could not check whether %s is complete: %s", list(overrides), err)
             return None

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiogenomics.data.io import DataError
+from radiogenomics.errors import DataError
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.associations import DIRECTIONS, enriched_flags
 from radiogenomics.progress import progress

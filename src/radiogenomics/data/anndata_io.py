@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from radiogenomics.data.io import DataError, check_file
+from radiogenomics.data.files import check_file
+from radiogenomics.errors import DataError
 from radiogenomics.utils import atomic_write
 
 if TYPE_CHECKING:

@@ -30,14 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiogenomics.data.io import (
-    DataError,
-    _delimiter,
-    _lines,
-    _read_text,
-    patient_id,
-    resolve_path,
-)
+from radiogenomics.data.io import _delimiter, _lines, _read_text, patient_id, resolve_path
+from radiogenomics.errors import DataError
 
 log = logging.getLogger(__name__)
 

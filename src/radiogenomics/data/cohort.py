@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from radiogenomics.data.files import file_problem
 from radiogenomics.data.io import (
-    DataError,
     ExpressionData,
-    file_problem,
     patient_id,
     read_expression_data,
     read_label_table,
@@ -28,6 +27,7 @@ from radiogenomics.data.traits import (
     permute,
     resolve_spec,
 )
+from radiogenomics.errors import DataError
 from radiogenomics.utils import file_digest, stable_hash
 
 log = logging.getLogger(__name__)

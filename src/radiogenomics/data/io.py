@@ -26,9 +26,7 @@ import functools
 import gzip
 import io
 import logging
-import os
 import re
-import stat
 import warnings
 import zlib
 from collections.abc import Collection
@@ -40,6 +38,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+
+from radiogenomics.data.files import check_file
+from radiogenomics.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,6 @@ NA_TOKENS = ("", "NA", "NaN", "nan", "N/A", "NULL", "null", "-")
 _GZIP_MAGIC = b"\x1f\x8b"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the first bytes of every HDF5 file (.h5ad)
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the models train in float32
-
-
-class DataError(ValueError):
-    """A user-supplied data file is malformed; the message names the file and what is wrong."""
 
 
 @dataclass
@@ -93,34 +90,6 @@ def resolve_path(path: str | Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------- text
-
-
-def file_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a data file (``"file not found"``, ...), or None.
-
-    Checked before a file is opened: a FIFO would block the reader and ``/dev/zero`` never ends.
-    """
-    try:
-        mode = path.stat().st_mode
-    except PermissionError:
-        return "cannot read (permission denied)"
-    except (OSError, ValueError):  # ValueError: a NUL in the path
-        return "file not found"
-    if stat.S_ISDIR(mode):
-        return "is a directory; expected a file"
-    if not stat.S_ISREG(mode):
-        return "is not a regular file (a FIFO, device or socket); expected a data file"
-    if not os.access(path, os.R_OK):
-        return "cannot read (permission denied)"
-    return None
-
-
-def check_file(path: Path) -> Path:
-    """``path`` if it is a readable regular file, else a DataError naming it and why."""
-    problem = file_problem(path)
-    if problem is not None:
-        raise DataError(f"{path}: {problem}")
-    return path
 
 
 def _read_text(path: Path) -> str:

@@ -18,9 +18,9 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from radiogenomics.data.cohort import Cohort, TraitCohort, trait_cohort
-from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import FoldSplit, _seed
 from radiogenomics.data.traits import TraitSpec, class_counts
+from radiogenomics.errors import DataError
 
 MISSING = -1  # a trait's label of a patient not annotated for it
 COMBINATION = "combination"  # multitask.stratify: every trait's label at once

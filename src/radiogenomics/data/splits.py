@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from radiogenomics.data.io import DataError
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import DataError
 
 MIN_FIT_PER_CLASS = 2  # patients of each class the model is fitted on
 MAX_BINS = 10  # quantile bins a continuous target is stratified on, at most

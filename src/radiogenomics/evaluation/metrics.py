@@ -9,7 +9,6 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from radiogenomics.data.traits import TraitSpec
 from radiogenomics.progress import Progress
 
 # resamples x patients per step of a bootstrap CI (progress is reported between steps); below
@@ -54,26 +53,6 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
         out[f"auroc_{name}"] = a
         out[f"ap_{name}"] = p
     return out
-
-
-def trait_score(y: np.ndarray, output: np.ndarray, spec: TraitSpec) -> dict[str, float]:
-    """Held-out metrics of one trait's model output, by the trait's kind.
-
-    Categorical: :func:`score` (AUROC, AP). Ordinal: cut AUROCs, their mean as ``auroc``, the
-    AUROC at the binary cut, AP, Spearman, QWK, MAE (:mod:`radiogenomics.evaluation.ordinal`).
-    Continuous: predictions in the target's units, R², Spearman, MAE, RMSE
-    (:mod:`radiogenomics.evaluation.regression`). Each kind's metrics live in their own module
-    and are dispatched here, so jobs, comparators and summaries score a trait the same way.
-    """
-    if spec.is_continuous:
-        from radiogenomics.evaluation.regression import regression_score
-
-        return regression_score(y, output)
-    if spec.is_ordinal:
-        from radiogenomics.evaluation.ordinal import ordinal_score
-
-        return ordinal_score(y, output, spec.binary_cut)
-    return score(y, output, spec.class_names)
 
 
 def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:

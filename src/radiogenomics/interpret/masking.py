@@ -24,7 +24,7 @@ pooled tables alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from scipy.stats import genpareto, kstest, norm, shapiro
 from torch import nn
 
 from radiogenomics.evaluation.metrics import auroc_rows
+from radiogenomics.evaluation.multitest import bh_qvalues
 from radiogenomics.models.inputs import compose_input, effective_weight
 from radiogenomics.progress import Progress
 
@@ -540,3 +541,34 @@ def control_fit(null: dict[int, np.ndarray]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def call_columns(
+    self_p: np.ndarray,
+    comp_p: np.ndarray,
+    competitive: bool,
+    observed: pd.Series,
+    sizes: np.ndarray | None,
+    null_scores: Mapping[int, np.ndarray] | None,
+    fdr: float,
+) -> dict[str, np.ndarray]:
+    """The call columns of a masking table: q = max of the two tests' BH q (NaN without a
+    competitive reference), significant, both tests' p/q, and with the random controls' scores
+    by size (``null_scores``) the empirical and generalized-Pareto tail p/q of ``observed``."""
+    self_q, comp_q = bh_qvalues(self_p), bh_qvalues(comp_p)
+    q = np.fmax(self_q, comp_q) if competitive else np.full(len(self_p), np.nan)
+    columns = {
+        "q": q,
+        "significant": q < fdr,
+        "competitive_p": comp_p,
+        "competitive_q": comp_q,
+        "self_contained_p": self_p,
+        "self_contained_q": self_q,
+    }
+    if null_scores is not None:
+        values = np.asarray(observed, dtype=np.float64)
+        p, tail = empirical_p(values, sizes, null_scores), tail_p(values, sizes, null_scores)
+        columns.update(
+            empirical_p=p, empirical_q=bh_qvalues(p), tail_p=tail, tail_q=bh_qvalues(tail)
+        )
+    return columns

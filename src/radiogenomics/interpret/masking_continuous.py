@@ -25,8 +25,7 @@ from scipy.stats import norm, rankdata
 
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.evaluation.regression import spearman_rows
-from radiogenomics.interpret.masking import random_permutations
-from radiogenomics.interpret.masking_tables import call_columns
+from radiogenomics.interpret.masking import call_columns, random_permutations
 from radiogenomics.results import layout
 
 SCORE = "spearman"  # the masking tables' score column of a continuous trait

@@ -44,7 +44,7 @@ from torch import nn
 
 from radiogenomics.data.genesets import IndexedGeneSets
 from radiogenomics.evaluation.label_permutation import auroc_coefficients, auroc_permutation_tests
-from radiogenomics.evaluation.multitest import FDR, bh_qvalues
+from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.evaluation.regression import PREDICTED
 from radiogenomics.interpret.gene_set_options import (
     GeneSetOptions,
@@ -54,10 +54,9 @@ from radiogenomics.interpret.masking import (
     DEFAULT_BATCH_SIZE,
     Masker,
     as_masker,
-    empirical_p,
+    call_columns,
     random_permutations,
     score_masked,
-    tail_p,
 )
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv, write_parquet
@@ -233,37 +232,6 @@ def score_sets(
     for position, (name, values) in enumerate(columns.items(), start=2):
         scores.insert(position, name, values)
     return scores
-
-
-def call_columns(
-    self_p: np.ndarray,
-    comp_p: np.ndarray,
-    competitive: bool,
-    observed: pd.Series,
-    sizes: np.ndarray | None,
-    null_scores: Mapping[int, np.ndarray] | None,
-    fdr: float,
-) -> dict[str, np.ndarray]:
-    """The call columns of a masking table: q = max of the two tests' BH q (NaN without a
-    competitive reference), significant, both tests' p/q, and with the random controls' scores
-    by size (``null_scores``) the empirical and generalized-Pareto tail p/q of ``observed``."""
-    self_q, comp_q = bh_qvalues(self_p), bh_qvalues(comp_p)
-    q = np.fmax(self_q, comp_q) if competitive else np.full(len(self_p), np.nan)
-    columns = {
-        "q": q,
-        "significant": q < fdr,
-        "competitive_p": comp_p,
-        "competitive_q": comp_q,
-        "self_contained_p": self_p,
-        "self_contained_q": self_q,
-    }
-    if null_scores is not None:
-        values = np.asarray(observed, dtype=np.float64)
-        p, tail = empirical_p(values, sizes, null_scores), tail_p(values, sizes, null_scores)
-        columns.update(
-            empirical_p=p, empirical_q=bh_qvalues(p), tail_p=tail, tail_q=bh_qvalues(tail)
-        )
-    return columns
 
 
 def score_controls(

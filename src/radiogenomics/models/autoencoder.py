@@ -8,11 +8,17 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from radiogenomics.data.io import DataError
+from radiogenomics.errors import DataError
 from radiogenomics.models.blocks import build_blocks, build_optimizer
 from radiogenomics.models.regularization import CORRUPTIONS, corrupt
 
 LOSSES = {"mae": nn.functional.l1_loss, "mse": nn.functional.mse_loss}
+
+
+# pretrain.patients: whose expression the autoencoder is trained on (labels never used)
+#   unlabelled: the expression-only patients (and data.pretrain_expression_file), one cache entry
+#   fit: the fold's fit patients only; fit+unlabelled: both (in-fold: one entry per fold)
+PRETRAIN_PATIENTS = ("unlabelled", "fit", "fit+unlabelled")
 
 
 class NonFiniteLossError(DataError):

@@ -37,8 +37,8 @@ import pandas as pd
 import torch
 
 from radiogenomics.data.datamodules import Standardizer
-from radiogenomics.data.io import DataError
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import DataError
 from radiogenomics.results import layout
 from radiogenomics.utils import atomic_write, error_line, to_plain, write_json
 

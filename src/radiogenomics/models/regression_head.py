@@ -105,7 +105,7 @@ def fit_continuous_head(module: nn.Module, dm) -> None:
     """Set the head's target scale from the datamodule's fit patients; refuse label smoothing."""
     reg = getattr(module, "regularization", None)
     if reg is not None and reg.label_smoothing > 0:
-        from radiogenomics.data.io import DataError
+        from radiogenomics.errors import DataError
 
         raise DataError(refuse_label_smoothing(reg.label_smoothing))
     module.set_target_scale(*target_scale(dm.y["fit"].numpy()))

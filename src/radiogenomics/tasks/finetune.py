@@ -8,8 +8,6 @@ CV on the training folds. Both return a :class:`~radiogenomics.models.result.Fol
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import shutil
 import time
@@ -26,7 +24,6 @@ from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
-from radiogenomics.data.io import DataError, resolve_path
 from radiogenomics.data.splits import (
     FoldSplit,
     make_fold_split,
@@ -37,8 +34,9 @@ from radiogenomics.data.splits import (
 )
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
-from radiogenomics.evaluation.metrics import as_prob_matrix, trait_score
-from radiogenomics.launch.sweep_status import record_stale
+from radiogenomics.errors import DataError
+from radiogenomics.evaluation.metrics import as_prob_matrix
+from radiogenomics.evaluation.trait_metrics import trait_score
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
 from radiogenomics.models.inputs import (
@@ -53,43 +51,11 @@ from radiogenomics.models.result import FoldResult
 from radiogenomics.reporting.wandb_report import log_job, start_job_run
 from radiogenomics.results import layout
 from radiogenomics.tasks.comparator_interpret import interpret_comparator_job
+from radiogenomics.tasks.jobs import config_hash, input_fingerprints, resumable, training_hash
 from radiogenomics.tasks.pretrain import command_line_keys, load_or_pretrain, resolve_pretraining
-from radiogenomics.utils import stable_hash, write_csv, write_json
+from radiogenomics.utils import write_csv, write_json
 
 log = logging.getLogger(__name__)
-
-# keys that vary between the jobs of one configuration (the CV repeat too: all repeats of a
-# configuration are one configuration, told apart by their split_seed in metrics.json; the number
-# of repeats only says how many jobs a sweep has), or that change no number (summary thresholds,
-# whether the model bundle is written, whether a finished job may be replaced): they do not
-# enter the config hash
-PER_JOB_KEYS = (
-    "fold", "bootstrap", "repeat", "repeats", "paths", "resume", "logger", "thresholds",
-    "save_model", "overwrite",
-)  # fmt: skip
-
-
-def config_hash(cfg: DictConfig) -> str:
-    """Hash of the config minus per-job keys: equal across the folds of one setting.
-
-    Interpolations stay unresolved so that per-job output paths do not enter the hash;
-    ``interpret.permutation_null`` (how many null replicates the sweep adds) does not either, so a real job
-    is the same job with or without its permutation null.
-    """
-    container = OmegaConf.to_container(cfg, resolve=False)
-    container = {k: v for k, v in container.items() if k not in PER_JOB_KEYS}
-    if isinstance(container.get("interpret"), dict):
-        container["interpret"] = {
-            k: v for k, v in container["interpret"].items() if k != "permutation_null"
-        }
-    return stable_hash(container)
-
-
-def training_hash(cfg: DictConfig) -> str:
-    """Config hash without interpretation settings and null id: a real model and its nulls share it."""
-    container = OmegaConf.to_container(cfg, resolve=False)
-    skip = {*PER_JOB_KEYS, "interpret", "null_permutation"}
-    return stable_hash({k: v for k, v in container.items() if k not in skip})
 
 
 def run_finetune(cfg: DictConfig) -> dict:
@@ -123,35 +89,6 @@ def run_finetune(cfg: DictConfig) -> dict:
         raise
     log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
     return metrics
-
-
-def resumable(cfg: DictConfig, out_dir: Path, record_path: Path, job_hash: str) -> dict | None:
-    """A finished job's record to return instead of running it again, or None to run it.
-
-    ``record_path`` (written last) marks a finished job. Same config, same inputs and
-    ``resume``: its record. Same config but changed inputs: refused (recorded as stale) unless
-    ``overwrite=true``; another config in the same dir: refused unless ``overwrite=true``.
-    """
-    if not record_path.exists():
-        return None
-    done = finished_job(record_path)
-    if done.get("config_hash") == job_hash and cfg.get("resume", True):
-        changed = changed_input(done, cfg, out_dir)
-        if changed is None:
-            log.info("job already complete (%s exists): skipping", record_path)
-            return done
-        if not cfg.get("overwrite", False):
-            record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
-            raise DataError(changed)
-        log.warning("%s; overwrite=true: running the job again", changed)
-    if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
-        raise DataError(
-            f"{out_dir} already holds a finished job of another config (config_hash "
-            f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
-            "hydra.sweep.dir, or add overwrite=true to replace it"
-        )
-    log.warning("%s: replacing the finished job (config_hash %s)", out_dir, done.get("config_hash"))
-    return None
 
 
 def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float) -> dict:
@@ -231,83 +168,6 @@ def null_job_config(cfg: DictConfig) -> DictConfig:
         if OmegaConf.select(cfg, "interpret.saliency") is not None:
             cfg.interpret.saliency.gsea_patients = False
     return cfg
-
-
-def finished_job(metrics_path: Path) -> dict:
-    """A job dir's metrics.json; ``{}`` when it cannot be read (then it counts as another config)."""
-    try:
-        done = json.loads(metrics_path.read_text())
-    except (OSError, ValueError) as err:
-        log.warning("cannot read %s: %s", metrics_path, err)
-        return {}
-    return done if isinstance(done, dict) else {}
-
-
-DATA_FILE_KEYS = (
-    "expression_file", "traits_file", "label_files", "pretrain_expression_file", "clinical_file",
-)  # fmt: skip
-_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes; remembered per (path, size, mtime) within the process."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
-
-
-def input_fingerprints(cfg: DictConfig) -> dict[str, dict[str, str]]:
-    """``{"data.label_files[0]": {"path": ..., "sha256": ...}, ...}``: the job's data files.
-
-    Expression, label, pretraining and clinical files that exist (a synthetic cohort has none).
-    Recorded in metrics.json; :func:`changed_input` compares them when a finished job is resumed.
-    """
-    data = cfg.get("data") or {}
-    found: dict[str, dict[str, str]] = {}
-    for key in DATA_FILE_KEYS:
-        value = data.get(key)
-        if value is None or value == "":
-            continue
-        many = OmegaConf.is_list(value) or isinstance(value, list | tuple)
-        values = list(value) if many else [value]
-        for i, item in enumerate(values):
-            name = f"data.{key}[{i}]" if many else f"data.{key}"
-            try:
-                path = resolve_path(str(item)).resolve()
-                if path.is_file():
-                    found[name] = {"path": str(path), "sha256": sha256_of(path)}
-            except (OSError, DataError):  # not this check's business: validation reports it
-                continue
-    return found
-
-
-def changed_input(done: dict, cfg: DictConfig, out_dir: Path) -> str | None:
-    """Why the finished job ``done`` (its metrics.json) is stale, or None if its inputs are unchanged.
-
-    Compares the sha256 recorded for each data file with the file's bytes now; a job finished
-    before the fingerprints were recorded counts as unchanged.
-    """
-    recorded = done.get("inputs")
-    if not isinstance(recorded, dict) or not recorded:
-        return None
-    now = input_fingerprints(cfg)
-    for name, then in recorded.items():
-        current = now.get(name)
-        if not isinstance(then, dict) or current is None:
-            continue
-        if then.get("sha256") != current["sha256"]:
-            return (
-                f"{current['path']} changed since the finished job {out_dir} was run ({name}: "
-                f"sha256 {str(then.get('sha256'))[:12]} -> {current['sha256'][:12]}); use a new "
-                "hydra.sweep.dir or overwrite=true"
-            )
-    return None
 
 
 def check_output_dir(out_dir: Path) -> None:
@@ -441,8 +301,8 @@ def fit_model(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSplit
 
 def check_comparator_kind(name: str, spec: TraitSpec) -> None:
     """A native ordinal comparator needs an ordinal trait of 3+ levels (ConfigError otherwise)."""
+    from radiogenomics.errors import ConfigError
     from radiogenomics.models.baselines import ORDINAL_COMPARATORS
-    from radiogenomics.tasks.validation import ConfigError
 
     if name in ORDINAL_COMPARATORS and not (spec.is_ordinal and spec.n_classes > 2):
         raise ConfigError(
@@ -502,7 +362,7 @@ def input_options(cfg: DictConfig) -> InputOptions:
 
 def input_kwargs(cfg: DictConfig, tc: TraitCohort) -> dict:
     """ClassifierModule arguments of ``model.input`` (a collection without genes: ConfigError)."""
-    from radiogenomics.tasks.validation import ConfigError
+    from radiogenomics.errors import ConfigError
 
     try:
         return input_arguments(input_options(cfg), tc.genes)
@@ -554,7 +414,7 @@ def fold_input_config(
 def set_input_layer(cfg, tc: TraitCohort, dm: TraitDataModule, module, unlabelled=None) -> None:
     """model.input: the PCA fit on the fit patients (+ expression-only ones, scaled as the fit
     patients) or the gene-set connectivity; a bad size or collection is one ConfigError line."""
-    from radiogenomics.tasks.validation import ConfigError
+    from radiogenomics.errors import ConfigError
 
     options = input_options(cfg)
     if options.kind == "genes":

@@ -61,7 +61,6 @@ from omegaconf import DictConfig, OmegaConf
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.genesets import load_collection
-from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import (
     FoldSplit,
     make_fold_split,
@@ -69,6 +68,7 @@ from radiogenomics.data.splits import (
     stratification_labels,
 )
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import DataError
 from radiogenomics.interpret.associations import associations
 from radiogenomics.interpret.comparator_tables import (
     AttributionOptions,

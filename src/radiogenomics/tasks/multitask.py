@@ -30,7 +30,6 @@ from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.interpretation import InterpretationCallback
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort
 from radiogenomics.data.datamodules import Standardizer, TraitDataModule
-from radiogenomics.data.io import DataError
 from radiogenomics.data.multitask import (
     MISSING,
     MultiTaskCohort,
@@ -41,21 +40,20 @@ from radiogenomics.data.multitask import (
 from radiogenomics.data.splits import FoldSplit, repeat_split_seed
 from radiogenomics.data.traits import TraitSpec, class_counts
 from radiogenomics.environment import job_environment
-from radiogenomics.evaluation.metrics import auroc, trait_score
+from radiogenomics.errors import DataError
+from radiogenomics.evaluation.metrics import auroc
+from radiogenomics.evaluation.trait_metrics import trait_score
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.multitask import MultiTaskModule
 from radiogenomics.results import layout
 from radiogenomics.tasks.finetune import (
     check_output_dir,
     clear_outputs,
-    config_hash,
-    input_fingerprints,
     instantiate_callbacks,
     job_outputs,
-    resumable,
-    training_hash,
     write_predictions,
 )
+from radiogenomics.tasks.jobs import config_hash, input_fingerprints, resumable, training_hash
 from radiogenomics.tasks.pretrain import command_line_keys, load_or_pretrain, resolve_pretraining
 from radiogenomics.tasks.validation import check_multitask_model
 from radiogenomics.utils import write_json

@@ -25,8 +25,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from radiogenomics.data.cohort import Cohort, load_cohort, trait_cohort
-from radiogenomics.data.io import DataError
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import DataError
 from radiogenomics.evaluation.metrics import (
     as_prob_matrix,
     distribution_shift,

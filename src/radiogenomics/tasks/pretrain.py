@@ -20,8 +20,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from radiogenomics.data.cohort import Cohort, load_cohort
 from radiogenomics.data.datamodules import PretrainDataModule
-from radiogenomics.data.io import DataError
-from radiogenomics.models.autoencoder import AutoencoderModule, NonFiniteLossError
+from radiogenomics.errors import DataError
+from radiogenomics.models.autoencoder import (
+    PRETRAIN_PATIENTS,
+    AutoencoderModule,
+    NonFiniteLossError,
+)
 from radiogenomics.results import layout
 from radiogenomics.utils import atomic_write, error_line, stable_hash, write_json
 
@@ -29,10 +33,6 @@ log = logging.getLogger(__name__)
 
 MIN_PRETRAIN_PATIENTS = 2  # fewer expression-only patients: no autoencoder can be pretrained
 TRANSFER_KEYS = ("model.transfer_layers", "model.freeze_layers")
-# pretrain.patients: whose expression the autoencoder is trained on (labels never used)
-#   unlabelled: the expression-only patients (and data.pretrain_expression_file), one cache entry
-#   fit: the fold's fit patients only; fit+unlabelled: both (in-fold: one entry per fold)
-PRETRAIN_PATIENTS = ("unlabelled", "fit", "fit+unlabelled")
 
 
 def pretrain_mode(cfg: DictConfig) -> str:
@@ -130,7 +130,8 @@ def labelled_cohort_recipe(cfg: DictConfig, explicit: set[str]) -> DictConfig:
     does not fit the configured network (e.g. an input kind ensembles do not take) is skipped with
     a warning naming why.
     """
-    from radiogenomics.tasks.validation import ConfigError, check_network
+    from radiogenomics.errors import ConfigError
+    from radiogenomics.tasks.validation import check_network
 
     recipe = OmegaConf.select(cfg, "model.without_pretraining", default=None)
     if not recipe:

@@ -37,9 +37,9 @@ from radiogenomics.callbacks.epoch_progress import ProgressLog
 from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
-from radiogenomics.data.io import DataError
 from radiogenomics.data.splits import FoldSplit
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.errors import DataError
 from radiogenomics.models.baselines import fit_comparator
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule

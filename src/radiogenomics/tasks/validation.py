@@ -15,7 +15,6 @@ collections share genes with the data (it reads the cohort, which the job reuses
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import math
 import tempfile
@@ -27,16 +26,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from radiogenomics.data.io import (
-    FORMATS,
-    IMPUTE,
-    ORIENTATIONS,
-    RESOURCE_PREFIX,
-    TRANSFORMS,
-    DataError,
-    file_problem,
-)
+from radiogenomics.data.files import file_problem
+from radiogenomics.data.io import FORMATS, IMPUTE, ORIENTATIONS, RESOURCE_PREFIX, TRANSFORMS
 from radiogenomics.data.traits import TRAIT_KINDS, TraitSpec
+from radiogenomics.errors import ConfigError, DataError
+from radiogenomics.models.autoencoder import PRETRAIN_PATIENTS
 from radiogenomics.utils import error_line
 
 log = logging.getLogger(__name__)
@@ -48,10 +42,6 @@ INTERPRETER_SECTIONS = ("masking", "saliency")
 # keys of an interpreter's config that are the callback's, not its options'
 CALLBACK_KEYS = ("_target_", "enabled", "fold", "out_dir")
 _ABSENT = object()
-
-
-class ConfigError(DataError):
-    """A config option has a bad value, type or shape; the message names it and the fix."""
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -506,8 +496,6 @@ def _check_model(cfg: DictConfig) -> None:
     _check_cocktail(cfg)
     patients = _get(cfg, "pretrain.patients", "unlabelled")
     if patients != "unlabelled" and transfer == 0:
-        from radiogenomics.tasks.pretrain import PRETRAIN_PATIENTS
-
         _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
         raise ConfigError(
             f"pretrain.patients={patients} pretrains an autoencoder in each fold, but "
@@ -679,8 +667,6 @@ def _check_pretrain(cfg: DictConfig) -> list[int]:
     _seed(cfg, "pretrain.seed")
     _optimizer(cfg, "pretrain.optimizer")
     if _get(cfg, "pretrain.patients", None) is not None:
-        from radiogenomics.tasks.pretrain import PRETRAIN_PATIENTS
-
         _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
     if _get(cfg, "pretrain.corruption", None) is not None:
         from radiogenomics.models.regularization import CORRUPTIONS
@@ -954,17 +940,11 @@ def _check_comparator_interpreters(cfg: DictConfig) -> None:
 def _job_complete(cfg: DictConfig) -> bool:
     """Whether ``task=finetune`` will skip this job (its metrics.json, same config and data)."""
     from radiogenomics.results import layout
-    from radiogenomics.tasks.finetune import changed_input, config_hash
+    from radiogenomics.tasks.jobs import complete_record
 
     try:
         out_dir = Path(str(_get(cfg, "paths.output_dir", ".")))
-        metrics = out_dir / layout.METRICS
-        if not cfg.get("resume", True) or not metrics.is_file():
-            return False
-        done = json.loads(metrics.read_text())
-        if done.get("config_hash") != config_hash(cfg):
-            return False
-        return changed_input(done, cfg, out_dir) is None  # changed data: not complete
+        return complete_record(cfg, out_dir / layout.METRICS) is not None
     except (OSError, ValueError, AttributeError):  # ConfigError is a ValueError
         return False
 

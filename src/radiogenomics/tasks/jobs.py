@@ -1,0 +1,176 @@
+"""One job's identity and state: its config hash, its data fingerprints, whether it finished.
+
+Shared by every task that writes a job dir (finetune, multitask), the config validation that
+skips finished jobs, and the launchers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from radiogenomics.data.io import resolve_path
+from radiogenomics.errors import DataError
+from radiogenomics.launch.sweep_status import record_stale
+from radiogenomics.utils import stable_hash
+
+log = logging.getLogger(__name__)
+
+# keys that vary between the jobs of one configuration (the CV repeat too: all repeats of a
+# configuration are one configuration, told apart by their split_seed in metrics.json; the number
+# of repeats only says how many jobs a sweep has), or that change no number (summary thresholds,
+# whether the model bundle is written, whether a finished job may be replaced): they do not
+# enter the config hash
+PER_JOB_KEYS = (
+    "fold", "bootstrap", "repeat", "repeats", "paths", "resume", "logger", "thresholds",
+    "save_model", "overwrite",
+)  # fmt: skip
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of the config minus per-job keys: equal across the folds of one setting.
+
+    Interpolations stay unresolved so that per-job output paths do not enter the hash;
+    ``interpret.permutation_null`` (how many null replicates the sweep adds) does not either, so a real job
+    is the same job with or without its permutation null.
+    """
+    container = OmegaConf.to_container(cfg, resolve=False)
+    container = {k: v for k, v in container.items() if k not in PER_JOB_KEYS}
+    if isinstance(container.get("interpret"), dict):
+        container["interpret"] = {
+            k: v for k, v in container["interpret"].items() if k != "permutation_null"
+        }
+    return stable_hash(container)
+
+
+def training_hash(cfg: DictConfig) -> str:
+    """Config hash without interpretation settings and null id: a real model and its nulls share it."""
+    container = OmegaConf.to_container(cfg, resolve=False)
+    skip = {*PER_JOB_KEYS, "interpret", "null_permutation"}
+    return stable_hash({k: v for k, v in container.items() if k not in skip})
+
+
+def resumable(cfg: DictConfig, out_dir: Path, record_path: Path, job_hash: str) -> dict | None:
+    """A finished job's record to return instead of running it again, or None to run it.
+
+    ``record_path`` (written last) marks a finished job. Same config, same inputs and
+    ``resume``: its record. Same config but changed inputs: refused (recorded as stale) unless
+    ``overwrite=true``; another config in the same dir: refused unless ``overwrite=true``.
+    """
+    if not record_path.exists():
+        return None
+    done = finished_job(record_path)
+    if done.get("config_hash") == job_hash and cfg.get("resume", True):
+        changed = changed_input(done, cfg, out_dir)
+        if changed is None:
+            log.info("job already complete (%s exists): skipping", record_path)
+            return done
+        if not cfg.get("overwrite", False):
+            record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
+            raise DataError(changed)
+        log.warning("%s; overwrite=true: running the job again", changed)
+    if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
+        raise DataError(
+            f"{out_dir} already holds a finished job of another config (config_hash "
+            f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
+            "hydra.sweep.dir, or add overwrite=true to replace it"
+        )
+    log.warning("%s: replacing the finished job (config_hash %s)", out_dir, done.get("config_hash"))
+    return None
+
+
+def finished_job(metrics_path: Path) -> dict:
+    """A job dir's metrics.json; ``{}`` when it cannot be read (then it counts as another config)."""
+    try:
+        done = json.loads(metrics_path.read_text())
+    except (OSError, ValueError) as err:
+        log.warning("cannot read %s: %s", metrics_path, err)
+        return {}
+    return done if isinstance(done, dict) else {}
+
+
+DATA_FILE_KEYS = (
+    "expression_file", "traits_file", "label_files", "pretrain_expression_file", "clinical_file",
+)  # fmt: skip
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes; remembered per (path, size, mtime) within the process."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def input_fingerprints(cfg: DictConfig) -> dict[str, dict[str, str]]:
+    """``{"data.label_files[0]": {"path": ..., "sha256": ...}, ...}``: the job's data files.
+
+    Expression, label, pretraining and clinical files that exist (a synthetic cohort has none).
+    Recorded in metrics.json; :func:`changed_input` compares them when a finished job is resumed.
+    """
+    data = cfg.get("data") or {}
+    found: dict[str, dict[str, str]] = {}
+    for key in DATA_FILE_KEYS:
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        many = OmegaConf.is_list(value) or isinstance(value, list | tuple)
+        values = list(value) if many else [value]
+        for i, item in enumerate(values):
+            name = f"data.{key}[{i}]" if many else f"data.{key}"
+            try:
+                path = resolve_path(str(item)).resolve()
+                if path.is_file():
+                    found[name] = {"path": str(path), "sha256": sha256_of(path)}
+            except (OSError, DataError):  # not this check's business: validation reports it
+                continue
+    return found
+
+
+def changed_input(done: dict, cfg: DictConfig, out_dir: Path) -> str | None:
+    """Why the finished job ``done`` (its metrics.json) is stale, or None if its inputs are unchanged.
+
+    Compares the sha256 recorded for each data file with the file's bytes now; a job finished
+    before the fingerprints were recorded counts as unchanged.
+    """
+    recorded = done.get("inputs")
+    if not isinstance(recorded, dict) or not recorded:
+        return None
+    now = input_fingerprints(cfg)
+    for name, then in recorded.items():
+        current = now.get(name)
+        if not isinstance(then, dict) or current is None:
+            continue
+        if then.get("sha256") != current["sha256"]:
+            return (
+                f"{current['path']} changed since the finished job {out_dir} was run ({name}: "
+                f"sha256 {str(then.get('sha256'))[:12]} -> {current['sha256'][:12]}); use a new "
+                "hydra.sweep.dir or overwrite=true"
+            )
+    return None
+
+
+def complete_record(cfg: DictConfig, record_path: Path) -> dict | None:
+    """The finished job's record when the job will be skipped (``resume``, its record exists, of
+    the same config and data), else None."""
+    if not cfg.get("resume", True) or not record_path.is_file():
+        return None
+    try:
+        done = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(done, dict) or done.get("config_hash") != config_hash(cfg):
+        return None  # another config wrote it: the job reruns (and says so)
+    if changed_input(done, cfg, record_path.parent) is not None:
+        return None  # its data changed: the job runs and refuses (or overwrites)
+    return done
