@@ -264,13 +264,26 @@ def _numeric(values: pd.Series, spec: TraitSpec, source: str) -> pd.Series:
     bad = values[numbers.isna() | ~np.isfinite(numbers.to_numpy(float))]
     if len(bad):
         examples = ", ".join(f"{pid}: {val!r}" for pid, val in list(bad.items())[:5])
+        examples += ", ..." if len(bad) > 5 else ""
+        if spec.is_continuous:
+            raise ValueError(
+                f"{source}: column {spec.column!r} of continuous trait {spec.name!r} has "
+                f"{len(bad)} non-numeric value(s) ({examples}); add them to trait.drop, or use "
+                "trait.kind=categorical for a column of categories"
+            )
         raise ValueError(
             f"{source}: column {spec.column!r} of trait {spec.name!r} has a threshold "
-            f"({spec.threshold!r}) but {len(bad)} non-numeric value(s) ({examples}"
-            f"{', ...' if len(bad) > 5 else ''}); add them to trait.drop or drop the threshold "
-            "to use the values as categories"
+            f"({spec.threshold!r}) but {len(bad)} non-numeric value(s) ({examples}); add them "
+            "to trait.drop or drop the threshold to use the values as categories"
         )
     return numbers.astype(float)
+
+
+def _split_dropped(values: pd.Series, spec: TraitSpec) -> tuple[pd.Series, dict[str, int]]:
+    """(the values not in the drop list, source value -> patients dropped)."""
+    dropped = values.map(_norm).isin({_norm(v) for v in spec.drop})
+    counts = values[dropped].fillna("<empty>").astype(str).value_counts().to_dict()
+    return values[~dropped], {str(k): int(v) for k, v in counts.items()}
 
 
 def _kept(values: pd.Series, spec: TraitSpec) -> pd.Series:
@@ -374,19 +387,8 @@ def _ordinal_levels(kept: pd.Series, spec: TraitSpec, source: str) -> TraitSpec:
 
 def _encode_continuous(values: pd.Series, spec: TraitSpec, source: str) -> EncodedLabels:
     """A numeric column as float targets; text or non-finite values end in one clear error."""
-    drop = {_norm(v) for v in spec.drop}
-    normed = values.map(_norm)
-    dropped = values[normed.isin(drop)].fillna("<empty>").astype(str).value_counts().to_dict()
-    kept = values[~normed.isin(drop)]
-    numbers = pd.to_numeric(kept.astype(str).str.strip(), errors="coerce")
-    bad = kept[numbers.isna() | ~np.isfinite(numbers.to_numpy(float))]
-    if len(bad):
-        examples = ", ".join(f"{pid}: {val!r}" for pid, val in list(bad.items())[:5])
-        raise ValueError(
-            f"{source}: column {spec.column!r} of continuous trait {spec.name!r} has {len(bad)} "
-            f"non-numeric value(s) ({examples}{', ...' if len(bad) > 5 else ''}); add them to "
-            "trait.drop, or use trait.kind=categorical for a column of categories"
-        )
+    kept, dropped = _split_dropped(values, spec)
+    numbers = _numeric(kept, spec, source)
     distinct = int(numbers.nunique())
     if distinct < MIN_CONTINUOUS_VALUES:
         raise ValueError(
@@ -396,7 +398,7 @@ def _encode_continuous(values: pd.Series, spec: TraitSpec, source: str) -> Encod
         )
     labels = numbers.astype(np.float64)
     labels.name = spec.name
-    return EncodedLabels(labels=labels, dropped={str(k): int(v) for k, v in dropped.items()})
+    return EncodedLabels(labels=labels, dropped=dropped)
 
 
 # fewer distinct values than this is a category column, not a measurement
@@ -433,17 +435,14 @@ def encode_labels(values: pd.Series, spec: TraitSpec, source: str = "labels") ->
             f"{spec.allowed_values}. Add them to the trait's classes or its drop list."
         )
     kept = normed[normed.isin(lookup.keys())]
-    dropped = values[normed.isin(drop)].fillna("<empty>").astype(str).value_counts().to_dict()
     labels = kept.map(lookup).astype(np.int64)
     labels.name = spec.name
-    return EncodedLabels(labels=labels, dropped={str(k): int(v) for k, v in dropped.items()})
+    return EncodedLabels(labels=labels, dropped=_split_dropped(values, spec)[1])
 
 
 def _encode_threshold(values: pd.Series, spec: TraitSpec, source: str) -> EncodedLabels:
-    drop = {_norm(v) for v in spec.drop}
-    normed = values.map(_norm)
-    dropped = values[normed.isin(drop)].fillna("<empty>").astype(str).value_counts().to_dict()
-    numbers = _numeric(values[~normed.isin(drop)], spec, source)
+    kept, dropped = _split_dropped(values, spec)
+    numbers = _numeric(kept, spec, source)
     high = spec.class_names.index("high")
     labels = pd.Series(
         np.where(numbers.to_numpy() >= float(spec.threshold), high, 1 - high),
@@ -451,7 +450,7 @@ def _encode_threshold(values: pd.Series, spec: TraitSpec, source: str) -> Encode
         dtype=np.int64,
         name=spec.name,
     )
-    return EncodedLabels(labels=labels, dropped={str(k): int(v) for k, v in dropped.items()})
+    return EncodedLabels(labels=labels, dropped=dropped)
 
 
 def permute(labels: pd.Series, seed: int) -> pd.Series:

@@ -572,3 +572,17 @@ def call_columns(
             empirical_p=p, empirical_q=bh_qvalues(p), tail_p=tail, tail_q=bh_qvalues(tail)
         )
     return columns
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How one part's masked outputs are scored, by the trait's kind (see ``mask_part``).
+
+    ``controls(outputs, names)``: the random controls' table and their null; ``items(outputs,
+    sizes, null)``: a collection's table (``sizes`` None: single genes, compared with the
+    average gene); ``column``: the score the single genes are ranked by.
+    """
+
+    controls: Callable[[np.ndarray, list[str]], tuple[pd.DataFrame, object]]
+    items: Callable[[np.ndarray, np.ndarray | None, object], pd.DataFrame]
+    column: str

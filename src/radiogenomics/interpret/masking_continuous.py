@@ -25,7 +25,7 @@ from scipy.stats import norm, rankdata
 
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.evaluation.regression import spearman_rows
-from radiogenomics.interpret.masking import call_columns, random_permutations
+from radiogenomics.interpret.masking import Scoring, call_columns
 from radiogenomics.results import layout
 
 SCORE = "spearman"  # the masking tables' score column of a continuous trait
@@ -135,33 +135,15 @@ def score_continuous(
     return scores
 
 
-def mask_part_continuous(
-    masker, x, y: np.ndarray, genes: Sequence[str], options, indexed: Mapping
-) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
-    """label -> (masked predictions, scores) of one part: the items of
-    :func:`~radiogenomics.interpret.masking_tables.mask_part` (random controls, every
-    collection's sets, single genes), scored by :func:`score_continuous`."""
-    out, null = {}, None
-    sizes = sorted({len(i) for sets in indexed.values() for i in sets.indices})
-    if options.n_random and sizes:
-        perms = random_permutations(len(genes), options.n_random, options.random_seed)
-        outputs = masker.nested_controls(x, perms, sizes, options.batch_size)
-        names = [layout.control_name(s, r) for s in sizes for r in range(options.n_random)]
-        scores, null = control_null(outputs, y, names)
-        out[layout.CONTROLS] = (outputs, scores)
-    for label, sets in indexed.items():
-        outputs = masker.gene_sets(x, sets.indices, options.batch_size)
-        set_sizes = np.array([len(i) for i in sets.indices])
-        scores = score_continuous(outputs, y, set_sizes, null)
-        coverage = sets.coverage.set_index("set").loc[sets.names, "coverage"]
-        scores.insert(0, "coverage", coverage.to_numpy())
-        scores.insert(0, "n_genes", set_sizes)
-        scores.insert(0, "set", sets.names)
-        out[label] = (outputs, scores)
-    if options.single_genes:
-        outputs = masker.single_genes(x, options.batch_size)
-        scores = score_continuous(outputs, y, compare_to_items=True)
-        scores.insert(0, "gene", list(genes))
-        scores.insert(1, "rank", scores[SCORE].rank(ascending=False, method="min"))
-        out[layout.SINGLE_GENES] = (outputs, scores)
-    return out
+def continuous_scoring(y: np.ndarray) -> Scoring:
+    """Spearman of the masked prediction with ``y`` and its tests (:func:`score_continuous`)."""
+
+    def controls(outputs: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, ContinuousNull]:
+        return control_null(outputs, y, names)
+
+    def items(outputs: np.ndarray, sizes: np.ndarray | None, null) -> pd.DataFrame:
+        if sizes is None:
+            return score_continuous(outputs, y, compare_to_items=True)
+        return score_continuous(outputs, y, sizes, null)
+
+    return Scoring(controls, items, SCORE)

@@ -53,6 +53,7 @@ from radiogenomics.interpret.gene_set_options import (
 from radiogenomics.interpret.masking import (
     DEFAULT_BATCH_SIZE,
     Masker,
+    Scoring,
     as_masker,
     call_columns,
     random_permutations,
@@ -343,12 +344,42 @@ def mask_part(
 ) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
     """label -> (masked probabilities, scores) for one part's patients (module in eval mode);
     ``ordinal``: scored by the mean cumulative AUROC (:func:`score_sets`); a continuous trait
-    (no classes) by :func:`~radiogenomics.interpret.masking_continuous.mask_part_continuous`."""
+    (no classes) by :func:`~radiogenomics.interpret.masking_continuous.continuous_scoring`."""
     masker = as_masker(module)
     if not class_names:
-        from radiogenomics.interpret.masking_continuous import mask_part_continuous
+        from radiogenomics.interpret.masking_continuous import continuous_scoring
 
-        return mask_part_continuous(masker, x, y, genes, options, indexed)
+        scoring = continuous_scoring(y)
+    else:
+        scoring = class_scoring(y, class_names, ordinal)
+    return mask_items(masker, x, genes, options, indexed, scoring)
+
+
+def class_scoring(y: np.ndarray, class_names: Sequence[str], ordinal: bool = False) -> Scoring:
+    """AUROC, AP, slope and their tests (ordinal: the mean cumulative AUROC) of :func:`score_sets`."""
+
+    def controls(probs: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, ControlNull]:
+        scores = score_controls(probs, y, class_names, names, ordinal)
+        return scores, control_null(probs, y, class_names, scores, ordinal)
+
+    def items(probs: np.ndarray, sizes: np.ndarray | None, null) -> pd.DataFrame:
+        if sizes is None:
+            return score_sets(probs, y, class_names, compare_to_items=True, ordinal=ordinal)
+        return score_sets(probs, y, class_names, sizes, null, ordinal=ordinal)
+
+    return Scoring(controls, items, "auroc")
+
+
+def mask_items(
+    masker: Masker,
+    x: torch.Tensor,
+    genes: Sequence[str],
+    options: MaskingOptions,
+    indexed: Mapping[str, IndexedGeneSets],
+    scoring: Scoring,
+) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
+    """label -> (masked outputs, scores) of one part: the random controls, every collection's
+    sets and the single genes, each masked once and scored by ``scoring``."""
     out, null = {}, None
     sizes = sorted({len(i) for sets in indexed.values() for i in sets.indices})
     n_random = options.n_random
@@ -356,13 +387,12 @@ def mask_part(
         perms = random_permutations(len(genes), n_random, options.random_seed)
         probs = masker.nested_controls(x, perms, sizes, options.batch_size)
         names = [layout.control_name(s, r) for s in sizes for r in range(n_random)]
-        scores = score_controls(probs, y, class_names, names, ordinal)
-        null = control_null(probs, y, class_names, scores, ordinal)
+        scores, null = scoring.controls(probs, names)
         out[layout.CONTROLS] = (probs, scores)
     for label, sets in indexed.items():
         probs = masker.gene_sets(x, sets.indices, options.batch_size)
         set_sizes = np.array([len(i) for i in sets.indices])
-        scores = score_sets(probs, y, class_names, set_sizes, null, ordinal=ordinal)
+        scores = scoring.items(probs, set_sizes, null)
         coverage = sets.coverage.set_index("set").loc[sets.names, "coverage"]
         scores.insert(0, "coverage", coverage.to_numpy())
         scores.insert(0, "n_genes", set_sizes)
@@ -370,8 +400,8 @@ def mask_part(
         out[label] = (probs, scores)
     if options.single_genes:
         probs = masker.single_genes(x, options.batch_size)
-        scores = score_sets(probs, y, class_names, compare_to_items=True, ordinal=ordinal)
-        scores.insert(0, "gene", genes)
-        scores.insert(1, "rank", scores["auroc"].rank(ascending=False, method="min"))
+        scores = scoring.items(probs, None, None)
+        scores.insert(0, "gene", list(genes))
+        scores.insert(1, "rank", scores[scoring.column].rank(ascending=False, method="min"))
         out[layout.SINGLE_GENES] = (probs, scores)
     return out
