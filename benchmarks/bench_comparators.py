@@ -34,9 +34,14 @@ def bench_comparators(quick: bool = False) -> dict:
     sweep = ROOT / "outputs" / "benchmark" / f"comparators-{time.strftime('%Y%m%d-%H%M%S')}"
     ae_cached = any((ROOT / ".cache" / "autoencoders").glob("ae-*.pt"))
     command = [
-        sys.executable, "train.py", "-m", "trait=enhancement", f"model={MODELS}",
-        *(QUICK if quick else []), f"hydra.sweep.dir={sweep}",
-    ]  # fmt: skip
+        sys.executable,
+        "train.py",
+        "-m",
+        "trait=enhancement",
+        f"model={MODELS}",
+        *(QUICK if quick else []),
+        f"hydra.sweep.dir={sweep}",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start

@@ -129,8 +129,12 @@ def run_logged(args: list[str], log: Path, env: dict[str, str], timeout_s: float
         # own process group: a timeout also ends the launcher's forkserver and job processes
         proc = subprocess.Popen(
             [sys.executable, "train.py", *args],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -174,11 +178,16 @@ def sweep_args(
 ) -> list[str]:
     """``train.py -m`` arguments: every fold on GPU_ID, ``jobs_per_gpu`` jobs sharing it."""
     return [
-        "-m", *overrides, "trainer=gpu", f"n_folds={n_folds}", f"hydra.sweep.dir={sweep_dir}",
-        "hydra/launcher=gpus", f"hydra.launcher.gpus=[{GPU_ID}]",
+        "-m",
+        *overrides,
+        "trainer=gpu",
+        f"n_folds={n_folds}",
+        f"hydra.sweep.dir={sweep_dir}",
+        "hydra/launcher=gpus",
+        f"hydra.launcher.gpus=[{GPU_ID}]",
         f"hydra.launcher.jobs_per_gpu={jobs_per_gpu}",
         f"hydra.launcher.simulate={str(simulate).lower()}",
-    ]  # fmt: skip
+    ]
 
 
 def audit_sweep(sweep_dir: Path) -> dict:

@@ -1,4 +1,4 @@
-"""Benchmark section: the cost of the permutation null of importances (issue 17).
+"""Benchmark section: the cost of the permutation null of importances.
 
 For one outer fold, trains the real network and K null models (``null_permutation=k``: training
 labels permuted, held-out labels untouched) exactly as a finetune job does, then interprets each

@@ -178,8 +178,10 @@ def bench_masking(quick: bool, device: str | None = None) -> dict:
 def print_masking(result: dict) -> None:
     """Plain-text table of a :func:`bench_masking` result."""
     print("\nGene masking: single genes x all patients (seconds for all 12,042 genes)")
-    print(f"{'size':<9}{'ours':>9}{'dense':>10}{'seed':>10}{'floor':>9}{'ours/floor':>12}"
-          f"{'dense/floor':>13}{'equal':>7}  note")  # fmt: skip
+    print(
+        f"{'size':<9}{'ours':>9}{'dense':>10}{'seed':>10}{'floor':>9}{'ours/floor':>12}"
+        f"{'dense/floor':>13}{'equal':>7}  note"
+    )
     for name in SIZES:
         r = result[name]
         s = r["seconds_all_genes"]
@@ -188,9 +190,11 @@ def print_masking(result: dict) -> None:
             note.append(f"ours extrapolated from {r['genes_timed']['ours']} genes")
         if r["extrapolated"]["references"]:
             note.append(f"refs extrapolated from {r['genes_timed']['references']} genes")
-        print(f"{name:<9}{s['ours']:>9.2f}{s['dense']:>10.2f}{s['seed']:>10.2f}{s['floor']:>9.2f}"
-              f"{r['efficiency_vs_floor']:>12.2f}{r['dense_vs_floor']:>13.2f}"
-              f"{str(r['equal_to_1e-5']):>7}  {'; '.join(note)}")  # fmt: skip
+        print(
+            f"{name:<9}{s['ours']:>9.2f}{s['dense']:>10.2f}{s['seed']:>10.2f}{s['floor']:>9.2f}"
+            f"{r['efficiency_vs_floor']:>12.2f}{r['dense_vs_floor']:>13.2f}"
+            f"{str(r['equal_to_1e-5']):>7}  {'; '.join(note)}"
+        )
 
 
 def main() -> None:

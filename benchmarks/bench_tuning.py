@@ -34,9 +34,15 @@ def _run(name: str, overrides: list[str], quick: bool, root: Path) -> dict:
     """One sweep in a subprocess: wall time, jobs, nested estimate."""
     sweep = root / name
     command = [
-        sys.executable, "train.py", "-m", "trait=enhancement", *overrides,
-        *(QUICK if quick else []), "save_model=false", f"hydra.sweep.dir={sweep}",
-    ]  # fmt: skip
+        sys.executable,
+        "train.py",
+        "-m",
+        "trait=enhancement",
+        *overrides,
+        *(QUICK if quick else []),
+        "save_model=false",
+        f"hydra.sweep.dir={sweep}",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start

@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None):
     )
     args = parser.parse_args(argv)
     try:
-        table, text, out = write_ablation(args.sweeps, args.out, args.key, args.reference,
-                                          args.n_boot)  # fmt: skip
+        table, text, out = write_ablation(
+            args.sweeps, args.out, args.key, args.reference, args.n_boot
+        )
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"ablation.py: {err}\n")
     print(text, f"\n\nwritten to {out}", sep="", flush=True)

@@ -36,13 +36,17 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     parser = ScriptParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweeps", nargs="+", type=sweep_dir, help="sweep directories (Hydra -m)")
     parser.add_argument(
-        "--nested", nargs="*", type=sweep_dir, default=[],
+        "--nested",
+        nargs="*",
+        type=sweep_dir,
+        default=[],
         help="tuning or grid sweeps: their per-fold choice on inner validation, as <model>_tuned",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--by-model", action="store_true",
+        "--by-model",
+        action="store_true",
         help="one row per model whatever its config hash (the config files gained a key mid-sweep)",
-    )  # fmt: skip
+    )
     parser.add_argument("--out", type=Path, help="output directory (default <first>/compare)")
     parser.add_argument("--reference", default=REFERENCE, help="model compared against the others")
     parser.add_argument(
@@ -56,9 +60,14 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     )
     args = parser.parse_args(argv)
     report = write_comparison(
-        args.sweeps, args.out, args.reference, args.statistic, args.n_boot, nested=args.nested,
+        args.sweeps,
+        args.out,
+        args.reference,
+        args.statistic,
+        args.n_boot,
+        nested=args.nested,
         by_model=args.by_model,
-    )  # fmt: skip
+    )
     print(report.text, f"\n\nwritten to {report.out}", sep="", flush=True)
     return report.tables
 

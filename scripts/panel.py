@@ -85,13 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half", choices=["dev", "report", "all"], default="all")
     parser.add_argument("--only", type=_names, help="task names, comma-separated")
     parser.add_argument(
-        "--models", type=_names, default=list(MODELS),
+        "--models",
+        type=_names,
+        default=list(MODELS),
         help=f"model families, comma-separated (default {','.join(MODELS)})",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--variant", action="append", default=[], metavar='NAME="OVERRIDES"',
+        "--variant",
+        action="append",
+        default=[],
+        metavar='NAME="OVERRIDES"',
         help="one more network row: model=nn plus these overrides (repeatable)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--tuned",
         action="append",
@@ -101,9 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         "a nested tuning (hparams_search=...); the row is its nested estimate (repeatable)",
     )
     parser.add_argument(
-        "--set", action="append", default=[], metavar='"OVERRIDES"',
+        "--set",
+        action="append",
+        default=[],
+        metavar='"OVERRIDES"',
         help="train.py overrides added to every sweep (repeatable), e.g. 'n_folds=5'",
-    )  # fmt: skip
+    )
     parser.add_argument("--out", type=Path, default=ROOT / DEFAULT_OUT, help="output directory")
     parser.add_argument("--repeats", type=int_at_least(1), default=1, help="CV repeats per sweep")
     parser.add_argument("--jobs", type=int_at_least(1), default=1, help="jobs run at a time")
@@ -117,9 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         check_models(args.models, variants, ROOT)
         tasks = select_tasks(load_tasks(args.tasks), args.half, args.only)
         outcome = run_panel(
-            ROOT, args.out, tasks, args.models, variants, repeats=args.repeats, jobs=args.jobs,
-            extra=extra, run=not args.no_run,
-        )  # fmt: skip
+            ROOT,
+            args.out,
+            tasks,
+            args.models,
+            variants,
+            repeats=args.repeats,
+            jobs=args.jobs,
+            extra=extra,
+            run=not args.no_run,
+        )
     except PanelError as err:
         print(f"{parser.prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -42,9 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         outcome = reproduce(
-            ROOT, args.out, claims_file=args.claims, quick=args.quick, only=args.only,
+            ROOT,
+            args.out,
+            claims_file=args.claims,
+            quick=args.quick,
+            only=args.only,
             cache=args.cache,
-        )  # fmt: skip
+        )
     except ReproduceError as err:
         print(f"reproduce: error: {err}", file=sys.stderr)
         return 2
@@ -52,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print("\n" + "\n".join(outcome.readme_rows))
     failed = [r["claim"] for r in outcome.rows if not r["ok"]]
-    verdict = f"{len(failed)} of {len(outcome.rows)} claims off: {', '.join(failed)}" if failed else (
-        f"all {len(outcome.rows)} claims within tolerance")  # fmt: skip
+    verdict = (
+        f"{len(failed)} of {len(outcome.rows)} claims off: {', '.join(failed)}"
+        if failed
+        else (f"all {len(outcome.rows)} claims within tolerance")
+    )
     print(f"\n{verdict}; written to {outcome.out}", flush=True)
     return 1 if failed else 0
 

@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument(
                 "--folds", type=int_at_least(0), nargs="*", default=None, help="default: all"
             )
-            p.add_argument("--cache-dir", default=None, help="default: $RADIOGENOMICS_CACHE "
-                           "or ./.cache (the cohort cache the sweep was trained from)")  # fmt: skip
+            p.add_argument(
+                "--cache-dir",
+                default=None,
+                help="default: $RADIOGENOMICS_CACHE "
+                "or ./.cache (the cohort cache the sweep was trained from)",
+            )
     sub.choices["sanity"].add_argument("--methods", nargs="+", default=["saliency"])
     sub.choices["sanity"].add_argument("--twin", type=sweep_dir, default=None)
     sub.choices["sanity"].add_argument("--seed", type=int_at_least(0), default=0)

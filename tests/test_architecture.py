@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,32 @@ def test_no_import_cycles():
     assert not cycles, "import cycles (break them by moving the shared piece down):\n" + "\n".join(
         cycles
     )
+
+
+def _code_and_configs() -> list[Path]:
+    return [
+        *(ROOT / "src").rglob("*.py"),
+        *(ROOT / "configs").rglob("*.yaml"),
+        *(ROOT / "scripts").glob("*.py"),
+        *(ROOT / "benchmarks").glob("*.py"),
+        ROOT / "train.py",
+    ]
+
+
+def test_the_formatter_is_not_fought():
+    """No ``# fmt: skip``: ruff format's output is the house style (pyproject's [tool.ruff])."""
+    marker = "fmt: " + "skip"
+    found = [str(p.relative_to(ROOT)) for p in _code_and_configs() if marker in p.read_text()]
+    assert not found, f"{marker} in {found}"
+
+
+def test_code_says_what_not_which_ticket():
+    """Comments and docstrings name the concept, not the issue that asked for it."""
+    ticket = re.compile(r"\bissues? #?\d+", re.IGNORECASE)
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _code_and_configs()
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if ticket.search(line)
+    ]
+    assert not found, f"issue numbers in {found}"

@@ -28,16 +28,24 @@ def _parsed(argv: list[str]):
     "argv, expected",
     [
         # the README's command with an override appended: overrides on both sides of -m
-        (["trait=enhancement", "-m", "hydra.sweep.dir=X"],
-         ["-m", "trait=enhancement", "hydra.sweep.dir=X"]),
+        (
+            ["trait=enhancement", "-m", "hydra.sweep.dir=X"],
+            ["-m", "trait=enhancement", "hydra.sweep.dir=X"],
+        ),
         (["a=1", "--multirun", "b=2", "c=3"], ["--multirun", "a=1", "b=2", "c=3"]),
         (["a=1", "b=2", "-m"], ["-m", "a=1", "b=2"]),
         # flags with a value keep it
         (["a=1", "--config-dir", "/some/dir", "b=2"], ["--config-dir", "/some/dir", "a=1", "b=2"]),
         (["a=1", "-cd", "/some/dir", "b=2"], ["-cd", "/some/dir", "a=1", "b=2"]),
-        (["a=1", "--config-dir=/d", "b=2", "-cn=train"], ["--config-dir=/d", "-cn=train", "a=1", "b=2"]),
+        (
+            ["a=1", "--config-dir=/d", "b=2", "-cn=train"],
+            ["--config-dir=/d", "-cn=train", "a=1", "b=2"],
+        ),
         (["a=1", "--cfg", "job", "b=2"], ["--cfg", "job", "a=1", "b=2"]),
-        (["a=1", "-c", "hydra", "-p", "trainer", "b=2"], ["-c", "hydra", "-p", "trainer", "a=1", "b=2"]),
+        (
+            ["a=1", "-c", "hydra", "-p", "trainer", "b=2"],
+            ["-c", "hydra", "-p", "trainer", "a=1", "b=2"],
+        ),
         (["a=1", "--cfg", "job", "--resolve", "b=2"], ["--cfg", "job", "--resolve", "a=1", "b=2"]),
         # --info: a value only if it is one of its choices; bare, spelled out as its const
         (["a=1", "--info", "defaults", "b=2"], ["--info", "defaults", "a=1", "b=2"]),
@@ -56,7 +64,7 @@ def _parsed(argv: list[str]):
         # overrides that look a bit like flags are overrides
         (["~logger", "+x=-1", "seed=-3", "-m"], ["-m", "~logger", "+x=-1", "seed=-3"]),
     ],
-)  # fmt: skip
+)
 def test_flags_move_before_overrides(argv, expected):
     moved = hydra_argv([PROG, *argv])
     assert moved == [PROG, *expected]
@@ -102,8 +110,14 @@ def test_sweep_with_overrides_on_both_sides_of_m(m_first, cache_dir, tmp_path):
     rest = [f"hydra.sweep.dir={sweep}", *TINY, "n_folds=2"]
     args = ["-m", "trait=enhancement", *rest] if m_first else ["trait=enhancement", "-m", *rest]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    proc = subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(sweep / "summary" / "cv_summary.csv")
     assert len(table) == 1 and table["n_jobs"].iloc[0] == 2
@@ -124,14 +138,20 @@ def _entry(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["trait=enhancment"], "config error: trait=enhancment is not one of classical, column, "
-         "edema, enhancement, enhancing_volume, infiltration, mesenchymal, multifocal, ncet, "
-         "necrosis, neural, proneural, subtype; did you mean 'enhancement'?"),
-        (["-m", "model=nnn"], "config error: model=nnn is not one of logit_l1, logit_l2, nn, "
-         "ordinal_logit, rf, svm, xgboost; did you mean 'nn'?"),
+        (
+            ["trait=enhancment"],
+            "config error: trait=enhancment is not one of classical, column, "
+            "edema, enhancement, enhancing_volume, infiltration, mesenchymal, multifocal, ncet, "
+            "necrosis, neural, proneural, subtype; did you mean 'enhancement'?",
+        ),
+        (
+            ["-m", "model=nnn"],
+            "config error: model=nnn is not one of logit_l1, logit_l2, nn, "
+            "ordinal_logit, rf, svm, xgboost; did you mean 'nn'?",
+        ),
         (["-m", "trait=edema,enhancment"], "config error: trait=enhancment is not one of"),
     ],
-)  # fmt: skip
+)
 def test_unknown_group_option_is_one_line_exit_2(tmp_path, args, line):
     proc = _entry(tmp_path, *args)
     assert proc.returncode == 2, proc.stderr
@@ -174,8 +194,15 @@ def test_run_dir_that_cannot_be_made_is_one_line_exit_2(tmp_path):
 def test_slurm_without_a_cluster_is_one_line_exit_2(tmp_path):
     if shutil.which("srun"):
         pytest.skip("a SLURM client is installed here")
-    proc = _entry(tmp_path, "-m", "hydra/launcher=slurm", *TINY, "n_folds=2", "fold=0",
-                  f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
+    proc = _entry(
+        tmp_path,
+        "-m",
+        "hydra/launcher=slurm",
+        *TINY,
+        "n_folds=2",
+        "fold=0",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = [x for x in proc.stderr.splitlines() if "error" in x]
     assert lines == [lines[0]] and lines[0].startswith(
@@ -186,14 +213,20 @@ def test_slurm_without_a_cluster_is_one_line_exit_2(tmp_path):
 @pytest.mark.parametrize(
     ("err", "start"),
     [
-        (OSError(errno.ENOSPC, "No space left on device", "/o/.hydra/config.yaml"),
-         "environment error: cannot write /o/.hydra/config.yaml (no space left on device)"),
-        (PermissionError(errno.EACCES, "Permission denied", "/ro/run"),
-         "environment error: cannot write /ro/run (permission denied)"),
-        (OSError(errno.EROFS, "Read-only file system", "/ro/run"),
-         "environment error: cannot write /ro/run (read-only file system)"),
+        (
+            OSError(errno.ENOSPC, "No space left on device", "/o/.hydra/config.yaml"),
+            "environment error: cannot write /o/.hydra/config.yaml (no space left on device)",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", "/ro/run"),
+            "environment error: cannot write /ro/run (permission denied)",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "/ro/run"),
+            "environment error: cannot write /ro/run (read-only file system)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_disk_full_or_read_only_while_hydra_writes_is_one_line(err, start, capsys):
     def hydra_main() -> None:
         raise err

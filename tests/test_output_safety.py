@@ -65,8 +65,17 @@ def test_relative_data_path_sweep_stays_in_its_dir_and_is_listed_missing(cache_d
     """The issue's case: ../../../x.tsv made job dirs escape (and a later sweep 'resume' them)."""
     base = tmp_path / "a" / "b"
     sweep = base / "sweep"
-    cmd = [sys.executable, "train.py", "-m", "n_folds=2", "fold=0", *TINY, "data=tcga_gbm",
-           "data.expression_file=../../../x.tsv", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=2",
+        "fold=0",
+        *TINY,
+        "data=tcga_gbm",
+        "data.expression_file=../../../x.tsv",
+        f"hydra.sweep.dir={sweep}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]  # the job fails (no such file): exit 1
@@ -125,18 +134,24 @@ def _hostile_cohort(tmp: Path) -> list[str]:
     tmp.mkdir()
     pd.DataFrame(x.round(3), index=ids, columns=genes).to_csv(tmp / "expr.tsv", sep="\t")
     pd.DataFrame({HOSTILE_COLUMN: y}, index=ids).to_csv(tmp / "labels.csv")
-    return ["data=files", f"data.expression_file={tmp / 'expr.tsv'}",
-            f"data.label_files=[{tmp / 'labels.csv'}]", "trait=column",
-            f'trait.column="{HOSTILE_COLUMN}"', "model=logit_l2"]  # fmt: skip
+    return [
+        "data=files",
+        f"data.expression_file={tmp / 'expr.tsv'}",
+        f"data.label_files=[{tmp / 'labels.csv'}]",
+        "trait=column",
+        f'trait.column="{HOSTILE_COLUMN}"',
+        "model=logit_l2",
+    ]
 
 
 def _outside(root: Path, dirs: list[Path]) -> list[Path]:
     """Files under ``root`` in none of ``dirs`` (resolved)."""
     inside = [d.resolve() for d in dirs]
     return [
-        p for p in root.rglob("*")
+        p
+        for p in root.rglob("*")
         if p.is_file() and not any(p.resolve().is_relative_to(d) for d in inside)
-    ]  # fmt: skip
+    ]
 
 
 def test_a_hostile_column_name_never_writes_outside_the_run_or_sweep_dir(
@@ -146,14 +161,25 @@ def test_a_hostile_column_name_never_writes_outside_the_run_or_sweep_dir(
     common = _hostile_cohort(tmp_path / "data")
     base = tmp_path / "a" / "b" / "c" / "d"
     sweep, refit, predict = base / "sweep", base / "refit", base / "predict"
-    cmd = [sys.executable, "train.py", "-m", *TINY, *common, "n_folds=2", "fold=0,1",
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        *TINY,
+        *common,
+        "n_folds=2",
+        "fold=0,1",
+        f"hydra.sweep.dir={sweep}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run(make_cfg(*common, "task=refit", f"refit.sweep={sweep}", out=refit))
-    run(make_cfg(*common, "task=predict", f"predict.sweep={sweep}", "predict.n_boot=50",
-                 out=predict))  # fmt: skip
+    run(
+        make_cfg(
+            *common, "task=predict", f"predict.sweep={sweep}", "predict.n_boot=50", out=predict
+        )
+    )
     assert _outside(tmp_path, [sweep, refit, predict, tmp_path / "data"]) == []
     for figures in (sweep / "summary", predict):  # the ROC and calibration figures, readable
         names = sorted(p.name for p in figures.glob("*.png"))

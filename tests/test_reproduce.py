@@ -108,18 +108,27 @@ def test_a_bad_claim_name_exits_2_with_one_line(tmp_path):
 @pytest.mark.parametrize(
     ("registry", "message"),
     [
-        ("runs: {a: {commands: [[train.py]], claims: {x: {table: cv, column: c, expected: 1}}}}",
-         "runs.a.claims.x.table='cv': expected one of"),
-        ("runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c}}}}",
-         "runs.a.claims.x: give exactly one of expected or at_most"),
-        ("runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c, at_most: z}}}}",
-         "runs.a.claims.x.at_most='z': expected a finite number"),
-        ("runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c, dir: ../b,"
-         " expected: 1}}}}", "runs.a.claims.x.dir='../b': expected a folder inside the run"),
+        (
+            "runs: {a: {commands: [[train.py]], claims: {x: {table: cv, column: c, expected: 1}}}}",
+            "runs.a.claims.x.table='cv': expected one of",
+        ),
+        (
+            "runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c}}}}",
+            "runs.a.claims.x: give exactly one of expected or at_most",
+        ),
+        (
+            "runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c, at_most: z}}}}",
+            "runs.a.claims.x.at_most='z': expected a finite number",
+        ),
+        (
+            "runs: {a: {commands: [[train.py]], claims: {x: {table: folds, column: c, dir: ../b,"
+            " expected: 1}}}}",
+            "runs.a.claims.x.dir='../b': expected a folder inside the run",
+        ),
         ("runs: {a: {commands: [[nope.py]]}}", "runs.a.commands: no script"),
         ("runs: {a: {command: [[train.py]]}}", "runs.a: unknown keys ['command']"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_registry_entry_is_named(tmp_path, registry, message):
     path = tmp_path / "claims.yaml"
     path.write_text(registry)
@@ -157,8 +166,12 @@ def test_ci_default_sweep_gives_the_readme_pooled_auroc(tmp_path):
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "scripts/reproduce.py", "--only", "default_sweep", "--out", str(tmp_path)],
-        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     print(f"default sweep via reproduce.py: {time.perf_counter() - start:.0f} s")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 

@@ -130,8 +130,9 @@ def check_group_choices(args: Sequence[str], config_dir: Path) -> str | None:
     Values Hydra computes (``choice(...)``, ``glob(...)``, interpolations) and a command line
     that adds config dirs (``--config-dir``, ``hydra.searchpath``) are left to Hydra.
     """
-    if any(a.startswith(("-cd", "--config-dir", "hydra.searchpath", "+hydra.searchpath"))
-           for a in args):  # fmt: skip
+    if any(
+        a.startswith(("-cd", "--config-dir", "hydra.searchpath", "+hydra.searchpath")) for a in args
+    ):
         return None
     for token in args:
         parsed = _override_groups(token)

@@ -297,9 +297,16 @@ def sweep_command(
         launcher = ["hydra/launcher=gpus", f"hydra.launcher.n_jobs={jobs}"]
     model = f"model={NETWORK}" if variant else f"model={','.join(models)}"
     overrides = merged(
-        [*task.overrides, model, f"repeats={repeats}", *DEFAULTS, *launcher, *extra,
-         *(variant.overrides if variant else ())]
-    )  # fmt: skip
+        [
+            *task.overrides,
+            model,
+            f"repeats={repeats}",
+            *DEFAULTS,
+            *launcher,
+            *extra,
+            *(variant.overrides if variant else ()),
+        ]
+    )
     return ["train.py", "-m", *overrides, f"hydra.sweep.dir={sweep_dir}"]
 
 
@@ -370,9 +377,13 @@ def run_sweep(
         log.write(f"$ python {shlex.join(command)}\n")
         log.flush()
         stopper.child = subprocess.Popen(
-            [sys.executable, *command], cwd=root, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, *command],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             code = stopper.child.wait()
         finally:
@@ -580,13 +591,17 @@ def run_panel(
             code = run_sweep(command, root, sweep_dir, env, stopper)
             took = _duration(time.perf_counter() - start)
             if stopper.signum is not None:
-                echo(f"panel: stopped by signal {stopper.signum} during {task.name} {what} "
-                     f"(exit {code}); finished jobs are kept, rerun to resume")  # fmt: skip
+                echo(
+                    f"panel: stopped by signal {stopper.signum} during {task.name} {what} "
+                    f"(exit {code}); finished jobs are kept, rerun to resume"
+                )
                 break
             if code != 0:
                 line = _error_line(layout.panel_log(sweep_dir))
-                failures.append(f"{task.name} {what}: train.py exit {code} after {took}: {line} "
-                                f"(log {layout.panel_log(sweep_dir)})")  # fmt: skip
+                failures.append(
+                    f"{task.name} {what}: train.py exit {code} after {took}: {line} "
+                    f"(log {layout.panel_log(sweep_dir)})"
+                )
                 echo(f"panel: FAILED {failures[-1]}")
             else:
                 echo(f"panel: done {task.name} {what} in {took}")

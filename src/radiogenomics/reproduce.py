@@ -252,10 +252,18 @@ def select(runs: list[Run], quick: bool, only: Sequence[str] | None) -> list[Run
             hint = f"; did you mean {match[0]!r}?" if match else f"; runs: {', '.join(known)}"
             raise ReproduceError(f"--only {name}: no such run or claim{hint}")
     return [
-        Run(r.name, r.what, r.quick, r.commands,
-            tuple(c for c in r.claims if c.full_name in wanted[r.name]), r.values, r.result)
-        for r in runs if r.name in wanted
-    ]  # fmt: skip
+        Run(
+            r.name,
+            r.what,
+            r.quick,
+            r.commands,
+            tuple(c for c in r.claims if c.full_name in wanted[r.name]),
+            r.values,
+            r.result,
+        )
+        for r in runs
+        if r.name in wanted
+    ]
 
 
 # ------------------------------------------------------------------------------- running them
@@ -303,12 +311,17 @@ def check(run: Run, run_dir: Path, failed: str | None) -> list[dict]:
         if not ok and not note:
             note = "outside tolerance"
         rows.append(
-            {"claim": claim.full_name,
-             "expected": f"<= {claim.expected:g}" if claim.at_most else claim.expected,
-             "measured": measured,
-             "tolerance": claim.tolerance, "diff": diff, "ok": ok, "command": run.shown(),
-             "note": note}
-        )  # fmt: skip
+            {
+                "claim": claim.full_name,
+                "expected": f"<= {claim.expected:g}" if claim.at_most else claim.expected,
+                "measured": measured,
+                "tolerance": claim.tolerance,
+                "diff": diff,
+                "ok": ok,
+                "command": run.shown(),
+                "note": note,
+            }
+        )
     return rows
 
 
@@ -371,8 +384,11 @@ def reproduce(
     header = [f"# differs from {LOCK_FILE.as_posix()}: {line}" for line in drifted]
     (out / layout.ENVIRONMENT).write_text("\n".join(header + [environment_text(have)]))
     if drifted:
-        print(f"reproduce: this environment differs from {LOCK_FILE.as_posix()} ({len(drifted)}"
-              f" packages, see {out / layout.ENVIRONMENT}): {'; '.join(drifted[:3])}", flush=True)  # fmt: skip
+        print(
+            f"reproduce: this environment differs from {LOCK_FILE.as_posix()} ({len(drifted)}"
+            f" packages, see {out / layout.ENVIRONMENT}): {'; '.join(drifted[:3])}",
+            flush=True,
+        )
     env = dict(os.environ)
     if cache is not None:
         env["RADIOGENOMICS_CACHE"] = str(cache)

@@ -22,10 +22,18 @@ def _sweep(path, qs_by_hash: dict[str, list[float]], seeds: dict[str, int] | Non
     for config_hash, qs in qs_by_hash.items():
         for i, q in enumerate(qs):
             rows.append(
-                {"trait": "enh", "model": "nn", "config_hash": config_hash, "set": f"S{i}",
-                 "q": q, "competitive_q": q, "self_contained_q": q / 2, "empirical_q": 0.01,
-                 "auroc": 0.6}
-            )  # fmt: skip
+                {
+                    "trait": "enh",
+                    "model": "nn",
+                    "config_hash": config_hash,
+                    "set": f"S{i}",
+                    "q": q,
+                    "competitive_q": q,
+                    "self_contained_q": q / 2,
+                    "empirical_q": 0.01,
+                    "auroc": 0.6,
+                }
+            )
         if seeds:
             job = path / f"job_{config_hash}"
             (job / ".hydra").mkdir(parents=True)

@@ -45,8 +45,17 @@ def sweep(tmp_path_factory):
     real_jobs = sorted(p.name for p in path.iterdir() if (p / layout.METRICS).exists())
     stamps = [(path / j / layout.METRICS).stat().st_mtime_ns for j in real_jobs]
     with_null = [o.replace("saliency]", "saliency,permutation_null]") for o in SMALL]
-    run_ok([sys.executable, "train.py", "-m", *with_null,
-            "interpret.permutation_null.n_permutations=4", f"hydra.sweep.dir={path}"], env)  # fmt: skip
+    run_ok(
+        [
+            sys.executable,
+            "train.py",
+            "-m",
+            *with_null,
+            "interpret.permutation_null.n_permutations=4",
+            f"hydra.sweep.dir={path}",
+        ],
+        env,
+    )
     # the real jobs kept their dirs and were not retrained; each fold got 4 null jobs
     assert [(path / j / layout.METRICS).stat().st_mtime_ns for j in real_jobs] == stamps
     jobs = [p for p in path.iterdir() if (p / layout.METRICS).exists()]
@@ -64,8 +73,12 @@ def test_null_tables_and_summary(sweep):
     masking = sets[sets["importance"] == "masking_auroc"].set_index("set")
     assert masking["observed"].idxmax() == EMT and (masking["n_null"] == 4).all()
     assert set(sets["importance"]) == {
-        "masking_auroc", "masking_slope", "saliency_nes", "saliency_nes_abs", "saliency_share"
-    }  # fmt: skip
+        "masking_auroc",
+        "masking_slope",
+        "saliency_nes",
+        "saliency_nes_abs",
+        "saliency_share",
+    }
     slope = sets[sets["importance"] == "masking_slope"].set_index("set")
     assert slope["observed"].idxmax() == EMT
     genes = pd.read_csv(summary / layout.IMPORTANCE_NULL_GENES)
@@ -95,8 +108,18 @@ def test_stability_selection_over_bootstrap_replicates(tmp_path_factory):
     base = tmp_path_factory.mktemp("stab")
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(base / "cache")}
     path = base / "boot"
-    run_ok([sys.executable, "train.py", "-m", *SMALL, "bootstrap=range(0,4)",
-          "interpret.saliency.gsea=false", f"hydra.sweep.dir={path}"], env)  # fmt: skip
+    run_ok(
+        [
+            sys.executable,
+            "train.py",
+            "-m",
+            *SMALL,
+            "bootstrap=range(0,4)",
+            "interpret.saliency.gsea=false",
+            f"hydra.sweep.dir={path}",
+        ],
+        env,
+    )
     run_ok([sys.executable, "scripts/trust.py", "stability", str(path), "--threshold", "0.75"], env)
     table = pd.read_csv(layout.summary_dir(path) / layout.STABILITY_SELECTION)
     masking = table[table["importance"] == "masking_auroc"].set_index("item")

@@ -29,8 +29,9 @@ def test_stability_selection_reads_a_bootstrap_summary(tmp_path):
     for b in range(20):
         auroc = rng.uniform(0.4, 0.7, 50)
         auroc[0] = 0.9  # the driver tops every replicate
-        rows += [{"trait": "t", "bootstrap": b, "set": f"S{i}", "auroc": a}
-                 for i, a in enumerate(auroc)]  # fmt: skip
+        rows += [
+            {"trait": "t", "bootstrap": b, "set": f"S{i}", "auroc": a} for i, a in enumerate(auroc)
+        ]
     out = layout.summary_dir(tmp_path)
     out.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(out / layout.masking_table("hallmark"), index=False)
@@ -44,8 +45,11 @@ def test_stability_selection_reads_a_bootstrap_summary(tmp_path):
 
 
 def test_small_collections_are_not_selected_whole(tmp_path):
-    rows = [{"trait": "t", "bootstrap": b, "set": f"V{i}", "auroc": a, "slope": a - 0.5}
-            for b in range(10) for i, a in enumerate([0.9, 0.6, 0.55, 0.5])]  # fmt: skip
+    rows = [
+        {"trait": "t", "bootstrap": b, "set": f"V{i}", "auroc": a, "slope": a - 0.5}
+        for b in range(10)
+        for i, a in enumerate([0.9, 0.6, 0.55, 0.5])
+    ]
     out = layout.summary_dir(tmp_path)
     out.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(out / layout.masking_table("verhaak"), index=False)

@@ -46,9 +46,18 @@ def fabricate(root, seed: int = 0):
         fdr = np.where(enriched, rng.uniform(0, 0.04, N), rng.uniform(0.1, 1, N))
         for k, pid in enumerate(ids):
             rows.append(
-                {**CONFIG, "patient_id": pid, "fold": k % 5, "y_true": k % 2, "class": "1",
-                 "collection": "hallmark", "set": name, "nes": nes[k], "fdr": fdr[k]}
-            )  # fmt: skip
+                {
+                    **CONFIG,
+                    "patient_id": pid,
+                    "fold": k % 5,
+                    "y_true": k % 2,
+                    "class": "1",
+                    "collection": "hallmark",
+                    "set": name,
+                    "nes": nes[k],
+                    "fdr": fdr[k],
+                }
+            )
 
     nes = np.where(planted, 2.0, rng.normal(0, 1, N))
     negative = np.flatnonzero(~planted)[:N_NEGATIVE]
@@ -75,12 +84,20 @@ def fabricate(root, seed: int = 0):
     time = rng.exponential(1 / hazard)
     dead = time <= FOLLOW_UP
     clinical = [
-        ["uuid", pid, rng.choice(["MALE", "FEMALE"]),
-         rng.choice(["WHITE", "WHITE", "WHITE", "ASIAN", "[Not Available]"]),
-         "Dead" if d else "Alive", "[Not Available]" if d else FOLLOW_UP,
-         round(t) if d else "[Not Applicable]", int(rng.normal(60, 10))]
-        for pid, t, d in zip(ids[N_NO_CLINICAL:], time[N_NO_CLINICAL:], dead[N_NO_CLINICAL:], strict=True)
-    ]  # fmt: skip
+        [
+            "uuid",
+            pid,
+            rng.choice(["MALE", "FEMALE"]),
+            rng.choice(["WHITE", "WHITE", "WHITE", "ASIAN", "[Not Available]"]),
+            "Dead" if d else "Alive",
+            "[Not Available]" if d else FOLLOW_UP,
+            round(t) if d else "[Not Applicable]",
+            int(rng.normal(60, 10)),
+        ]
+        for pid, t, d in zip(
+            ids[N_NO_CLINICAL:], time[N_NO_CLINICAL:], dead[N_NO_CLINICAL:], strict=True
+        )
+    ]
     clinical.append(["uuid", "TCGA-ZZ-9999", "MALE", "WHITE", "Dead", 10, 5, 50])  # not in sweep
     return root, write_bcr(root / "clinical.txt", clinical)
 

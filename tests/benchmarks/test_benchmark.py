@@ -46,8 +46,17 @@ def test_gpu_sweep_section_quick(tmp_path, monkeypatch, cache_dir):
     out = tmp_path / "results.json"
     benchmark.main(["gpu_sweep", "--quick", "--out", str(out)])
     result = json.loads(out.read_text())["gpu_sweep"]
-    for key in ["parallel_s", "reference_s", "speedup", "pretrain_s", "pooled_auroc_parallel",
-                "pooled_auroc_reference", "peak_concurrency", "gpu", "sweeps"]:  # fmt: skip
+    for key in [
+        "parallel_s",
+        "reference_s",
+        "speedup",
+        "pretrain_s",
+        "pooled_auroc_parallel",
+        "pooled_auroc_reference",
+        "peak_concurrency",
+        "gpu",
+        "sweeps",
+    ]:
         assert key in result, key
     assert result["ok"] and result["jobs_per_gpu"] == 2 and result["n_folds"] == 4
     assert result["jobs_completed_parallel"] == result["jobs_completed_reference"] == 4

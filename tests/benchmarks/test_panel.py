@@ -51,12 +51,20 @@ def test_rank_best_comparator_and_flags():
     # its folds are incomplete; nn is exactly 0.01 below (a float sum: -0.010000000000000009)
     rows = rank_task(
         _task(
-            {"nn": 0.84, "logit_l2": 0.80, "svm": 0.85, "rf": 0.85, "xgboost": 0.95,
-             "v_up": 0.86, "v_down": 0.819, "v_broken": 0.99},
+            {
+                "nn": 0.84,
+                "logit_l2": 0.80,
+                "svm": 0.85,
+                "rf": 0.85,
+                "xgboost": 0.95,
+                "v_up": 0.86,
+                "v_down": 0.819,
+                "v_broken": 0.99,
+            },
             incomplete=("xgboost", "v_broken"),
         ),
         COMPARATORS,
-    ).set_index("model")  # fmt: skip
+    ).set_index("model")
     assert set(rows["best_comparator"]) == {"svm"}
     assert rows["best_comparator_auroc"].iloc[0] == 0.85
     ranks = rows["rank"].to_dict()
@@ -125,26 +133,55 @@ def test_summary_counts_per_half_and_overall():
 def _cv_summary(sweep, rows: list[dict]) -> None:
     out = layout.summary_dir(sweep)
     out.mkdir(parents=True)
-    base = {"trait": "t", "bootstrap": "none", "n_jobs": 3, "n_folds": 3, "folds_complete": True,
-            "n_patients": 90, "mean_auroc": 0.7, "sd_auroc": 0.1, "pooled_auroc_ci_low": 0.6,
-            "pooled_auroc_ci_high": 0.8, "pooled_ap": 0.7, "mean_val_auroc": 0.7}  # fmt: skip
+    base = {
+        "trait": "t",
+        "bootstrap": "none",
+        "n_jobs": 3,
+        "n_folds": 3,
+        "folds_complete": True,
+        "n_patients": 90,
+        "mean_auroc": 0.7,
+        "sd_auroc": 0.1,
+        "pooled_auroc_ci_low": 0.6,
+        "pooled_auroc_ci_high": 0.8,
+        "pooled_ap": 0.7,
+        "mean_val_auroc": 0.7,
+    }
     pd.DataFrame([{**base, **r} for r in rows]).to_csv(out / layout.CV_SUMMARY, index=False)
 
 
 def test_rows_are_read_from_the_sweep_summary(tmp_path):
-    _cv_summary(tmp_path / "s", [
-        {"model": "nn", "config_hash": "a", "pooled_auroc": 0.71, "n_repeats": 5,
-         "repeat_mean_pooled_auroc": 0.74, "repeat_sd_pooled_auroc": 0.02},
-        {"model": "rf", "config_hash": "b", "pooled_auroc": 0.81, "n_repeats": 5,
-         "repeat_mean_pooled_auroc": 0.78, "repeat_sd_pooled_auroc": 0.01},
-    ])  # fmt: skip
+    _cv_summary(
+        tmp_path / "s",
+        [
+            {
+                "model": "nn",
+                "config_hash": "a",
+                "pooled_auroc": 0.71,
+                "n_repeats": 5,
+                "repeat_mean_pooled_auroc": 0.74,
+                "repeat_sd_pooled_auroc": 0.02,
+            },
+            {
+                "model": "rf",
+                "config_hash": "b",
+                "pooled_auroc": 0.81,
+                "n_repeats": 5,
+                "repeat_mean_pooled_auroc": 0.78,
+                "repeat_sd_pooled_auroc": 0.01,
+            },
+        ],
+    )
     rows = read_sweep_rows(tmp_path / "s").set_index("model")
     assert rows.loc["nn", "pooled_auroc"] == 0.71 and rows.loc["nn", "auroc"] == 0.74  # headline
     assert rows.loc["rf", "pooled_ci_low"] == 0.6 and rows.loc["rf", "n"] == 90
-    _cv_summary(tmp_path / "two", [
-        {"model": "nn", "config_hash": "a", "pooled_auroc": 0.7},
-        {"model": "nn", "config_hash": "b", "pooled_auroc": 0.8},
-    ])  # fmt: skip
+    _cv_summary(
+        tmp_path / "two",
+        [
+            {"model": "nn", "config_hash": "a", "pooled_auroc": 0.7},
+            {"model": "nn", "config_hash": "b", "pooled_auroc": 0.8},
+        ],
+    )
     with pytest.raises(PanelDataError, match="2 configurations of model nn"):
         read_sweep_rows(tmp_path / "two")
     with pytest.raises(PanelDataError, match="not run"):
@@ -267,16 +304,31 @@ def test_tiny_panel_end_to_end(tmp_path, cache_dir, capsys):
         "  - {name: tiny, half: dev, overrides: [trait=enhancement], what: tiny}\n"
     )
     out = tmp_path / "panel"
-    argv = [sys.executable, "scripts/panel.py", "--tasks", str(tasks), "--out", str(out),
-            "--models", "nn,logit_l2", "--set", "debug=tiny n_folds=3"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "scripts/panel.py",
+        "--tasks",
+        str(tasks),
+        "--out",
+        str(out),
+        "--models",
+        "nn,logit_l2",
+        "--set",
+        "debug=tiny n_folds=3",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # broken failed ...
     assert "broken models nn,logit_l2: train.py exit 2" in proc.stderr  # ... and says why
     assert "trait=no_such_trait is not one of" in proc.stderr
     assert "done tiny models nn,logit_l2" in proc.stdout  # ... and the next task still ran
-    for name in (layout.PANEL_TABLE, layout.PANEL_MARKDOWN, layout.PANEL_SUMMARY,
-                 layout.PANEL_SUMMARY_MARKDOWN, layout.PANEL_FIGURE):  # fmt: skip
+    for name in (
+        layout.PANEL_TABLE,
+        layout.PANEL_MARKDOWN,
+        layout.PANEL_SUMMARY,
+        layout.PANEL_SUMMARY_MARKDOWN,
+        layout.PANEL_FIGURE,
+    ):
         assert (out / name).is_file(), name
     table = pd.read_csv(out / layout.PANEL_TABLE).set_index("model")
     assert list(table.index) == ["nn", "logit_l2"] and set(table["task"]) == {"tiny"}
@@ -297,8 +349,13 @@ def test_tiny_panel_end_to_end(tmp_path, cache_dir, capsys):
     summary = pd.read_csv(out / layout.PANEL_SUMMARY)
     assert list(summary["model"]) == ["nn"] and summary["n_tasks"].tolist() == [1]
     # a variant row labels its own sweep's nn: here the same sweep, so the same numbers
-    rows = task_rows("tiny", "dev", {"nn": (sweep, "nn"), "logit_l2": (sweep, "logit_l2"),
-                                     "copy": (sweep, "nn")}, ["logit_l2"], ["nn", "copy"])  # fmt: skip
+    rows = task_rows(
+        "tiny",
+        "dev",
+        {"nn": (sweep, "nn"), "logit_l2": (sweep, "logit_l2"), "copy": (sweep, "nn")},
+        ["logit_l2"],
+        ["nn", "copy"],
+    )
     rows = rows.set_index("model")
     assert rows.loc["copy", "p_value"] == pytest.approx(nn["p_value"])
     assert rows.loc["copy", "kind"] == "network" and rows.loc["copy", "rank"] == nn["rank"]

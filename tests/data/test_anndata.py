@@ -143,8 +143,9 @@ def test_not_an_h5ad_file(tmp_path):
 
 def test_missing_obs_column_lists_the_obs_columns(make_cfg, tmp_path):
     path = write_h5ad(tmp_path / "x.h5ad", _adata())
-    cfg = make_cfg("data=files", f"data.expression_file={path}", "trait=column",
-                   "trait.column=response")  # fmt: skip
+    cfg = make_cfg(
+        "data=files", f"data.expression_file={path}", "trait=column", "trait.column=response"
+    )
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     with pytest.raises(DataError, match=r"'response', which is missing.*\['group', 'score'\].*obs"):
         trait_cohort(cohort, TraitSpec.from_config(cfg.trait))

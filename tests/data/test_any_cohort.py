@@ -56,8 +56,14 @@ def cohort_files(tmp_path) -> list[str]:
 
 
 def test_non_tcga_genes_x_samples_runs_without_overrides(make_cfg, cohort_files, tmp_path, caplog):
-    cfg = make_cfg(*cohort_files, "trait=column", "trait.column=class", "trait.min_class_size=3",
-                   "n_folds=3", out=tmp_path / "job")  # fmt: skip
+    cfg = make_cfg(
+        *cohort_files,
+        "trait=column",
+        "trait.column=class",
+        "trait.min_class_size=3",
+        "n_folds=3",
+        out=tmp_path / "job",
+    )
     with caplog.at_level(logging.INFO):
         metrics = run(cfg)
     logged = " ".join(r.getMessage() for r in caplog.records)
@@ -72,8 +78,15 @@ def test_non_tcga_genes_x_samples_runs_without_overrides(make_cfg, cohort_files,
 
 @pytest.mark.slow
 def test_numeric_column_at_the_median_end_to_end(make_cfg, cohort_files, tmp_path):
-    cfg = make_cfg(*cohort_files, "trait=column", "trait.column=blasts", "trait.threshold=median",
-                   "trait.min_class_size=3", "n_folds=3", out=tmp_path / "job")  # fmt: skip
+    cfg = make_cfg(
+        *cohort_files,
+        "trait=column",
+        "trait.column=blasts",
+        "trait.threshold=median",
+        "trait.min_class_size=3",
+        "n_folds=3",
+        out=tmp_path / "job",
+    )
     metrics = run(cfg)
     assert metrics["classes"] == ["low", "high"] and metrics["trait"] == "blasts"
     cohort = (tmp_path / "job" / "cohort.json").read_text()
@@ -96,8 +109,9 @@ def test_explicit_pretraining_without_unlabelled_patients_is_an_error(make_cfg, 
 def test_command_line_keys_come_from_hydra_overrides():
     assert command_line_keys() == set()  # outside a Hydra job
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", overrides=["model.transfer_layers=1", "+x=1"],
-                      return_hydra_config=True)  # fmt: skip
+        cfg = compose(
+            "train", overrides=["model.transfer_layers=1", "+x=1"], return_hydra_config=True
+        )
     HydraConfig.instance().set_config(cfg)
     try:
         assert {"model.transfer_layers", "x"} <= command_line_keys()

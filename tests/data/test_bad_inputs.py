@@ -385,9 +385,13 @@ def test_train_py_ends_a_config_mistake_in_one_line_without_a_traceback(tmp_path
     """The one subprocess case: ``python train.py`` with ``data.label_files`` lacking brackets."""
     labels = write_labels(tmp_path, name="subtypes.csv")
     cmd = [
-        sys.executable, "train.py", *real(tmp_path), f"data.label_files={labels}",
-        "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
-    ]  # fmt: skip
+        sys.executable,
+        "train.py",
+        *real(tmp_path),
+        f"data.label_files={labels}",
+        "logger=none",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr

@@ -100,7 +100,12 @@ def test_progression_free_survival_when_new_tumour_days_exist(tmp_path):
 
 def test_missing_column_and_file_name_them(tmp_path):
     header = [c for c in HEADER if c != "death_days_to"]
-    path = write_bcr(tmp_path / "c.txt", [["u", "TCGA-AA-0001", "MALE", "WHITE", "Dead", 1, 60]], header, descriptors=False)  # fmt: skip
+    path = write_bcr(
+        tmp_path / "c.txt",
+        [["u", "TCGA-AA-0001", "MALE", "WHITE", "Dead", 1, 60]],
+        header,
+        descriptors=False,
+    )
     with pytest.raises(DataError, match=r"c\.txt: no column 'death_days_to'"):
         read_clinical(path)
     with pytest.raises(DataError, match=r"absent\.txt: file not found"):

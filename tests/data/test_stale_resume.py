@@ -70,8 +70,16 @@ def test_a_sweep_over_changed_inputs_exits_2_once_and_keeps_its_summary(cache_di
     files = _write(tmp_path, *_leukemia())
     sweep = tmp_path / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "-m", *TINY, *files, *TRAIT, "fold=0,1",
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        *TINY,
+        *files,
+        *TRAIT,
+        "fold=0,1",
+        f"hydra.sweep.dir={sweep}",
+    ]
 
     def sweep_run(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(

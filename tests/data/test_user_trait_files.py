@@ -47,8 +47,15 @@ def test_hydra_searchpath_finds_a_user_trait(config_dir, cache_dir):
 
 def test_config_dir_flag_anywhere_on_the_train_py_command_line(config_dir):
     """``--config-dir DIR`` after the overrides (train.py moves Hydra's flags first)."""
-    cmd = [sys.executable, "train.py", "trait=big_enhancing", "--config-dir", str(config_dir),
-           "--cfg", "job"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "trait=big_enhancing",
+        "--config-dir",
+        str(config_dir),
+        "--cfg",
+        "job",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "name: big_enhancing" in proc.stdout and "- More than 2/3" in proc.stdout

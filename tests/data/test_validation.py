@@ -219,10 +219,14 @@ def test_run_exits_cleanly_and_writes_no_metrics(cache_dir, tmp_path):
 def test_train_py_prints_the_message_without_a_traceback(cache_dir, tmp_path):
     labels = labels_file(tmp_path, values=[*GOOD_LABELS[:11], "Most"])
     cmd = [
-        sys.executable, "train.py", "data=tcga_gbm", "logger=none",
-        f"data.expression_file={expression_file(tmp_path)}", f"data.traits_file={labels}",
+        sys.executable,
+        "train.py",
+        "data=tcga_gbm",
+        "logger=none",
+        f"data.expression_file={expression_file(tmp_path)}",
+        f"data.traits_file={labels}",
         f"hydra.run.dir={tmp_path / 'run'}",
-    ]  # fmt: skip
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr

@@ -93,10 +93,18 @@ def test_per_class_pooled_summary(tmp_path):
             frame[f"prob_{c}"] = probs[part, k]
         frame.to_csv(job / "predictions.csv", index=False)
         metrics = {
-            "trait": "subtype", "model": "nn", "config_hash": "h", "bootstrap": None, "fold": fold,
-            "n_folds": 2, "test_auroc": 0.9, "test_ap": 0.9, "val_auroc": 0.9, "classes": CLASSES,
+            "trait": "subtype",
+            "model": "nn",
+            "config_hash": "h",
+            "bootstrap": None,
+            "fold": fold,
+            "n_folds": 2,
+            "test_auroc": 0.9,
+            "test_ap": 0.9,
+            "val_auroc": 0.9,
+            "classes": CLASSES,
             **{f"test_auroc_{c}": 0.8 + 0.05 * fold for c in CLASSES},
-        }  # fmt: skip
+        }
         (job / "metrics.json").write_text(json.dumps(metrics))
     summarize(tmp_path, n_boot=100)
     per_class = pd.read_csv(tmp_path / "summary" / "per_class.csv")

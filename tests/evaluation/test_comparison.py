@@ -68,12 +68,22 @@ def write_job(
         d / "predictions.csv", index=False
     )
     metrics = {
-        "trait": "enhancement", "model": model, "fold": fold, "n_folds": 3,
+        "trait": "enhancement",
+        "model": model,
+        "fold": fold,
+        "n_folds": 3,
         "split_seed": 425 + repeat,
-        "bootstrap": bootstrap, "n_train": 24 if model != "nn" else 20, "n_val": 0 if model != "nn" else 4,
-        "n_test": 12, "test_auroc": score(y, prob, ["low", "high"])["auroc"], "test_ap": 0.5,
-        "val_auroc": 0.7, "best_epoch": None, "classes": ["low", "high"], "config_hash": model * 2,
-    }  # fmt: skip
+        "bootstrap": bootstrap,
+        "n_train": 24 if model != "nn" else 20,
+        "n_val": 0 if model != "nn" else 4,
+        "n_test": 12,
+        "test_auroc": score(y, prob, ["low", "high"])["auroc"],
+        "test_ap": 0.5,
+        "val_auroc": 0.7,
+        "best_epoch": None,
+        "classes": ["low", "high"],
+        "config_hash": model * 2,
+    }
     (d / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -129,9 +139,14 @@ def test_compare_script_matches_job_files(tmp_path):
 
     pb = pd.read_csv(out / "paired_bootstrap.csv").set_index("comparator")
     diffs = [
-        np.mean([job(boot, "nn", f, b)["test_auroc"] - job(boot, "logit_l2", f, b)["test_auroc"] for f in range(3)])
+        np.mean(
+            [
+                job(boot, "nn", f, b)["test_auroc"] - job(boot, "logit_l2", f, b)["test_auroc"]
+                for f in range(3)
+            ]
+        )
         for b in range(4)
-    ]  # fmt: skip
+    ]
     assert pb.loc["logit_l2", "mean_diff"] == pytest.approx(np.mean(diffs))
     assert pb.loc["logit_l2", "share_not_better"] == pytest.approx(np.mean(np.array(diffs) <= 0))
     assert pb.loc["logit_l2", "ci_low"] == pytest.approx(np.percentile(diffs, 2.5))

@@ -19,16 +19,39 @@ def _frames(test_scores: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
         ("c", 1): 0.6,
     }
     for (h, fold), v in val.items():
-        rows.append({"trait": "t", "model": "nn", "config_hash": h, "bootstrap": None,
-                     "split_seed": 425, "fold": fold, "val_auroc": v,
-                     "test_auroc": test_scores[h, fold],
-                     "n_train": 40, "n_val": 8, "n_test": 10, "n_folds": 2,
-                     "classes": ["0", "1"]})  # fmt: skip
+        rows.append(
+            {
+                "trait": "t",
+                "model": "nn",
+                "config_hash": h,
+                "bootstrap": None,
+                "split_seed": 425,
+                "fold": fold,
+                "val_auroc": v,
+                "test_auroc": test_scores[h, fold],
+                "n_train": 40,
+                "n_val": 8,
+                "n_test": 10,
+                "n_folds": 2,
+                "classes": ["0", "1"],
+            }
+        )
         y = np.r_[np.zeros(5, int), np.ones(5, int)]
-        preds.append(pd.DataFrame({"patient_id": [f"p{fold}_{i}" for i in range(10)],
-                                   "fold": fold, "y_true": y, "y_prob": rng.random(10),
-                                   "trait": "t", "model": "nn", "config_hash": h,
-                                   "bootstrap": None, "split_seed": 425}))  # fmt: skip
+        preds.append(
+            pd.DataFrame(
+                {
+                    "patient_id": [f"p{fold}_{i}" for i in range(10)],
+                    "fold": fold,
+                    "y_true": y,
+                    "y_prob": rng.random(10),
+                    "trait": "t",
+                    "model": "nn",
+                    "config_hash": h,
+                    "bootstrap": None,
+                    "split_seed": 425,
+                }
+            )
+        )
     return pd.DataFrame(rows), pd.concat(preds, ignore_index=True)
 
 
@@ -45,9 +68,16 @@ def test_nested_choices_follow_inner_validation_only():
 
 
 def test_ablation_table_pairs_each_scheme_with_the_reference():
-    metrics, preds = _frames({k: v for k, v in zip(
-        [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1)],
-        [0.6, 0.7, 0.8, 0.62, 0.75, 0.9], strict=True)})  # fmt: skip
+    metrics, preds = _frames(
+        {
+            k: v
+            for k, v in zip(
+                [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1)],
+                [0.6, 0.7, 0.8, 0.62, 0.75, 0.9],
+                strict=True,
+            )
+        }
+    )
     for frame in (metrics, preds):
         frame["label"] = frame["config_hash"].map({"a": "t0", "b": "t1f0", "c": "t2f1"})
         frame["bootstrap"] = np.nan

@@ -27,8 +27,12 @@ def fake_sweep(root: Path, val: dict, test: dict, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     for config, dropout in DROPOUTS.items():
         for fold in range(N_FOLDS):
-            overrides = [f"fold={fold}", f"n_folds={N_FOLDS}", f"model.dropout={dropout}",
-                         "trait=enhancement"]  # fmt: skip
+            overrides = [
+                f"fold={fold}",
+                f"n_folds={N_FOLDS}",
+                f"model.dropout={dropout}",
+                "trait=enhancement",
+            ]
             job = root / ",".join(sorted(overrides))
             (job / ".hydra").mkdir(parents=True)
             (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
@@ -39,11 +43,19 @@ def fake_sweep(root: Path, val: dict, test: dict, seed: int = 0) -> Path:
                     "fold": fold,
                     "y_true": y,
                     "y_prob": rng.random(N_TEST),
-                }  # fmt: skip
+                }
             ).to_csv(job / "predictions.csv", index=False)
-            metrics = {"trait": "enhancement", "model": "nn", "fold": fold, "n_folds": N_FOLDS,
-                       "bootstrap": None, "config_hash": config, "classes": ["low", "high"],
-                       "val_auroc": val[config][fold], "test_auroc": test[config][fold]}  # fmt: skip
+            metrics = {
+                "trait": "enhancement",
+                "model": "nn",
+                "fold": fold,
+                "n_folds": N_FOLDS,
+                "bootstrap": None,
+                "config_hash": config,
+                "classes": ["low", "high"],
+                "val_auroc": val[config][fold],
+                "test_auroc": test[config][fold],
+            }
             (job / "metrics.json").write_text(json.dumps(metrics))
     return root
 
@@ -111,8 +123,14 @@ def test_grid_sweep_then_select_py(cache_dir, tmp_path):
     """2 folds x 2 dropouts of experiment=hparams_search (tiny), then scripts/select_hparams.py."""
     sweep = tmp_path / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    grid = ["experiment=hparams_search", "n_folds=2", "hparams.layers=t2f1",
-            "model.dropout=0.0,0.4", "model.optimizer.lr=1.0", "model.batch_size=16"]  # fmt: skip
+    grid = [
+        "experiment=hparams_search",
+        "n_folds=2",
+        "hparams.layers=t2f1",
+        "model.dropout=0.0,0.4",
+        "model.optimizer.lr=1.0",
+        "model.batch_size=16",
+    ]
     # job dirs are named by their overrides: keep the constant TINY ones out (255-byte names)
     short_names = f"hydra.job.config.override_dirname.exclude_keys=[{','.join(TINY_KEYS)}]"
     cmd = [sys.executable, "train.py", "-m", *grid, *TINY, short_names, f"hydra.sweep.dir={sweep}"]

@@ -113,10 +113,18 @@ def test_multirun_summary_uses_the_thresholds_node(tmp_path):
     """A real multirun: the sweep summary written when -m ends used ``thresholds.fdr``."""
     sweep = tmp_path / "sweep"
     cmd = [
-        sys.executable, "train.py", "-m", *TINY, "n_folds=2", "trait=edema",
-        "+interpret=saliency", "interpret.saliency.method=input_x_gradient",
-        "thresholds.fdr=0.2", "thresholds.min_patients=3", f"hydra.sweep.dir={sweep}",
-    ]  # fmt: skip
+        sys.executable,
+        "train.py",
+        "-m",
+        *TINY,
+        "n_folds=2",
+        "trait=edema",
+        "+interpret=saliency",
+        "interpret.saliency.method=input_x_gradient",
+        "thresholds.fdr=0.2",
+        "thresholds.min_patients=3",
+        f"hydra.sweep.dir={sweep}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]

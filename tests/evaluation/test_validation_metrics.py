@@ -83,8 +83,13 @@ def test_calibration_table_bins_and_error():
     prob = np.array([0.05, 0.15, 0.15, 0.95, 1.0, 0.95])
     bins = calibration_table(target, prob, n_bins=10)
     assert len(bins) == 10 and sum(b["n"] for b in bins) == 6
-    assert bins[0] == {"lower": 0.0, "upper": 0.1, "n": 1, "mean_predicted": 0.05,
-                       "observed_rate": 0.0}  # fmt: skip
+    assert bins[0] == {
+        "lower": 0.0,
+        "upper": 0.1,
+        "n": 1,
+        "mean_predicted": 0.05,
+        "observed_rate": 0.0,
+    }
     assert bins[1]["n"] == 2 and bins[1]["observed_rate"] == 0.5
     assert bins[9]["n"] == 3 and bins[9]["mean_predicted"] == pytest.approx(2.9 / 3)  # 1.0 inside
     assert bins[5]["n"] == 0 and bins[5]["observed_rate"] is None

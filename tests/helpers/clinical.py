@@ -11,11 +11,27 @@ HEADER = [
     "age_at_initial_pathologic_diagnosis",
 ]
 DESCRIPTORS = [
-    ["bcr_patient_uuid", "bcr_patient_barcode", "gender", "race", "vital_status",
-     "days_to_last_followup", "days_to_death", "age_at_initial_pathologic_diagnosis"],
-    ["CDE_ID:", "CDE_ID:2673794", "CDE_ID:2200604", "CDE_ID:2192199", "CDE_ID:5",
-     "CDE_ID:3008273", "CDE_ID:3165475", "CDE_ID:2006657"],
-]  # fmt: skip
+    [
+        "bcr_patient_uuid",
+        "bcr_patient_barcode",
+        "gender",
+        "race",
+        "vital_status",
+        "days_to_last_followup",
+        "days_to_death",
+        "age_at_initial_pathologic_diagnosis",
+    ],
+    [
+        "CDE_ID:",
+        "CDE_ID:2673794",
+        "CDE_ID:2200604",
+        "CDE_ID:2192199",
+        "CDE_ID:5",
+        "CDE_ID:3008273",
+        "CDE_ID:3165475",
+        "CDE_ID:2006657",
+    ],
+]
 NA, NAPP = "[Not Available]", "[Not Applicable]"
 
 

@@ -98,8 +98,11 @@ def _decode(run_dir: Path) -> OfflineRun:
         if kind == "run":
             r = record.run
             run.run_id, run.name, run.group, run.job_type = (
-                r.run_id, r.display_name, r.run_group, r.job_type
-            )  # fmt: skip
+                r.run_id,
+                r.display_name,
+                r.run_group,
+                r.job_type,
+            )
             run.config.update(_items(r.config.update))
         elif kind == "config":
             run.config.update(_items(record.config.update))

@@ -39,8 +39,11 @@ def planted(n_classes=2, n_patients=80, n_genes=40, seed=0):
 
 def fit(name, X, y, split, n_classes=2, select_k=None):
     family = "svm" if name.startswith("svm") else name
-    cfg = {"name": family, "inner_folds": 2,
-           "search": {"method": "grid", "grid": GRIDS[name], "select_k": select_k}}  # fmt: skip
+    cfg = {
+        "name": family,
+        "inner_folds": 2,
+        "search": {"method": "grid", "grid": GRIDS[name], "select_k": select_k},
+    }
     return fit_comparator(cfg, X, y, split, n_classes).model
 
 
@@ -188,9 +191,14 @@ def test_planted_driver_ranks_top_on_the_debug_cohort(name, tiny_fold, tmp_path)
         model = compose("train", overrides=[*TINY, f"model={name}"]).model
     result = fit_comparator(OmegaConf.to_container(model, resolve=True), tc.X, tc.y, split, 2)
     patients = comparator_patients(
-        result.model, tc.X, tc.y, {"test": split.test}, tc.patient_ids, tc.genes,
+        result.model,
+        tc.X,
+        tc.y,
+        {"test": split.test},
+        tc.patient_ids,
+        tc.genes,
         tc.spec.class_names,
-    )  # fmt: skip
+    )
     settings = {"collections": ["hallmark"], "n_random": 20, "single_genes": False}
     interpret_comparator(result.model, patients, {"masking": settings}, 0, tmp_path)
     scores = pd.read_csv(tmp_path / layout.MASKING_DIR / layout.masking_scores("hallmark"))

@@ -221,8 +221,16 @@ def test_callback_writes_tables_and_sweep_pools_them(make_cfg, tmp_path):
 def test_planted_driver_ranks_top3_on_default_cohort(tmp_path):
     """The issue's check: default cohort, 10-fold sweep, planted driver in the top 3 hallmark sets."""
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, "train.py", "-m", "trait=enhancement", "+interpret=masking",
-           "interpret.masking.single_genes=false", "logger=none", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "trait=enhancement",
+        "+interpret=masking",
+        "interpret.masking.single_genes=false",
+        "logger=none",
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cohort = json.loads(next(sweep.glob("*/cohort.json")).read_text())

@@ -124,8 +124,13 @@ def _multirun(overrides: list[str]):
 
 
 def test_permutation_null_option_plans_real_and_null_jobs_per_fold():
-    cfg = _multirun(["n_folds=3", "+interpret=[saliency,permutation_null]",
-                     "interpret.permutation_null.n_permutations=2"])  # fmt: skip
+    cfg = _multirun(
+        [
+            "n_folds=3",
+            "+interpret=[saliency,permutation_null]",
+            "interpret.permutation_null.n_permutations=2",
+        ]
+    )
     jobs = planned_jobs(cfg)
     assert len(jobs) == 3 * 3  # per fold: the real job and 2 nulls
     ids = sorted({o for job in jobs for o in job if o.startswith("null_permutation=")})
@@ -134,9 +139,16 @@ def test_permutation_null_option_plans_real_and_null_jobs_per_fold():
 
 
 def test_a_bad_number_of_nulls_stops_the_sweep_with_its_message_alone(tmp_path):
-    cmd = [sys.executable, "train.py", "-m", "trait=enhancement", "logger=none",
-           "+interpret=[saliency,permutation_null]", "interpret.permutation_null.n_permutations=-1",
-           f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "trait=enhancement",
+        "logger=none",
+        "+interpret=[saliency,permutation_null]",
+        "interpret.permutation_null.n_permutations=-1",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output[-2000:]

@@ -102,9 +102,11 @@ def test_agreement_of_methods_and_overlap():
     x = torch.randn(30, 40, generator=torch.Generator().manual_seed(2))
     y = (x[:, :5].sum(dim=1) > 0).long().numpy()
     genes, sets, means = pooled_importances(
-        [(net, x[:15], y[:15]), (net, x[15:], y[15:])], [np.arange(5), np.arange(5, 15)],
-        methods=("saliency", "input_x_gradient"), n_steps=4,
-    )  # fmt: skip
+        [(net, x[:15], y[:15]), (net, x[15:], y[15:])],
+        [np.arange(5), np.arange(5, 15)],
+        methods=("saliency", "input_x_gradient"),
+        n_steps=4,
+    )
     assert list(genes.columns) == ["saliency", "input_x_gradient", "masking"]
     assert sets["masking"].iloc[0] > 0.8 and means.shape == (2, 40)
     table = agreement_matrix(genes, top=5)

@@ -11,9 +11,10 @@ from ..slurm.cluster import Cluster, Unavailable, find_or_start
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "slurm: needs a SLURM cluster (tests/slurm/start_local_slurm.sh); skipped "
-        "when none is reachable"
-    )  # fmt: skip
+        "markers",
+        "slurm: needs a SLURM cluster (tests/slurm/start_local_slurm.sh); skipped "
+        "when none is reachable",
+    )
 
 
 @pytest.fixture(scope="session")

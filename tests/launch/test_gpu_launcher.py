@@ -71,8 +71,10 @@ def test_cpu_workers_without_cuda_or_without_gpus(monkeypatch):
     import hydra_plugins.radiogenomics_launcher.gpu_launcher as launcher
 
     assert [s.name for s in launcher.plan_slots([], 2, n_jobs=3, simulate=False)] == [
-        "cpu-0", "cpu-1", "cpu-2",
-    ]  # fmt: skip
+        "cpu-0",
+        "cpu-1",
+        "cpu-2",
+    ]
     assert len(launcher.plan_slots([0, 1], 2, n_jobs=None, simulate=True)) == 4
     monkeypatch.setattr(launcher, "cuda_device_count", lambda: 0)
     assert launcher.plan_slots([0, 1], 2, n_jobs=1, simulate=False) == [Slot(None, 0)]
@@ -229,10 +231,18 @@ def run_gpus_sweep(cache_dir: Path, sweep: Path, *args: str) -> subprocess.Compl
     """`python train.py -m` with the gpus launcher on simulated GPUs 0 and 1, two jobs each."""
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     cmd = [
-        sys.executable, "train.py", "-m", *TINY, *args, f"hydra.sweep.dir={sweep}",
-        "hydra/launcher=gpus", "hydra.launcher.gpus=[0,1]", "hydra.launcher.jobs_per_gpu=2",
-        "hydra.launcher.simulate=true", f"hydra.launcher.poll_s={POLL_S}",
-    ]  # fmt: skip
+        sys.executable,
+        "train.py",
+        "-m",
+        *TINY,
+        *args,
+        f"hydra.sweep.dir={sweep}",
+        "hydra/launcher=gpus",
+        "hydra.launcher.gpus=[0,1]",
+        "hydra.launcher.jobs_per_gpu=2",
+        "hydra.launcher.simulate=true",
+        f"hydra.launcher.poll_s={POLL_S}",
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 

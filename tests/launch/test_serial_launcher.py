@@ -25,8 +25,15 @@ PROBE = Path(__file__).with_name("probe_app.py")
 
 def probe_sweep(sweep: Path, *args: str) -> subprocess.CompletedProcess:
     """The probe app over folds 0-3: 1 exits with status 2, 2 raises, 0 and 3 finish."""
-    cmd = [sys.executable, str(PROBE), "-m", "n_folds=4", "task=probe",
-           f"hydra.sweep.dir={sweep}", *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(PROBE),
+        "-m",
+        "n_folds=4",
+        "task=probe",
+        f"hydra.sweep.dir={sweep}",
+        *args,
+    ]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -81,8 +88,15 @@ def test_train_sweep_with_a_failed_fold_is_summarised_then_exits_1(cache_dir, tm
     """3 folds through train.py, the default launcher; fold=5 is a bad config for n_folds=3."""
     sweep = tmp_path / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "-m", "n_folds=3", "fold=0,1,5", *TINY,
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=3",
+        "fold=0,1,5",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 1, log[-3000:]

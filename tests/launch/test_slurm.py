@@ -24,16 +24,30 @@ from ..conftest import CONFIGS, ROOT, TINY
 
 TARGET = "hydra_plugins.radiogenomics_launcher.slurm_launcher.SlurmLauncher"
 # one CPU, no GPU, little memory: three tiny jobs fit a two-core node
-RESOURCES = ["hydra.launcher.gpus_per_task=0", "hydra.launcher.cpus_per_task=1",
-             "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=10",
-             "hydra.launcher.poll_s=0.5", "hydra.launcher.status_interval_s=5"]  # fmt: skip
+RESOURCES = [
+    "hydra.launcher.gpus_per_task=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=10",
+    "hydra.launcher.poll_s=0.5",
+    "hydra.launcher.status_interval_s=5",
+]
 JOB_FILES = ("metrics.json", "predictions.csv", "cohort.json", "train.log", ".hydra/config.yaml")
 
 
 def sweep_cmd(cluster, sweep: Path, *extra: str) -> list[str]:
-    return [sys.executable, "train.py", "-m", "n_folds=3", *TINY, "hydra/launcher=slurm",
-            f"hydra.launcher.partition={cluster.partition}", *RESOURCES,
-            f"hydra.sweep.dir={sweep}", *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=3",
+        *TINY,
+        "hydra/launcher=slurm",
+        f"hydra.launcher.partition={cluster.partition}",
+        *RESOURCES,
+        f"hydra.sweep.dir={sweep}",
+        *extra,
+    ]
 
 
 def sweep_env(cluster, cache_dir: Path) -> dict[str, str]:
@@ -44,9 +58,14 @@ def sweep_env(cluster, cache_dir: Path) -> dict[str, str]:
 
 def run_sweep(cluster, cache_dir, sweep, *extra, status=0) -> subprocess.CompletedProcess:
     """Run the sweep; it must end with exit ``status`` (1: a job failed, the summary is written)."""
-    proc = subprocess.run(sweep_cmd(cluster, sweep, *extra), cwd=ROOT,
-                          env=sweep_env(cluster, cache_dir), capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        sweep_cmd(cluster, sweep, *extra),
+        cwd=ROOT,
+        env=sweep_env(cluster, cache_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == status, (proc.stdout + proc.stderr)[-4000:]
     return proc
 
@@ -203,8 +222,7 @@ def test_watcher_without_accounting_reads_squeue_and_says_so_once(monkeypatch, c
     assert len(said) == 1 and said[0].levelno == logging.INFO
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     states = {f"7_{t}": watcher.get_state(f"7_{t}", mode="cache") for t in range(4)}
-    assert states == {"7_0": "COMPLETED", "7_1": "RUNNING", "7_2": "PENDING",
-                      "7_3": "NOT_IN_QUEUE"}  # fmt: skip
+    assert states == {"7_0": "COMPLETED", "7_1": "RUNNING", "7_2": "PENDING", "7_3": "NOT_IN_QUEUE"}
     assert watcher.is_done("7_0", mode="cache") and watcher.is_done("7_3", mode="cache")
     assert not watcher.is_done("7_1", mode="cache")
 

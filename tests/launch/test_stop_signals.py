@@ -73,8 +73,15 @@ def test_sigint_stops_a_train_sweep_and_a_rerun_resumes(cache_dir, tmp_path):
 def test_sigterm_stops_the_sweep_with_status_143(tmp_path):
     """The probe app (no training): fold=3 is still sleeping when SIGTERM comes."""
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, str(PROBE), "-m", "n_folds=6", "fold=0,3,4", "task=probe",
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(PROBE),
+        "-m",
+        "n_folds=6",
+        "fold=0,3,4",
+        "task=probe",
+        f"hydra.sweep.dir={sweep}",
+    ]
     env = {**os.environ, "PROBE_SLEEP_S": "3"}
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -92,9 +99,18 @@ def test_sigterm_stops_the_sweep_with_status_143(tmp_path):
 def test_sigterm_stops_a_gpus_launcher_sweep(tmp_path):
     """hydra/launcher=gpus (one CPU worker): the running worker is terminated, none starts."""
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, str(PROBE), "-m", "n_folds=6", "fold=0,3,4", "task=probe",
-           f"hydra.sweep.dir={sweep}", "hydra/launcher=gpus", "hydra.launcher.n_jobs=1",
-           "hydra.launcher.poll_s=0.1"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(PROBE),
+        "-m",
+        "n_folds=6",
+        "fold=0,3,4",
+        "task=probe",
+        f"hydra.sweep.dir={sweep}",
+        "hydra/launcher=gpus",
+        "hydra.launcher.n_jobs=1",
+        "hydra.launcher.poll_s=0.1",
+    ]
     env = {**os.environ, "PROBE_SLEEP_S": "3"}
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -113,12 +129,24 @@ def test_sigint_stops_a_local_launcher_sweep_and_a_rerun_resumes(tmp_path):
     """hydra/launcher=local (submitit): every job is running when SIGINT comes; they are
     cancelled (no done.txt), the command exits 130, and a rerun runs them all."""
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, str(PROBE), "-m", "n_folds=6", "fold=0,3,4", "task=probe",
-           f"hydra.sweep.dir={sweep}", "hydra/launcher=local"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(PROBE),
+        "-m",
+        "n_folds=6",
+        "fold=0,3,4",
+        "task=probe",
+        f"hydra.sweep.dir={sweep}",
+        "hydra/launcher=local",
+    ]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env={**os.environ, "PROBE_SLEEP_S": "60"}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, "PROBE_SLEEP_S": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     end = time.monotonic() + DEADLINE_S
     while len(list(sweep.glob("fold=*/.hydra"))) < 3 and time.monotonic() < end:
         assert proc.poll() is None, proc.communicate()[0][-3000:]

@@ -25,8 +25,15 @@ def test_slurm_launcher_composes():
 def test_two_fold_sweep_through_submitit_local(cache_dir, tmp_path):
     sweep = tmp_path / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "-m", "n_folds=2", *TINY, "hydra/launcher=local",
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=2",
+        *TINY,
+        "hydra/launcher=local",
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Submitit 'local'" in proc.stderr + proc.stdout
@@ -44,8 +51,16 @@ def test_a_failed_local_job_does_not_stop_the_sweep(cache_dir, tmp_path):
     """fold=7 of 2 folds is a config error: the other job finishes, the summary lists it."""
     sweep = tmp_path / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "-m", "n_folds=2", "fold=0,7", *TINY,
-           "hydra/launcher=local", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=2",
+        "fold=0,7",
+        *TINY,
+        "hydra/launcher=local",
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert [json.loads(p.read_text())["fold"] for p in sweep.glob("*/metrics.json")] == [0]

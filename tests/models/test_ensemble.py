@@ -51,8 +51,9 @@ def _member(ens: ClassifierModule, j: int, n_classes: int) -> ClassifierModule:
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_batched_forward_equals_each_member_alone(style, n_classes):
     torch.manual_seed(0)
-    ens = ClassifierModule(30, n_classes, [8, 4], dropout=0.1, input_dropout=0.1, ensemble=3,
-                           ensemble_style=style)  # fmt: skip
+    ens = ClassifierModule(
+        30, n_classes, [8, 4], dropout=0.1, input_dropout=0.1, ensemble=3, ensemble_style=style
+    )
     _randomise_batchnorm(ens)
     ens.eval()
     x = torch.randn(11, 30)
@@ -119,14 +120,23 @@ def test_kfold_members_partition_the_training_patients():
         (["model.ensemble=0"], r"model\.ensemble=0"),
         (["model.ensemble=2", "model.ensemble_style=tabm"], r"model\.ensemble_style=tabm"),
         (["model.member_split=kfold"], r"model\.ensemble=1; use model\.ensemble >= 2"),
-        (["model.ensemble=3", "model.member_split=kfold", "model.ensemble_style=batch"],
-         r"ensemble_style=batch shares them"),
+        (
+            ["model.ensemble=3", "model.member_split=kfold", "model.ensemble_style=batch"],
+            r"ensemble_style=batch shares them",
+        ),
         (["model.ensemble=3", "model.member_split=random"], r"model\.member_split=random"),
         (["model.ensemble=3", "model.mixup=0.2"], r"model\.mixup=0\.2; turn it off"),
-        (["model.ensemble=3", "model.input.kind=pca", "model.transfer_layers=0",
-          "model.freeze_layers=0"], r"model\.input\.kind=pca; use model\.input\.kind=genes"),
+        (
+            [
+                "model.ensemble=3",
+                "model.input.kind=pca",
+                "model.transfer_layers=0",
+                "model.freeze_layers=0",
+            ],
+            r"model\.input\.kind=pca; use model\.input\.kind=genes",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_ensemble_options_are_one_line_config_errors(make_cfg, overrides, message):
     with pytest.raises(ConfigError, match=message) as err:
         validate_config(make_cfg(*overrides))
@@ -142,11 +152,21 @@ def kfold_job(cache_dir, tmp_path_factory):
     from ..conftest import CONFIGS, TINY
 
     out = tmp_path_factory.mktemp("ensemble") / "job"
-    overrides = [*TINY, "trait=enhancement", "n_folds=5", "fold=0", "model.ensemble=4",
-                 "model.member_split=kfold", "trainer.max_epochs=20", "model.optimizer.lr=0.01",
-                 "+interpret=[masking,saliency]",
-                 "interpret.masking.n_random=20", "interpret.masking.single_genes=false",
-                 "interpret.masking.collections=[verhaak]", "interpret.saliency.gsea=false"]  # fmt: skip
+    overrides = [
+        *TINY,
+        "trait=enhancement",
+        "n_folds=5",
+        "fold=0",
+        "model.ensemble=4",
+        "model.member_split=kfold",
+        "trainer.max_epochs=20",
+        "model.optimizer.lr=0.01",
+        "+interpret=[masking,saliency]",
+        "interpret.masking.n_random=20",
+        "interpret.masking.single_genes=false",
+        "interpret.masking.collections=[verhaak]",
+        "interpret.saliency.gsea=false",
+    ]
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     with open_dict(cfg):

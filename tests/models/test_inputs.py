@@ -33,8 +33,13 @@ from radiogenomics.tasks.validation import check_gene_sets_on_data, validate_con
 NO_TRANSFER = ["model.transfer_layers=0", "model.freeze_layers=0"]
 JOB = ["trait=multifocal", "n_folds=5", "fold=0", "logger=none"]
 DRIVER = "HALLMARK_INTERFERON_GAMMA_RESPONSE"  # the synthetic multifocal trait's planted program
-OTHERS = ["HALLMARK_HYPOXIA", "HALLMARK_E2F_TARGETS", "HALLMARK_OXIDATIVE_PHOSPHORYLATION",
-          "HALLMARK_CHOLESTEROL_HOMEOSTASIS", "HALLMARK_EPITHELIAL_MESENCHYMAL_TRANSITION"]  # fmt: skip
+OTHERS = [
+    "HALLMARK_HYPOXIA",
+    "HALLMARK_E2F_TARGETS",
+    "HALLMARK_OXIDATIVE_PHOSPHORYLATION",
+    "HALLMARK_CHOLESTEROL_HOMEOSTASIS",
+    "HALLMARK_EPITHELIAL_MESENCHYMAL_TRANSITION",
+]
 
 
 def _data(n=60, n_genes=40, seed=0):
@@ -104,8 +109,15 @@ def test_sparse_layer_keeps_zeros_outside_its_mask():
     split = make_fold_split(y, 5, 0, 0, 0.2)
     dm = TraitDataModule(X, y, split, batch_size=8)
     mask = np.random.default_rng(0).random((6, 40)) < 0.3
-    module = ClassifierModule(40, 2, [4], input_kind="gene_sets", input_units=6,
-                              penalty="group_lasso", penalty_weight=1e-3)  # fmt: skip
+    module = ClassifierModule(
+        40,
+        2,
+        [4],
+        input_kind="gene_sets",
+        input_units=6,
+        penalty="group_lasso",
+        penalty_weight=1e-3,
+    )
     module.blocks[0].linear.set_connectivity(mask)
     off = torch.from_numpy(~mask)
     weight = module.blocks[0].linear.weight
@@ -113,8 +125,14 @@ def test_sparse_layer_keeps_zeros_outside_its_mask():
     assert torch.count_nonzero(weight.grad[off]) == 0 and torch.count_nonzero(weight.grad) > 0
     module.zero_grad()
     pl.seed_everything(0, verbose=False)
-    pl.Trainer(max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-               enable_model_summary=False, accelerator="cpu").fit(module, dm)  # fmt: skip
+    pl.Trainer(
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    ).fit(module, dm)
     assert torch.count_nonzero(weight.detach()[off]) == 0
     assert torch.count_nonzero(weight.detach()[~off]) == mask.sum()
     module.eval()
@@ -146,10 +164,17 @@ def test_bundle_masking_and_saliency_per_gene(make_cfg, tmp_path, monkeypatch, k
     real = inputs.pca_projection
     monkeypatch.setattr(inputs, "pca_projection", lambda r, k: rows.append(len(r)) or real(r, k))
     out = tmp_path / kind
-    cfg = make_cfg(*JOB, *NO_TRANSFER, f"model.input.kind={kind}", "model.input.pca_components=16",
-                   "+interpret=[masking,saliency]", "interpret.masking.n_random=5",
-                   "interpret.masking.collections=[verhaak]", "interpret.saliency.gsea=false",
-                   out=out)  # fmt: skip
+    cfg = make_cfg(
+        *JOB,
+        *NO_TRANSFER,
+        f"model.input.kind={kind}",
+        "model.input.pca_components=16",
+        "+interpret=[masking,saliency]",
+        "interpret.masking.n_random=5",
+        "interpret.masking.collections=[verhaak]",
+        "interpret.saliency.gsea=false",
+        out=out,
+    )
     metrics = run(cfg)
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     if kind == "pca":
@@ -185,10 +210,11 @@ def test_planted_driver_set_is_learned_by_the_sparse_layer(make_cfg, tmp_path, c
         load_cohort(base.data, base.paths.cache_dir), TraitSpec.from_config(base.trait)
     )
     scores = {}
-    for name, extra in [("real", [f"model.input.collections=[{with_driver}]"]),
-                        ("random", [f"model.input.collections=[{with_driver}]",
-                                    "model.input.random_mask=true"]),
-                        ("without", [f"model.input.collections=[{without}]"])]:  # fmt: skip
+    for name, extra in [
+        ("real", [f"model.input.collections=[{with_driver}]"]),
+        ("random", [f"model.input.collections=[{with_driver}]", "model.input.random_mask=true"]),
+        ("without", [f"model.input.collections=[{without}]"]),
+    ]:
         cfg = make_cfg("trait=multifocal", *NO_TRANSFER, "model.input.kind=gene_sets", *extra)
         ys, ps = [], []
         for fold in range(3):
@@ -198,10 +224,16 @@ def test_planted_driver_set_is_learned_by_the_sparse_layer(make_cfg, tmp_path, c
             module = build_classifier(cfg, tc, dm)
             set_input_layer(cfg, tc, dm, module)
             with caplog.at_level(logging.ERROR):
-                pl.Trainer(max_epochs=20, logger=False, enable_checkpointing=False,
-                           enable_progress_bar=False, enable_model_summary=False,
-                           accelerator="cpu", limit_val_batches=0,
-                           num_sanity_val_steps=0).fit(module, dm)  # fmt: skip
+                pl.Trainer(
+                    max_epochs=20,
+                    logger=False,
+                    enable_checkpointing=False,
+                    enable_progress_bar=False,
+                    enable_model_summary=False,
+                    accelerator="cpu",
+                    limit_val_batches=0,
+                    num_sanity_val_steps=0,
+                ).fit(module, dm)
             with torch.no_grad():
                 ps.append(module.eval().probabilities(module(dm.x["test"])).numpy())
             ys.append(dm.y["test"].numpy())
@@ -217,17 +249,25 @@ def test_planted_driver_set_is_learned_by_the_sparse_layer(make_cfg, tmp_path, c
         (["model.input.kind=pcs"], "model.input.kind=pcs is not one of"),
         (["model.input.kind=pca"], "add model.transfer_layers=0"),
         (["model.input.kind=gene_sets"], "add model.transfer_layers=0"),
-        ([*NO_TRANSFER, "model.input.kind=pca", "model.input.pca_components=0"],
-         "pca_components=0"),
-        ([*NO_TRANSFER, "model.input.kind=pca", "model.gene_filter.method=variance"],
-         "already reduces the genes"),
-        ([*NO_TRANSFER, "model.input.kind=gene_sets", "model.input.collections=[hallmarks]"],
-         "'hallmarks' is not a shipped collection"),
-        ([*NO_TRANSFER, "model.input.kind=gene_sets", "model.input.units_per_set=0"],
-         "units_per_set=0"),
+        (
+            [*NO_TRANSFER, "model.input.kind=pca", "model.input.pca_components=0"],
+            "pca_components=0",
+        ),
+        (
+            [*NO_TRANSFER, "model.input.kind=pca", "model.gene_filter.method=variance"],
+            "already reduces the genes",
+        ),
+        (
+            [*NO_TRANSFER, "model.input.kind=gene_sets", "model.input.collections=[hallmarks]"],
+            "'hallmarks' is not a shipped collection",
+        ),
+        (
+            [*NO_TRANSFER, "model.input.kind=gene_sets", "model.input.units_per_set=0"],
+            "units_per_set=0",
+        ),
         (["+model.input.whiten=true"], "model.input.whiten is not an input option"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_options_are_config_errors(make_cfg, overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(make_cfg(*overrides))

@@ -57,9 +57,13 @@ def test_frozen_layers_and_their_batchnorm_do_not_change_during_training():
     dm = TraitDataModule(X, y, split, batch_size=8)
     pl.seed_everything(0, verbose=False)
     trainer = pl.Trainer(
-        max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, accelerator="cpu",
-    )  # fmt: skip
+        max_epochs=4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
     trainer.fit(clf, dm)
     after = clf.state_dict()
     for key, value in before.items():

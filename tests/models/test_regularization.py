@@ -127,10 +127,17 @@ class _Snapshots(pl.Callback):
 
 def _trainer(epochs, callbacks, **kw):
     return pl.Trainer(
-        max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=0, deterministic=True,
-        callbacks=callbacks, **kw,
-    )  # fmt: skip
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        num_sanity_val_steps=0,
+        deterministic=True,
+        callbacks=callbacks,
+        **kw,
+    )
 
 
 def test_swa_selection_keeps_the_mean_of_the_snapshots_it_scored():
@@ -205,10 +212,14 @@ def test_planted_signal_is_learned_with_the_whole_cocktail():
         pl.seed_everything(0, verbose=False)
         dm = TraitDataModule(X, y, split, batch_size=16)
         module = ClassifierModule(
-            40, 2, [16, 8], dropout=0.2, input_dropout=0.2,
+            40,
+            2,
+            [16, 8],
+            dropout=0.2,
+            input_dropout=0.2,
             optimizer={"name": "adamw", "lr": 0.005, "weight_decay": 0.01},
             class_weights=dm.class_weights().tolist(),
-        )  # fmt: skip
+        )
         if reg is None:  # a broken mixup: labels mixed with another permutation than the rows
             dm.y["fit"] = dm.y["fit"][torch.randperm(len(dm.y["fit"]))]
         else:
@@ -239,7 +250,7 @@ def test_planted_signal_is_learned_with_the_whole_cocktail():
         (
             ["pretrain.patients=fit", "model.transfer_layers=0", "model.freeze_layers=0"],
             "nothing to transfer",
-        ),  # fmt: skip
+        ),
         (["task=pretrain", "pretrain.patients=fit"], "in-fold autoencoders"),
     ],
 )
@@ -250,6 +261,14 @@ def test_bad_cocktail_options_are_one_line_config_errors(make_cfg, overrides, me
 
 
 def test_cocktail_options_pass_validation(make_cfg):
-    validate_config(make_cfg("model.mixup=0.2", "model.label_smoothing=0.1", "model.swa.enabled=true",
-                             "model.swa.lr=0.0005", "model.optimizer.name=adamw",
-                             "pretrain.patients=fit+unlabelled", "pretrain.corruption.kind=mask"))  # fmt: skip
+    validate_config(
+        make_cfg(
+            "model.mixup=0.2",
+            "model.label_smoothing=0.1",
+            "model.swa.enabled=true",
+            "model.swa.lr=0.0005",
+            "model.optimizer.name=adamw",
+            "pretrain.patients=fit+unlabelled",
+            "pretrain.corruption.kind=mask",
+        )
+    )

@@ -29,9 +29,14 @@ def _data(n=60, n_genes=40, seed=0):
 def _train(module, dm, epochs=3):
     pl.seed_everything(0, verbose=False)
     trainer = pl.Trainer(
-        max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=0,
-    )  # fmt: skip
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        num_sanity_val_steps=0,
+    )
     trainer.fit(module, dm)
     return module
 
@@ -71,8 +76,9 @@ def test_masked_genes_have_zero_weights_and_no_influence():
     X, y = _data()
     split = make_fold_split(y, 5, 0, 0, 0.2)
     dm = TraitDataModule(X, y, split, batch_size=8)
-    module = ClassifierModule(40, 2, [8, 4], input_mask=True, penalty="group_lasso",
-                              penalty_weight=1e-3)  # fmt: skip
+    module = ClassifierModule(
+        40, 2, [8, 4], input_mask=True, penalty="group_lasso", penalty_weight=1e-3
+    )
     mask = gene_filter_mask("anova", 5, dm.x["fit"].numpy(), dm.y["fit"].numpy())
     module.set_input_mask(mask)
     _train(module, dm).eval()
@@ -123,5 +129,11 @@ def test_bad_options_are_clear_config_errors(make_cfg, overrides, message):
 
 
 def test_good_options_pass_validation(make_cfg):
-    validate_config(make_cfg("model.ensemble=3", "model.freeze_layers=0",
-                             "model.penalty.weight=1e-4", "model.gene_filter.method=variance"))  # fmt: skip
+    validate_config(
+        make_cfg(
+            "model.ensemble=3",
+            "model.freeze_layers=0",
+            "model.penalty.weight=1e-4",
+            "model.gene_filter.method=variance",
+        )
+    )

@@ -10,8 +10,13 @@ import pytest
 from radiogenomics.reporting.summary import summarize
 from radiogenomics.tasks import run
 
-SALIENCY = ["+interpret=saliency", "interpret.saliency.gsea=false", "save_model=false",
-            "model.transfer_layers=0", "model.freeze_layers=0"]  # fmt: skip
+SALIENCY = [
+    "+interpret=saliency",
+    "interpret.saliency.gsea=false",
+    "save_model=false",
+    "model.transfer_layers=0",
+    "model.freeze_layers=0",
+]
 
 
 def _sweep(make_cfg, sweep, *overrides: str, n_folds: int = 2):

@@ -59,8 +59,12 @@ def test_the_summary_writes_environment_txt_and_the_report_shows_it(tmp_path):
 
 
 def test_job_facts_flag_jobs_that_ran_on_different_kernels():
-    env = {"cpu_capability": "AVX2", "cuda_device": None, "torch_threads": 4,
-           "packages": {"torch": "2.5.0", "numpy": "2.0.0"}}  # fmt: skip
+    env = {
+        "cpu_capability": "AVX2",
+        "cuda_device": None,
+        "torch_threads": 4,
+        "packages": {"torch": "2.5.0", "numpy": "2.0.0"},
+    }
     other = {**env, "cpu_capability": "AVX512"}
     facts = dict(job_environment_facts([{"environment": env}] * 2 + [{"environment": other}]))
     assert facts["CPU capability (torch kernels, jobs)"].startswith("DIFFERS")

@@ -20,9 +20,18 @@ def pooled_table(
     rows = []
     for model, auroc in families.items():
         for name, value, call in zip(sets, auroc, significant[model], strict=True):
-            rows.append({"trait": "enhancement", "model": model, "config_hash": f"h{model}",
-                         "bootstrap": "none", "set": name, "auroc": value, "q": 0.01 if call else 0.5,
-                         "significant": call})  # fmt: skip
+            rows.append(
+                {
+                    "trait": "enhancement",
+                    "model": model,
+                    "config_hash": f"h{model}",
+                    "bootstrap": "none",
+                    "set": name,
+                    "auroc": value,
+                    "q": 0.01 if call else 0.5,
+                    "significant": call,
+                }
+            )
     table = pd.DataFrame(rows)
     table["rank"] = table.groupby("model")["auroc"].rank(ascending=False, method="min").astype(int)
     return table
@@ -79,8 +88,13 @@ def test_one_family_writes_nothing_and_no_section(tmp_path):
 
 
 def test_family_labels_tell_configurations_of_one_model_apart():
-    table = pd.DataFrame({"model": ["nn", "nn", "rf"], "config_hash": ["a", "b", "c"],
-                          "bootstrap": ["none", "none", "3"]})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "model": ["nn", "nn", "rf"],
+            "config_hash": ["a", "b", "c"],
+            "bootstrap": ["none", "none", "3"],
+        }
+    )
     assert family_labels(table).tolist() == ["nn:a", "nn:b", "rf/b3"]
 
 
@@ -89,5 +103,10 @@ def test_saliency_on_a_comparator_is_a_config_error(make_cfg):
         validate_config(make_cfg("model=rf", "+interpret=saliency"))
     validate_config(make_cfg("model=rf", "+interpret=[masking,attribution]"))
     with pytest.raises(ConfigError, match="interpret.attribution"):
-        validate_config(make_cfg("model=xgboost", "+interpret=attribution",
-                                 "interpret.attribution.permutation_repeats=0"))  # fmt: skip
+        validate_config(
+            make_cfg(
+                "model=xgboost",
+                "+interpret=attribution",
+                "interpret.attribution.permutation_repeats=0",
+            )
+        )

@@ -15,12 +15,28 @@ def test_row_scores_the_first_repeat_and_spreads_over_repeats():
     frames = []
     for repeat, noise in ((0, 0.5), (1, 1.5)):
         pred = y + noise * rng.normal(size=40)
-        frames.append(pd.DataFrame({"patient_id": range(40), "fold": np.arange(40) % 2,
-                                    "y_true": y, "y_pred": pred, "repeat": repeat}))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "patient_id": range(40),
+                    "fold": np.arange(40) % 2,
+                    "y_true": y,
+                    "y_pred": pred,
+                    "repeat": repeat,
+                }
+            )
+        )
     pooled = pd.concat(frames, ignore_index=True)
-    group = pd.DataFrame({"fold": [0, 1, 0, 1], "n_folds": 2, "repeat": [0, 0, 1, 1],
-                          "test_r2": [0.9, 0.8, 0.5, 0.4], "test_spearman": 0.9,
-                          "val_r2": 0.7})  # fmt: skip
+    group = pd.DataFrame(
+        {
+            "fold": [0, 1, 0, 1],
+            "n_folds": 2,
+            "repeat": [0, 0, 1, 1],
+            "test_r2": [0.9, 0.8, 0.5, 0.4],
+            "test_spearman": 0.9,
+            "val_r2": 0.7,
+        }
+    )
     row = continuous_row({"trait": "t", "model": "nn"}, group, pooled, n_boot=200, repeat="repeat")
     first = frames[0]
     sst = ((y - y.mean()) ** 2).sum()

@@ -56,8 +56,15 @@ REQUIRED_ENV = "RG_CHROMIUM_REQUIRED"  # set by .ci/run: no Chromium is a failur
 def sweep(tmp_path_factory, cache_dir) -> Path:
     """A 2-fold sweep with masking and saliency, summarized (and reported) by train.py -m."""
     sweep_dir = tmp_path_factory.mktemp("report") / "sweep"
-    cmd = [sys.executable, "train.py", "-m", "n_folds=2", *TINY, *FAST_INTERPRET,
-           f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=2",
+        *TINY,
+        *FAST_INTERPRET,
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -80,9 +87,16 @@ def test_the_summary_writes_report_and_model_card(sweep):
     html = page.read_text()
     assert _section_ids(html) == SECTIONS
     assert "could not be built" not in html
-    for text in ("Cross-validation", "Calibration", "Masking, verhaak", "Associations",
-                 "Stability of attributions", "Overrides vs defaults", "Data files",
-                 "Patients per class"):  # fmt: skip
+    for text in (
+        "Cross-validation",
+        "Calibration",
+        "Masking, verhaak",
+        "Associations",
+        "Stability of attributions",
+        "Overrides vs defaults",
+        "Data files",
+        "Patients per class",
+    ):
         assert text in html, text
     assert list(summary.glob("calibration_*.png"))
     # self-contained: every image inline, no script, nothing fetched
@@ -97,8 +111,13 @@ def test_model_card_states_cohort_auroc_with_ci_and_limitations(sweep):
     assert f"Trait cohort ({cohort['trait']}): {cohort['n_patients']} patients" in card
     auroc = f"pooled AUROC {cv.pooled_auroc:.3f} [95% CI {cv.pooled_auroc_ci_low:.3f}, "
     assert auroc in card
-    for heading in ("## Intended use", "## Known limitations", "## Ethical considerations",
-                    "## Calibration", "## Evaluation protocol"):  # fmt: skip
+    for heading in (
+        "## Intended use",
+        "## Known limitations",
+        "## Ethical considerations",
+        "## Calibration",
+        "## Evaluation protocol",
+    ):
         assert heading in card
     assert "Not for diagnosis" in card and "Brier score" in card
 
@@ -220,8 +239,12 @@ def test_comparators_show_fig2_and_paired_tests(tmp_path):
     summarize(cv, n_boot=200)
     html = _page(cv)
     assert _section_ids(html) == ["run", "performance", "model_card"]
-    for text in ("AUROC per model (Fig. 2a style)", "Paired differences (Fig. 2b style)",
-                 "nn minus comparator over CV folds", "could not be built"):  # fmt: skip
+    for text in (
+        "AUROC per model (Fig. 2a style)",
+        "Paired differences (Fig. 2b style)",
+        "nn minus comparator over CV folds",
+        "could not be built",
+    ):
         assert (text in html) == (text != "could not be built"), text
     assert html.count("<img ") == 2 * 3 + 2  # ROC and calibration per model, Fig 2a and 2b
     assert html_errors(html) == []
@@ -231,8 +254,16 @@ def test_comparators_show_fig2_and_paired_tests(tmp_path):
 def test_a_real_permuted_twin_side_by_side(sweep, tmp_path, cache_dir):
     """The README's null-control pair at tiny size: train the twin, then scripts/report.py."""
     twin = tmp_path / "twin"
-    cmd = [sys.executable, "train.py", "-m", "n_folds=2", *TINY, *FAST_INTERPRET,
-           "trait.permute_labels=true", f"hydra.sweep.dir={twin}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=2",
+        *TINY,
+        *FAST_INTERPRET,
+        "trait.permute_labels=true",
+        f"hydra.sweep.dir={twin}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -51,10 +51,24 @@ def test_checks_of_the_pooled_tail_are_tabulated(tmp_path):
     summary = layout.summary_dir(tmp_path)
     summary.mkdir(parents=True)
     _sets().to_csv(summary / layout.IMPORTANCE_NULL_SETS, index=False)
-    check = {"n_null": 20, "checked": True, "gpd_ks_p": 0.8, "shape_ks_below_0.05": 0.02,
-             "calibration": {"mean_false_discoveries": 0.1, "share_with_any": 0.05}}  # fmt: skip
-    report = {"configurations": [{"trait": "edema", "checks": {
-        "set/masking_slope/high/hallmark": check, "set/x/high/y": {"checked": False}}}]}  # fmt: skip
+    check = {
+        "n_null": 20,
+        "checked": True,
+        "gpd_ks_p": 0.8,
+        "shape_ks_below_0.05": 0.02,
+        "calibration": {"mean_false_discoveries": 0.1, "share_with_any": 0.05},
+    }
+    report = {
+        "configurations": [
+            {
+                "trait": "edema",
+                "checks": {
+                    "set/masking_slope/high/hallmark": check,
+                    "set/x/high/y": {"checked": False},
+                },
+            }
+        ]
+    }
     (summary / layout.IMPORTANCE_NULL_JSON).write_text(json.dumps(report))
     section = trust_section(SweepData(tmp_path))
     tables = [b for b in section.blocks if b.kind == "table"]

@@ -47,8 +47,15 @@ def test_train_sweep_whose_summary_dir_is_a_file_exits_2(cache_dir, tmp_path):
     sweep.mkdir()
     (sweep / "summary").write_text("in the way\n")
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "-m", "n_folds=2", "fold=0", *TINY,
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=2",
+        "fold=0",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 2, log[-3000:]

@@ -42,8 +42,15 @@ def _overrides(*extra: str) -> list[str]:
 def sweep(tmp_path_factory, cache_dir) -> Path:
     """A 2-fold sweep with masking and saliency through train.py, W&B offline (the default)."""
     sweep_dir = tmp_path_factory.mktemp("wandb") / "sweep"
-    cmd = [sys.executable, "train.py", "-m", "n_folds=2", *_overrides(*FAST_INTERPRET),
-           f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=fold${fold}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=2",
+        *_overrides(*FAST_INTERPRET),
+        f"hydra.sweep.dir={sweep_dir}",
+        "hydra.sweep.subdir=fold${fold}",
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env["RADIOGENOMICS_CACHE"] = str(cache_dir)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -159,9 +166,15 @@ def test_config_is_logged_without_any_path(make_cfg, tmp_path):
     from radiogenomics.reporting.wandb_report import job_config
 
     expression, traits = tmp_path / "data" / "expr.tsv", "rel/dir/vasari.csv"
-    cfg = make_cfg(*_overrides("data=tcga_gbm", f"data.expression_file={expression}",
-                               f"data.traits_file={traits}", "+interpret=masking",
-                               f"interpret.masking.collections=[hallmark,{tmp_path}/my.gmt]"))  # fmt: skip
+    cfg = make_cfg(
+        *_overrides(
+            "data=tcga_gbm",
+            f"data.expression_file={expression}",
+            f"data.traits_file={traits}",
+            "+interpret=masking",
+            f"interpret.masking.collections=[hallmark,{tmp_path}/my.gmt]",
+        )
+    )
     logged = job_config(cfg)
     text = json.dumps(logged)
     assert str(tmp_path) not in text and "rel/dir" not in text and ROOT.as_posix() not in text

@@ -30,8 +30,23 @@ def test_sweep_helpers_find_bundles_and_say_what_is_missing(tmp_path):
         job_config(tmp_path / "fold=0")
 
 
-HOSTILE = ["../../x", "../../../../etc/passwd", "/abs/x", "a/b", "a\\b", "..", ".", ".hidden",
-           "x\x00y", "x\ny", "\x1b[31m", "a..b", "x" * 300, "é" * 200, "/"]  # fmt: skip
+HOSTILE = [
+    "../../x",
+    "../../../../etc/passwd",
+    "/abs/x",
+    "a/b",
+    "a\\b",
+    "..",
+    ".",
+    ".hidden",
+    "x\x00y",
+    "x\ny",
+    "\x1b[31m",
+    "a..b",
+    "x" * 300,
+    "é" * 200,
+    "/",
+]
 
 
 def test_safe_names_leave_plain_names_as_they_are():

@@ -90,8 +90,13 @@ def candidate_confs() -> list[Path | None]:
 def ready_partition(env: dict[str, str]) -> str | None:
     """The partition to use (RG_SLURM_PARTITION, else the default one) if a node is ready."""
     try:
-        proc = subprocess.run(["sinfo", "--noheader", "--format=%P %t"], env=env,
-                              capture_output=True, text=True, timeout=15)  # fmt: skip
+        proc = subprocess.run(
+            ["sinfo", "--noheader", "--format=%P %t"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=15,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -108,8 +113,9 @@ def ready_partition(env: dict[str, str]) -> str | None:
 
 def accounting_on(env: dict[str, str]) -> bool:
     """Whether the cluster stores accounting (sacct answers)."""
-    proc = subprocess.run(["scontrol", "show", "config"], env=env, capture_output=True,
-                          text=True, timeout=15)  # fmt: skip
+    proc = subprocess.run(
+        ["scontrol", "show", "config"], env=env, capture_output=True, text=True, timeout=15
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("AccountingStorageType"):
             return "accounting_storage/none" not in line
@@ -156,8 +162,9 @@ def _find_or_start(fd: int | None) -> Cluster:
             f"start one with {SCRIPT.relative_to(SCRIPT.parents[2])} start"
         )
     env = client_env(STATE_DIR / "slurm.conf")
-    proc = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True,
-                          timeout=180)  # fmt: skip
+    proc = subprocess.run(
+        [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=180
+    )
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
         raise Unavailable(f"start_local_slurm.sh start failed:\n{tail}")

@@ -42,8 +42,9 @@ def write_planted(cache: Path, out: Path, noise: float = 0.3, text: str | None =
 
 
 def overrides(cache: Path, labels: Path) -> list[str]:
-    sizes = SyntheticConfig.from_config({"seed": 0, "n_genes": 1500, "n_pretrain": 60,
-                                         "n_annotated": 90})  # fmt: skip
+    sizes = SyntheticConfig.from_config(
+        {"seed": 0, "n_genes": 1500, "n_pretrain": 60, "n_annotated": 90}
+    )
     expression = ensure_synthetic(sizes, cache).expression
     return [
         "data=files",
@@ -75,8 +76,14 @@ def sweep(cache_dir, tmp_path_factory) -> tuple[Path, Path, subprocess.Completed
     tmp = tmp_path_factory.mktemp("continuous")
     labels = write_planted(cache_dir, tmp)
     sweep = tmp / "sweep"
-    args = ["-m", "n_folds=3", *TINY, *overrides(cache_dir, labels), *MASKING,
-            f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    args = [
+        "-m",
+        "n_folds=3",
+        *TINY,
+        *overrides(cache_dir, labels),
+        *MASKING,
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = train_py(args, cache_dir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return sweep, labels, proc
@@ -137,8 +144,9 @@ def test_bundle_and_predict_report_regression_metrics(sweep, cache_dir, tmp_path
     manifest = json.loads((job / "model" / "model.json").read_text())
     assert manifest["kind"] == "continuous" and bundle.class_names == []
     assert 20 < manifest["target"]["mean"] < 40 and manifest["target"]["sd"] > 0
-    sizes = SyntheticConfig.from_config({"seed": 0, "n_genes": 1500, "n_pretrain": 60,
-                                         "n_annotated": 90})  # fmt: skip
+    sizes = SyntheticConfig.from_config(
+        {"seed": 0, "n_genes": 1500, "n_pretrain": 60, "n_annotated": 90}
+    )
     expression = pd.read_csv(ensure_synthetic(sizes, cache_dir).expression, sep="\t", index_col=0)
     expression.index = expression.index.str[:12]
     held_out = pd.read_csv(job / "predictions.csv")
@@ -146,8 +154,17 @@ def test_bundle_and_predict_report_regression_metrics(sweep, cache_dir, tmp_path
     assert not missing
     np.testing.assert_allclose(bundle.predict_proba(X), held_out["y_pred"], rtol=1e-4)
     out = tmp_path / "predict"
-    proc = train_py(["task=predict", f"predict.sweep={sweep}", "predict.n_boot=100", *TINY,
-                     *overrides(cache_dir, labels), f"hydra.run.dir={out}"], cache_dir)  # fmt: skip
+    proc = train_py(
+        [
+            "task=predict",
+            f"predict.sweep={sweep}",
+            "predict.n_boot=100",
+            *TINY,
+            *overrides(cache_dir, labels),
+            f"hydra.run.dir={out}",
+        ],
+        cache_dir,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     predictions = pd.read_csv(out / "predictions.csv")
     assert {"y_pred", "y_pred_fold0", "y_true"} <= set(predictions.columns)
@@ -158,8 +175,10 @@ def test_bundle_and_predict_report_regression_metrics(sweep, cache_dir, tmp_path
 
 def test_text_in_a_continuous_column_is_one_line_exit_2(cache_dir, tmp_path):
     labels = write_planted(cache_dir, tmp_path, text="large")
-    proc = train_py([*TINY, "n_folds=2", *overrides(cache_dir, labels),
-                     f"hydra.run.dir={tmp_path / 'run'}"], cache_dir)  # fmt: skip
+    proc = train_py(
+        [*TINY, "n_folds=2", *overrides(cache_dir, labels), f"hydra.run.dir={tmp_path / 'run'}"],
+        cache_dir,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     output = (proc.stdout + proc.stderr).splitlines()
     errors = [line for line in output if "'large'" in line]

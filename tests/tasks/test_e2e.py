@@ -23,9 +23,23 @@ def test_two_fold_sweep_through_train_py(cache_dir, tmp_path):
     folds = set()
     for job in jobs:
         m = json.loads((job / "metrics.json").read_text())
-        for key in ("trait", "model", "fold", "n_folds", "split_seed", "bootstrap", "n_train",
-                    "n_val", "n_test", "test_auroc", "test_ap", "best_epoch", "elapsed_s",
-                    "config_hash", "environment"):  # fmt: skip
+        for key in (
+            "trait",
+            "model",
+            "fold",
+            "n_folds",
+            "split_seed",
+            "bootstrap",
+            "n_train",
+            "n_val",
+            "n_test",
+            "test_auroc",
+            "test_ap",
+            "best_epoch",
+            "elapsed_s",
+            "config_hash",
+            "environment",
+        ):
             assert key in m, key
         assert m["environment"]["cpu_capability"] and m["environment"]["packages"]["torch"]
         preds = pd.read_csv(job / "predictions.csv")

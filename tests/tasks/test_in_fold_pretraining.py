@@ -36,8 +36,13 @@ def _fit(cfg, cohort, tc, split, out):
 
 
 def test_in_fold_pretraining_sees_only_the_fit_patients(make_cfg, tmp_path, monkeypatch):
-    cfg = make_cfg("pretrain.patients=fit", "model.transfer_layers=1", "model.freeze_layers=0",
-                   "trainer.max_epochs=2", "pretrain.max_epochs=1")  # fmt: skip
+    cfg = make_cfg(
+        "pretrain.patients=fit",
+        "model.transfer_layers=1",
+        "model.freeze_layers=0",
+        "trainer.max_epochs=2",
+        "pretrain.max_epochs=1",
+    )
     with open_dict(cfg):
         cfg.paths.cache_dir = str(tmp_path / "cache")  # a fresh cache: the autoencoder is fit
     cohort, tc = _setup(cfg)

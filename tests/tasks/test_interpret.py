@@ -74,8 +74,17 @@ def comparator_jobs(sweep: Path) -> list[Path]:
 def sweep(cache_dir, tmp_path_factory) -> Path:
     """A tiny 3-fold sweep of the network and a comparator, masking and saliency in training."""
     sweep = tmp_path_factory.mktemp("interpret") / "sweep"
-    cmd = [sys.executable, "train.py", "-m", *TINY, "n_folds=3", "model=nn,logit_l2", BOTH,
-           *SETTINGS, f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        *TINY,
+        "n_folds=3",
+        "model=nn,logit_l2",
+        BOTH,
+        *SETTINGS,
+        f"hydra.sweep.dir={sweep}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -98,8 +107,15 @@ def interpret_cfg(make_cfg, sweep, tmp_path):
 def test_held_out_tables_equal_the_in_training_ones(sweep, cache_dir, tmp_path):
     before = snapshot(sweep)
     out = tmp_path / "out"
-    cmd = [sys.executable, "train.py", "task=interpret", f"interpret.sweep={sweep}", BOTH,
-           *SETTINGS, f"hydra.run.dir={out}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "task=interpret",
+        f"interpret.sweep={sweep}",
+        BOTH,
+        *SETTINGS,
+        f"hydra.run.dir={out}",
+    ]
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -156,8 +172,12 @@ def test_new_collection_without_retraining(interpret_cfg, sweep, tmp_path, monke
     gmt = tmp_path / "mine.gmt"
     write_gmt({"FIRST": genes[:12], "SECOND": genes[12:30]}, gmt)
     out = tmp_path / "out"
-    cfg = interpret_cfg("+interpret=masking", f"interpret.masking.collections=[puchalski,{gmt}]",
-                        "interpret.masking.n_random=20", "interpret.masking.single_genes=false")  # fmt: skip
+    cfg = interpret_cfg(
+        "+interpret=masking",
+        f"interpret.masking.collections=[puchalski,{gmt}]",
+        "interpret.masking.n_random=20",
+        "interpret.masking.single_genes=false",
+    )
     report = run(cfg)
     assert [j["job"] for j in report["jobs"]] == [j.name for j in model_jobs(sweep)]
     for job in model_jobs(sweep):
@@ -179,8 +199,9 @@ def test_data_mode_explains_every_labelled_patient_with_each_fold_model(
     interpret_cfg, sweep, tmp_path
 ):
     out = tmp_path / "out"
-    cfg = interpret_cfg("interpret.patients=data", BOTH, *SETTINGS,
-                        "interpret.masking.single_genes=false")  # fmt: skip
+    cfg = interpret_cfg(
+        "interpret.patients=data", BOTH, *SETTINGS, "interpret.masking.single_genes=false"
+    )
     report = run(cfg)
     n_labelled = json.loads((network_jobs(sweep)[0] / layout.COHORT).read_text())["n_patients"]
     records = [r for r in report["jobs"] if r["model"] == "nn"]

@@ -50,8 +50,11 @@ def train_sweep(cache_dir: Path, sweep: Path, models: list[str], *overrides: str
     for model in models:
         for fold in range(3):
             job = sweep / f"fold={fold},model={model}"
-            run(compose_cfg(cache_dir, job, "n_folds=3", f"fold={fold}", f"model={model}",
-                            *overrides))  # fmt: skip
+            run(
+                compose_cfg(
+                    cache_dir, job, "n_folds=3", f"fold={fold}", f"model={model}", *overrides
+                )
+            )
     return sweep
 
 
@@ -90,8 +93,16 @@ def in_sample(sweep, cache_dir) -> tuple[Path, str]:
     """``python train.py task=predict`` on the sweep's own (synthetic) file: (run dir, its log)."""
     out = sweep.parent / "in_sample"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "task=predict", f"predict.sweep={sweep}", "trait=edema",
-           *TINY, *FAST, f"hydra.run.dir={out}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "task=predict",
+        f"predict.sweep={sweep}",
+        "trait=edema",
+        *TINY,
+        *FAST,
+        f"hydra.run.dir={out}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc.stdout + proc.stderr
@@ -100,9 +111,13 @@ def in_sample(sweep, cache_dir) -> tuple[Path, str]:
 def new_file_cfg(cache_dir, out, sweep, expression: Path, *labels: str):
     """Predict ``expression`` (data=tcga_gbm: a user's file) with the sweep's models."""
     return predict_cfg(
-        cache_dir, out, f"predict.sweep={sweep}", "data=tcga_gbm",
-        f"data.expression_file={expression}", *labels,
-    )  # fmt: skip
+        cache_dir,
+        out,
+        f"predict.sweep={sweep}",
+        "data=tcga_gbm",
+        f"data.expression_file={expression}",
+        *labels,
+    )
 
 
 # ------------------------------------------------------------------ the training cohort itself
@@ -141,8 +156,14 @@ def test_comparators_are_configurations_of_their_own(in_sample):
     assert preds.groupby(["model", "config_hash"]).ngroups == 2
     assert set(preds["model"]) == {"nn", "logit_l2"}
     folds = [f"y_prob_fold{k}" for k in range(3)]
-    assert list(preds.columns[:6]) == ["patient_id", "trait", "model", "config_hash", "bootstrap",
-                                       "y_prob"]  # fmt: skip
+    assert list(preds.columns[:6]) == [
+        "patient_id",
+        "trait",
+        "model",
+        "config_hash",
+        "bootstrap",
+        "y_prob",
+    ]
     assert np.allclose(preds["y_prob"], preds[folds].mean(axis=1))  # the ensemble: fold mean
     assert preds[folds].notna().all().all()
     keys = preds[["trait", "model", "config_hash", "bootstrap"]].drop_duplicates()
@@ -220,12 +241,16 @@ def test_hold_out_half_is_scored_above_chance(synthetic, cache_dir, tmp_path, ca
     test.to_csv(tmp_path / "test_labels.csv")
     test_file = write_expression(expression.loc[test.index], tmp_path / "test.tsv")
     sweep = train_sweep(
-        cache_dir, tmp_path / "sweep", ["nn"], "data=tcga_gbm",
+        cache_dir,
+        tmp_path / "sweep",
+        ["nn"],
+        "data=tcga_gbm",
         f"data.expression_file={synthetic.expression_file}",
         f"data.traits_file={tmp_path / 'train_labels.csv'}",
-        "model.transfer_layers=0", "model.freeze_layers=0",  # no autoencoder: test half unseen
+        "model.transfer_layers=0",
+        "model.freeze_layers=0",  # no autoencoder: test half unseen
         "model.optimizer.lr=0.01",  # the tiny run's 8 epochs train the network at this rate
-    )  # fmt: skip
+    )
     caplog.set_level(logging.INFO)
     out = tmp_path / "out"
     labels = f"data.traits_file={tmp_path / 'test_labels.csv'}"
@@ -239,8 +264,10 @@ def test_hold_out_half_is_scored_above_chance(synthetic, cache_dir, tmp_path, ca
     _, cv, _ = collect(sweep)  # the sweep's pooled out-of-fold predictions
     cv_auroc = auroc(cv["y_true"].to_numpy(), cv["y_prob"].to_numpy())
     cv_ci = bootstrap_auroc_ci(cv["y_true"].to_numpy(), cv["y_prob"].to_numpy())
-    print(f"hold-out AUROC {external['auroc']:.3f} {np.round(external['auroc_ci'], 3)} "
-          f"(n={external['n']}); CV pooled AUROC {cv_auroc:.3f} {np.round(cv_ci, 3)}")  # fmt: skip
+    print(
+        f"hold-out AUROC {external['auroc']:.3f} {np.round(external['auroc_ci'], 3)} "
+        f"(n={external['n']}); CV pooled AUROC {cv_auroc:.3f} {np.round(cv_ci, 3)}"
+    )
     assert external["auroc"] > 0.7 and external["auroc_ci"][0] > 0.55  # the planted driver
     assert external["auroc"] > cv_ci[0]  # not below what cross-validation promised
     assert external["ap_ci"][0] <= external["ap"] <= external["ap_ci"][1]
@@ -256,8 +283,11 @@ def test_hold_out_half_is_scored_above_chance(synthetic, cache_dir, tmp_path, ca
 def _labels_without_edema(synthetic: Synthetic, tmp_path: Path) -> list[str]:
     vasari = pd.read_csv(synthetic.vasari_file, index_col=0)
     vasari.drop(columns=["f14.proportion.edema"]).to_csv(tmp_path / "no_edema.csv")
-    return ["data=tcga_gbm", f"data.expression_file={synthetic.expression_file}",
-            f"data.traits_file={tmp_path / 'no_edema.csv'}"]  # fmt: skip
+    return [
+        "data=tcga_gbm",
+        f"data.expression_file={synthetic.expression_file}",
+        f"data.traits_file={tmp_path / 'no_edema.csv'}",
+    ]
 
 
 def _renamed_genes(synthetic: Synthetic, tmp_path: Path) -> list[str]:

@@ -45,8 +45,15 @@ def sweep(cache_dir, tmp_path_factory) -> Path:
     """A 3-fold sweep of the network and L2 logistic regression through train.py -m."""
     sweep = tmp_path_factory.mktemp("refit") / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "-m", "n_folds=3", "model=nn,logit_l2", *TINY,
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "n_folds=3",
+        "model=nn,logit_l2",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return sweep
@@ -160,8 +167,13 @@ def _exit_code(cfg) -> int:
 
 def test_missing_sweep_dir_exits_2_through_train_py(cache_dir, tmp_path):
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "train.py", "task=refit", f"refit.sweep={tmp_path / 'nope'}",
-           f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "task=refit",
+        f"refit.sweep={tmp_path / 'nope'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "no such sweep directory" in proc.stdout + proc.stderr

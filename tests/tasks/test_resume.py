@@ -22,8 +22,14 @@ WAIT_S = 400
 
 def sweep_command(sweep: Path) -> list[str]:
     """The sweep under test: 4 tiny folds into a fixed sweep dir."""
-    return [sys.executable, "train.py", "-m", f"n_folds={N_FOLDS}", *TINY,
-            f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    return [
+        sys.executable,
+        "train.py",
+        "-m",
+        f"n_folds={N_FOLDS}",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+    ]
 
 
 def finished(sweep: Path) -> dict[Path, tuple[int, str]]:
@@ -35,8 +41,14 @@ def test_killed_sweep_resumes(cache_dir, tmp_path):
     sweep = tmp_path / "sweep"
     env = {**os.environ, "RADIOGENOMICS_CACHE": str(cache_dir)}
     log = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(sweep_command(sweep), cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        sweep_command(sweep),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + WAIT_S
     while len(finished(sweep)) < KILL_AFTER and proc.poll() is None:
         assert time.monotonic() < deadline, "sweep too slow to reach the kill point"
@@ -55,8 +67,9 @@ def test_killed_sweep_resumes(cache_dir, tmp_path):
     assert missing_folds == set(range(N_FOLDS)) - done_folds
     assert len(pd.read_csv(sweep / "summary" / "folds.csv")) == len(before)
 
-    again = subprocess.run(sweep_command(sweep), cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=WAIT_S)  # fmt: skip
+    again = subprocess.run(
+        sweep_command(sweep), cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT_S
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     after = finished(sweep)
     assert len(after) == N_FOLDS

@@ -14,8 +14,15 @@ pytestmark = pytest.mark.slow
 
 def _sweep(tmp_path, *overrides: str) -> pd.Series:
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, "train.py", "-m", "trait=enhancement", "logger=none", *overrides,
-           f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "trait=enhancement",
+        "logger=none",
+        *overrides,
+        f"hydra.sweep.dir={sweep}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(sweep / "summary" / "cv_summary.csv")

@@ -14,10 +14,13 @@ SPACE = {
     "model.dropout": {"type": "float", "low": 0.0, "high": 0.6},
     "model.optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
     "model.penalty.weight": {
-        "type": "float", "low": 1e-6, "high": 1e-2, "log": True,
+        "type": "float",
+        "low": 1e-6,
+        "high": 1e-2,
+        "log": True,
         "when": {"hparams.layers": ["t0", "t1f0"]},
     },
-}  # fmt: skip
+}
 JOBS = [["fold=0"], ["fold=1"]]
 
 
@@ -130,8 +133,13 @@ def test_real_jobs_choices_do_not_change_when_held_out_labels_are_scrambled(
             monkeypatch.setattr(finetune, "fit_model", scrambled_fit)
         tests: list = []
         settings = _settings(n_trials=2, n_startup_trials=1)
-        records = tune([["fold=0"]], space, runner(tmp_path / name, tests), settings,
-                       tmp_path / name / "tuning")  # fmt: skip
+        records = tune(
+            [["fold=0"]],
+            space,
+            runner(tmp_path / name, tests),
+            settings,
+            tmp_path / name / "tuning",
+        )
         study = open_study(tmp_path / name / "tuning", study_name(["fold=0"]), settings)
         results[name] = (trial_history(study), records, tests)
     assert results["plain"][0] == results["scrambled"][0]  # params and objectives, every trial

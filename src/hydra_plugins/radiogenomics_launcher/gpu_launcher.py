@@ -117,10 +117,17 @@ class GpuSlotLauncher(Launcher):
         log_plan(policy, job_overrides, initial_job_idx, sweep_dir)
         state = Singleton.get_state()
         specs = [
-            JobSpec(initial_job_idx + i, tuple(o), self.hydra_context, self.config,
-                    self.task_function, state, policy)
+            JobSpec(
+                initial_job_idx + i,
+                tuple(o),
+                self.hydra_context,
+                self.config,
+                self.task_function,
+                state,
+                policy,
+            )
             for i, o in enumerate(job_overrides)
-        ]  # fmt: skip
+        ]
         progress = SweepProgress(total=len(specs))
 
         def report(outcome: Outcome) -> None:
@@ -133,9 +140,13 @@ class GpuSlotLauncher(Launcher):
 
         with stop_on_signals():
             outcomes = run_isolated(
-                specs, len(policy.slots), report, start_method=self.start_method,
-                preload=self.preload, stop=lambda: stop_signal() is not None,
-            )  # fmt: skip
+                specs,
+                len(policy.slots),
+                report,
+                start_method=self.start_method,
+                preload=self.preload,
+                stop=lambda: stop_signal() is not None,
+            )
         if stop_signal() is not None:
             log_stop(len(outcomes), len(specs))
         returns = [
@@ -146,8 +157,12 @@ class GpuSlotLauncher(Launcher):
         if progress.failed and not stale:
             log.warning(
                 "%d of %d jobs failed; finished jobs are summarised, failed ones are listed in "
-                "%s/%s", progress.failed, len(specs), layout.SUMMARY_DIR, layout.MISSING_JOBS,
-            )  # fmt: skip
+                "%s/%s",
+                progress.failed,
+                len(specs),
+                layout.SUMMARY_DIR,
+                layout.MISSING_JOBS,
+            )
         return returns if self.raise_on_failure else [tolerant(r) for r in returns]
 
     def slot_policy(self, sweep_dir: Path) -> SlotPolicy:
@@ -170,8 +185,14 @@ def log_plan(
     slots = policy.slots
     kind = "CPU" if slots[0].gpu is None else "simulated GPU" if policy.simulate else "GPU"
     names = ", ".join(s.name for s in slots)
-    log.info("launching %d jobs on %d %s slots (%s), sweep dir %s",
-             len(job_overrides), len(slots), kind, names, sweep_dir)  # fmt: skip
+    log.info(
+        "launching %d jobs on %d %s slots (%s), sweep dir %s",
+        len(job_overrides),
+        len(slots),
+        kind,
+        names,
+        sweep_dir,
+    )
     for idx, overrides in enumerate(job_overrides):
         log.info("\t#%d : %s", first_idx + idx, " ".join(filter_overrides(overrides)))
 

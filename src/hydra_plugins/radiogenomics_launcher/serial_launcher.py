@@ -94,8 +94,12 @@ class SerialLauncher(BasicLauncher):
         if failed and not stale:
             log.warning(
                 "%d of %d jobs failed; finished jobs are summarised, failed ones are listed in "
-                "%s/%s", failed, len(returns), layout.SUMMARY_DIR, layout.MISSING_JOBS,
-            )  # fmt: skip
+                "%s/%s",
+                failed,
+                len(returns),
+                layout.SUMMARY_DIR,
+                layout.MISSING_JOBS,
+            )
         return returns if self.raise_on_failure else [tolerant(r) for r in returns]
 
     def run_one(self, overrides: list[str], idx: int) -> JobReturn:

@@ -125,8 +125,9 @@ def make_queue_watcher(delay_s: float) -> Any:
             if self.accounting is None:
                 log.info(
                     "SLURM accounting is off on this cluster (sacct: %s): job states come from "
-                    "squeue", why
-                )  # fmt: skip
+                    "squeue",
+                    why,
+                )
             else:
                 log.warning("sacct failed (%s): job states come from squeue from now on", why)
             self.accounting = False
@@ -135,8 +136,14 @@ def make_queue_watcher(delay_s: float) -> Any:
         def _from_squeue(
             self, array_ids: list[str], pending: set[str]
         ) -> dict[str, dict[str, str]] | None:
-            command = ["squeue", "--noheader", "--array", "--states=all",
-                       f"--jobs={','.join(array_ids)}", "--format=%i|%T|%N"]  # fmt: skip
+            command = [
+                "squeue",
+                "--noheader",
+                "--array",
+                "--states=all",
+                f"--jobs={','.join(array_ids)}",
+                "--format=%i|%T|%N",
+            ]
             try:
                 proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
             except (OSError, subprocess.TimeoutExpired) as err:
@@ -219,8 +226,12 @@ class SlurmLauncher(stock.SlurmLauncher):
             label = " ".join(filter_overrides(overrides))
             log.info(f"\t#{initial_job_idx + i} : {label}{' (complete)' if i in returns else ''}")
         if returns:
-            log.info("%d of %d jobs already complete (%s): not submitted",
-                     len(returns), len(job_overrides), METRICS)  # fmt: skip
+            log.info(
+                "%d of %d jobs already complete (%s): not submitted",
+                len(returns),
+                len(job_overrides),
+                METRICS,
+            )
         todo = [i for i in range(len(job_overrides)) if i not in returns]
         if todo:
             returns.update(self.run_array(job_overrides, initial_job_idx, todo, SweepProgress))
@@ -238,18 +249,26 @@ class SlurmLauncher(stock.SlurmLauncher):
         executor = self.make_executor()
         state = Singleton.get_state()
         job_params = [
-            (list(job_overrides[i]), "hydra.sweep.dir", initial_job_idx + i,
-             f"job_id_for_{initial_job_idx + i}", state)
+            (
+                list(job_overrides[i]),
+                "hydra.sweep.dir",
+                initial_job_idx + i,
+                f"job_id_for_{initial_job_idx + i}",
+                state,
+            )
             for i in todo
-        ]  # fmt: skip
+        ]
         jobs = executor.map_array(self, *zip(*job_params, strict=True))
         array_id = jobs[0].job_id.split("_")[0]
         log.info(
             "submitted SLURM array job %s (%d tasks, at most %d at once); logs in %s; "
             "cancel with `scancel %s`, resume by rerunning this command",
-            array_id, len(jobs), min(len(jobs), int(self.params.get("array_parallelism", 256))),
-            jobs[0].paths.folder.parent, array_id,
-        )  # fmt: skip
+            array_id,
+            len(jobs),
+            min(len(jobs), int(self.params.get("array_parallelism", 256))),
+            jobs[0].paths.folder.parent,
+            array_id,
+        )
         watcher = make_queue_watcher(self.status_interval_s)
         for job in jobs:
             job.watcher = watcher  # instance attribute: submitit's shared watcher stays unused
@@ -262,8 +281,12 @@ class SlurmLauncher(stock.SlurmLauncher):
             log.warning(
                 "%d of %d jobs failed; finished jobs are summarised, failed ones are listed in "
                 "%s/%s (job logs: %s)",
-                failed, len(jobs), SUMMARY_DIR, MISSING_JOBS, jobs[0].paths.folder.parent,
-            )  # fmt: skip
+                failed,
+                len(jobs),
+                SUMMARY_DIR,
+                MISSING_JOBS,
+                jobs[0].paths.folder.parent,
+            )
         return dict(zip(todo, returns, strict=True))
 
     def finished_return(self, overrides: Sequence[str]) -> JobReturn | None:
@@ -293,9 +316,12 @@ class SlurmLauncher(stock.SlurmLauncher):
             log.debug("could not check whether %s is complete: %s", list(overrides), err)
             return None
         return JobReturn(
-            overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=done,
-            working_dir=str(path.parent), task_name=str(config.hydra.job.name),
-        )  # fmt: skip
+            overrides=list(overrides),
+            status=JobStatus.COMPLETED,
+            _return_value=done,
+            working_dir=str(path.parent),
+            task_name=str(config.hydra.job.name),
+        )
 
     def wait(
         self,
@@ -315,8 +341,13 @@ class SlurmLauncher(stock.SlurmLauncher):
                 ok = ret.status == JobStatus.COMPLETED
                 label = " ".join(filter_overrides(job_overrides[i]))
                 if not ok:
-                    log.error("job #%d (%s, SLURM %s) failed: %s", numbers[i], label,
-                              job.job_id, failure_reason(ret))  # fmt: skip
+                    log.error(
+                        "job #%d (%s, SLURM %s) failed: %s",
+                        numbers[i],
+                        label,
+                        job.job_id,
+                        failure_reason(ret),
+                    )
                 log.info(progress.record(ok))
             line = queue_summary(jobs, returns)
             if line and line != queue_line:

@@ -49,9 +49,11 @@ class NestedOptunaSweeperConf:
 
 
 ConfigStore.instance().store(
-    group="hydra/sweeper", name="nested_optuna", node=NestedOptunaSweeperConf,
+    group="hydra/sweeper",
+    name="nested_optuna",
+    node=NestedOptunaSweeperConf,
     provider="radiogenomics",
-)  # fmt: skip
+)
 
 
 class NestedOptunaSweeper(Sweeper):
@@ -71,10 +73,14 @@ class NestedOptunaSweeper(Sweeper):
         enqueue: Any = None,
     ) -> None:
         self.settings = TunerSettings(
-            n_trials=int(n_trials), n_startup_trials=int(n_startup_trials),
-            batch_size=int(batch_size), seed=int(seed), objective=str(objective),
-            max_failures=int(max_failures), enqueue=tuple(_plain(enqueue) or ()),
-        )  # fmt: skip
+            n_trials=int(n_trials),
+            n_startup_trials=int(n_startup_trials),
+            batch_size=int(batch_size),
+            seed=int(seed),
+            objective=str(objective),
+            max_failures=int(max_failures),
+            enqueue=tuple(_plain(enqueue) or ()),
+        )
         self.params = _plain(params) or {}
         self.search_space = _plain(search_space) or {}
         self.trial_overrides = [str(o) for o in (_plain(trial_overrides) or [])]
@@ -112,13 +118,20 @@ class NestedOptunaSweeper(Sweeper):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         jobs = self.outer_jobs(arguments)
         log.info(
-            "nested tuning: %d studies x %d trials (%s), studies in %s", len(jobs),
-            self.settings.n_trials, self.settings.objective, layout.tuning_dir(sweep_dir),
-        )  # fmt: skip
+            "nested tuning: %d studies x %d trials (%s), studies in %s",
+            len(jobs),
+            self.settings.n_trials,
+            self.settings.objective,
+            layout.tuning_dir(sweep_dir),
+        )
         return tune(
-            jobs, self.search_space, self.run_batch, self.settings,
-            layout.tuning_dir(sweep_dir), self.trial_overrides,
-        )  # fmt: skip
+            jobs,
+            self.search_space,
+            self.run_batch,
+            self.settings,
+            layout.tuning_dir(sweep_dir),
+            self.trial_overrides,
+        )
 
 
 def _plain(value: Any) -> Any:

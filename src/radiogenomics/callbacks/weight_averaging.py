@@ -72,8 +72,9 @@ class WeightAveraging(pl.Callback):
                 "model.swa: training stopped at epoch %d, before the averaging start epoch %d "
                 "(early stopping?): a plain network was kept; lower model.swa.start_fraction or "
                 "raise callbacks.early_stopping.patience",
-                trainer.current_epoch, self.start_epoch,
-            )  # fmt: skip
+                trainer.current_epoch,
+                self.start_epoch,
+            )
         if self.load_at_end and self.average.n:
             pl_module.load_state_dict(self.average.state(pl_module.state_dict()))
 

@@ -282,10 +282,14 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
     if inferred:
         log.info(
             "trait %s: classes inferred from column %r: %s%s",
-            spec.name, spec.column, spec.class_names,
+            spec.name,
+            spec.column,
+            spec.class_names,
             f" (low < {spec.threshold:g} <= high, threshold over all {len(encoded.labels)} "
-            "labelled patients)" if spec.threshold is not None else "",
-        )  # fmt: skip
+            "labelled patients)"
+            if spec.threshold is not None
+            else "",
+        )
     shared = [p for p in encoded.labels.index if p in cohort.expression.index]
     no_expression = [p for p in encoded.labels.index if p not in cohort.expression.index]
     if encoded.labels.empty:
@@ -364,10 +368,13 @@ def trait_cohort(cohort: Cohort, spec: TraitSpec, n_folds: int | None = None) ->
     log.info(
         "cohort for trait %s: %d patients %s, %d genes; dropped: %s; %d expression-only patients "
         "for pretraining",
-        spec.name, len(shared), counts, cohort.expression.shape[1],
+        spec.name,
+        len(shared),
+        counts,
+        cohort.expression.shape[1],
         {k: v for k, v in report["patients_dropped"].items() if v} or "none",
         report["patients"]["pretrain_cohort"] or 0,
-    )  # fmt: skip
+    )
     return TraitCohort(
         X=cohort.expression.loc[shared].to_numpy(np.float32),
         y=y,

@@ -715,15 +715,20 @@ def transform_values(X: np.ndarray, transform: str | None, path: str | Path) -> 
         log.warning(
             "%s: data.transform=log2p1 on values that already look log-scale (max %.4g, "
             "%.1f%% of the cells > %g): is the file log2 already? Then drop data.transform",
-            path, float(X.max()), 100 * share_high, LINEAR_VALUE,
-        )  # fmt: skip
+            path,
+            float(X.max()),
+            100 * share_high,
+            LINEAR_VALUE,
+        )
     negative = X < 0
     if negative.any():
         log.warning(
             "%s: data.transform=log2p1: %d negative value(s) (min %.4g; background-subtracted "
             "intensities?) floored at 0 before log2(x + 1)",
-            path, int(negative.sum()), float(X.min()),
-        )  # fmt: skip
+            path,
+            int(negative.sum()),
+            float(X.min()),
+        )
         X = np.where(negative, 0.0, X)
     return np.log2(X + 1.0)
 

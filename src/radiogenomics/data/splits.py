@@ -231,8 +231,11 @@ def member_folds(
             f"patients of every class, but this fold's smallest class has {counts.min()}; lower "
             "model.ensemble"
         )
-    keys = (split_seed, fold, MEMBER_STREAM) if bootstrap is None else (
-        split_seed, bootstrap, fold, MEMBER_STREAM)  # fmt: skip
+    keys = (
+        (split_seed, fold, MEMBER_STREAM)
+        if bootstrap is None
+        else (split_seed, bootstrap, fold, MEMBER_STREAM)
+    )
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=_seed(*keys))
     of_patient = np.empty(len(unique), dtype=np.int64)
     for j, (_, part) in enumerate(skf.split(np.zeros(len(unique)), y)):
@@ -240,7 +243,7 @@ def member_folds(
     return of_patient[np.searchsorted(unique, train)]
 
 
-# seed stream of the permutation-null labels (issue 17), apart from the split and bootstrap streams
+# seed stream of the permutation-null labels, apart from the split and bootstrap streams
 NULL_STREAM = 0x6E756C6C
 
 

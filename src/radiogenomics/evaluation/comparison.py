@@ -403,8 +403,16 @@ def ablation_table(
         metrics, predictions, pd.DataFrame(columns=["trait", "label"]), n_boot=n_boot
     )
     paired, _ = paired_cv(metrics, predictions, reference)
-    cols = ["trait", "label", "cv_folds", "cv_mean_auroc", "cv_sd_auroc", "pooled_auroc",
-            "pooled_ci_low", "pooled_ci_high"]  # fmt: skip
+    cols = [
+        "trait",
+        "label",
+        "cv_folds",
+        "cv_mean_auroc",
+        "cv_sd_auroc",
+        "pooled_auroc",
+        "pooled_ci_low",
+        "pooled_ci_high",
+    ]
     table = table[cols]
     ref = table[table["label"] == reference].set_index("trait")["pooled_auroc"]
     table["pooled_minus_reference"] = table["pooled_auroc"] - table["trait"].map(ref)

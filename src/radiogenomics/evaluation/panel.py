@@ -51,17 +51,47 @@ BELOW_FLAG = f"below_{FAR_BELOW:g}"
 
 # panel.csv, in this order
 COLUMNS = [
-    "task", "half", "n", "model", "kind", "n_folds", "n_repeats", "folds_complete",
-    "pooled_auroc", "pooled_ci_low", "pooled_ci_high", "repeat_mean_pooled_auroc",
-    "repeat_sd_pooled_auroc", "auroc", "mean_fold_auroc", "rank", "n_ranked", "best_comparator",
-    "best_comparator_auroc", "diff_to_best", "fold_diff_to_best", "p_value", "n_paired_folds",
-    WITHIN_FLAG, BELOW_FLAG, "beats_best",
-]  # fmt: skip
+    "task",
+    "half",
+    "n",
+    "model",
+    "kind",
+    "n_folds",
+    "n_repeats",
+    "folds_complete",
+    "pooled_auroc",
+    "pooled_ci_low",
+    "pooled_ci_high",
+    "repeat_mean_pooled_auroc",
+    "repeat_sd_pooled_auroc",
+    "auroc",
+    "mean_fold_auroc",
+    "rank",
+    "n_ranked",
+    "best_comparator",
+    "best_comparator_auroc",
+    "diff_to_best",
+    "fold_diff_to_best",
+    "p_value",
+    "n_paired_folds",
+    WITHIN_FLAG,
+    BELOW_FLAG,
+    "beats_best",
+]
 SUMMARY_COLUMNS = [
-    "half", "model", "n_tasks", f"n_{WITHIN_FLAG}", f"n_{BELOW_FLAG}", "n_beats_best",
-    "mean_rank", "mean_n_ranked", "mean_diff_to_best", "median_diff_to_best",
-    "mean_fold_diff_to_best", "n_p_below_0.05",
-]  # fmt: skip
+    "half",
+    "model",
+    "n_tasks",
+    f"n_{WITHIN_FLAG}",
+    f"n_{BELOW_FLAG}",
+    "n_beats_best",
+    "mean_rank",
+    "mean_n_ranked",
+    "mean_diff_to_best",
+    "median_diff_to_best",
+    "mean_fold_diff_to_best",
+    "n_p_below_0.05",
+]
 ALL_HALVES = "all"
 
 
@@ -262,9 +292,13 @@ def paired_to_best(sweeps: dict[str, tuple], best: str, comparator: tuple) -> pd
         if len(tests):
             t = tests.iloc[0]
             rows.append(
-                {"model": label, "fold_diff_to_best": t["mean_diff"], "p_value": t["p_value"],
-                 "n_paired_folds": int(t["n_folds"])}
-            )  # fmt: skip
+                {
+                    "model": label,
+                    "fold_diff_to_best": t["mean_diff"],
+                    "p_value": t["p_value"],
+                    "n_paired_folds": int(t["n_folds"]),
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "fold_diff_to_best", "p_value", "n_paired_folds"])
 
 

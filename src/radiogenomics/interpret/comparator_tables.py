@@ -156,9 +156,14 @@ def write_attribution(
         )
         z = x.numpy().astype(np.float64)
         found = native_attribution(
-            pipeline, z, y, patients.genes, patients.class_names,
-            options.permutation_repeats, options.seed,
-        )  # fmt: skip
+            pipeline,
+            z,
+            y,
+            patients.genes,
+            patients.class_names,
+            options.permutation_repeats,
+            options.seed,
+        )
         if found is None:
             log.info("native attribution: none for this comparator (masking only)")
             return None
@@ -166,9 +171,10 @@ def write_attribution(
         who.append(pd.DataFrame({"patient_id": ids, "part": part, "fold": fold, "y_true": y}))
         if found.per_patient is not None:
             frames.append(
-                attribution_frame(found.per_patient, patients.genes, found.outputs, ids)
-                .set_index(["gene", "class"])
-            )  # fmt: skip
+                attribution_frame(found.per_patient, patients.genes, found.outputs, ids).set_index(
+                    ["gene", "class"]
+                )
+            )
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(folder / layout.ATTRIBUTION_GENES, pd.concat(genes_frames, ignore_index=True))
     write_csv(folder / layout.PATIENTS, pd.concat(who, ignore_index=True))

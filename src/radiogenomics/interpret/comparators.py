@@ -321,10 +321,13 @@ class TreeMasker(ComparatorMasker):
             offset += len(patterns)
         n_items, n_trees = len(columns[0]), len(columns)
         one_hot = csr_matrix(
-            (np.ones(n_items * n_trees), np.stack(columns, axis=1).ravel(),
-             np.arange(0, n_items * n_trees + 1, n_trees)),
+            (
+                np.ones(n_items * n_trees),
+                np.stack(columns, axis=1).ravel(),
+                np.arange(0, n_items * n_trees + 1, n_trees),
+            ),
             shape=(n_items, offset),
-        )  # fmt: skip
+        )
         total = one_hot @ np.concatenate(blocks)
         return np.asarray(total).reshape(n_items, len(z), -1)
 
@@ -448,7 +451,7 @@ def _forest_trees(
                 value,
                 strict=False,
                 depth=int(t.max_depth),
-            )  # fmt: skip
+            )
         )
     return trees
 
@@ -475,7 +478,7 @@ def _xgboost_trees(model, genes: np.ndarray, n_classes: int) -> list[Tree]:
                 value,
                 strict=True,
                 depth=_depth(left, right),
-            )  # fmt: skip
+            )
         )
     return trees
 

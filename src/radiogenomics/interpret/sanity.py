@@ -100,7 +100,7 @@ def model_randomization(
                 "step": label,
                 "layers": ",".join(layers),
                 **ranking_similarity(trained, other),
-            }  # fmt: skip
+            }
         )
     return pd.DataFrame(rows)
 

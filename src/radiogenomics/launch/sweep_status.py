@@ -85,8 +85,9 @@ def stop_on_signals() -> Iterator[None]:
             log.warning("%s again: the sweep is stopping already", signal.Signals(signum).name)
             return
         record_stop(signum)
-        log.error("%s: stopping the sweep (the running job is abandoned)",
-                  signal.Signals(signum).name)  # fmt: skip
+        log.error(
+            "%s: stopping the sweep (the running job is abandoned)", signal.Signals(signum).name
+        )
         if not _deferred or not _deferred[-1]:  # else the launcher looks at stop_signal()
             raise KeyboardInterrupt
 
@@ -108,9 +109,13 @@ def log_stop(n_started: int, n_jobs: int) -> None:
         "sweep stopped by %s after %d of %d job(s) started; the summary covers the finished jobs "
         "and %s/%s lists the rest; rerun the same command to resume (finished jobs are skipped); "
         "exit status %d",
-        signal.Signals(signum).name, n_started, n_jobs, layout.SUMMARY_DIR, layout.MISSING_JOBS,
+        signal.Signals(signum).name,
+        n_started,
+        n_jobs,
+        layout.SUMMARY_DIR,
+        layout.MISSING_JOBS,
         128 + signum,
-    )  # fmt: skip
+    )
 
 
 class SweepExitStatus(Callback):
@@ -142,9 +147,12 @@ class SweepExitStatus(Callback):
         log.error(
             "%d job(s) of this sweep failed (%s); the summary covers the jobs that finished and "
             "%s/%s lists every job without results; exit status %d",
-            len(failed), "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""),
-            layout.SUMMARY_DIR, layout.MISSING_JOBS, FAILED_EXIT_STATUS,
-        )  # fmt: skip
+            len(failed),
+            "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""),
+            layout.SUMMARY_DIR,
+            layout.MISSING_JOBS,
+            FAILED_EXIT_STATUS,
+        )
         raise SystemExit(FAILED_EXIT_STATUS)
 
 

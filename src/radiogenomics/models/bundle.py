@@ -507,14 +507,19 @@ def _check_arrays(path: Path, arrays: Mapping[str, np.ndarray], n_genes: int) ->
     bad = np.flatnonzero(arrays["std"] <= 0)
     if len(bad):
         raise _field(
-            path, "std", f"holds {len(bad)} value(s) <= 0 (e.g. gene #{bad[0]}): z-scoring by it "
-            "is undefined"
-        )  # fmt: skip
+            path,
+            "std",
+            f"holds {len(bad)} value(s) <= 0 (e.g. gene #{bad[0]}): z-scoring by it is undefined",
+        )
     if "selected" in arrays:
         sel = arrays["selected"]
         if sel.ndim != 1 or not np.issubdtype(sel.dtype, np.integer):
-            raise _field(path, "selected", f"has shape {sel.shape} and dtype {sel.dtype}, "
-                         "expected a 1-d list of column positions")  # fmt: skip
+            raise _field(
+                path,
+                "selected",
+                f"has shape {sel.shape} and dtype {sel.dtype}, "
+                "expected a 1-d list of column positions",
+            )
         if len(sel) and (sel.min() < 0 or sel.max() >= n_genes or len(np.unique(sel)) < len(sel)):
             raise _field(
                 path, "selected", f"expected distinct column positions in 0..{n_genes - 1}"
@@ -591,9 +596,11 @@ def _load_network(path: Path, manifest: Mapping[str, Any]):
             raise _field(path, name, "is not a tensor of the manifest's architecture")
         if tuple(state[name].shape) != tuple(expected[name].shape):
             raise _field(
-                path, name, f"has shape {tuple(state[name].shape)}, the manifest's architecture "
-                f"needs {tuple(expected[name].shape)}"
-            )  # fmt: skip
+                path,
+                name,
+                f"has shape {tuple(state[name].shape)}, the manifest's architecture "
+                f"needs {tuple(expected[name].shape)}",
+            )
         if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
             raise _field(path, name, "holds non-finite values")
     try:
@@ -656,8 +663,9 @@ def _load_estimator(directory: Path, files: Mapping[str, str], manifest: Mapping
     classes = getattr(pipeline, "classes_", None)
     if classes is not None and len(classes) != len(manifest["class_names"]):
         raise _field(
-            directory / layout.BUNDLE_MANIFEST, "class_names",
+            directory / layout.BUNDLE_MANIFEST,
+            "class_names",
             f"names {len(manifest['class_names'])} classes, the estimator has {len(classes)} "
             "outputs",
-        )  # fmt: skip
+        )
     return pipeline

@@ -136,8 +136,9 @@ class EnsembleBatchNorm(nn.Module):
 class EnsembleBlock(nn.Sequential):
     """EnsembleLinear -> EnsembleBatchNorm (optional) -> activation -> Dropout (optional)."""
 
-    def __init__(self, k, in_dim, out_dim, act, batchnorm=True, dropout=0.0, style="packed",
-                 first=False) -> None:  # fmt: skip
+    def __init__(
+        self, k, in_dim, out_dim, act, batchnorm=True, dropout=0.0, style="packed", first=False
+    ) -> None:
         super().__init__()
         self.add_module("linear", EnsembleLinear(k, in_dim, out_dim, style, first))
         if batchnorm:
@@ -164,8 +165,9 @@ class EnsembleBlock(nn.Sequential):
         return weight, bias
 
 
-def build_ensemble_blocks(k, in_dim, hidden_dims, act="tanh", batchnorm=True, dropout=0.0,
-                          style="packed") -> nn.ModuleList:  # fmt: skip
+def build_ensemble_blocks(
+    k, in_dim, hidden_dims, act="tanh", batchnorm=True, dropout=0.0, style="packed"
+) -> nn.ModuleList:
     """Stack of EnsembleBlocks ``in_dim -> hidden_dims[0] -> ... -> hidden_dims[-1]``."""
     if not hidden_dims:
         raise ValueError("hidden_dims must name at least one layer size")

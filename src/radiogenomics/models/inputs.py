@@ -247,8 +247,13 @@ def gene_set_connectivity(
 
     Remembered per (genes, options) within the process (ensemble members, folds).
     """
-    key = (tuple(genes), tuple(options.collections), options.random_mask, options.random_seed,
-           options.units_per_set)  # fmt: skip
+    key = (
+        tuple(genes),
+        tuple(options.collections),
+        options.random_mask,
+        options.random_seed,
+        options.units_per_set,
+    )
     if key not in _CONNECTIVITY:
         membership, names = gene_set_membership(genes, options.collections)
         if options.random_mask:

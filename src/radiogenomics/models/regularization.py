@@ -147,8 +147,9 @@ class WeightAverage:
         for key, value in state.items():
             value = value.detach()
             if not value.is_floating_point() or key not in self._mean:
-                self._mean[key] = value.clone().to(torch.float64 if value.is_floating_point()
-                                                   else value.dtype)  # fmt: skip
+                self._mean[key] = value.clone().to(
+                    torch.float64 if value.is_floating_point() else value.dtype
+                )
                 continue
             self._mean[key] += (value.to(torch.float64) - self._mean[key]) / self.n
 

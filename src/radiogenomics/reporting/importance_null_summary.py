@@ -1,4 +1,4 @@
-"""Sweep-level permutation null of the importances (issue 17), and the masking controls' fit check.
+"""Sweep-level permutation null of the importances, and the masking controls' fit check.
 
 A sweep may hold, next to a real configuration's jobs, its *null jobs*: the same configuration
 retrained with ``null_permutation=k`` (training labels permuted, held-out labels untouched; see
@@ -69,7 +69,7 @@ GSEA_KWARGS = {
     "max_size": 500,
     "permutation_num": 1000,
     "seed": 0,
-}  # fmt: skip  (as configs/interpret/saliency.yaml; sizes already filtered)
+}  # as configs/interpret/saliency.yaml; sizes already filtered
 # importance -> (unit, two-sided test)
 GENE_IMPORTANCES = {
     "saliency_mean": True,
@@ -175,9 +175,13 @@ def write_null_tables(
         rows = null_model_rows(config, group, replicates, null_preds)
         models += rows
         pooled = real_preds.set_index(GROUP_KEYS).loc[key]
-        entry = {**config, "n_folds": len(group), "n_null": len(replicates),
-                 "incomplete_null_ids": incomplete,
-                 **model_permutation_test(pooled, group, rows)}  # fmt: skip
+        entry = {
+            **config,
+            "n_folds": len(group),
+            "n_null": len(replicates),
+            "incomplete_null_ids": incomplete,
+            **model_permutation_test(pooled, group, rows),
+        }
         if replicates:
             gene_table, set_table, checks, nulls = config_tables(sweep_dir, group, replicates, fdr)
             genes.append(_with_keys(gene_table, config))
@@ -249,8 +253,14 @@ def null_model_rows(
         preds = null_preds[null_preds["null_permutation"] == k]
         preds = preds[preds["fold"].isin(group["fold"])]
         y, probs = prediction_arrays(preds, classes)
-        rows.append({**config, "null_permutation": k, "n_jobs": len(jobs),
-                     "pooled_auroc": score(y, probs, classes)["auroc"]})  # fmt: skip
+        rows.append(
+            {
+                **config,
+                "null_permutation": k,
+                "n_jobs": len(jobs),
+                "pooled_auroc": score(y, probs, classes)["auroc"],
+            }
+        )
     return rows
 
 
@@ -297,8 +307,11 @@ def config_tables(
         table["tail_ok"] = checks[label].get("tail_ok", False)
         if not table["tail_ok"].all():  # the pooled tail failed its checks: exact p only
             table["significant"] = table["empirical_q"] < fdr
-            log.warning("importance null %s: %s; called by empirical_q", label,
-                        "; ".join(checks[label].get("problems") or ["too few nulls"]))  # fmt: skip
+            log.warning(
+                "importance null %s: %s; called by empirical_q",
+                label,
+                "; ".join(checks[label].get("problems") or ["too few nulls"]),
+            )
         table.insert(0, "rank", table["observed"].rank(ascending=False, method="min"))
         table.insert(0, unit, observed.index.to_numpy())
         table.insert(0, "collection", collection)
@@ -484,8 +497,9 @@ def _plot(out: Path, config: dict, sets: pd.DataFrame, nulls: dict) -> Path | No
             color = "tab:red" if item["significant"] else "tab:blue"
             ax.scatter([item["observed"]], [row], s=30, color=color, zorder=3)
         ax.set_yticks(range(len(top)))
-        ax.set_yticklabels([f"{s} (q {q:.2g})" for s, q in zip(top["set"], top["q"], strict=True)],
-                           fontsize=6)  # fmt: skip
+        ax.set_yticklabels(
+            [f"{s} (q {q:.2g})" for s, q in zip(top["set"], top["q"], strict=True)], fontsize=6
+        )
         ax.invert_yaxis()
         ax.set_title(f"{importance} / {collection}: real (red: q<FDR) vs nulls (grey)", fontsize=8)
     fig.suptitle(

@@ -83,7 +83,7 @@ def summarize_model_agreement(sweep_dir: str | Path, labels: Sequence[str]) -> l
                     "method_a": "family_a",
                     "method_b": "family_b",
                     f"top{top}_overlap": "top_k_overlap",
-                }  # fmt: skip
+                }
             )
             calls = rows.pivot_table(index=name, columns="family", values="significant")
             calls = calls.reindex(columns=families).fillna(0).astype(bool)

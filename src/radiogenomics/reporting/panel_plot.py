@@ -62,8 +62,9 @@ def panel_heatmap(table: pd.DataFrame, path: Path, models: list[str]) -> Path:
             v = values[i, j]
             text = cell_text(v, best.get(names[j]) == models[i])
             dark = np.isfinite(v) and abs(v) > 0.6 * limit
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")  # fmt: skip
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black"
+            )
     labels = [f"{t}\n(best: {best.get(t) if pd.notna(best.get(t)) else '-'})" for t in names]
     ax.set_xticks(np.arange(len(names)), labels, fontsize=7, rotation=40, ha="right")
     ax.set_yticks(np.arange(len(models)), models, fontsize=8)
@@ -74,8 +75,15 @@ def panel_heatmap(table: pd.DataFrame, path: Path, models: list[str]) -> Path:
     start = 0
     for j in range(1, len(halves) + 1):
         if j == len(halves) or halves[j] != halves[start]:
-            ax.text((start + j - 1) / 2, -0.7, f"{halves[start]} half", ha="center", va="bottom",
-                    fontsize=8, fontweight="bold")  # fmt: skip
+            ax.text(
+                (start + j - 1) / 2,
+                -0.7,
+                f"{halves[start]} half",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                fontweight="bold",
+            )
             start = j
     ax.set_ylim(len(models) - 0.5, -1.0)
     kinds = table.drop_duplicates("model").set_index("model")["kind"]

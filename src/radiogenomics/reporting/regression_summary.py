@@ -57,8 +57,13 @@ def continuous_row(
     )
     for name in CI_METRICS:
         lo, hi = cis[name]
-        row.update({f"pooled_{name}": scores[name], f"pooled_{name}_ci_low": lo,
-                    f"pooled_{name}_ci_high": hi})  # fmt: skip
+        row.update(
+            {
+                f"pooled_{name}": scores[name],
+                f"pooled_{name}_ci_low": lo,
+                f"pooled_{name}_ci_high": hi,
+            }
+        )
     row["pooled_rmse"] = scores["rmse"]
     if "val_r2" in first:
         row["mean_val_r2"] = float(first["val_r2"].astype(float).mean())

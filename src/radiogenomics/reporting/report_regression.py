@@ -39,9 +39,20 @@ def regression_section(sweep: SweepData) -> Section | None:
     cv = sweep.regression_cv
     if cv is None:
         return None
-    columns = ["trait", "model", "config_hash", "n_jobs", "n_patients", "mean fold R² (sd)",
-               *HEADERS.values(), "pooled_rmse", "mean_val_r2", "n_repeats",
-               "repeat_mean_pooled_r2", "repeat_sd_pooled_r2"]  # fmt: skip
+    columns = [
+        "trait",
+        "model",
+        "config_hash",
+        "n_jobs",
+        "n_patients",
+        "mean fold R² (sd)",
+        *HEADERS.values(),
+        "pooled_rmse",
+        "mean_val_r2",
+        "n_repeats",
+        "repeat_mean_pooled_r2",
+        "repeat_sd_pooled_r2",
+    ]
     if (cv["bootstrap"] != "none").any():
         columns.insert(3, "bootstrap")
     blocks: list = [
@@ -51,7 +62,7 @@ def regression_section(sweep: SweepData) -> Section | None:
             columns,
             rows=None,
             source=layout.CV_SUMMARY,
-        ),  # fmt: skip
+        ),
         Text(
             "Each held-out fold is predicted once by a model that never saw it; pooled: all "
             "out-of-fold predictions together, in the target's units, with percentile-bootstrap "

@@ -572,9 +572,18 @@ def interpretation_section(sweep: SweepData) -> Section | None:
 
 
 AGREEMENT_COLUMNS = [
-    "trait", "collection", "family_a", "family_b", "n_items", "spearman", "top_k",
-    "top_k_overlap", "significant_a", "significant_b", "significant_both",
-]  # fmt: skip
+    "trait",
+    "collection",
+    "family_a",
+    "family_b",
+    "n_items",
+    "spearman",
+    "top_k",
+    "top_k_overlap",
+    "significant_a",
+    "significant_b",
+    "significant_both",
+]
 
 
 def model_agreement_section(sweep: SweepData) -> Section | None:
@@ -597,7 +606,7 @@ def model_agreement_section(sweep: SweepData) -> Section | None:
             AGREEMENT_COLUMNS,
             rows=None,
             source=layout.MODEL_AGREEMENT,
-        ),  # fmt: skip
+        ),
     ]
     figure = figure_block(
         sweep.summary / layout.MODEL_AGREEMENT_PLOT,
@@ -612,8 +621,11 @@ def model_agreement_section(sweep: SweepData) -> Section | None:
         if not called.empty:
             by_set = called.groupby(["trait", "collection", "set"], sort=True)["family"]
             calls = by_set.apply(lambda f: ", ".join(sorted(f))).reset_index(name="called by")
-            blocks.append(table_block(calls, "Sets called significant, by family",
-                                      source=layout.MODEL_AGREEMENT_SETS))  # fmt: skip
+            blocks.append(
+                table_block(
+                    calls, "Sets called significant, by family", source=layout.MODEL_AGREEMENT_SETS
+                )
+            )
     return Section("model_agreement", "Do the models rely on the same programs?", blocks)
 
 

@@ -1,4 +1,4 @@
-"""The report's "Interpretation you can trust" section: the files of issue 17's checks.
+"""The report's "Interpretation you can trust" section: the files of the trust checks (permutation null, sanity, agreement, stability).
 
 Importances against their permutation null (the sweep summary's ``importance_null_*``), and the
 outputs of ``scripts/trust.py`` (sanity checks, method agreement, stability selection) when they

@@ -153,7 +153,7 @@ def summarize(
         per_class = pd.DataFrame(class_rows)
         write_csv(out / layout.PER_CLASS, per_class)
         print_per_class(per_class)
-    write_sweep_report(sweep_dir)  # summary/report.html and model_card.md (issue 16)
+    write_sweep_report(sweep_dir)  # summary/report.html and model_card.md
     return table
 
 

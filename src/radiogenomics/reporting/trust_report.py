@@ -83,8 +83,7 @@ def write_sanity(
         table = pd.concat([table, data_randomization(sweep_dir, Path(twin))], ignore_index=True)
     verdicts = verdict(table)
     write_csv(out / layout.SANITY_TABLE, table)
-    write_json(out / layout.SANITY_JSON,
-               {"verdict": verdicts.to_dict(orient="records")})  # fmt: skip
+    write_json(out / layout.SANITY_JSON, {"verdict": verdicts.to_dict(orient="records")})
     _sanity_plot(out / layout.SANITY_PLOT, table)
     return table, verdicts
 
@@ -118,7 +117,7 @@ def data_randomization(real: Path, twin: Path) -> pd.DataFrame:
                 "job": str(twin),
                 **similarity,
             }
-        ]  # fmt: skip
+        ]
     )
 
 
@@ -235,8 +234,11 @@ def _stability_plot(path: Path, table: pd.DataFrame, threshold: float) -> Path:
     fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 5), squeeze=False)
     for ax, ((unit, importance, collection), part) in zip(axes[0], groups, strict=True):
         top = part.head(20)
-        ax.barh(range(len(top)), top["frequency"].to_numpy(),
-                color=np.where(top["selected"], "tab:red", "tab:grey"))  # fmt: skip
+        ax.barh(
+            range(len(top)),
+            top["frequency"].to_numpy(),
+            color=np.where(top["selected"], "tab:red", "tab:grey"),
+        )
         ax.set_yticks(range(len(top)))
         ax.set_yticklabels(top["item"], fontsize=6)
         ax.invert_yaxis()

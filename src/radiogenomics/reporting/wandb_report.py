@@ -49,9 +49,17 @@ PATH_KEY_SUFFIXES = ("_file", "_files", "_dir", "_dirs", "dirpath", "_path", "_p
 VOCABULARY_SECTIONS = {"trait"}
 # keys of the logger section that WandbLogger takes but wandb.init does not
 LIGHTNING_KEYS = {
-    "_target_", "offline", "save_dir", "log_model", "prefix", "checkpoint_name",
-    "add_file_policy", "experiment", "version", "anonymous",
-}  # fmt: skip
+    "_target_",
+    "offline",
+    "save_dir",
+    "log_model",
+    "prefix",
+    "checkpoint_name",
+    "add_file_policy",
+    "experiment",
+    "version",
+    "anonymous",
+}
 QUIET_SETTINGS = {
     "console": "off",  # job logs stay local (no output.log in the run)
     "silent": True,

@@ -241,14 +241,14 @@ def compare_dir(sweep_dir: str | Path) -> Path:
     return Path(sweep_dir) / COMPARE_DIR
 
 
-# issue 16: the sweep report (``summary/``, written by the summary and scripts/report.py)
+# the sweep report (``summary/``, written by the summary and scripts/report.py)
 REPORT_HTML = "report.html"  # one self-contained page: figures, tables, model card, provenance
 MODEL_CARD = "model_card.md"  # the model card of the report, as Markdown
 REPORT_SIDE_BY_SIDE = "report_side_by_side.html"  # scripts/report.py with several sweeps
 # summary/calibration_<trait>_<model>_<hash>.png: calibration_plot(key), as for task=predict
 
 
-# issue 17: interpretation you can trust (permutation null, sanity checks, agreement, stability)
+# interpretation you can trust (permutation null, sanity checks, agreement, stability)
 IMPORTANCE_NULL_GENES = "importance_null_genes.csv"  # per gene: observed vs K null models
 IMPORTANCE_NULL_SETS = "importance_null_sets.csv"  # per set: observed vs K null models
 IMPORTANCE_NULL_MODELS = "importance_null_models.csv"  # each null replicate's pooled AUROC
@@ -275,7 +275,7 @@ def importance_null_plot(key: dict) -> str:
     return f"importance_null_{config_stem(key)}.png"
 
 
-# issue 15: AnnData outputs for scanpy users (``summary/``, reporting/anndata_export.py)
+# AnnData outputs for scanpy users (``summary/``, reporting/anndata_export.py)
 ATTRIBUTIONS_H5AD = "attributions.h5ad"  # held-out patients x genes attributions, obs, var ranks
 PREDICTIONS_OBS = "predictions_obs.csv"  # held-out predictions as an obs table (patient index)
 
@@ -298,7 +298,7 @@ def predictions_obs(key: dict | None = None) -> str:
     return _per_configuration(PREDICTIONS_OBS, key)
 
 
-# issue 18: nested tuning with Optuna (``<sweep>/tuning/``: one journal file per outer-fold
+# nested tuning with Optuna (``<sweep>/tuning/``: one journal file per outer-fold
 # study, resumed by a rerun into the same sweep dir) and the transfer-learning ablation
 TUNING_DIR = "tuning"
 TUNING_REPORT = "tuning.json"  # settings, search space, per-study trial counts and best trial

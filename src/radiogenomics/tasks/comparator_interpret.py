@@ -62,6 +62,8 @@ def interpret_comparator_job(
     )
     seconds = interpret_comparator(pipeline, patients, sections, int(cfg.fold), out_dir)
     log.info(
-        "model=%s fold=%s interpretation: %s", cfg.model.name, cfg.fold,
+        "model=%s fold=%s interpretation: %s",
+        cfg.model.name,
+        cfg.fold,
         ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()),
-    )  # fmt: skip
+    )

@@ -84,8 +84,10 @@ def run_finetune(cfg: DictConfig) -> dict:
             raise  # signal reached it (a finished job is kept, as resume expects)
         removed = clear_outputs(outputs)
         if removed:
-            log.error("job failed: removed its partial files (%s); kept .hydra/ and the log",
-                      ", ".join(p.name for p in removed))  # fmt: skip
+            log.error(
+                "job failed: removed its partial files (%s); kept .hydra/ and the log",
+                ", ".join(p.name for p in removed),
+            )
         raise
     log_job(cfg, out_dir, metrics)  # no-op unless logger=wandb
     return metrics
@@ -107,7 +109,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         cfg.val_fraction,
         cfg.get("bootstrap"),
     )
-    if cfg.get("null_permutation") is not None:  # issue 17: a permutation-null model
+    if cfg.get("null_permutation") is not None:  # a permutation-null model
         tc.y = null_labels(tc.y, split, split_seed, int(cfg.null_permutation))
         cfg = null_job_config(cfg)
     write_json(out_dir / layout.COHORT, cohort_record(cohort, tc, split))
@@ -146,9 +148,16 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
     if cfg.get("save_model", True):
         write_model_bundle(out_dir / layout.MODEL_DIR, cfg, cohort, tc, split, result, metrics)
     write_json(out_dir / layout.METRICS, metrics)  # last: a job with metrics.json is complete
-    log.info("trait=%s model=%s fold=%d: %s (best epoch %s, inner-validation %s %.3f)", spec.name,
-             cfg.model.name, cfg.fold, held_out_line(test), result.best_epoch,
-             result.selection_metric, result.val_auroc)  # fmt: skip
+    log.info(
+        "trait=%s model=%s fold=%d: %s (best epoch %s, inner-validation %s %.3f)",
+        spec.name,
+        cfg.model.name,
+        cfg.fold,
+        held_out_line(test),
+        result.best_epoch,
+        result.selection_metric,
+        result.val_auroc,
+    )
     return metrics
 
 
@@ -189,8 +198,15 @@ def check_output_dir(out_dir: Path) -> None:
 def job_outputs(cfg: DictConfig, out_dir: Path) -> list[Path]:
     """What a finetune job writes into its dir, metrics.json first (not ``.hydra/``, the log,
     ``slot.json`` or W&B runs). Only paths strictly inside ``out_dir`` are listed."""
-    names = (layout.METRICS, layout.PREDICTIONS, layout.COHORT, layout.MODEL_DIR,
-             layout.MASKING_DIR, layout.SALIENCY_DIR, layout.ATTRIBUTION_DIR)  # fmt: skip
+    names = (
+        layout.METRICS,
+        layout.PREDICTIONS,
+        layout.COHORT,
+        layout.MODEL_DIR,
+        layout.MASKING_DIR,
+        layout.SALIENCY_DIR,
+        layout.ATTRIBUTION_DIR,
+    )
     paths = [out_dir / name for name in names]
     checkpoints = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath")
     if checkpoints:
@@ -496,9 +512,13 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     inner = None
     if kfold:  # cross-fitted members: every training patient is one member's inner validation
         inner = member_folds(
-            tc.y, split.train, ensemble_size(cfg), int(cfg.split_seed), int(cfg.fold),
+            tc.y,
+            split.train,
+            ensemble_size(cfg),
+            int(cfg.split_seed),
+            int(cfg.fold),
             cfg.get("bootstrap"),
-        )  # fmt: skip
+        )
         split = kfold_split(split)  # fit == val == training patients (standardizer: all of them)
     dm = TraitDataModule.of_trait(tc, split, m.batch_size, seed, inner_fold=inner)
     cfg, notes = fold_input_config(cfg, tc, dm, unlabelled)  # PCA size: what the fold allows

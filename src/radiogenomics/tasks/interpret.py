@@ -138,9 +138,16 @@ def run_interpret(cfg: DictConfig) -> dict:
         done.append(record)
         log.info(
             "interpret: %d/%d jobs, %s (%s/%s fold %s, %d patients): %s in %.1fs",
-            i, len(jobs), record["job"], record["trait"], record["model"], record["fold"],
-            record["n_patients"], ", ".join(interpreters), time.perf_counter() - job_start,
-        )  # fmt: skip
+            i,
+            len(jobs),
+            record["job"],
+            record["trait"],
+            record["model"],
+            record["fold"],
+            record["n_patients"],
+            ", ".join(interpreters),
+            time.perf_counter() - job_start,
+        )
     if mode == "held_out":
         summarize(out_dir, fdr=cfg.thresholds.fdr, min_patients=cfg.thresholds.min_patients)
     report = {
@@ -303,8 +310,11 @@ def interpret_job(
     if mode == "data" and seen:
         log.warning(
             "interpret: %d of %d patients were among the training patients of %s: their "
-            "explanations are in-sample", seen, len(ids), name,
-        )  # fmt: skip
+            "explanations are in-sample",
+            seen,
+            len(ids),
+            name,
+        )
     return {
         "job": name,
         **{k: metrics.get(k) for k in ("trait", "model", "fold", "config_hash", "bootstrap")},
@@ -443,8 +453,11 @@ def data_patients(
         ids, y = tc.patient_ids, tc.y
         n_left_out = len(cohort.expression) - len(ids)
         if n_left_out:
-            log.info("interpret: %d expression patient(s) without a usable %s label left out",
-                     n_left_out, spec.name)  # fmt: skip
+            log.info(
+                "interpret: %d expression patient(s) without a usable %s label left out",
+                n_left_out,
+                spec.name,
+            )
     elif needs_labels:
         raise DataError(
             f"gene masking scores sets by AUROC/AP against labels, and the data's label files "
@@ -462,8 +475,12 @@ def data_patients(
             f"are missing (e.g. {missing[:5]}), more than predict.max_missing_fraction={limit}"
         )
     if missing:
-        log.warning("interpret: %d of %d model genes missing from %s: set to the training mean",
-                    len(missing), len(bundle.genes), cohort.expression_file)  # fmt: skip
+        log.warning(
+            "interpret: %d of %d model genes missing from %s: set to the training mean",
+            len(missing),
+            len(bundle.genes),
+            cohort.expression_file,
+        )
     x = torch.from_numpy(bundle.standardize(X))
     y = torch.from_numpy(np.asarray(y, dtype=np.int64))
     return (

@@ -26,9 +26,17 @@ log = logging.getLogger(__name__)
 # whether the model bundle is written, whether a finished job may be replaced): they do not
 # enter the config hash
 PER_JOB_KEYS = (
-    "fold", "bootstrap", "repeat", "repeats", "paths", "resume", "logger", "thresholds",
-    "save_model", "overwrite",
-)  # fmt: skip
+    "fold",
+    "bootstrap",
+    "repeat",
+    "repeats",
+    "paths",
+    "resume",
+    "logger",
+    "thresholds",
+    "save_model",
+    "overwrite",
+)
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -94,8 +102,12 @@ def finished_job(metrics_path: Path) -> dict:
 
 
 DATA_FILE_KEYS = (
-    "expression_file", "traits_file", "label_files", "pretrain_expression_file", "clinical_file",
-)  # fmt: skip
+    "expression_file",
+    "traits_file",
+    "label_files",
+    "pretrain_expression_file",
+    "clinical_file",
+)
 _DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
 
 

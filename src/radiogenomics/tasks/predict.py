@@ -96,8 +96,12 @@ def run_predict(cfg: DictConfig) -> dict:
     if labels is not None:
         metrics = external_metrics(cfg, configs, predictions, spec, out_dir)
         write_json(out_dir / layout.EXTERNAL_METRICS, metrics)
-    log.info("predictions for %d patient(s) x %d configuration(s) written to %s",
-             len(cohort.expression), len(configs), out_dir)  # fmt: skip
+    log.info(
+        "predictions for %d patient(s) x %d configuration(s) written to %s",
+        len(cohort.expression),
+        len(configs),
+        out_dir,
+    )
     return {"output_dir": str(out_dir), "coverage": report, "metrics": metrics}
 
 
@@ -300,12 +304,14 @@ def _prob_columns(probs: np.ndarray, classes: list[str], suffix: str) -> dict[st
 def external_labels(cfg: DictConfig, cohort: Cohort, spec: TraitSpec) -> pd.Series | None:
     """Class index per labelled patient (the normal readers), or None when no labels are given."""
     if spec.column not in cohort.labels.columns and not cfg.data.get("traits_file"):
-        log.info("no %r column in the label files: predictions only, nothing is scored",
-                 spec.column)  # fmt: skip
+        log.info(
+            "no %r column in the label files: predictions only, nothing is scored", spec.column
+        )
         return None
     if spec.permute_labels:
-        log.warning("the models of trait %s were trained on permuted labels (a null control)",
-                    spec.name)  # fmt: skip
+        log.warning(
+            "the models of trait %s were trained on permuted labels (a null control)", spec.name
+        )
     tc = trait_cohort(cohort, dataclasses.replace(spec, permute_labels=False))
     return pd.Series(tc.y, index=tc.patient_ids)
 
@@ -367,23 +373,37 @@ def log_coverage(report: dict, source: Path) -> None:
         log.info(
             "%s: %d of %d genes missing from %s (%.1f%%)%s; shift against training: median "
             "|standardized mean| %s, median sd ratio %s",
-            name, c["n_missing"], c["n_genes"], source, 100 * c["missing_fraction"], filled,
-            _fmt(c["shift"]["median_abs_standardized_mean"]), _fmt(c["shift"]["median_sd_ratio"]),
-        )  # fmt: skip
+            name,
+            c["n_missing"],
+            c["n_genes"],
+            source,
+            100 * c["missing_fraction"],
+            filled,
+            _fmt(c["shift"]["median_abs_standardized_mean"]),
+            _fmt(c["shift"]["median_sd_ratio"]),
+        )
         if c["missing_genes"]:
             log.info("%s: missing genes e.g. %s", name, ", ".join(c["missing_genes"][:10]))
         if c["shift"]["warning"]:
-            log.warning("%s looks shifted against the training data of %s: %s",
-                        source, name, c["shift"]["warning"])  # fmt: skip
+            log.warning(
+                "%s looks shifted against the training data of %s: %s",
+                source,
+                name,
+                c["shift"]["warning"],
+            )
         seen = c["overlap"]["n_seen_in_training"]
         if seen:
             log.warning(
                 "%d of %d patients of %s were in the training cohort of %s (flagged "
                 "seen_in_training, n_models_seen of %d fold models): %s; metrics are reported "
                 "for all labelled patients and for the unseen only (unseen_only)",
-                seen, c["overlap"]["n_patients"], source, name, c["overlap"]["n_models"],
+                seen,
+                c["overlap"]["n_patients"],
+                source,
+                name,
+                c["overlap"]["n_models"],
                 IN_SAMPLE,
-            )  # fmt: skip
+            )
 
 
 # -------------------------------------------------------------------------------- scores
@@ -457,8 +477,15 @@ def continuous_configuration(
         )
     for part in ("all", "unseen_only"):
         s = result[part]
-        log.info("%s, %s: n=%d, R² %s, Spearman %s, MAE %s", config.name, part, s["n"],
-                 _fmt(s["r2"]), _fmt(s["spearman"]), _fmt(s["mae"]))  # fmt: skip
+        log.info(
+            "%s, %s: n=%d, R² %s, Spearman %s, MAE %s",
+            config.name,
+            part,
+            s["n"],
+            _fmt(s["r2"]),
+            _fmt(s["spearman"]),
+            _fmt(s["mae"]),
+        )
     return result
 
 
@@ -506,6 +533,13 @@ def _log_scores(config: Configuration, result: dict) -> None:
             continue
         log.info(
             "%s, %s: n=%d, AUROC %.3f [%.3f, %.3f], AP %.3f [%.3f, %.3f], Brier %.3f. %s",
-            config.name, part, s["n"], s["auroc"], *s["auroc_ci"], s["ap"], *s["ap_ci"],
-            s["brier"], s["calibration_summary"],
-        )  # fmt: skip
+            config.name,
+            part,
+            s["n"],
+            s["auroc"],
+            *s["auroc_ci"],
+            s["ap"],
+            *s["ap_ci"],
+            s["brier"],
+            s["calibration_summary"],
+        )

@@ -111,9 +111,11 @@ def resolve_pretraining(cfg: DictConfig, cohort: Cohort, explicit: set[str]) -> 
         "no expression-only patients in %s (%d; every patient has a label): training without "
         "autoencoder pretraining (model.transfer_layers=0, model.freeze_layers=0 instead of %s "
         "and %s); add unlabelled profiles with data.pretrain_expression_file to pretrain",
-        cohort.expression_file, n_patients, model.get("transfer_layers"),
+        cohort.expression_file,
+        n_patients,
+        model.get("transfer_layers"),
         model.get("freeze_layers"),
-    )  # fmt: skip
+    )
     resolved = copy.deepcopy(cfg)
     with open_dict(resolved):
         resolved.model.transfer_layers = 0
@@ -258,8 +260,12 @@ def load_or_pretrain(
             else:
                 log.info("reusing pretrained autoencoder %s", path)
                 return module, path
-        log.info("pretraining autoencoder on %d patients (pretrain.patients=%s) -> %s",
-                 len(patients), pretrain_mode(cfg), path)  # fmt: skip
+        log.info(
+            "pretraining autoencoder on %d patients (pretrain.patients=%s) -> %s",
+            len(patients),
+            pretrain_mode(cfg),
+            path,
+        )
         X = cohort.expression.loc[patients].to_numpy(np.float32)
         module, report = fit_autoencoder(cfg, X, directory)
         check_finite_autoencoder(module, report, cohort)

@@ -113,15 +113,19 @@ def configurations(sweep_dir: Path) -> list[tuple[dict, pd.DataFrame]]:
         if key["bootstrap"] != "none":
             log.info(
                 "skipping bootstrap replicate %s of %s %s: only plain-CV configurations are refit",
-                key["bootstrap"], key["trait"], key["model"],
-            )  # fmt: skip
+                key["bootstrap"],
+                key["trait"],
+                key["model"],
+            )
             continue
         n_folds = int(group["n_folds"].iloc[0])
         if len(group) < n_folds:
             log.warning(
                 "%s: %d of %d folds complete; refitting from those",
-                layout.config_stem(key), len(group), n_folds,
-            )  # fmt: skip
+                layout.config_stem(key),
+                len(group),
+                n_folds,
+            )
         found.append((key, group.sort_values("fold")))
     if not found:
         raise DataError(
@@ -317,7 +321,7 @@ def train_network(
     set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
-    if gene_filter_method(cfg) != "none":  # issue 18: the gene filter refit on every patient
+    if gene_filter_method(cfg) != "none":  # the in-fold gene filter, refit on every patient
         module.set_input_mask(fit_gene_mask(cfg, tc, dm.split, dm))
     trainer = hydra.utils.instantiate(
         cfg.trainer,
@@ -372,8 +376,11 @@ def cv_estimate(sweep_dir: Path, key: dict, group: pd.DataFrame) -> dict:
             return {"source": str(table_path), **{k: _plain(v) for k, v in row.items()}}
     if "test_auroc" not in group:  # a continuous trait: the folds' R²
         r2 = group["test_r2"].astype(float)
-        return {"source": f"{sweep_dir} {layout.METRICS} files ({CV_SOURCE} not found)",
-                "n_jobs": len(group), "mean_r2": float(r2.mean())}  # fmt: skip
+        return {
+            "source": f"{sweep_dir} {layout.METRICS} files ({CV_SOURCE} not found)",
+            "n_jobs": len(group),
+            "mean_r2": float(r2.mean()),
+        }
     aurocs = group["test_auroc"].astype(float)
     return {
         "source": f"{sweep_dir} {layout.METRICS} files ({CV_SOURCE} not found or without this "

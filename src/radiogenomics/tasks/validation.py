@@ -261,8 +261,12 @@ def _check_folds(cfg: DictConfig) -> None:
             f"(the outer folds are numbered 0..{n_folds - 1}; -m sweeps them all)"
         )
     repeats = _int(cfg, "repeats", 1, example=5, why="how often the outer CV is repeated")
-    _seed(cfg, "split_seed", repeats, why="repeat r splits with split_seed + r; numpy and "
-          "scikit-learn take 32-bit seeds")  # fmt: skip
+    _seed(
+        cfg,
+        "split_seed",
+        repeats,
+        why="repeat r splits with split_seed + r; numpy and scikit-learn take 32-bit seeds",
+    )
     repeat = _get(cfg, "repeat", 0)
     if not _is_int(repeat) or not 0 <= repeat < repeats:
         raise ConfigError(
@@ -271,8 +275,14 @@ def _check_folds(cfg: DictConfig) -> None:
         )
     _number(cfg, "val_fraction", 0, 1, low_open=True, high_open=True, example=0.15)
     _int(cfg, "bootstrap", 0, null=True, example=0, why="a replicate id, or null for plain CV")
-    _int(cfg, "null_permutation", 0, null=True, example=0,
-         why="a permutation-null model id (issue 17), or null for the real model")  # fmt: skip
+    _int(
+        cfg,
+        "null_permutation",
+        0,
+        null=True,
+        example=0,
+        why="a permutation-null model id, or null for the real model",
+    )
 
 
 def _check_thresholds(cfg: DictConfig) -> None:
@@ -569,7 +579,7 @@ def _check_input(cfg: DictConfig, transfer: int) -> None:
 
 
 def _check_p_much_larger_than_n(cfg: DictConfig, freeze: int) -> None:
-    """Issue 18's network options: gene filter, first-layer penalty, seed ensemble."""
+    """The network's p >> n options: gene filter, first-layer penalty, seed ensemble."""
     from radiogenomics.models.classifier import GENE_FILTERS, PENALTIES
 
     if _get(cfg, "model.gene_filter", None) is not None:
@@ -606,8 +616,11 @@ def _check_ensemble(cfg: DictConfig) -> None:
                 f"model.ensemble={k} builds batched gene-input members, but model.input.kind="
                 f"{kind}; use model.input.kind=genes or model.ensemble=1"
             )
-        for key, off in (("model.mixup", 0), ("model.label_smoothing", 0),
-                         ("model.swa.enabled", False)):  # fmt: skip
+        for key, off in (
+            ("model.mixup", 0),
+            ("model.label_smoothing", 0),
+            ("model.swa.enabled", False),
+        ):
             value = _get(cfg, key, off)
             if value not in (None, off, 0.0):
                 raise ConfigError(
@@ -647,8 +660,7 @@ def _check_cocktail(cfg: DictConfig) -> None:
                 )
     if _get(cfg, "model.swa", None) is not None:
         _bool(cfg, "model.swa.enabled")
-        _number(cfg, "model.swa.start_fraction", 0, 1, low_open=True, high_open=True,
-                example=0.5)  # fmt: skip
+        _number(cfg, "model.swa.start_fraction", 0, 1, low_open=True, high_open=True, example=0.5)
         _number(cfg, "model.swa.lr", 0, MAX_LEARNING_RATE, low_open=True, null=True)
 
 
@@ -769,7 +781,7 @@ def _check_data(cfg: DictConfig) -> None:
         return
     _choice(cfg, "data.format", FORMATS)
     _choice(cfg, "data.impute", IMPUTE, null=True)
-    _choice(cfg, "data.transform", TRANSFORMS, null=True)  # issue 15: h5ad options, log2p1
+    _choice(cfg, "data.transform", TRANSFORMS, null=True)  # h5ad options, log2p1
     for key in ("data.layer", "data.var_names_column"):
         value = _get(cfg, key, None)
         if value is not None and (not isinstance(value, str) or not value.strip()):

@@ -87,9 +87,12 @@ def open_study(storage_dir: Path, name: str, settings: TunerSettings):
         seed=seed, n_startup_trials=settings.n_startup_trials, constant_liar=True
     )
     study = optuna.create_study(
-        study_name=name, storage=storage, sampler=sampler, direction="maximize",
+        study_name=name,
+        storage=storage,
+        sampler=sampler,
+        direction="maximize",
         load_if_exists=True,
-    )  # fmt: skip
+    )
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)  # left by an interrupted run
         log.warning("study %s: trial %d was interrupted; marked failed", name, trial.number)

@@ -1,0 +1,235 @@
+"""Refactors keep numbers: run a fixed set of seeded commands, then compare two such runs table by table.
+
+    python benchmarks/outputs_unchanged.py run OUT_BEFORE        # on the old commit
+    python benchmarks/outputs_unchanged.py run OUT_AFTER         # on the new one
+    python benchmarks/outputs_unchanged.py compare OUT_BEFORE OUT_AFTER
+
+`run` executes every command of ``COMMANDS`` (the default sweep; masking, saliency and a K=3
+permutation null on enhancement; the edema null-control twins with survival and the null
+report; a comparator sweep and compare.py; task=predict/interpret/refit from a saved sweep;
+an ordinal, a continuous and a multi-task sweep) with a private model cache under OUT.
+`compare` reads every CSV, Parquet and JSON file both runs wrote and lists those that differ,
+ignoring columns and keys that hold timings, dates, paths, versions or config hashes (which
+change legitimately when the config tree does). Exit status 1 when any table differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["debug=tiny", "n_folds=3", "logger=none"]
+
+# name -> list of commands (argv after `python`); {out} is the run's root
+COMMANDS: dict[str, list[list[str]]] = {
+    "default": [["train.py", "trait=enhancement", "-m", "hydra.sweep.dir={out}/default"]],
+    "interpret": [
+        [
+            "train.py",
+            "-m",
+            *TINY,
+            "trait=enhancement",
+            "+interpret=[masking,saliency,permutation_null]",
+            "interpret.permutation_null.n_permutations=3",
+            "hydra.sweep.dir={out}/interpret",
+        ],
+    ],
+    "edema_twins": [
+        [
+            "train.py",
+            "-m",
+            *TINY,
+            "trait=edema",
+            "+interpret=[masking,saliency]",
+            "interpret.saliency.method=input_x_gradient",
+            "interpret.masking.n_random=100",
+            "interpret.masking.single_genes=false",
+            "hydra.sweep.dir={out}/edema_real",
+        ],
+        [
+            "train.py",
+            "-m",
+            *TINY,
+            "trait=edema",
+            "trait.permute_labels=true",
+            "+interpret=[masking,saliency]",
+            "interpret.saliency.method=input_x_gradient",
+            "interpret.masking.n_random=100",
+            "interpret.masking.single_genes=false",
+            "hydra.sweep.dir={out}/edema_perm",
+        ],
+        ["scripts/survival.py", "{out}/edema_real"],
+        ["scripts/survival.py", "{out}/edema_perm"],
+        ["scripts/null_report.py", "{out}/edema_real", "{out}/edema_perm"],
+    ],
+    "comparators": [
+        [
+            "train.py",
+            "-m",
+            *TINY,
+            "trait=enhancement",
+            "model=nn,logit_l2,svm,rf,xgboost",
+            "+interpret=masking",
+            "interpret.masking.n_random=50",
+            "hydra.sweep.dir={out}/comparators",
+        ],
+        ["scripts/compare.py", "{out}/comparators"],
+    ],
+    "use_model": [
+        [
+            "train.py",
+            "task=predict",
+            "predict.sweep={out}/interpret",
+            *TINY[:1],
+            "trait=enhancement",
+            "hydra.run.dir={out}/predict",
+        ],
+        [
+            "train.py",
+            "task=interpret",
+            "interpret.sweep={out}/interpret",
+            "+interpret=masking",
+            "interpret.masking.n_random=50",
+            "hydra.run.dir={out}/task_interpret",
+        ],
+        ["train.py", "task=refit", "refit.sweep={out}/interpret", "hydra.run.dir={out}/refit"],
+    ],
+    "kinds": [
+        [
+            "train.py",
+            "-m",
+            *TINY,
+            "trait=enhancement",
+            "trait.kind=ordinal",
+            "+interpret=masking",
+            "interpret.masking.n_random=50",
+            "hydra.sweep.dir={out}/ordinal",
+        ],
+        [
+            "train.py",
+            "-m",
+            *TINY,
+            "trait=enhancing_volume",
+            "+interpret=masking",
+            "interpret.masking.n_random=50",
+            "hydra.sweep.dir={out}/continuous",
+        ],
+        ["train.py", "-m", *TINY, "multitask=vasari", "hydra.sweep.dir={out}/multitask"],
+    ],
+}
+
+# columns / keys whose values legitimately change between two runs of the same numbers
+VOLATILE = re.compile(
+    r"(time|seconds|_s$|duration|wall|elapsed|date|stamp|hash|version|path|dir$|host|"
+    r"started|finished|created|cpu|memory|rss|git|commit|python|torch|platform)",
+    re.IGNORECASE,
+)
+TABLES = (".csv", ".tsv", ".parquet", ".json")
+
+
+def run(out: Path, only: list[str] | None) -> int:
+    """Run every command (or those of ``only``) into ``out``; return the first failing status."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RADIOGENOMICS_CACHE": str(out / "cache"), "WANDB_MODE": "offline"}
+    for name, commands in COMMANDS.items():
+        if only and name not in only:
+            continue
+        for command in commands:
+            argv = [sys.executable, *(part.format(out=out) for part in command)]
+            start = time.time()
+            log = out / f"{name}.log"
+            with log.open("a") as handle:
+                status = subprocess.call(argv, cwd=ROOT, env=env, stdout=handle, stderr=handle)
+            print(f"{name}: {' '.join(command[:3])} ... -> {status} ({time.time() - start:.0f} s)")
+            if status != 0:
+                print(f"failed; see {log}")
+                return status
+    return 0
+
+
+def _read(path: Path) -> object:
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+
+
+def _strip(value: object) -> object:
+    """The value with volatile keys and columns removed."""
+    if isinstance(value, pd.DataFrame):
+        keep = [c for c in value.columns if not VOLATILE.search(str(c))]
+        return value[keep].reset_index(drop=True)
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if not VOLATILE.search(str(k))}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _equal(a: object, b: object) -> bool:
+    if isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame):
+        if list(a.columns) != list(b.columns) or a.shape != b.shape:
+            return False
+        try:
+            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
+        except AssertionError:
+            return False
+        return True
+    return a == b
+
+
+def tables(root: Path) -> set[Path]:
+    """Every table file under ``root`` (the model cache and hydra's own files excluded)."""
+    found = set()
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if path.suffix in TABLES and rel.parts[0] != "cache" and ".hydra" not in rel.parts:
+            found.add(rel)
+    return found
+
+
+def compare(before: Path, after: Path) -> int:
+    """Print the tables that differ or exist on one side only; 1 if any does."""
+    a, b = tables(before), tables(after)
+    only_a, only_b = sorted(a - b), sorted(b - a)
+    differ = []
+    for rel in sorted(a & b):
+        try:
+            if not _equal(_strip(_read(before / rel)), _strip(_read(after / rel))):
+                differ.append(rel)
+        except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as error:
+            differ.append(Path(f"{rel} (unreadable: {error})"))
+    print(f"{len(a & b)} tables in both runs, {len(a & b) - len(differ)} equal")
+    for label, rels in (("differ", differ), ("only before", only_a), ("only after", only_b)):
+        for rel in rels:
+            print(f"  {label}: {rel}")
+    return 1 if differ or only_a or only_b else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run the seeded commands into OUT")
+    run_parser.add_argument("out", type=Path)
+    run_parser.add_argument("--only", nargs="+", choices=sorted(COMMANDS), default=None)
+    compare_parser = sub.add_parser("compare", help="compare two runs' tables")
+    compare_parser.add_argument("before", type=Path)
+    compare_parser.add_argument("after", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.out.resolve(), args.only)
+    return compare(args.before, args.after)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
