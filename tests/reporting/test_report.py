@@ -1,8 +1,8 @@
 """The sweep report: written by the summary, valid HTML, complete in a real browser, side by side.
 
 One tiny 2-fold sweep with masking and saliency (through train.py, so the summary's hook writes
-the page) serves every test here; the browser test opens it in headless Chromium over the
-DevTools protocol and skips only when no Chromium can run (CI installs it: .ci/run).
+the page) serves every test here; the browser test opens it in Debian's headless Chromium through
+Playwright (no browser download) and skips only when no Chromium can run (CI installs it: .ci/run).
 """
 
 from __future__ import annotations
@@ -14,16 +14,19 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from radiogenomics.reporting import report as report_module
 from radiogenomics.reporting.report import Builder, write_report, write_sweep_report
 from radiogenomics.reporting.report_data import Section, Text
 from tests.conftest import ROOT, TINY
-from tests.helpers.browser import find_chromium, inspect_page
 from tests.helpers.html_check import html_errors
 
 
@@ -50,6 +53,15 @@ SECTIONS = ["run", "performance", "interpretation", "model_card"]  # what this s
 MAX_REPORT_BYTES = 10 * (1 << 20)
 SCREENSHOT_ENV = "RG_REPORT_SCREENSHOT"  # copy the browser screenshot here when set
 REQUIRED_ENV = "RG_CHROMIUM_REQUIRED"  # set by .ci/run: no Chromium is a failure there
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "chrome")  # Debian's name first
+PAGE_FACTS = """() => ({
+  images: Array.from(document.images).map(i => ({
+    src: i.currentSrc.slice(0, 40), complete: i.complete, width: i.naturalWidth,
+    height: i.naturalHeight})),
+  sections: Array.from(document.querySelectorAll('main > section[id]')).map(s => s.id),
+  scripts: document.scripts.length,
+  title: document.title,
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +158,57 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def test_headless_chromium_shows_every_section_and_image(sweep, tmp_path):
-    chromium = find_chromium()
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium from PATH driven by Playwright; skip or fail where none can run."""
+    chromium = next((p for name in CHROMIUM if (p := shutil.which(name))), None)
     if chromium is None:
         _skip_or_fail("no chromium on PATH (.ci/run installs Debian's chromium package)")
-    try:
-        seen = inspect_page(sweep / "summary" / "report.html", chromium)
-    except (OSError, RuntimeError, TimeoutError) as err:
-        _skip_or_fail(f"chromium cannot run here: {err}")
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=["--disable-dev-shm-usage"]
+            )
+        except PlaywrightError as err:
+            _skip_or_fail(f"chromium cannot run here: {err.message.splitlines()[0]}")
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Seen:
+    """What the browser saw on a page."""
+
+    console_errors: list[str]  # console.error/assert, uncaught exceptions, failed loads
+    requests: list[str]  # every URL the page asked for (only file:// is let through)
+    facts: dict[str, Any]  # PAGE_FACTS
+    screenshot: bytes  # full page, PNG
+    pdf: bytes
+
+
+def _inspect(browser: Browser, path: Path) -> Seen:
+    """Load ``path`` in a fresh page; nothing outside file:// is fetched (such requests fail)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors, requests = [], []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "assert"):
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: requests.append(request.url[:80]))
+    page.route(re.compile(r"^(?!file:|data:)"), lambda route: route.abort())
+    page.goto(path.resolve().as_uri(), wait_until="load", timeout=60_000)
+    seen = Seen(
+        errors, requests, page.evaluate(PAGE_FACTS), page.screenshot(full_page=True), page.pdf()
+    )
+    page.close()
+    return seen
+
+
+def test_headless_chromium_shows_every_section_and_image(sweep, browser, tmp_path):
+    seen = _inspect(browser, sweep / "summary" / "report.html")
     assert seen.console_errors == []
     images = seen.facts["images"]
     assert len(images) >= 5  # ROC, calibration, two masking heatmaps, saliency plots
@@ -161,11 +216,27 @@ def test_headless_chromium_shows_every_section_and_image(sweep, tmp_path):
     assert seen.facts["sections"] == SECTIONS
     assert seen.facts["scripts"] == 0
     assert all(url.startswith(("file://", "data:")) for url in seen.requests), seen.requests
-    assert seen.screenshot.startswith(b"\x89PNG") and seen.pdf_bytes > 0
+    assert seen.screenshot.startswith(b"\x89PNG") and seen.pdf.startswith(b"%PDF")
     shot = tmp_path / "report.png"
     shot.write_bytes(seen.screenshot)
     if os.environ.get(SCREENSHOT_ENV):
         shutil.copy(shot, os.environ[SCREENSHOT_ENV])
+
+
+def test_the_browser_check_catches_a_broken_page(browser, tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text(
+        '<html><body><main><section id="run"></section></main>'
+        '<img src="missing.png" alt=""><img src="https://example.org/x.png" alt="">'
+        '<script>console.error("logged"); undefined_function();</script></body></html>'
+    )
+    seen = _inspect(browser, page)
+    errors = " ".join(seen.console_errors)
+    assert "logged" in errors and "undefined_function" in errors
+    assert "ERR_FILE_NOT_FOUND" in errors  # the missing image
+    assert not any(i["complete"] and i["width"] > 0 for i in seen.facts["images"])
+    assert seen.facts["sections"] == ["run"] and seen.facts["scripts"] == 1
+    assert "https://example.org/x.png" in seen.requests
 
 
 def _permuted_copy(sweep: Path, dest: Path) -> Path:
