@@ -157,6 +157,8 @@ def run(out: Path, only: list[str] | None) -> int:
 
 
 def _read(path: Path) -> object:
+    if path.stat().st_size == 0:
+        return ""
     if path.suffix == ".json":
         return json.loads(path.read_text())
     if path.suffix == ".parquet":
