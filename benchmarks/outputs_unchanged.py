@@ -157,7 +157,7 @@ def run(out: Path, only: list[str] | None) -> int:
 
 
 def _read(path: Path) -> object:
-    if path.stat().st_size == 0:
+    if not path.read_text().strip():
         return ""
     if path.suffix == ".json":
         return json.loads(path.read_text())
