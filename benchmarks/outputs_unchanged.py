@@ -157,7 +157,7 @@ def run(out: Path, only: list[str] | None) -> int:
 
 
 def _read(path: Path) -> object:
-    if not path.read_text().strip():
+    if path.suffix != ".parquet" and not path.read_bytes().strip():
         return ""
     if path.suffix == ".json":
         return json.loads(path.read_text())
