@@ -20,7 +20,6 @@ import json
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 from radiogenomics.interpret.agreement import ATTRIBUTION_METHODS
 from radiogenomics.models.bundle import load_bundle
@@ -37,11 +36,10 @@ from radiogenomics.tasks.interpret import held_out_patients
 
 def fold_loader(cache_dir: str):
     """A loader of (job, model, held-out x, held-out y, genes), rebuilt as task=interpret does."""
-    cfg = OmegaConf.create({"paths": {"cache_dir": cache_dir}})
 
     def load(job: Path):
         bundle = load_bundle(job / layout.MODEL_DIR)
-        dm = held_out_patients(cfg, job, bundle)
+        dm = held_out_patients(job, bundle, cache_dir)
         return job.name, bundle.model.eval(), dm.x["test"], dm.y["test"].numpy(), list(dm.genes)
 
     return load

@@ -17,7 +17,13 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from radiogenomics.launch.jobs import JobSpec, SlotPolicy, failed_return, tolerant
+from radiogenomics.launch.jobs import (
+    JobSpec,
+    SlotPolicy,
+    failed_return,
+    failure_reason,
+    tolerant,
+)
 from radiogenomics.launch.pool import Outcome, run_isolated
 from radiogenomics.launch.slots import CUDA_ENV, Slot, cpu_slots, gpu_slots
 from radiogenomics.launch.sweep_progress import SweepProgress
@@ -131,10 +137,11 @@ class GpuSlotLauncher(Launcher):
         progress = SweepProgress(total=len(specs))
 
         def report(outcome: Outcome) -> None:
-            ok = outcome.ok and outcome.value.status == JobStatus.COMPLETED
+            ret = job_return(outcome, job_overrides[outcome.index])
+            ok = ret.status == JobStatus.COMPLETED
             if not ok:
                 label = " ".join(filter_overrides(job_overrides[outcome.index]))
-                why = failure_reason(outcome)
+                why = failure_reason(ret)
                 log.error("job #%d (%s) failed: %s", initial_job_idx + outcome.index, label, why)
             log.info(progress.record(ok))
 
@@ -149,10 +156,7 @@ class GpuSlotLauncher(Launcher):
             )
         if stop_signal() is not None:
             log_stop(len(outcomes), len(specs))
-        returns = [
-            o.value if o.ok else failed_return(job_overrides[o.index], o.error or "")
-            for o in outcomes
-        ]
+        returns = [job_return(o, job_overrides[o.index]) for o in outcomes]
         stale = stale_jobs(Path(str(self.config.hydra.sweep.dir)))  # one line at the end
         if progress.failed and not stale:
             log.warning(
@@ -197,9 +201,6 @@ def log_plan(
         log.info("\t#%d : %s", first_idx + idx, " ".join(filter_overrides(overrides)))
 
 
-def failure_reason(outcome: Outcome) -> str:
-    """One line on why a job failed: its exception, or how its worker process ended."""
-    if outcome.error is not None:
-        lines = outcome.error.strip().splitlines()
-        return lines[-1] if lines else "unknown error"
-    return repr(outcome.value._return_value)
+def job_return(outcome: Outcome, overrides: Sequence[str]) -> JobReturn:
+    """The job's JobReturn: the worker's, or a FAILED one when the worker died or raised."""
+    return outcome.value if outcome.ok else failed_return(overrides, outcome.error or "")

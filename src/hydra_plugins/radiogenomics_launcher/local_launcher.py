@@ -30,15 +30,13 @@ from hydra_plugins.hydra_submitit_launcher import submitit_launcher as stock
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
+from radiogenomics.launch.jobs import JobDied, failure_reason, tolerant
+
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2  # how often the launcher looks whether its jobs have finished
 GRACE_S = 2.0  # Ctrl-C in a terminal reaches the jobs' processes too: they may end on their own
 CANCEL_WAIT_S = 60.0  # how long a cancelled job may take to remove its partial files and end
-
-
-class JobExited(RuntimeError):
-    """A job ended with ``SystemExit`` (its own log holds the one-line reason)."""
 
 
 class LocalLauncher(stock.LocalLauncher):
@@ -49,7 +47,7 @@ class LocalLauncher(stock.LocalLauncher):
         try:
             ret = super().__call__(*args, **kwargs)
         except SystemExit as err:  # tasks.run: one error line, then exit status 2
-            error = JobExited(f"the job exited with status {err.code} (see its log)")
+            error = JobDied(f"the job exited with status {err.code} (see its log)")
             return JobReturn(overrides=list(args[0]), status=JobStatus.FAILED, _return_value=error)
         if ret.status == JobStatus.FAILED:  # the traceback does not survive the result pickle
             log.error("job failed", exc_info=ret._return_value)
@@ -60,7 +58,6 @@ class LocalLauncher(stock.LocalLauncher):
     ) -> Sequence[JobReturn]:
         """Run every job; a failed one is recorded for the sweep's exit status, never raised; a
         stop signal cancels the jobs still running."""
-        from radiogenomics.launch.jobs import tolerant
         from radiogenomics.launch.sweep_status import (
             log_stop,
             no_interrupt,
@@ -101,7 +98,7 @@ class LocalLauncher(stock.LocalLauncher):
         ]
         for ret in returns:
             if ret.status == JobStatus.FAILED:
-                log.error("job %s failed: %s", " ".join(ret.overrides), ret._return_value)
+                log.error("job %s failed: %s", " ".join(ret.overrides), failure_reason(ret))
         if stop_signal() is not None:
             log_stop(len(jobs), len(job_overrides))
         return [tolerant(r) for r in returns]
@@ -134,7 +131,7 @@ class LocalLauncher(stock.LocalLauncher):
 
 def abandoned_return(overrides: Sequence[str]) -> JobReturn:
     """The FAILED JobReturn of a job cancelled because a signal stopped the sweep."""
-    error = RuntimeError("abandoned: the sweep was stopped by a signal")
+    error = JobDied("abandoned: the sweep was stopped by a signal")
     return JobReturn(overrides=list(overrides), status=JobStatus.FAILED, _return_value=error)
 
 

@@ -32,7 +32,7 @@ from hydra.core.utils import (
 )
 from omegaconf import DictConfig, open_dict
 
-from radiogenomics.launch.jobs import tolerant
+from radiogenomics.launch.jobs import failure_reason, tolerant
 from radiogenomics.launch.sweep_status import (
     allow_interrupt,
     log_stop,
@@ -148,13 +148,3 @@ class SerialLauncher(BasicLauncher):
         )
         self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
         return ret
-
-
-def failure_reason(ret: JobReturn) -> str:
-    """One line on why a job failed: its exception, or the status it exited with."""
-    err = ret._return_value
-    if isinstance(err, SystemExit):
-        return f"exit status {err.code}"
-    if isinstance(err, BaseException):
-        return f"{type(err).__name__}: {err}"
-    return repr(err)

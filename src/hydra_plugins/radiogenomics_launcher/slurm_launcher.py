@@ -40,6 +40,7 @@ from hydra_plugins.hydra_submitit_launcher import config as submitit_config
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher as stock
 from omegaconf import OmegaConf, open_dict, read_write
 
+from radiogenomics.launch.jobs import JobDied, failure_reason, job_output_dir, tolerant
 from radiogenomics.results.layout import METRICS, MISSING_JOBS, SUMMARY_DIR
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,6 @@ class SlurmLauncher(stock.SlurmLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         """Submit the unfinished jobs as one array, wait, log progress; never raise on a failure."""
-        from radiogenomics.launch.jobs import tolerant
         from radiogenomics.launch.sweep_progress import SweepProgress
 
         assert self.config is not None
@@ -292,24 +292,23 @@ class SlurmLauncher(stock.SlurmLauncher):
     def finished_return(self, overrides: Sequence[str]) -> JobReturn | None:
         """A COMPLETED return for a fine-tuning job whose metrics.json its config wrote, else None.
 
-        The same test as the job's own ``resume`` (tasks/finetune.py), made before submitting:
-        a finished job costs no array task on a rerun.
+        The job's own ``resume`` test (``tasks.jobs.job_complete``), made before submitting: a
+        finished job costs no array task on a rerun.
         """
-        from radiogenomics.launch.jobs import job_output_dir
-        from radiogenomics.tasks.jobs import complete_record
+        from radiogenomics.tasks.jobs import job_complete
 
         assert self.hydra_context is not None and self.config is not None
         try:
             config = self.hydra_context.config_loader.load_sweep_config(
                 self.config, list(overrides)
             )
-            if config.get("task") != "finetune" or not config.get("resume", True):
+            if config.get("task") != "finetune":
                 return None
             path = job_output_dir(config) / METRICS
             task_config = copy.deepcopy(config)
             with read_write(task_config), open_dict(task_config):
                 del task_config["hydra"]  # what the job's task function sees (Hydra's run_job)
-            done = complete_record(task_config, path)
+            done = job_complete(task_config, path)
             if done is None:
                 return None
         except Exception as err:  # cannot tell: submit the job, which checks again
@@ -370,10 +369,6 @@ def queue_summary(jobs: list[Any], collected: dict[int, Any]) -> str:
     return ", ".join(f"{n} {state}" for state, n in ranked)
 
 
-class TaskDied(RuntimeError):
-    """An array task ended without a job result (cancelled, timed out, killed, exited)."""
-
-
 def collect(job: Any, overrides: Sequence[str]) -> JobReturn:
     """The job's JobReturn, or a FAILED one when the task died without returning one."""
     state = job.watcher.get_state(job.job_id, mode="cache")
@@ -387,7 +382,7 @@ def collect(job: Any, overrides: Sequence[str]) -> JobReturn:
         why = "no result" if isinstance(err, UncompletedJobError) else _first_line(str(err))
         said = last_error_line([job.paths.stdout, job.paths.stderr])
         reason = f"SLURM state {state}, {why}{f': {said}' if said else ''}"
-        error = TaskDied(f"{reason} (logs: {job.paths.stdout.parent})")
+        error = JobDied(f"{reason} (logs: {job.paths.stdout.parent})")
         return JobReturn(overrides=list(overrides), status=JobStatus.FAILED, _return_value=error)
 
 
@@ -412,11 +407,3 @@ def last_error_line(logs: Sequence[Path], tail: int = 300) -> str | None:
             if match and match.group("msg").strip() != "job failed":
                 return match.group("msg").strip()
     return None
-
-
-def failure_reason(ret: JobReturn) -> str:
-    """One line on why a job failed."""
-    err = ret._return_value
-    if isinstance(err, TaskDied):
-        return str(err)
-    return f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else repr(err)

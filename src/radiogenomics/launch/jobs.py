@@ -159,8 +159,28 @@ def execute_job(spec: JobSpec) -> JobReturn:
     return ret
 
 
+class JobDied(RuntimeError):
+    """A job that ended without a result of its own (its worker or array task died, it exited, a
+    stop signal abandoned it): the message says how, its last line being the reason."""
+
+
 def failed_return(overrides: Sequence[str], error: str) -> JobReturn:
-    """A FAILED JobReturn for a job whose worker died before returning one."""
+    """A FAILED JobReturn for a job whose worker died before returning one (``error``: how, or
+    the worker's traceback)."""
     return JobReturn(
-        overrides=list(overrides), status=JobStatus.FAILED, _return_value=RuntimeError(error)
+        overrides=list(overrides), status=JobStatus.FAILED, _return_value=JobDied(error)
     )
+
+
+def failure_reason(ret: JobReturn) -> str:
+    """One line on why a job failed, as every launcher logs it: how it died, the status it
+    exited with, or its exception."""
+    err = ret._return_value
+    if isinstance(err, JobDied):
+        lines = str(err).strip().splitlines()
+        return lines[-1] if lines else "unknown error"
+    if isinstance(err, SystemExit):
+        return f"exit status {err.code}"
+    if isinstance(err, BaseException):
+        return f"{type(err).__name__}: {err}"
+    return repr(err)

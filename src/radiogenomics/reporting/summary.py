@@ -21,7 +21,10 @@ from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.evaluation.ordinal import ordinal_score
 from radiogenomics.interpret.associations import MIN_PATIENTS
 from radiogenomics.reporting.anndata_export import export_anndata
-from radiogenomics.reporting.importance_null_summary import summarize_importance_null
+from radiogenomics.reporting.importance_null_summary import (
+    null_jobs_mask,
+    summarize_importance_null,
+)
 from radiogenomics.reporting.masking_summary import masking_labels, summarize_masking
 from radiogenomics.reporting.model_agreement import summarize_attribution, summarize_model_agreement
 from radiogenomics.reporting.ordinal_summary import ordinal_cut, ordinal_pooled, print_ordinal
@@ -72,11 +75,9 @@ def summarize(
         )
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
+    null_jobs = metrics[null_jobs_mask(metrics)]
     metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
-    write_csv(
-        out / layout.FOLDS,
-        metrics.drop(columns=["classes", "environment", "inputs"], errors="ignore"),
-    )
+    write_folds(out, metrics, null_jobs)
     write_csv(out / layout.PREDICTIONS, predictions)
     # interpretation reads the first CV repeat, where every held-out patient appears once
     first_metrics, first_predictions = first_repeat(metrics), first_repeat(predictions)
@@ -155,6 +156,24 @@ def summarize(
         print_per_class(per_class)
     write_sweep_report(sweep_dir)  # summary/report.html and model_card.md
     return table
+
+
+def write_folds(out: Path, real: pd.DataFrame, null: pd.DataFrame) -> None:
+    """``folds.csv``: one row per real job; the permutation-null jobs (left out of it, of
+    ``predictions.csv`` and of the CV tables) in ``null_folds.csv``, their count logged."""
+    drop = ["classes", "environment", "inputs"]
+    write_csv(out / layout.FOLDS, real.drop(columns=drop, errors="ignore"))
+    if len(null):
+        write_csv(out / layout.NULL_FOLDS, null.drop(columns=drop, errors="ignore"))
+        log.info(
+            "%d permutation-null jobs (null_permutation set) are not in %s, %s or %s: their "
+            "rows are in %s",
+            len(null),
+            layout.FOLDS,
+            layout.PREDICTIONS,
+            layout.CV_SUMMARY,
+            layout.NULL_FOLDS,
+        )
 
 
 def write_environment(out: Path) -> Path:

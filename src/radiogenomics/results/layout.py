@@ -146,7 +146,8 @@ def control_size(name: str) -> int:
 
 MULTIRUN = "multirun.yaml"  # Hydra's record of the sweep (which jobs were asked for)
 SUMMARY_DIR = "summary"
-FOLDS = "folds.csv"  # one row per completed job (its metrics.json)
+FOLDS = "folds.csv"  # one row per completed real job (its metrics.json)
+NULL_FOLDS = "null_folds.csv"  # the same, for the permutation-null jobs (null_permutation set)
 CV_SUMMARY = "cv_summary.csv"  # one row per configuration
 REPEATS = "repeats.csv"  # repeated CV (repeats=R > 1): one row per configuration and CV repeat
 SUMMARY_JSON = "summary.json"

@@ -282,7 +282,7 @@ def interpret_job(
     if family == "baseline":
         patients, labelled = comparator_job_patients(cfg, job, bundle, mode, interpreters)
     elif mode == "held_out":
-        patients, labelled = held_out_patients(cfg, job, bundle), True
+        patients, labelled = held_out_patients(job, bundle, cfg.paths.cache_dir), True
     else:
         patients, labelled = data_patients(cfg, bundle, needs_labels="masking" in interpreters)
     target = out_dir / name
@@ -334,13 +334,16 @@ def refuse_rebuilt(job: Path, problems: list[str]) -> None:
         )
 
 
-def rebuild_fold(cfg: DictConfig, job: Path) -> tuple[DictConfig, Cohort, TraitCohort, FoldSplit]:
-    """A finished job's config (resolved as the job resolved it), cohort, trait cohort and fold."""
+def rebuild_fold(
+    job: Path, cache_dir: str | Path
+) -> tuple[DictConfig, Cohort, TraitCohort, FoldSplit]:
+    """A finished job's config (resolved as the job resolved it), cohort (read through the cohort
+    cache ``cache_dir``), trait cohort and fold."""
     try:
         job_cfg = job_config(job)
     except FileNotFoundError as err:
         raise DataError(f"{err}: interpret.patients=held_out rebuilds the fold from it") from None
-    cohort = load_cohort(job_cfg.data, cfg.paths.cache_dir)
+    cohort = load_cohort(job_cfg.data, cache_dir)
     job_cfg = resolve_pretraining(job_cfg, cohort, job_override_keys(job))  # as the job trained
     tc = trait_cohort(cohort, TraitSpec.from_config(job_cfg.trait), n_folds=job_cfg.n_folds)
     split = make_fold_split(
@@ -354,9 +357,11 @@ def rebuild_fold(cfg: DictConfig, job: Path) -> tuple[DictConfig, Cohort, TraitC
     return job_cfg, cohort, tc, split
 
 
-def held_out_patients(cfg: DictConfig, job: Path, bundle: ModelBundle) -> TraitDataModule:
-    """The job's datamodule, rebuilt from its config as ``tasks.finetune.fit_network`` built it."""
-    job_cfg, cohort, tc, split = rebuild_fold(cfg, job)
+def held_out_patients(job: Path, bundle: ModelBundle, cache_dir: str | Path) -> TraitDataModule:
+    """The held-out patients of a finished job (its dir, its loaded model ``bundle``): its
+    datamodule, rebuilt from its config as ``tasks.finetune.fit_network`` built it, the cohort
+    read through the cohort cache ``cache_dir``."""
+    job_cfg, cohort, tc, split = rebuild_fold(job, cache_dir)
     trained_on = bundle.manifest.get("data_digest")  # None: an older bundle, checked below
     if trained_on is not None and cohort.digest != trained_on:
         raise DataError(
@@ -390,7 +395,7 @@ def comparator_job_patients(
             bundle.model, X, y, parts, ids, bundle.genes, bundle.class_names, bundle.spec.kind
         )
         return patients, labelled
-    job_cfg, cohort, tc, split = rebuild_fold(cfg, job)
+    job_cfg, cohort, tc, split = rebuild_fold(job, cfg.paths.cache_dir)
     patients = comparator_patients(
         bundle.model,
         tc.X,

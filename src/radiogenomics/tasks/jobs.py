@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -62,26 +63,71 @@ def training_hash(cfg: DictConfig) -> str:
     return stable_hash({k: v for k, v in container.items() if k not in skip})
 
 
+@dataclass(frozen=True)
+class FinishedJob:
+    """The finished job a job dir holds (its record, written last), seen by the config about to
+    run there."""
+
+    record: dict  # the record's fields; ``{}`` when unreadable (counts as another config's)
+    same_config: bool  # written by this config (its config hash)
+    changed: str | None  # why its data files changed since (same config, ``resume``), else None
+    unreadable: str | None  # why the record could not be read, else None
+    complete: bool  # this job is done and is skipped: ``resume``, same config, same data
+
+
+def finished_job(
+    cfg: DictConfig, record_path: Path, job_hash: str | None = None
+) -> FinishedJob | None:
+    """The finished job at ``record_path`` compared with ``cfg`` (hash ``job_hash``, computed when
+    not given), or None when none finished there."""
+    if not record_path.exists():
+        return None
+    unreadable = None
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError) as err:
+        record, unreadable = {}, f"cannot read {record_path}: {err}"
+    record = record if isinstance(record, dict) else {}
+    same_config = record.get("config_hash") == (job_hash or config_hash(cfg))
+    resume = bool(cfg.get("resume", True))
+    changed = changed_input(record, cfg, record_path.parent) if same_config and resume else None
+    complete = resume and same_config and changed is None
+    return FinishedJob(record, same_config, changed, unreadable, complete)
+
+
+def job_complete(cfg: DictConfig, record_path: Path, job_hash: str | None = None) -> dict | None:
+    """The finished job's record when the job of ``cfg`` is complete and will be skipped
+    (``resume``, its record exists, written by the same config from the same data), else None.
+
+    The one test of "is this job finished?": the job's own resume, the config validation and
+    the SLURM launcher's rerun all ask it.
+    """
+    found = finished_job(cfg, record_path, job_hash)
+    return found.record if found is not None and found.complete else None
+
+
 def resumable(cfg: DictConfig, out_dir: Path, record_path: Path, job_hash: str) -> dict | None:
     """A finished job's record to return instead of running it again, or None to run it.
 
-    ``record_path`` (written last) marks a finished job. Same config, same inputs and
-    ``resume``: its record. Same config but changed inputs: refused (recorded as stale) unless
+    ``record_path`` (written last) marks a finished job. Complete (:func:`job_complete`): its
+    record. Same config but changed inputs: refused (recorded as stale) unless
     ``overwrite=true``; another config in the same dir: refused unless ``overwrite=true``.
     """
-    if not record_path.exists():
+    found = finished_job(cfg, record_path, job_hash)
+    if found is None:
         return None
-    done = finished_job(record_path)
-    if done.get("config_hash") == job_hash and cfg.get("resume", True):
-        changed = changed_input(done, cfg, out_dir)
-        if changed is None:
-            log.info("job already complete (%s exists): skipping", record_path)
-            return done
+    if found.complete:
+        log.info("job already complete (%s exists): skipping", record_path)
+        return found.record
+    if found.unreadable is not None:
+        log.warning("%s", found.unreadable)
+    if found.changed is not None:
         if not cfg.get("overwrite", False):
-            record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
-            raise DataError(changed)
-        log.warning("%s; overwrite=true: running the job again", changed)
-    if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
+            record_stale(out_dir, found.changed)  # the sweep exits 2, its summary left as it was
+            raise DataError(found.changed)
+        log.warning("%s; overwrite=true: running the job again", found.changed)
+    done = found.record
+    if not found.same_config and not cfg.get("overwrite", False):
         raise DataError(
             f"{out_dir} already holds a finished job of another config (config_hash "
             f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
@@ -89,16 +135,6 @@ def resumable(cfg: DictConfig, out_dir: Path, record_path: Path, job_hash: str) 
         )
     log.warning("%s: replacing the finished job (config_hash %s)", out_dir, done.get("config_hash"))
     return None
-
-
-def finished_job(metrics_path: Path) -> dict:
-    """A job dir's metrics.json; ``{}`` when it cannot be read (then it counts as another config)."""
-    try:
-        done = json.loads(metrics_path.read_text())
-    except (OSError, ValueError) as err:
-        log.warning("cannot read %s: %s", metrics_path, err)
-        return {}
-    return done if isinstance(done, dict) else {}
 
 
 DATA_FILE_KEYS = (
@@ -170,19 +206,3 @@ def changed_input(done: dict, cfg: DictConfig, out_dir: Path) -> str | None:
                 "hydra.sweep.dir or overwrite=true"
             )
     return None
-
-
-def complete_record(cfg: DictConfig, record_path: Path) -> dict | None:
-    """The finished job's record when the job will be skipped (``resume``, its record exists, of
-    the same config and data), else None."""
-    if not cfg.get("resume", True) or not record_path.is_file():
-        return None
-    try:
-        done = json.loads(record_path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(done, dict) or done.get("config_hash") != config_hash(cfg):
-        return None  # another config wrote it: the job reruns (and says so)
-    if changed_input(done, cfg, record_path.parent) is not None:
-        return None  # its data changed: the job runs and refuses (or overwrites)
-    return done

@@ -952,11 +952,11 @@ def _check_comparator_interpreters(cfg: DictConfig) -> None:
 def _job_complete(cfg: DictConfig) -> bool:
     """Whether ``task=finetune`` will skip this job (its metrics.json, same config and data)."""
     from radiogenomics.results import layout
-    from radiogenomics.tasks.jobs import complete_record
+    from radiogenomics.tasks.jobs import job_complete
 
     try:
         out_dir = Path(str(_get(cfg, "paths.output_dir", ".")))
-        return complete_record(cfg, out_dir / layout.METRICS) is not None
+        return job_complete(cfg, out_dir / layout.METRICS) is not None
     except (OSError, ValueError, AttributeError):  # ConfigError is a ValueError
         return False
 
