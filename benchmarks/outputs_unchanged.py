@@ -166,15 +166,24 @@ def _read(path: Path) -> object:
     return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
 
 
-def _strip(value: object) -> object:
-    """The value with volatile keys and columns removed."""
+def _strip(value: object, root: str) -> object:
+    """The value with volatile keys and columns removed and the run's root written as {root}."""
     if isinstance(value, pd.DataFrame):
         keep = [c for c in value.columns if not VOLATILE.search(str(c))]
-        return value[keep].reset_index(drop=True)
+        frame = value[keep].reset_index(drop=True)
+        for column in frame.select_dtypes(include="object").columns:
+            frame[column] = frame[column].map(lambda v: _strip(v, root))
+        return frame
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if not VOLATILE.search(str(k))}
+        return {
+            _strip(k, root): _strip(v, root)
+            for k, v in value.items()
+            if not VOLATILE.search(str(k))
+        }
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [_strip(v, root) for v in value]
+    if isinstance(value, str):
+        return value.replace(root, "{root}")
     return value
 
 
@@ -207,7 +216,10 @@ def compare(before: Path, after: Path) -> int:
     differ = []
     for rel in sorted(a & b):
         try:
-            if not _equal(_strip(_read(before / rel)), _strip(_read(after / rel))):
+            if not _equal(
+                _strip(_read(before / rel), str(before.resolve())),
+                _strip(_read(after / rel), str(after.resolve())),
+            ):
                 differ.append(rel)
         except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as error:
             differ.append(Path(f"{rel} (unreadable: {error})"))
