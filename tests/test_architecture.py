@@ -22,7 +22,11 @@ LAYERS = [
     {"interpret"},
     {"callbacks"},
     {"analysis"},
-    {"reporting"},
+    {"figures"},
+    {"summaries"},
+    {"report"},
+    {"exports"},
+    {"pipelines"},
     {"launch"},
     {"tuning"},
     {"tasks"},
@@ -92,9 +96,9 @@ def test_results_and_evaluation_depend_on_data_only():
 
 def test_the_layer_check_catches_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from radiogenomics.reporting.summary import summarize\n")
-    assert _imports(bad) == [(2, "radiogenomics.reporting.summary")]
-    assert RANK["reporting"] > RANK["models"]
+    bad.write_text("def f():\n    from radiogenomics.pipelines.sweep_summary import summarize\n")
+    assert _imports(bad) == [(2, "radiogenomics.pipelines.sweep_summary")]
+    assert RANK["pipelines"] > RANK["models"]
 
 
 def _file_names() -> set[str]:
