@@ -27,7 +27,7 @@ from radiogenomics.models.bundle import load_bundle
 from radiogenomics.results import layout
 from radiogenomics.script_args import ScriptParser, int_at_least, number_in, sweep_dir
 from radiogenomics.summaries.markdown import markdown
-from radiogenomics.summaries.trust_report import (
+from radiogenomics.summaries.trust_checks import (
     write_agreement,
     write_sanity,
     write_stability_selection,

@@ -25,7 +25,6 @@ from radiogenomics.progress import Progress
 from radiogenomics.report.data import Section, SweepData, Text
 from radiogenomics.report.model_card import card_section, model_card
 from radiogenomics.report.regression_section import regression_section
-from radiogenomics.report.report_trust import trust_section
 from radiogenomics.report.sections import (
     clinical_section,
     interpretation_section,
@@ -35,6 +34,7 @@ from radiogenomics.report.sections import (
     performance_section,
     provenance_section,
 )
+from radiogenomics.report.trust_section import trust_section
 from radiogenomics.results import layout
 from radiogenomics.utils import atomic_write, error_line
 

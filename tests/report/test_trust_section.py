@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from radiogenomics.report.data import SweepData
-from radiogenomics.report.report_trust import trust_section
+from radiogenomics.report.trust_section import trust_section
 from radiogenomics.results import layout
 
 
