@@ -101,6 +101,21 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
     assert RANK["pipelines"] > RANK["models"]
 
 
+# reading a table, JSON or YAML file; the page embeds figures (bytes) but reads data elsewhere
+FILE_READS = {"read_csv", "read_parquet", "read_json", "read_text", "loads", "load", "safe_load"}
+
+
+def test_the_page_reads_sweep_files_through_sweep_data_only():
+    """results/sweep.SweepData reads a finished sweep; report/ only gets data from it."""
+    reads = []
+    for path in sorted((PACKAGE / "report").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in FILE_READS:
+                    reads.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert not reads, "read sweep files in results/sweep.SweepData:\n" + "\n".join(reads)
+
+
 def _file_names() -> set[str]:
     """Job and sweep file names (and name fragments like ``_scores.csv``) that layout.py spells."""
     names = set()

@@ -16,10 +16,10 @@ from radiogenomics.environment import (
     read_freeze,
 )
 from radiogenomics.pipelines.sweep_summary import summarize
-from radiogenomics.report.data import SweepData
 from radiogenomics.report.provenance import job_environment_facts
 from radiogenomics.report.sections import provenance_section
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from tests.report.test_captions import _fake_sweep
 
 

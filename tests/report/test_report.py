@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from radiogenomics.report import page as report_module
-from radiogenomics.report.data import Section, Text
+from radiogenomics.report.blocks import Section, Text
 from radiogenomics.report.page import Builder, write_report, write_sweep_report
 from tests.conftest import ROOT, TINY
 from tests.helpers.browser import find_chromium, inspect_page

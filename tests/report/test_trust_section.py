@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 
-from radiogenomics.report.data import SweepData
 from radiogenomics.report.trust_section import trust_section
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 
 
 def _sets(n: int = 3) -> pd.DataFrame:

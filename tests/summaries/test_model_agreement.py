@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from radiogenomics.errors import ConfigError
-from radiogenomics.report.data import SweepData, Table
+from radiogenomics.report.blocks import Table
 from radiogenomics.report.sections import model_agreement_section
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.summaries.model_agreement import family_labels, summarize_model_agreement
 from radiogenomics.tasks.validation import validate_config
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from radiogenomics.report.blocks import Section, config_label
 from radiogenomics.report.captions import CHANCE, calibration_caption
-from radiogenomics.report.data import Section, SweepData, config_label
 from radiogenomics.report.sections import calibration_stats
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 
 SMALL_COHORT = 300  # patients: below this, say plainly that the estimates are imprecise
 WIDE_CI = 0.15  # a 95% CI wider than this is called wide

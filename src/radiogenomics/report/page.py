@@ -7,7 +7,7 @@ null-control verdicts of a sweep and its permuted twin). Figures and styles are 
 fetched and no JavaScript runs: the page opens from a file path, offline, and prints.
 
 The page is :data:`SECTIONS`, in order: each :class:`Builder` returns a
-:class:`~radiogenomics.report.data.Section` or None when its sweep lacks the data, so a
+:class:`~radiogenomics.report.blocks.Section` or None when its sweep lacks the data, so a
 new table or figure is one more builder (:func:`register_section`).
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from radiogenomics.progress import Progress
-from radiogenomics.report.data import Section, SweepData, Text
+from radiogenomics.report.blocks import Section, Text
 from radiogenomics.report.model_card import card_section, model_card
 from radiogenomics.report.regression_section import regression_section
 from radiogenomics.report.sections import (
@@ -36,6 +36,7 @@ from radiogenomics.report.sections import (
 )
 from radiogenomics.report.trust_section import trust_section
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.utils import atomic_write, error_line
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import subprocess
@@ -15,15 +14,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 import radiogenomics
 from radiogenomics.environment import NUMERIC_PACKAGES, read_freeze
-from radiogenomics.report.data import (
-    Details,
-    Facts,
-    SweepData,
-    Table,
-    cell,
-    table_block,
-)
+from radiogenomics.report.blocks import Details, Facts, Table, cell, table_block
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.utils import error_line, file_digest
 
 log = logging.getLogger(__name__)
@@ -212,14 +205,14 @@ def cohort_blocks(sweep: SweepData) -> list:
     blocks: list = []
     seen: set[str] = set()
     parts = []
-    for metrics, job in zip(sweep.job_metrics, sweep.jobs, strict=True):
+    for metrics, job_cohort in zip(sweep.job_metrics, sweep.job_cohorts, strict=True):
         cohort = next((c for c in sweep.cohorts if c.get("trait") == metrics["trait"]), None)
         if cohort is None:
             continue
         if metrics["trait"] not in seen:
             seen.add(metrics["trait"])
             blocks.append(Facts(_cohort_facts(cohort), f"Cohort: {metrics['trait']}"))
-        parts.append(_fold_counts(metrics, job))
+        parts.append(_fold_counts(metrics, job_cohort))
     frame = pd.DataFrame([p for p in parts if p])
     if not frame.empty:  # the configurations of one model share each fold's split
         frame = frame.drop_duplicates().sort_values(["trait", "model", "bootstrap", "fold"])
@@ -247,12 +240,11 @@ def _cohort_facts(cohort: dict) -> list[tuple[str, Any]]:
     ]
 
 
-def _fold_counts(metrics: dict, job: Path) -> dict:
-    """One job's patients per part and class (from its cohort.json)."""
-    path = job / layout.COHORT
-    if not path.is_file():
+def _fold_counts(metrics: dict, cohort: dict | None) -> dict:
+    """One job's patients per part and class (from its cohort.json; None: no such file)."""
+    if cohort is None:
         return {}
-    counts = json.loads(path.read_text()).get("fold_class_counts") or {}
+    counts = cohort.get("fold_class_counts") or {}
     row = {k: metrics.get(k) for k in ("trait", "model", "fold")}
     replicate = metrics.get("bootstrap")
     row["bootstrap"] = "none" if replicate is None else str(replicate)  # text: sortable

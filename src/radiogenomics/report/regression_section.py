@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from radiogenomics.report.data import (
-    Section,
-    SweepData,
-    Text,
-    config_label,
-    figure_block,
-    table_block,
-)
+from radiogenomics.report.blocks import Section, Text, config_label, figure_block, table_block
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.summaries.regression import CI_METRICS
 
 HEADERS = {"r2": "pooled R² [95% CI]", "spearman": "Spearman [95% CI]", "mae": "MAE [95% CI]"}

@@ -21,6 +21,15 @@ from radiogenomics.analysis.null_controls import null_report
 from radiogenomics.evaluation.metrics import SLOPE_BAND, brier_score, prediction_arrays
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.report.blocks import (
+    Facts,
+    Section,
+    Table,
+    Text,
+    config_label,
+    figure_block,
+    table_block,
+)
 from radiogenomics.report.captions import (
     brier_reference,
     brier_sentence,
@@ -28,16 +37,6 @@ from radiogenomics.report.captions import (
     calibration_lines,
     roc_sentence,
     verdict_cell,
-)
-from radiogenomics.report.data import (
-    Facts,
-    Section,
-    SweepData,
-    Table,
-    Text,
-    config_label,
-    figure_block,
-    table_block,
 )
 from radiogenomics.report.provenance import (
     cohort_blocks,
@@ -49,7 +48,7 @@ from radiogenomics.report.provenance import (
     sweep_command,
 )
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import GROUP_KEYS, first_repeat
+from radiogenomics.results.sweep import GROUP_KEYS, SweepData, first_repeat
 from radiogenomics.utils import error_line
 
 log = logging.getLogger(__name__)

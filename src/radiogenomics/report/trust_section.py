@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from radiogenomics.report.data import (
-    Figure,
-    Section,
-    SweepData,
-    Table,
-    Text,
-    figure_block,
-    table_block,
-)
+from radiogenomics.report.blocks import Figure, Section, Table, Text, figure_block, table_block
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 
 NULL_COLUMNS = [
     "trait",
