@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from radiogenomics.reporting.comparison_report import (
+from radiogenomics.script_args import ScriptParser, int_at_least, sweep_dir
+from radiogenomics.summaries.comparison import (
     ABLATION_KEY,
     ABLATION_REFERENCE,
     N_BOOT,
     write_ablation,
 )
-from radiogenomics.script_args import ScriptParser, int_at_least, sweep_dir
 
 
 def main(argv: list[str] | None = None):

@@ -13,7 +13,7 @@ interval, share of replicates where the reference is not better). A sweep given 
 only its job with the best inner-validation AUROC, as model ``<model>_tuned``: its nested estimate
 on the same outer folds as the comparators. Writes CSVs, fig2a.png and
 fig2b.png to --out (default: <first sweep>/compare) and prints the tables as Markdown. See
-radiogenomics.reporting.comparison_report.
+radiogenomics.summaries.comparison.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from radiogenomics.reporting.comparison_report import (
+from radiogenomics.script_args import ScriptParser, int_at_least, sweep_dir
+from radiogenomics.summaries.comparison import (
     N_BOOT,
     REFERENCE,
     STATISTICS,
     write_comparison,
 )
-from radiogenomics.script_args import ScriptParser, int_at_least, sweep_dir
 
 
 def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from radiogenomics.evaluation.heads_comparison import N_BOOT
-from radiogenomics.reporting.heads_report import HeadsReport, write_heads_comparison
 from radiogenomics.script_args import ScriptParser, int_at_least, sweep_dir
+from radiogenomics.summaries.heads import HeadsReport, write_heads_comparison
 
 
 def main(argv: list[str] | None = None) -> HeadsReport:

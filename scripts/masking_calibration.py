@@ -24,10 +24,10 @@ from radiogenomics.analysis.masking_calibration import (
     set_q,
 )
 from radiogenomics.evaluation.multitest import FDR
-from radiogenomics.reporting.markdown import markdown
-from radiogenomics.reporting.masking_calibration_plot import calibration_figure
+from radiogenomics.figures.masking_calibration import calibration_figure
 from radiogenomics.results import layout
 from radiogenomics.script_args import ScriptParser, probability
+from radiogenomics.summaries.markdown import markdown
 from radiogenomics.utils import write_csv
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from radiogenomics.analysis.null_controls import null_report, write_report
 from radiogenomics.evaluation.multitest import FDR
-from radiogenomics.reporting.markdown import markdown
-from radiogenomics.reporting.report import refresh_report
+from radiogenomics.report.page import refresh_report
 from radiogenomics.results import layout
 from radiogenomics.script_args import ScriptParser, probability, summarized_dir
+from radiogenomics.summaries.markdown import markdown
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from radiogenomics.reporting.report import NotASweepError, write_report
+from radiogenomics.report.page import NotASweepError, write_report
 from radiogenomics.script_args import ScriptParser
 
 BYTES_PER_KB = 1 << 10

@@ -12,7 +12,7 @@ import logging
 
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
-from radiogenomics.reporting.summary import summarize
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.script_args import ScriptParser, int_at_least, probability, sweep_dir
 
 

@@ -9,7 +9,7 @@ adjusted for age, gender and race, with BH q-values across associations. Writes 
 ``clinical_issues.csv``, ``patients_without_clinical.csv`` and KM plots of the significant pairs
 to --out (default <sweep>/summary/survival) and prints a short summary. The clinical table
 defaults to the one the sweep's data name (cohort.json), else the shipped TCGA-GBM BCR
-table. See radiogenomics.analysis.trait_survival and radiogenomics.reporting.survival_report.
+table. See radiogenomics.analysis.trait_survival and radiogenomics.pipelines.survival.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 
 from radiogenomics.analysis.trait_survival import DIRECTIONS, ENDPOINTS, SurvivalOptions
 from radiogenomics.errors import DataError
-from radiogenomics.reporting.survival_report import write_survival
+from radiogenomics.pipelines.survival import write_survival
 from radiogenomics.results import layout
 from radiogenomics.script_args import (
     ScriptParser,

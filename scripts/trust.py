@@ -23,14 +23,14 @@ import torch
 
 from radiogenomics.interpret.agreement import ATTRIBUTION_METHODS
 from radiogenomics.models.bundle import load_bundle
-from radiogenomics.reporting.markdown import markdown
-from radiogenomics.reporting.trust_report import (
+from radiogenomics.results import layout
+from radiogenomics.script_args import ScriptParser, int_at_least, number_in, sweep_dir
+from radiogenomics.summaries.markdown import markdown
+from radiogenomics.summaries.trust_checks import (
     write_agreement,
     write_sanity,
     write_stability_selection,
 )
-from radiogenomics.results import layout
-from radiogenomics.script_args import ScriptParser, int_at_least, number_in, sweep_dir
 from radiogenomics.tasks.interpret import held_out_patients
 
 

@@ -22,7 +22,11 @@ LAYERS = [
     {"interpret"},
     {"callbacks"},
     {"analysis"},
-    {"reporting"},
+    {"figures"},
+    {"summaries"},
+    {"report"},
+    {"exports"},
+    {"pipelines"},
     {"launch"},
     {"tuning"},
     {"tasks"},
@@ -92,9 +96,24 @@ def test_results_and_evaluation_depend_on_data_only():
 
 def test_the_layer_check_catches_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from radiogenomics.reporting.summary import summarize\n")
-    assert _imports(bad) == [(2, "radiogenomics.reporting.summary")]
-    assert RANK["reporting"] > RANK["models"]
+    bad.write_text("def f():\n    from radiogenomics.pipelines.sweep_summary import summarize\n")
+    assert _imports(bad) == [(2, "radiogenomics.pipelines.sweep_summary")]
+    assert RANK["pipelines"] > RANK["models"]
+
+
+# reading a table, JSON or YAML file; the page embeds figures (bytes) but reads data elsewhere
+FILE_READS = {"read_csv", "read_parquet", "read_json", "read_text", "loads", "load", "safe_load"}
+
+
+def test_the_page_reads_sweep_files_through_sweep_data_only():
+    """results/sweep.SweepData reads a finished sweep; report/ only gets data from it."""
+    reads = []
+    for path in sorted((PACKAGE / "report").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in FILE_READS:
+                    reads.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert not reads, "read sweep files in results/sweep.SweepData:\n" + "\n".join(reads)
 
 
 def _file_names() -> set[str]:

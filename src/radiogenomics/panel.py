@@ -30,7 +30,7 @@ SIGTERM are passed to the running sweep, which stops its jobs and writes its sum
 then writes the tables of what finished and exits 130 / 143.
 
 The tables and figure are :mod:`radiogenomics.evaluation.panel`'s statistics and
-:mod:`radiogenomics.reporting.panel_plot`'s heatmap, over the selected tasks.
+:mod:`radiogenomics.figures.panel`'s heatmap, over the selected tasks.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ from radiogenomics.evaluation.panel import (
     panel_summary,
     task_rows,
 )
-from radiogenomics.reporting.markdown import markdown
-from radiogenomics.reporting.panel_plot import panel_heatmap
+from radiogenomics.figures.panel import panel_heatmap
 from radiogenomics.results import layout
+from radiogenomics.summaries.markdown import markdown
 from radiogenomics.utils import atomic_write, write_csv, write_json
 
 TASKS_FILE = Path("benchmarks") / "panel" / "tasks.yaml"

@@ -1,8 +1,8 @@
 """What happened to the sweep running in this process: failed jobs, summary errors, a stop signal.
 
 Plain process state at the bottom of the package, so that the launchers (``launch/``) and the
-sweep-summary callback (``reporting/``) can both record here; :mod:`radiogenomics.launch.sweep_status`
-turns it into the sweep's exit status.
+sweep-summary callback (``pipelines/``) can both record here;
+:mod:`radiogenomics.launch.sweep_status` turns it into the sweep's exit status.
 """
 
 from __future__ import annotations

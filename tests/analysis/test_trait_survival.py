@@ -201,7 +201,7 @@ def test_cli_without_saliency_outputs_says_so(tmp_path, capsys):
 
 def test_script_is_the_package_function(tmp_path, capsys):
     """scripts/survival.py only parses: write_survival alone writes the same files and text."""
-    from radiogenomics.reporting.survival_report import write_survival
+    from radiogenomics.pipelines.survival import write_survival
     from radiogenomics.results import layout
 
     script = _script()

@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 from radiogenomics.data.cohort import load_cohort, trait_cohort
 from radiogenomics.data.io import resolve_path
 from radiogenomics.data.traits import TraitSpec
-from radiogenomics.reporting.summary import summarize
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.tasks import run
 
 from ..conftest import CONFIGS

@@ -157,8 +157,8 @@ def test_compare_script_matches_job_files(tmp_path):
 
 def test_compare_script_is_the_package_function(tmp_path, capsys):
     """scripts/compare.py only parses: write_comparison alone writes the same files and text."""
-    from radiogenomics.reporting.comparison_report import write_comparison
     from radiogenomics.results import layout
+    from radiogenomics.summaries.comparison import write_comparison
 
     compare = compare_script()
     own = [
@@ -195,7 +195,7 @@ def test_compare_script_is_the_package_function(tmp_path, capsys):
 def test_repeated_cv_pairs_folds_by_split_seed(tmp_path):
     """repeats=2: the paired test runs over all 2 x 3 folds (Bouckaert & Frank), and the model
     table's fold and pooled columns are the first repeat's, as for a single-repeat sweep."""
-    from radiogenomics.reporting.comparison_report import write_comparison
+    from radiogenomics.summaries.comparison import write_comparison
 
     rng = np.random.default_rng(1)
     single, repeated = tmp_path / "single", tmp_path / "repeated"

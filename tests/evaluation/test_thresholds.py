@@ -19,10 +19,10 @@ from hydra.utils import instantiate
 from radiogenomics.analysis.null_controls import null_report
 from radiogenomics.analysis.trait_survival import MIN_GROUP, SurvivalOptions
 from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.exports.wandb import association_thresholds
 from radiogenomics.interpret.associations import MIN_PATIENTS, associations, trait_matrices
-from radiogenomics.reporting.hydra_callbacks import SweepSummary
-from radiogenomics.reporting.summary import summarize
-from radiogenomics.reporting.wandb_report import association_thresholds
+from radiogenomics.pipelines.hydra_callbacks import SweepSummary
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
 
 from ..conftest import CONFIGS, ROOT, TINY

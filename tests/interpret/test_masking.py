@@ -36,10 +36,10 @@ from radiogenomics.interpret.masking_tables import (
     write_masking,
 )
 from radiogenomics.models.classifier import ClassifierModule
-from radiogenomics.reporting import masking_summary
-from radiogenomics.reporting.summary import summarize
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS
+from radiogenomics.summaries import masking as masking_summary
 from radiogenomics.tasks import run
 
 from ..conftest import ROOT

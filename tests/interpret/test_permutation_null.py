@@ -22,9 +22,9 @@ from radiogenomics.interpret.importance_null import (
     standardized_nulls,
 )
 from radiogenomics.interpret.masking import score_masked
-from radiogenomics.reporting.importance_null_summary import attribution_share
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import planned_jobs
+from radiogenomics.summaries.importance_null import attribution_share
 from radiogenomics.tasks.finetune import null_job_config
 from radiogenomics.tasks.jobs import config_hash
 

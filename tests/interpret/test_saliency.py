@@ -18,7 +18,7 @@ from radiogenomics.interpret.gsea import break_ties, prerank, prerank_patients
 from radiogenomics.interpret.saliency import METHODS, attribute, ranking_scores
 from radiogenomics.interpret.saliency_tables import SaliencyOptions, write_saliency
 from radiogenomics.models.classifier import ClassifierModule
-from radiogenomics.reporting.summary import summarize
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
 

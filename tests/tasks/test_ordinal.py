@@ -16,7 +16,7 @@ from omegaconf import open_dict
 
 from radiogenomics.models.bundle import load_bundle
 from radiogenomics.models.ordinal import OrdinalHead
-from radiogenomics.reporting.summary import summarize
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
 

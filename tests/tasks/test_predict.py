@@ -19,7 +19,7 @@ from omegaconf import open_dict
 from radiogenomics.data.cohort import data_files
 from radiogenomics.data.io import read_expression
 from radiogenomics.evaluation.metrics import auroc, bootstrap_auroc_ci
-from radiogenomics.reporting.plots import calibration_plot
+from radiogenomics.figures.plots import calibration_plot
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import collect
 from radiogenomics.tasks import run

@@ -10,7 +10,7 @@ constant and all-missing columns dropped, complete cases). BH q-values across th
 separately for the log-rank and the Cox p-values. A pair is skipped, with the reason in
 ``status``, when a group is smaller than ``min_group`` or has no event; a Cox fit that fails is
 recorded in ``cox_status``. The tables and plots are written by
-:mod:`radiogenomics.reporting.survival_report` (``scripts/survival.py``).
+:mod:`radiogenomics.pipelines.survival` (``scripts/survival.py``).
 """
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ def importance_null_plot(key: dict) -> str:
     return f"importance_null_{config_stem(key)}.png"
 
 
-# AnnData outputs for scanpy users (``summary/``, reporting/anndata_export.py)
+# AnnData outputs for scanpy users (``summary/``, exports/anndata.py)
 ATTRIBUTIONS_H5AD = "attributions.h5ad"  # held-out patients x genes attributions, obs, var ranks
 PREDICTIONS_OBS = "predictions_obs.csv"  # held-out predictions as an obs table (patient index)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from radiogenomics.hydra_resolvers import job_dirname
 from radiogenomics.results import layout
@@ -206,3 +208,160 @@ def multitask_records(sweep_dir: str | Path) -> pd.DataFrame:
         record["job"] = str(path.parent.relative_to(sweep_dir))
         rows.append(record)
     return pd.DataFrame(rows)
+
+
+# A finished sweep as the report reads it: its summary/ files and its jobs' records.
+TEXT_COLUMNS = {"config_hash": str, "trait": str, "model": str}  # a hash may look like a number
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV; an empty frame for a file without columns (an empty table written as such)."""
+    try:
+        return pd.read_csv(path, dtype=TEXT_COLUMNS)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+class SweepData:
+    """A finished sweep's files, each read at most once; ``None`` (or empty) when absent."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.summary = layout.summary_dir(self.path)
+        self._tables: dict[Path, pd.DataFrame | None] = {}
+
+    @property
+    def name(self) -> str:
+        """The sweep dir's name."""
+        return self.path.resolve().name
+
+    def table(self, path: Path) -> pd.DataFrame | None:
+        """A CSV of the sweep (cached); None when absent."""
+        if path not in self._tables:
+            self._tables[path] = _read_csv(path) if path.is_file() else None
+        return self._tables[path]
+
+    def summary_table(self, name: str) -> pd.DataFrame | None:
+        """A CSV under ``summary/``."""
+        return self.table(self.summary / name)
+
+    def summary_json(self, name: str) -> dict | None:
+        """A JSON file under ``summary/``."""
+        path = self.summary / name
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @cached_property
+    def cv(self) -> pd.DataFrame | None:
+        """``cv_summary.csv``'s classifier rows (AUROC), ``bootstrap`` as text (``none``: plain CV)."""
+        return self._cv_rows("pooled_auroc")
+
+    @cached_property
+    def regression_cv(self) -> pd.DataFrame | None:
+        """``cv_summary.csv``'s continuous-trait rows (pooled R², Spearman, MAE), if any."""
+        return self._cv_rows("pooled_r2")
+
+    def _cv_rows(self, headline: str) -> pd.DataFrame | None:
+        """The cv_summary rows whose ``headline`` column is filled (one kind of trait)."""
+        table = self.summary_table(layout.CV_SUMMARY)
+        if table is None or table.empty or headline not in table:
+            return None
+        table = table[table[headline].notna()]
+        if table.empty:
+            return None
+        return table.assign(bootstrap=table["bootstrap"].fillna("none").astype(str))
+
+    @cached_property
+    def folds(self) -> pd.DataFrame | None:
+        """``folds.csv``: one row per completed job."""
+        return self.summary_table(layout.FOLDS)
+
+    @cached_property
+    def predictions(self) -> pd.DataFrame | None:
+        """Pooled out-of-fold predictions with ``bootstrap`` as text."""
+        table = self.summary_table(layout.PREDICTIONS)
+        if table is None:
+            return None
+        return table.assign(bootstrap=table["bootstrap"].fillna("none").astype(str))
+
+    @cached_property
+    def missing(self) -> list[str]:
+        """Jobs without metrics.json (failed, killed or never started)."""
+        record = self.summary_json(layout.MISSING_JOBS)
+        return list(record.get("jobs", [])) if record else []
+
+    @cached_property
+    def jobs(self) -> list[Path]:
+        """Completed job dirs (those with metrics.json)."""
+        return [d for d in job_dirs(self.path) if (d / layout.METRICS).is_file()]
+
+    @cached_property
+    def job_metrics(self) -> list[dict]:
+        """Every completed job's metrics.json."""
+        return [json.loads((d / layout.METRICS).read_text()) for d in self.jobs]
+
+    @cached_property
+    def job_cohorts(self) -> list[dict | None]:
+        """Each completed job's cohort.json, one per job of ``jobs`` (None where absent)."""
+        return [
+            json.loads((d / layout.COHORT).read_text()) if (d / layout.COHORT).is_file() else None
+            for d in self.jobs
+        ]
+
+    @cached_property
+    def cohorts(self) -> list[dict]:
+        """Every completed job's cohort.json (in job order)."""
+        return [c for c in self.job_cohorts if c is not None]
+
+    @cached_property
+    def config(self) -> DictConfig | None:
+        """The first completed job's composed config (``.hydra/config.yaml``)."""
+        for d in self.jobs:
+            try:
+                return job_config(d)
+            except FileNotFoundError:
+                continue
+        return None
+
+    @cached_property
+    def multirun(self) -> DictConfig | None:
+        """Hydra's record of the sweep (``multirun.yaml``)."""
+        path = self.path / layout.MULTIRUN
+        return OmegaConf.load(path) if path.is_file() else None
+
+    @cached_property
+    def manifest(self) -> dict | None:
+        """The first job's model bundle manifest (versions, architecture), if bundles were saved."""
+        for d in self.jobs:
+            path = d / layout.MODEL_DIR / layout.BUNDLE_MANIFEST
+            if path.is_file():
+                return json.loads(path.read_text())
+        return None
+
+    @cached_property
+    def environment(self) -> str | None:
+        """``summary/environment.txt`` (every installed package, machine facts), if written."""
+        path = self.summary / layout.ENVIRONMENT
+        return path.read_text() if path.is_file() else None
+
+    @cached_property
+    def permuted(self) -> bool:
+        """Whether the sweep's labels were permuted (a null-control twin)."""
+        return any(bool(m.get("permuted_labels")) for m in self.job_metrics)
+
+    def configurations(self) -> list[dict]:
+        """The configurations of the CV table (``GROUP_KEYS`` of each row)."""
+        if self.cv is None:
+            return []
+        return [dict(zip(GROUP_KEYS, row, strict=True)) for row in self.cv[GROUP_KEYS].values]
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """A value of the first job's config (dotted ``key``), unresolved interpolations as None."""
+        if self.config is None:
+            return default
+        try:
+            value = OmegaConf.select(self.config, key, default=default)
+        except Exception:  # an interpolation that needs Hydra's runtime (e.g. ${hydra:...})
+            return default
+        if isinstance(value, DictConfig | ListConfig):
+            return OmegaConf.to_container(value)
+        return value

@@ -11,8 +11,8 @@ import torch
 from omegaconf import DictConfig
 
 from radiogenomics.errors import ConfigError, DataError
+from radiogenomics.exports.wandb import finish_run
 from radiogenomics.models.bundle import BundleError
-from radiogenomics.reporting.wandb_report import finish_run
 from radiogenomics.tasks.validation import TASKS, check_gene_sets_on_data, validate_config
 from radiogenomics.utils import os_error_line
 

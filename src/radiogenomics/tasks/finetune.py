@@ -37,6 +37,7 @@ from radiogenomics.environment import job_environment
 from radiogenomics.errors import DataError
 from radiogenomics.evaluation.metrics import as_prob_matrix
 from radiogenomics.evaluation.trait_metrics import trait_score
+from radiogenomics.exports.wandb import log_job, start_job_run
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
 from radiogenomics.models.inputs import (
@@ -48,7 +49,6 @@ from radiogenomics.models.inputs import (
 from radiogenomics.models.regression_head import fit_continuous_head, select_on
 from radiogenomics.models.regularization import Regularization
 from radiogenomics.models.result import FoldResult
-from radiogenomics.reporting.wandb_report import log_job, start_job_run
 from radiogenomics.results import layout
 from radiogenomics.tasks.comparator_interpret import interpret_comparator_job
 from radiogenomics.tasks.jobs import config_hash, input_fingerprints, resumable, training_hash

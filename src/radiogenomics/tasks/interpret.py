@@ -80,7 +80,7 @@ from radiogenomics.interpret.comparators import check_masker, comparator_masker
 from radiogenomics.interpret.masking_tables import MaskingOptions, write_masking
 from radiogenomics.interpret.saliency_tables import SaliencyOptions, write_saliency
 from radiogenomics.models.bundle import ModelBundle, load_bundle
-from radiogenomics.reporting.summary import summarize
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import bundle_jobs, job_config
 from radiogenomics.tasks.finetune import kfold_split, member_split

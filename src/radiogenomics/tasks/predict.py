@@ -35,9 +35,9 @@ from radiogenomics.evaluation.metrics import (
 )
 from radiogenomics.evaluation.ordinal import ordinal_record
 from radiogenomics.evaluation.regression import external_regression_scores
+from radiogenomics.figures.plots import calibration_plot, roc_plot
 from radiogenomics.models.bundle import BundleError, ModelBundle, load_bundle, read_manifest
-from radiogenomics.reporting.captions import calibration_caption
-from radiogenomics.reporting.plots import calibration_plot, roc_plot
+from radiogenomics.report.captions import calibration_caption
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, model_dirs
 from radiogenomics.tasks.validation import refuse_overlap

@@ -1,0 +1,1 @@
+"""Outputs for other tools: Weights & Biases runs and AnnData files for scanpy."""

@@ -1,0 +1,1 @@
+"""Figures drawn from tables (matplotlib, headless): ROC, calibration, comparisons, panel."""

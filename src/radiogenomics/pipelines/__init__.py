@@ -1,0 +1,1 @@
+"""Compute, then write every output: the sweep summary (tables, AnnData, page) and survival."""

@@ -1,0 +1,1 @@
+"""Sweep-level computation: pooled tables and statistics (``summary/``, the analysis scripts)."""
