@@ -18,11 +18,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from radiogenomics.callbacks import interpretation as masking_callback
 from radiogenomics.callbacks.interpretation import GeneMaskingCallback
 from radiogenomics.data.genesets import write_gmt
-from radiogenomics.evaluation.metrics import auroc_rows
+from radiogenomics.evaluation.metrics import auroc_rows, average_precision_rows
 from radiogenomics.evaluation.multitest import bh_qvalues
 from radiogenomics.evaluation.tails import empirical_p, per_size
 from radiogenomics.interpret.masking import (
-    average_precision_rows,
     mask_gene_sets,
     mask_single_genes,
     random_gene_sets,

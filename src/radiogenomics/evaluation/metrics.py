@@ -78,6 +78,33 @@ def binary_auroc(target: np.ndarray, scores: np.ndarray) -> float:
     return float(auroc_rows(scores[None, :], target)[0])
 
 
+def average_precision_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Average precision of each row, as scikit-learn computes it (ties form one threshold)."""
+    target = np.asarray(target, dtype=bool)
+    n_pos = target.sum()
+    if n_pos == 0 or n_pos == len(target):
+        return np.full(len(scores), np.nan)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranked = np.take_along_axis(scores, order, axis=1)
+    tp = np.cumsum(target[order], axis=1)
+    group_end = np.ones_like(ranked, dtype=bool)  # last position of a run of equal scores
+    group_end[:, :-1] = ranked[:, :-1] != ranked[:, 1:]
+    tp_at_end = np.maximum.accumulate(np.where(group_end, tp, 0), axis=1)
+    previous = np.zeros_like(tp_at_end)
+    previous[:, 1:] = tp_at_end[:, :-1]
+    precision = tp / np.arange(1, len(target) + 1)
+    return (group_end * (tp - previous) * precision).sum(axis=1) / n_pos
+
+
+def discrimination_slope_rows(probs: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Per row: mean probability over the positive patients minus over the others (NaN if one
+    group is empty)."""
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        return np.full(len(probs), np.nan)
+    return probs[:, positive].mean(axis=1) - probs[:, ~positive].mean(axis=1)
+
+
 def _ovr(metric, y: np.ndarray, P: np.ndarray, k: int) -> float:
     target = (y == k).astype(int)
     if target.min() == target.max():
