@@ -202,6 +202,21 @@ def test_no_import_cycles():
     )
 
 
+def test_statistics_are_computed_in_evaluation():
+    """AUROC, Brier score, BH q-values, tail fits and permutation p-values have one definition
+    each, in evaluation/: no other layer calls the library function or writes the formula."""
+    library = re.compile(r"\b(roc_auc_score|brier_score_loss|false_discovery_control|genpareto)\b")
+    permutation_p = re.compile(r"\(1 \+ .*\) / \(1 \+ ")  # (1 + #exceed) / (1 + #draws)
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _sources()
+        if "evaluation" not in p.relative_to(PACKAGE).parts
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if library.search(line) or permutation_p.search(line)
+    ]
+    assert not found, f"statistics outside evaluation/ (call evaluation's): {found}"
+
+
 def _code_and_configs() -> list[Path]:
     return [
         *(ROOT / "src").rglob("*.py"),

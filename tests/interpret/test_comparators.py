@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from radiogenomics.data.splits import FoldSplit
+from radiogenomics.evaluation.metrics import auroc_rows
 from radiogenomics.interpret.comparators import (
     check_masker,
     comparator_masker,
     native_attribution,
     standardize,
 )
-from radiogenomics.interpret.masking import auroc_rows, random_permutations
+from radiogenomics.interpret.masking import random_permutations
 from radiogenomics.models.baselines import fit_comparator
 
 GRIDS = {

@@ -18,11 +18,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from radiogenomics.callbacks import interpretation as masking_callback
 from radiogenomics.callbacks.interpretation import GeneMaskingCallback
 from radiogenomics.data.genesets import write_gmt
+from radiogenomics.evaluation.metrics import auroc_rows, average_precision_rows
 from radiogenomics.evaluation.multitest import bh_qvalues
+from radiogenomics.evaluation.tails import empirical_p, per_size
 from radiogenomics.interpret.masking import (
-    auroc_rows,
-    average_precision_rows,
-    empirical_p,
     mask_gene_sets,
     mask_single_genes,
     random_gene_sets,
@@ -134,7 +133,7 @@ def test_random_controls_and_multiple_testing():
     assert all((a == b).all() for a, b in zip(again[20], controls[20], strict=True))
     null = {5: np.linspace(0.3, 0.7, 30), 20: np.linspace(0.4, 0.6, 30)}
     observed = np.array([0.9, 0.5, 0.2, 0.61, np.nan])
-    p = empirical_p(observed, np.array([5, 5, 20, 20, 5]), null)
+    p = per_size(empirical_p, observed, np.array([5, 5, 20, 20, 5]), null)
     assert np.all((p[:4] > 0) & (p[:4] <= 1)) and np.isnan(p[4])
     assert p[0] == pytest.approx(1 / 31) and p[2] == 1.0
     q = bh_qvalues(p)

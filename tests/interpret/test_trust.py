@@ -8,15 +8,14 @@ import pytest
 import torch
 
 from radiogenomics.data.splits import make_fold_split, null_labels
+from radiogenomics.evaluation.tails import control_fit, per_size, tail_p
 from radiogenomics.interpret.agreement import agreement_matrix, pooled_importances, square
 from radiogenomics.interpret.importance_null import top_k_overlap
 from radiogenomics.interpret.masking import (
-    control_fit,
     mask_gene_sets,
     mask_nested_controls,
     random_gene_sets,
     random_permutations,
-    tail_p,
 )
 from radiogenomics.interpret.sanity import (
     layer_names,
@@ -56,7 +55,7 @@ def test_nested_controls_equal_gathered_sets_and_tail_p(toy_job):
     np.testing.assert_allclose(new, ref, atol=1e-6)
     rng = np.random.default_rng(0)
     null = {5: rng.normal(0.5, 0.05, 2000)}
-    p = tail_p(np.array([0.75, 0.5, 0.6]), np.array([5, 5, 5]), null)
+    p = per_size(tail_p, np.array([0.75, 0.5, 0.6]), np.array([5, 5, 5]), null)
     assert p[0] < 1 / 2001 and p[1] == pytest.approx(0.5, abs=0.03)  # below u: empirical
     assert p[2] == pytest.approx(0.023, abs=0.01)  # 2 sd above the mean, from the tail fit
     fit = control_fit(null)

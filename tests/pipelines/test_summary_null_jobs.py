@@ -6,7 +6,7 @@ import logging
 
 import pandas as pd
 
-from radiogenomics.reporting.summary import summarize
+from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
 

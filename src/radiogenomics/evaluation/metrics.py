@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss
 
 from radiogenomics.progress import Progress
 
@@ -36,7 +37,7 @@ def auroc(y: np.ndarray, probs: np.ndarray) -> float:
     """Binary AUROC, or macro one-vs-rest AUROC for (n, K>2) probabilities; NaN if undefined."""
     y = np.asarray(y)
     P = as_prob_matrix(probs)
-    per_class = [_ovr(roc_auc_score, y, P, k) for k in range(P.shape[1])]
+    per_class = [_ovr(binary_auroc, y, P, k) for k in range(P.shape[1])]
     return per_class[1] if P.shape[1] == 2 else float(np.nanmean(per_class))
 
 
@@ -44,7 +45,7 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
     """AUROC and AP (macro over classes for multiclass) plus per-class values for multiclass."""
     y = np.asarray(y)
     P = as_prob_matrix(probs)
-    aurocs = [_ovr(roc_auc_score, y, P, k) for k in range(P.shape[1])]
+    aurocs = [_ovr(binary_auroc, y, P, k) for k in range(P.shape[1])]
     aps = [_ovr(average_precision_score, y, P, k) for k in range(P.shape[1])]
     if P.shape[1] == 2:
         return {"auroc": aurocs[1], "ap": aps[1]}
@@ -56,13 +57,52 @@ def score(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[
 
 
 def auroc_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """AUROC of each row of ``scores`` (items x patients) for a 0/1 ``target``; ties count half."""
+    """AUROC of each row of ``scores`` (items x patients) for a 0/1 ``target``; ties count half.
+
+    The one AUROC definition (every other AUROC here calls it): the Mann-Whitney form
+    ``(sum of the positives' midranks - n1 (n1 + 1) / 2) / (n1 n0)``, NaN when a class is absent.
+    """
     target = np.asarray(target, dtype=bool)
     n_pos, n_neg = target.sum(), (~target).sum()
     if n_pos == 0 or n_neg == 0:
         return np.full(len(scores), np.nan)
     ranks = rankdata(scores, axis=1)
     return (ranks[:, target].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def binary_auroc(target: np.ndarray, scores: np.ndarray) -> float:
+    """AUROC of one score vector for a 0/1 ``target`` (:func:`auroc_rows`); NaN scores are refused."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError("AUROC of scores that are not all finite (NaN or infinite)")
+    return float(auroc_rows(scores[None, :], target)[0])
+
+
+def average_precision_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Average precision of each row, as scikit-learn computes it (ties form one threshold)."""
+    target = np.asarray(target, dtype=bool)
+    n_pos = target.sum()
+    if n_pos == 0 or n_pos == len(target):
+        return np.full(len(scores), np.nan)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranked = np.take_along_axis(scores, order, axis=1)
+    tp = np.cumsum(target[order], axis=1)
+    group_end = np.ones_like(ranked, dtype=bool)  # last position of a run of equal scores
+    group_end[:, :-1] = ranked[:, :-1] != ranked[:, 1:]
+    tp_at_end = np.maximum.accumulate(np.where(group_end, tp, 0), axis=1)
+    previous = np.zeros_like(tp_at_end)
+    previous[:, 1:] = tp_at_end[:, :-1]
+    precision = tp / np.arange(1, len(target) + 1)
+    return (group_end * (tp - previous) * precision).sum(axis=1) / n_pos
+
+
+def discrimination_slope_rows(probs: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Per row: mean probability over the positive patients minus over the others (NaN if one
+    group is empty)."""
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        return np.full(len(probs), np.nan)
+    return probs[:, positive].mean(axis=1) - probs[:, ~positive].mean(axis=1)
 
 
 def _ovr(metric, y: np.ndarray, P: np.ndarray, k: int) -> float:
@@ -184,17 +224,22 @@ def bootstrap_ap_ci(
 
 
 def brier_score(y: np.ndarray, probs: np.ndarray) -> float:
-    """Mean squared error of the probabilities: binary (p - y)^2; multiclass summed over classes."""
+    """Mean squared error of the probabilities (scikit-learn's ``brier_score_loss``): binary
+    (p - y)^2; multiclass summed over classes. NaN for no patient or a NaN probability."""
     P = as_prob_matrix(probs)
-    squared = ((P - np.eye(P.shape[1])[np.asarray(y, dtype=int)]) ** 2).sum(axis=1)
-    return float(squared.mean() / 2 if P.shape[1] == 2 else squared.mean())
+    if not len(P) or np.isnan(P).any():  # scikit-learn refuses both
+        return float("nan")
+    with warnings.catch_warnings():  # float32 probabilities sum to 1 only to float32 precision
+        warnings.filterwarnings("ignore", "The y_prob values do not sum to one")
+        return brier_score_loss(np.asarray(y, dtype=int), P, labels=list(range(P.shape[1])))
 
 
 def calibration_table(target: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> list[dict]:
     """Reliability bins: equal-width bins of the predicted probability on [0, 1].
 
     Per bin its bounds, patient count, mean predicted probability and observed event rate
-    (``None`` for an empty bin).
+    (``None`` for an empty bin). Not scikit-learn's ``calibration_curve``: it drops empty bins,
+    gives no counts and puts a probability on an edge in the lower bin (here [lower, upper)).
     """
     target, prob = np.asarray(target, dtype=float), np.asarray(prob, dtype=float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -405,7 +450,7 @@ def _one_vs_rest(target: np.ndarray, prob: np.ndarray, scored: dict, name: str, 
         "n_positive": int(target.sum()),
         "auroc": _defined(scored.get(f"auroc_{name}")),
         "ap": _defined(scored.get(f"ap_{name}")),
-        "brier": float(((prob - target) ** 2).mean()) if len(target) else None,
+        "brier": brier_score(target, prob) if len(target) else None,
         "calibration_error": calibration_error(bins),
         "calibration_line": calibration_line(target, prob),
         "calibration": bins,

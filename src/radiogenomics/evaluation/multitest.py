@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import false_discovery_control
 
 # The one default false discovery rate: a set enriched at per-patient GSEA FDR below it is a
 # patient's radiogenomic trait, and a BH q-value below it is a discovery (an association, a
@@ -12,12 +13,11 @@ FDR = 0.05
 
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN stays NaN and is not counted)."""
+    """Benjamini-Hochberg adjusted p-values (scipy's ``false_discovery_control``); NaN stays NaN
+    and is not counted."""
     p = np.asarray(p, dtype=float)
     q = np.full_like(p, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if len(ok):
-        order = ok[np.argsort(p[ok])]
-        ranked = p[order] * len(ok) / np.arange(1, len(ok) + 1)
-        q[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    ok = ~np.isnan(p)
+    if ok.any():
+        q[ok] = false_discovery_control(p[ok], method="bh")
     return q

@@ -29,11 +29,12 @@ from functools import partial
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.metrics import average_precision_score, cohen_kappa_score, roc_auc_score
+from sklearn.metrics import average_precision_score, cohen_kappa_score
 
 from radiogenomics.evaluation.metrics import (
     _resampled_auroc,
     as_prob_matrix,
+    binary_auroc,
     by_resample_chunks,
     stratified_counts,
 )
@@ -60,7 +61,7 @@ def cut_aurocs(y: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """AUROC at every cumulative cut k = 1..K-1 (NaN where the cut has one side only)."""
     y = np.asarray(y)
     S = cumulative_scores(probs)
-    return np.array([_binary(roc_auc_score, y >= k + 1, S[:, k]) for k in range(S.shape[1])])
+    return np.array([_binary(binary_auroc, y >= k + 1, S[:, k]) for k in range(S.shape[1])])
 
 
 def mean_cumulative_auroc(y: np.ndarray, probs: np.ndarray) -> float:

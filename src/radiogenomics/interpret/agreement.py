@@ -22,8 +22,9 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
+from radiogenomics.evaluation.metrics import auroc_rows
 from radiogenomics.interpret.importance_null import top_k_overlap
-from radiogenomics.interpret.masking import auroc_rows, mask_gene_sets, mask_single_genes
+from radiogenomics.interpret.masking import mask_gene_sets, mask_single_genes
 from radiogenomics.interpret.saliency import attribute
 
 ATTRIBUTION_METHODS = ("saliency", "input_x_gradient", "integrated_gradients", "deeplift")

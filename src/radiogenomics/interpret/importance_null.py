@@ -13,7 +13,7 @@ replicate one (``null[k]``).
   ``z = (observed - mean) / sd``, against the *pooled* standardised nulls of all items of the
   table (each null value standardised by the other K - 1 nulls of its item, so it is judged like
   the observed one; K x items values), with a generalized Pareto tail above their 90th percentile
-  (:func:`radiogenomics.interpret.masking.fit_tail`, peaks over threshold). Pooling across items
+  (:func:`radiogenomics.evaluation.tails.tail_p`, peaks over threshold). Pooling across items
   after standardisation is what GSEA does with its phenotype permutations (Subramanian et al.
   2005): it lets a few dozen permutations resolve p-values far below ``1 / (K + 1)``. It assumes
   the items' standardised nulls share one shape; :func:`null_checks` tests that, the tail fit,
@@ -40,10 +40,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, genpareto, ks_2samp, kstest
+from scipy.stats import binom, ks_2samp
 
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
-from radiogenomics.interpret.masking import fit_tail
+from radiogenomics.evaluation.tails import empirical_p, fit_tail, tail_p
 
 MIN_NULLS = 3  # fewer complete null replicates give no tail estimate (a leave-one-out sd needs 2)
 MAX_CHECK_ITEMS = 2000  # items (a random subset, seeded) behind the shape and calibration checks
@@ -61,9 +61,6 @@ def permutation_p(observed: np.ndarray, null: np.ndarray, two_sided: bool = Fals
         mean = null.mean(axis=0) if k else np.full(len(observed), np.nan)
         sd = null.std(axis=0, ddof=1) if k > 1 else np.full(len(observed), np.nan)
         z = np.where(sd > 0, (observed - mean) / sd, np.nan)
-        exceed = (null >= observed).sum(axis=0)
-        empirical = (1 + exceed) / (1 + k) if k else np.full(len(observed), np.nan)
-    empirical = np.where(np.isnan(observed), np.nan, empirical)
     return pd.DataFrame(
         {
             "observed": observed,
@@ -71,7 +68,7 @@ def permutation_p(observed: np.ndarray, null: np.ndarray, two_sided: bool = Fals
             "null_sd": sd,
             "z": z,
             "n_null": k,
-            "empirical_p": empirical,
+            "empirical_p": empirical_p(observed, null),
             "tail_p": pooled_tail_p(z, standardized_nulls(null)),
         }
     )
@@ -97,16 +94,9 @@ def pooled_tail_p(z: np.ndarray, pooled: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=float)
     draws = np.asarray(pooled, dtype=float).ravel()
     draws = np.sort(draws[np.isfinite(draws)])
-    p = np.full(len(z), np.nan)
     if len(draws) < MIN_NULLS:
-        return p
-    ok = np.isfinite(z)
-    p[ok] = (1 + len(draws) - np.searchsorted(draws, z[ok], side="left")) / (1 + len(draws))
-    fit = fit_tail(draws)
-    if fit is not None:
-        above = ok & (z > fit.threshold)
-        p[above] = [fit.p(float(v)) for v in z[above]]
-    return p
+        return np.full(len(z), np.nan)
+    return tail_p(np.where(np.isfinite(z), z, np.nan), draws)
 
 
 def add_qvalues(table: pd.DataFrame, fdr: float = FDR) -> pd.DataFrame:
@@ -147,10 +137,7 @@ def null_checks(null: np.ndarray, two_sided: bool, fdr: float = FDR, seed: int =
     pooled = standardized_nulls(null)
     draws = pooled[np.isfinite(pooled)]
     fit = fit_tail(draws)
-    gpd_ks = None
-    if fit is not None:
-        excess = draws[draws > fit.threshold] - fit.threshold
-        gpd_ks = float(kstest(excess, genpareto(fit.shape, 0.0, fit.scale).cdf).pvalue)
+    gpd_ks = fit.ks_p(draws) if fit is not None else None
     shape_p = [ks_2samp(pooled[:, j], draws).pvalue for j in range(null.shape[1])]
     false = []
     for i in range(k):

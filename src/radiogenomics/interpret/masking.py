@@ -14,10 +14,9 @@ over patients or over the genes of a set; the loop over chunks bounds memory.
 
 Scores: :func:`score_masked` gives AUROC and AP of the masked probabilities against the labels
 (per class and macro for multiclass), vectorised over sets; random size-matched gene sets
-(:func:`random_gene_sets`) give each set an empirical p-value (:func:`empirical_p`) and, next to
-it, a smooth-tail p-value from the same controls (:func:`tail_p`: a generalized Pareto fit to
-their upper tail, checked per size by :func:`control_fit`). The reported
-score, with the Benjamini-Hochberg q, is
+(:func:`random_gene_sets`) give each set an empirical p-value and, next to it, a smooth-tail
+p-value from the same controls (a generalized Pareto fit to their upper tail, checked per size;
+:mod:`radiogenomics.evaluation.tails`). The reported score, with the Benjamini-Hochberg q, is
 :func:`radiogenomics.interpret.masking_tables.score_sets`, for a job's tables and the sweep's
 pooled tables alike.
 """
@@ -31,11 +30,15 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import genpareto, kstest, norm, shapiro
 from torch import nn
 
-from radiogenomics.evaluation.metrics import auroc_rows
+from radiogenomics.evaluation.metrics import (
+    auroc_rows,
+    average_precision_rows,
+    discrimination_slope_rows,
+)
 from radiogenomics.evaluation.multitest import bh_qvalues
+from radiogenomics.evaluation.tails import empirical_p, per_size, tail_p
 from radiogenomics.models.inputs import compose_input, effective_weight
 from radiogenomics.progress import Progress
 
@@ -366,24 +369,6 @@ def as_masker(model: nn.Module | Masker) -> Masker:
 # --- scores, vectorised over rows (sets) -------------------------------------------------------
 
 
-def average_precision_rows(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Average precision of each row, as scikit-learn computes it (ties form one threshold)."""
-    target = np.asarray(target, dtype=bool)
-    n_pos = target.sum()
-    if n_pos == 0 or n_pos == len(target):
-        return np.full(len(scores), np.nan)
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranked = np.take_along_axis(scores, order, axis=1)
-    tp = np.cumsum(target[order], axis=1)
-    group_end = np.ones_like(ranked, dtype=bool)  # last position of a run of equal scores
-    group_end[:, :-1] = ranked[:, :-1] != ranked[:, 1:]
-    tp_at_end = np.maximum.accumulate(np.where(group_end, tp, 0), axis=1)
-    previous = np.zeros_like(tp_at_end)
-    previous[:, 1:] = tp_at_end[:, :-1]
-    precision = tp / np.arange(1, len(target) + 1)
-    return (group_end * (tp - previous) * precision).sum(axis=1) / n_pos
-
-
 def score_masked(
     probs: np.ndarray, y: np.ndarray, class_names: Sequence[str], ordinal: bool = False
 ) -> pd.DataFrame:
@@ -426,123 +411,6 @@ def score_masked(
     return frame
 
 
-def discrimination_slope_rows(probs: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """Per row: mean probability over the positive patients minus over the others (NaN if one
-    group is empty)."""
-    positive = np.asarray(positive, dtype=bool)
-    if positive.all() or not positive.any():
-        return np.full(len(probs), np.nan)
-    return probs[:, positive].mean(axis=1) - probs[:, ~positive].mean(axis=1)
-
-
-def empirical_p(observed: np.ndarray, sizes: np.ndarray, null: dict[int, np.ndarray]) -> np.ndarray:
-    """One-sided empirical p of each AUROC against the null AUROCs of its size: (1 + #>=) / (1 + R)."""
-    p = np.full(len(observed), np.nan)
-    for i, (value, size) in enumerate(zip(observed, sizes, strict=True)):
-        draws = null[int(size)]
-        draws = draws[~np.isnan(draws)]
-        if not np.isnan(value) and len(draws):
-            p[i] = (1 + np.sum(draws >= value)) / (1 + len(draws))
-    return p
-
-
-TAIL_FRACTION = 0.1  # the controls above their 90th percentile model the upper tail
-MIN_EXCEEDANCES = 10  # fewer exceedances: no tail fit, tail_p falls back to the empirical p
-TAIL_FLOOR = 1e-16  # beyond a bounded fitted tail's end the tail p is this, not 0
-
-
-@dataclass(frozen=True)
-class TailFit:
-    """Generalized Pareto fit to the upper tail of one size's control AUROCs."""
-
-    threshold: float  # u: the (1 - TAIL_FRACTION) quantile of the controls
-    share: float  # share of controls above u
-    shape: float  # GPD shape xi (< 0: a bounded tail)
-    scale: float
-    n_controls: int
-
-    def p(self, value: float) -> float:
-        """P(control AUROC >= value) from the fitted tail (value above the threshold)."""
-        sf = float(genpareto.sf(value - self.threshold, self.shape, 0.0, self.scale))
-        return max(self.share * sf, TAIL_FLOOR)
-
-
-def fit_tail(draws: np.ndarray, tail_fraction: float = TAIL_FRACTION) -> TailFit | None:
-    """GPD fit (maximum likelihood, location 0) to the controls' exceedances of their quantile."""
-    draws = np.asarray(draws, dtype=float)
-    draws = draws[~np.isnan(draws)]
-    if not len(draws):
-        return None
-    threshold = float(np.quantile(draws, 1 - tail_fraction))
-    excess = draws[draws > threshold] - threshold
-    if len(excess) < MIN_EXCEEDANCES or np.ptp(excess) == 0:
-        return None
-    shape, _, scale = genpareto.fit(excess, floc=0.0)
-    return TailFit(threshold, len(excess) / len(draws), float(shape), float(scale), len(draws))
-
-
-def tail_p(observed: np.ndarray, sizes: np.ndarray, null: dict[int, np.ndarray]) -> np.ndarray:
-    """One-sided p of each AUROC with a smooth upper tail (Knijnenburg et al. 2009).
-
-    Below the controls' 90th percentile it is the empirical p (:func:`empirical_p`); above it,
-    ``share * GPD.sf(auroc - u)`` from a generalized Pareto distribution fitted to the controls'
-    exceedances of that percentile ``u`` (:func:`fit_tail`), so it can fall below
-    ``1 / (1 + n_random)``. Assumes the exceedances follow a GPD (the peaks-over-threshold limit);
-    :func:`control_fit` checks it (KS of the exceedances against the fit). Beyond the end of a
-    bounded fitted tail the p is ``TAIL_FLOOR``. With fewer than ``MIN_EXCEEDANCES`` exceedances
-    the empirical p is kept.
-    """
-    p = empirical_p(observed, sizes, null)
-    fits: dict[int, TailFit | None] = {}  # fitted once per size that an item needs
-    for i, (value, size) in enumerate(zip(observed, sizes, strict=True)):
-        if np.isnan(value) or int(size) not in null:
-            continue
-        if int(size) not in fits:
-            fits[int(size)] = fit_tail(null[int(size)])
-        fit = fits[int(size)]
-        if fit is not None and value > fit.threshold:
-            p[i] = fit.p(float(value))
-    return p
-
-
-def control_fit(null: dict[int, np.ndarray]) -> pd.DataFrame:
-    """Per set size: the controls' AUROC summary, normality checks and the tail fit with its check.
-
-    ``shapiro_p``/``ks_normal_p``: are the controls normal (a plain normal tail would need it)?
-    ``gpd_*``: the tail fit of :func:`tail_p` and ``gpd_ks_p``, KS of the exceedances against the
-    fitted GPD (parameters fitted on the same data, so conservative: too large).
-    """
-    rows = []
-    for size, draws in sorted(null.items()):
-        draws = np.asarray(draws, dtype=float)
-        draws = draws[~np.isnan(draws)]
-        mean = float(draws.mean()) if len(draws) else np.nan
-        sd = float(draws.std(ddof=1)) if len(draws) > 1 else np.nan
-        ok = len(draws) >= 3 and sd > 0
-        fit = fit_tail(draws)
-        gpd_ks = np.nan
-        if fit is not None:
-            excess = draws[draws > fit.threshold] - fit.threshold
-            gpd_ks = float(kstest(excess, genpareto(fit.shape, 0.0, fit.scale).cdf).pvalue)
-        rows.append(
-            {
-                "n_genes": int(size),
-                "n_controls": len(draws),
-                "mean": mean,
-                "sd": sd,
-                "max_control": float(draws.max()) if len(draws) else np.nan,
-                "shapiro_p": float(shapiro(draws[:5000]).pvalue) if ok else np.nan,
-                "ks_normal_p": float(kstest(draws, norm(mean, sd).cdf).pvalue) if ok else np.nan,
-                "gpd_threshold": fit.threshold if fit else np.nan,
-                "gpd_exceedances": round(fit.share * len(draws)) if fit else 0,
-                "gpd_shape": fit.shape if fit else np.nan,
-                "gpd_scale": fit.scale if fit else np.nan,
-                "gpd_ks_p": gpd_ks,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def call_columns(
     self_p: np.ndarray,
     comp_p: np.ndarray,
@@ -567,7 +435,8 @@ def call_columns(
     }
     if null_scores is not None:
         values = np.asarray(observed, dtype=np.float64)
-        p, tail = empirical_p(values, sizes, null_scores), tail_p(values, sizes, null_scores)
+        p = per_size(empirical_p, values, sizes, null_scores)
+        tail = per_size(tail_p, values, sizes, null_scores)
         columns.update(
             empirical_p=p, empirical_q=bh_qvalues(p), tail_p=tail, tail_q=bh_qvalues(tail)
         )

@@ -49,10 +49,11 @@ from omegaconf import OmegaConf
 
 from radiogenomics.evaluation.metrics import prediction_arrays, score
 from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.evaluation.tails import control_fit, empirical_p
 from radiogenomics.interpret.gene_set_options import index_collections
 from radiogenomics.interpret.gsea import prerank, release_workers, set_dict
 from radiogenomics.interpret.importance_null import add_qvalues, null_checks, permutation_p
-from radiogenomics.interpret.masking import control_fit, score_masked
+from radiogenomics.interpret.masking import score_masked
 from radiogenomics.interpret.masking_tables import null_by_size, score_controls
 from radiogenomics.progress import Progress
 from radiogenomics.results import layout
@@ -271,7 +272,7 @@ def model_permutation_test(preds: pd.DataFrame, group: pd.DataFrame, rows: list[
     y, probs = prediction_arrays(preds, classes)
     real = float(score(y, probs, classes)["auroc"])
     null = np.array([row["pooled_auroc"] for row in rows], dtype=float)
-    p = (1 + np.sum(null >= real)) / (1 + len(null)) if len(null) else None
+    p = float(empirical_p(np.array([real]), null)[0]) if len(null) else None
     return {"pooled_auroc": real, "pooled_auroc_empirical_p": p}
 
 
