@@ -10,13 +10,16 @@ report; a comparator sweep and compare.py; task=predict/interpret/refit from a s
 an ordinal, a continuous and a multi-task sweep) with a private model cache under OUT.
 `compare` reads every CSV, Parquet and JSON file both runs wrote and lists those that differ,
 ignoring columns and keys that hold timings, dates, paths, versions or config hashes (which
-change legitimately when the config tree does). Exit status 1 when any table differs.
+change legitimately when the config tree does), with the run's own folder written as {root};
+numbers are equal to 1e-12 relative (a float's last bits are not a number). Exit status 1 when
+any table differs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -133,6 +136,7 @@ VOLATILE = re.compile(
     r"started|finished|created|cpu|memory|rss|git|commit|python|torch|platform)",
     re.IGNORECASE,
 )
+RTOL = 1e-12
 TABLES = (".csv", ".tsv", ".parquet", ".json")
 
 
@@ -188,14 +192,21 @@ def _strip(value: object, root: str) -> object:
 
 
 def _equal(a: object, b: object) -> bool:
+    """Equal values; numbers to ``RTOL`` relative (last-bit float differences are not numbers)."""
     if isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame):
         if list(a.columns) != list(b.columns) or a.shape != b.shape:
             return False
         try:
-            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
+            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=RTOL, atol=0.0)
         except AssertionError:
             return False
         return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=RTOL, abs_tol=0.0) or (math.isnan(a) and math.isnan(b))
     return a == b
 
 
