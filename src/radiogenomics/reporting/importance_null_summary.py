@@ -54,6 +54,8 @@ from radiogenomics.interpret.gsea import prerank, release_workers, set_dict
 from radiogenomics.interpret.importance_null import add_qvalues, null_checks, permutation_p
 from radiogenomics.interpret.masking import control_fit, score_masked
 from radiogenomics.interpret.masking_tables import null_by_size, score_controls
+from radiogenomics.interpret.saliency_tables import SaliencyOptions
+from radiogenomics.interpreters import writing
 from radiogenomics.progress import Progress
 from radiogenomics.reporting.masking_summary import masking_labels, pool
 from radiogenomics.results import layout
@@ -63,13 +65,6 @@ from radiogenomics.utils import write_csv, write_json
 log = logging.getLogger(__name__)
 
 N_PLOT = 12  # sets per panel of the plot
-GSEA_KWARGS = {
-    "method": "multilevel",
-    "min_size": 15,
-    "max_size": 500,
-    "permutation_num": 1000,
-    "seed": 0,
-}  # as configs/interpret/saliency.yaml; sizes already filtered
 # importance -> (unit, two-sided test)
 GENE_IMPORTANCES = {
     "saliency_mean": True,
@@ -283,15 +278,17 @@ def config_tables(
     real_jobs = group.sort_values("fold")["job"].tolist()
     runs = {"real": real_jobs, **{k: jobs for k, jobs in replicates.items()}}
     gene_frames, set_frames, checks, nulls = [], [], {}, {}
-    gene_sets = {}
+    gene_sets, saliency = {}, saliency_options(sweep_dir, real_jobs[0])
     attributions = sweep_dir / real_jobs[0] / layout.SALIENCY_DIR / layout.ATTRIBUTIONS
-    if attributions.exists():
+    if attributions.exists() and saliency is not None:
         genes = pd.read_parquet(attributions, columns=["gene"])["gene"].unique().tolist()
-        gene_sets = saliency_gene_sets(sweep_dir, real_jobs[0], genes)
+        indexed = index_collections(saliency.collections, genes, **saliency.filters)
+        gene_sets = {label: set_dict(sets, genes) for label, sets in indexed.items()}
     stats = {
         name: importance_stats(sweep_dir, jobs, classes, gene_sets) for name, jobs in runs.items()
     }
-    add_set_nes(stats, gene_sets, gsea_workers(sweep_dir, real_jobs[0]))
+    if saliency is not None:
+        add_set_nes(stats, gene_sets, saliency)
     for (unit, importance, cls, collection), observed in stats["real"].items():
         keys = [k for k in replicates if (unit, importance, cls, collection) in stats[k]]
         if not keys:
@@ -386,8 +383,9 @@ def _saliency_stats(sweep_dir: Path, jobs: Sequence[str], gene_sets: dict) -> di
 NES_OF = {"saliency_nes": "saliency_mean", "saliency_nes_abs": "saliency_mean_abs"}  # set <- gene
 
 
-def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> None:
-    """Add every run's set NES of its mean signed and absolute attribution, GSEA in parallel."""
+def add_set_nes(stats: dict[object, dict], gene_sets: dict, saliency: SaliencyOptions) -> None:
+    """Add every run's set NES of its mean signed and absolute attribution: GSEA with
+    :func:`prerank`'s own settings (as the sweep's cohort GSEA), ``saliency.n_jobs`` workers."""
     tasks = [
         (run, (nes, cls, label), ranking, members)
         for run, run_stats in stats.items()
@@ -400,10 +398,10 @@ def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> 
     if not tasks:
         return
     work = (
-        delayed(prerank)(ranking.to_numpy(), list(ranking.index), members, **GSEA_KWARGS)
+        delayed(prerank)(ranking.to_numpy(), list(ranking.index), members)
         for _, _, ranking, members in tasks
     )
-    workers = max(1, min(n_jobs, len(tasks)))
+    workers = max(1, min(saliency.n_jobs, len(tasks)))
     with Progress("permutation-null GSEA", total=len(tasks), unit="rankings") as counter:
         tables = []
         for table in Parallel(n_jobs=workers, return_as="generator")(work):
@@ -413,12 +411,6 @@ def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> 
         release_workers()
     for (run, (nes, cls, label), _, _), table in zip(tasks, tables, strict=True):
         stats[run]["set", nes, cls, label] = table.set_index("set")["nes"]
-
-
-def gsea_workers(sweep_dir: Path, job: str) -> int:
-    """The real job's ``interpret.saliency.n_jobs`` (GSEA worker processes), else 1."""
-    value = OmegaConf.select(job_config(sweep_dir / job), "interpret.saliency.n_jobs")
-    return int(value) if isinstance(value, int) and value > 0 else 1
 
 
 def attribution_share(mean_abs: pd.Series, sets: dict[str, list[str]]) -> pd.Series:
@@ -433,20 +425,11 @@ def attribution_share(mean_abs: pd.Series, sets: dict[str, list[str]]) -> pd.Ser
     return pd.Series(shares, name="share").rename_axis("set")
 
 
-def saliency_gene_sets(sweep_dir: Path, job: str, genes: Sequence[str]) -> dict:
-    """{collection: {set: member symbols}} as the job's saliency config indexes them."""
-    cfg = job_config(sweep_dir / job)
-    options = OmegaConf.select(cfg, "interpret.saliency")
-    if options is None:
-        return {}
-    indexed = index_collections(
-        [str(c) for c in options.get("collections", ["hallmark"])],
-        genes,
-        min_coverage=float(options.get("min_coverage", 0.0)),
-        min_size=int(options.get("min_size", 15)),
-        max_size=options.get("max_size", 500),
-    )
-    return {label: set_dict(sets, genes) for label, sets in indexed.items()}
+def saliency_options(sweep_dir: Path, job: str) -> SaliencyOptions | None:
+    """The real job's saliency settings (its config's section), None when it ran none."""
+    entry = writing(layout.SALIENCY_DIR)
+    section = OmegaConf.select(job_config(sweep_dir / job), f"interpret.{entry.name}")
+    return None if section is None else entry.options_from(section)
 
 
 def _with_keys(table: pd.DataFrame, config: dict) -> pd.DataFrame:

@@ -20,10 +20,8 @@ from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arra
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.evaluation.ordinal import ordinal_score
 from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.interpreters import SweepJobs, entries
 from radiogenomics.reporting.anndata_export import export_anndata
-from radiogenomics.reporting.importance_null_summary import summarize_importance_null
-from radiogenomics.reporting.masking_summary import masking_labels, summarize_masking
-from radiogenomics.reporting.model_agreement import summarize_attribution, summarize_model_agreement
 from radiogenomics.reporting.ordinal_summary import ordinal_cut, ordinal_pooled, print_ordinal
 from radiogenomics.reporting.regression_summary import (
     continuous_row,
@@ -32,7 +30,6 @@ from radiogenomics.reporting.regression_summary import (
     scatter_plot,
 )
 from radiogenomics.reporting.report import write_sweep_report
-from radiogenomics.reporting.saliency_summary import summarize_saliency
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import (
     GROUP_KEYS,
@@ -72,7 +69,9 @@ def summarize(
         )
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
-    metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
+    for entry in entries():  # the permutation null takes its jobs out of the tables
+        if entry.adds_jobs and entry.summary:
+            metrics, predictions = entry.load("summary")(sweep_dir, metrics, predictions, fdr=fdr)
     write_csv(
         out / layout.FOLDS,
         metrics.drop(columns=["classes", "environment", "inputs"], errors="ignore"),
@@ -80,11 +79,10 @@ def summarize(
     write_csv(out / layout.PREDICTIONS, predictions)
     # interpretation reads the first CV repeat, where every held-out patient appears once
     first_metrics, first_predictions = first_repeat(metrics), first_repeat(predictions)
-    summarize_masking(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr)  # no-op unless masked
-    summarize_model_agreement(sweep_dir, masking_labels(sweep_dir, first_metrics["job"].tolist()))
-    summarize_attribution(sweep_dir, first_metrics, GROUP_KEYS)  # comparators' native attribution
-    # no-op unless jobs ran gene saliency
-    summarize_saliency(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
+    jobs = SweepJobs(sweep_dir, first_metrics, tuple(GROUP_KEYS), fdr, min_patients)
+    for entry in entries():  # each a no-op unless some job ran the interpreter
+        if not entry.adds_jobs and entry.summary:
+            entry.load("summary")(jobs)
     export_anndata(sweep_dir, first_metrics, first_predictions)  # predictions_obs.csv, h5ad
     metrics = metrics.assign(**{REPEAT: repeat_numbers(metrics)})
     predictions = predictions.assign(**{REPEAT: repeat_numbers(predictions)})
