@@ -21,7 +21,7 @@ such, only when asked for: their probabilities come from a model that saw them.
 
 The datamodule needs ``x[part]`` (standardised tensors), ``y[part]``, ``patient_ids[part]``,
 ``genes`` and ``class_names``, as :class:`radiogenomics.data.datamodules.TraitDataModule` has.
-The Lightning callback :class:`radiogenomics.callbacks.interpretation.GeneMaskingCallback` calls
+The Lightning callback :class:`radiogenomics.callbacks.interpretation.InterpretationCallback` calls
 :func:`write_masking` in ``on_test_end``; a script can call it on a saved model too.
 
 :func:`score_sets` is the reported score (AUROC/AP/slope; against same-size random controls

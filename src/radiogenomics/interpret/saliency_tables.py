@@ -21,7 +21,7 @@ under ``<out_dir>/saliency/`` (file names from :mod:`radiogenomics.results.layou
 * ``<collection>_coverage.csv``: every set with its coverage and why it was kept or skipped;
 * ``<collection>.gmt``: the kept sets as tested (array symbols), for the sweep's cohort-level GSEA.
 
-The Lightning callback :class:`radiogenomics.callbacks.interpretation.GeneSaliencyCallback` calls
+The Lightning callback :class:`radiogenomics.callbacks.interpretation.InterpretationCallback` calls
 :func:`write_saliency` in ``on_test_end``; a script can call it on a saved model too.
 """
 
