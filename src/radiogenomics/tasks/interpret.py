@@ -443,18 +443,13 @@ def data_patients(
                 spec.name,
             )
     elif label_users:
-        family = NETWORK if bundle.family == NETWORK else COMPARATOR
-        others = [
-            f"+interpret={e.name}"
-            for e in job_interpreters()
-            if not e.needs_labels and e.explains(family)
-        ]
+        others = [f"+interpret={e.name}" for e in job_interpreters() if not e.needs_labels]
         raise DataError(
             f"{', '.join(f'+interpret={n}' for n in label_users)} scores against labels "
             f"(AUROC/AP), and the data's label files "
             f"({', '.join(map(str, cohort.label_files)) or 'none'}) have no {spec.column!r} column "
             f"for trait {spec.name!r}: add a label file (data.traits_file / data.label_files) or "
-            f"run {' or '.join(others)} alone (its explanations need no labels)"
+            f"run only interpreters that need no labels ({', '.join(others)})"
         )
     else:
         ids, y = list(cohort.expression.index), np.full(len(cohort.expression), -1, dtype=np.int64)
