@@ -278,17 +278,15 @@ def config_tables(
     real_jobs = group.sort_values("fold")["job"].tolist()
     runs = {"real": real_jobs, **{k: jobs for k, jobs in replicates.items()}}
     gene_frames, set_frames, checks, nulls = [], [], {}, {}
-    gene_sets, saliency = {}, saliency_options(sweep_dir, real_jobs[0])
+    gene_sets = {}
     attributions = sweep_dir / real_jobs[0] / layout.SALIENCY_DIR / layout.ATTRIBUTIONS
-    if attributions.exists() and saliency is not None:
+    if attributions.exists():
         genes = pd.read_parquet(attributions, columns=["gene"])["gene"].unique().tolist()
-        indexed = index_collections(saliency.collections, genes, **saliency.filters)
-        gene_sets = {label: set_dict(sets, genes) for label, sets in indexed.items()}
+        gene_sets = saliency_gene_sets(sweep_dir, real_jobs[0], genes)
     stats = {
         name: importance_stats(sweep_dir, jobs, classes, gene_sets) for name, jobs in runs.items()
     }
-    if saliency is not None:
-        add_set_nes(stats, gene_sets, saliency)
+    add_set_nes(stats, gene_sets, gsea_workers(sweep_dir, real_jobs[0]))
     for (unit, importance, cls, collection), observed in stats["real"].items():
         keys = [k for k in replicates if (unit, importance, cls, collection) in stats[k]]
         if not keys:
@@ -383,9 +381,9 @@ def _saliency_stats(sweep_dir: Path, jobs: Sequence[str], gene_sets: dict) -> di
 NES_OF = {"saliency_nes": "saliency_mean", "saliency_nes_abs": "saliency_mean_abs"}  # set <- gene
 
 
-def add_set_nes(stats: dict[object, dict], gene_sets: dict, saliency: SaliencyOptions) -> None:
-    """Add every run's set NES of its mean signed and absolute attribution: GSEA with
-    :func:`prerank`'s own settings (as the sweep's cohort GSEA), ``saliency.n_jobs`` workers."""
+def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> None:
+    """Add every run's set NES of its mean signed and absolute attribution, GSEA in parallel
+    (:func:`prerank`'s own settings, as the sweep's cohort GSEA; sizes already filtered)."""
     tasks = [
         (run, (nes, cls, label), ranking, members)
         for run, run_stats in stats.items()
@@ -401,7 +399,7 @@ def add_set_nes(stats: dict[object, dict], gene_sets: dict, saliency: SaliencyOp
         delayed(prerank)(ranking.to_numpy(), list(ranking.index), members)
         for _, _, ranking, members in tasks
     )
-    workers = max(1, min(saliency.n_jobs, len(tasks)))
+    workers = max(1, min(n_jobs, len(tasks)))
     with Progress("permutation-null GSEA", total=len(tasks), unit="rankings") as counter:
         tables = []
         for table in Parallel(n_jobs=workers, return_as="generator")(work):
@@ -430,6 +428,21 @@ def saliency_options(sweep_dir: Path, job: str) -> SaliencyOptions | None:
     entry = writing(layout.SALIENCY_DIR)
     section = OmegaConf.select(job_config(sweep_dir / job), f"interpret.{entry.name}")
     return None if section is None else entry.options_from(section)
+
+
+def saliency_gene_sets(sweep_dir: Path, job: str, genes: Sequence[str]) -> dict:
+    """{collection: {set: member symbols}} as the job's saliency settings index them."""
+    options = saliency_options(sweep_dir, job)
+    if options is None:
+        return {}
+    indexed = index_collections(options.collections, genes, **options.filters)
+    return {label: set_dict(sets, genes) for label, sets in indexed.items()}
+
+
+def gsea_workers(sweep_dir: Path, job: str) -> int:
+    """The real job's saliency ``n_jobs`` (GSEA worker processes), else 1."""
+    options = saliency_options(sweep_dir, job)
+    return options.n_jobs if options is not None and options.n_jobs > 0 else 1
 
 
 def _with_keys(table: pd.DataFrame, config: dict) -> pd.DataFrame:
