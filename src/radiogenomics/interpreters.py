@@ -50,7 +50,8 @@ class Interpreter:
     * ``summary``: the sweep-summary step, ``(SweepJobs) -> None``; for an entry that
       ``adds_jobs``: ``(sweep_dir, metrics, predictions, fdr) -> (metrics, predictions)``, run
       first, taking its extra jobs out of the tables every other step reads;
-    * ``report``: blocks of the report's interpretation section, ``(sweep, shown) -> list``.
+    * ``report``: its blocks of the report's interpretation section (caveats first),
+      ``(sweep, shown, settings) -> list`` (``settings``: the sweep's section, ``{}`` if none).
 
     ``needs``: why the other model families cannot run it; a single job of such a family asking
     for it is refused (ConfigError) and a mixed sweep's jobs of that family skip it with a

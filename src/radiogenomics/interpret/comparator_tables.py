@@ -5,10 +5,10 @@ native-attribution tables.
 :func:`~radiogenomics.interpret.masking_tables.write_masking` reads (``x[part]`` standardised
 with the comparator's own in-fold scaler, so 0 is the fit patients' mean as for the network);
 :func:`write_comparator_masking` masks a comparator through
-:func:`~radiogenomics.interpret.comparators.comparator_masker`; :func:`write_attribution` writes
-its native attribution, in training (``tasks/comparator_interpret``) and in ``task=interpret``
-alike, under
-``<out_dir>/attribution/`` (names from :mod:`radiogenomics.results.layout`):
+:func:`~radiogenomics.interpret.comparators.comparator_masker`, in training
+(``tasks/comparator_interpret``) and in ``task=interpret`` alike; :func:`write_attribution` writes
+its native attribution under ``<out_dir>/attribution/`` (names from
+:mod:`radiogenomics.results.layout`):
 
 * ``genes.csv``: gene, rank, importance (the family's headline: mean |TreeSHAP| for xgboost,
   |coefficient| for linear models, the held-out permutation AUROC drop for the forest), the
