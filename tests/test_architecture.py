@@ -14,7 +14,17 @@ PACKAGE = ROOT / "src" / "radiogenomics"
 
 # lowest first: a module may import its own layer and the layers before it, never one after it
 LAYERS = [
-    {"errors", "utils", "hydra_resolvers", "cli", "progress", "environment", "lock", "sweep_state"},
+    {
+        "errors",
+        "interpreters",
+        "utils",
+        "hydra_resolvers",
+        "cli",
+        "progress",
+        "environment",
+        "lock",
+        "sweep_state",
+    },
     {"data"},
     {"results"},
     {"evaluation"},
@@ -244,3 +254,74 @@ def test_code_says_what_not_which_ticket():
         if ticket.search(line)
     ]
     assert not found, f"issue numbers in {found}"
+
+
+REGISTRY = PACKAGE / "interpreters.py"
+# the Captum attribution method called "saliency" (the plain input gradient) shares the saliency
+# interpreter's name; its method list is the one place that may spell it
+CAPTUM_METHODS = PACKAGE / "interpret" / "saliency.py"
+
+
+def _interpreter_names() -> list[str]:
+    from radiogenomics import interpreters
+
+    return interpreters.names()
+
+
+def _spells_an_interpreter(text: str, names: list[str]) -> bool:
+    """``text`` is an interpreter's name, or names one as config (``interpret.x``,
+    ``+interpret=x``, ``interpret=[...,x]``)."""
+    alternatives = "|".join(map(re.escape, names))
+    config = re.compile(rf"interpret(\.|=\[?([\w,]*,)?)({alternatives})\b")
+    return text in names or bool(config.search(text))
+
+
+def test_the_registry_is_the_only_place_that_names_an_interpreter():
+    """Interpreter names as string literals live in radiogenomics/interpreters.py only (the
+    YAML configs and results/layout.py's folder names aside)."""
+    names, found = _interpreter_names(), []
+    for path in _sources():
+        if path in (REGISTRY, LAYOUT):
+            continue
+        for line, text in _strings(path):
+            if path == CAPTUM_METHODS and text == "saliency":
+                continue
+            if _spells_an_interpreter(text, names):
+                found.append(f"{path.relative_to(ROOT)}:{line} {text!r}")
+    assert not found, "read the name from radiogenomics.interpreters instead:\n" + "\n".join(found)
+
+
+def test_the_name_check_catches_a_spelled_interpreter():
+    names = ["masking", "saliency"]
+    for text in (
+        "masking",
+        "interpret.saliency.method",
+        "+interpret=masking",
+        "interpret=[a,masking]",
+    ):
+        assert _spells_an_interpreter(text, names), text
+    for text in ("saliency_mean", "masking_auroc", "gene masking scores", "interpret.sweep"):
+        assert not _spells_an_interpreter(text, names), text
+
+
+def test_every_registry_piece_loads_from_a_layer_its_readers_may_import():
+    """Import paths of the registry load; options and writers lie at or below ``callbacks`` (the
+    network's callback reads them), summaries at or below ``summaries``, report blocks at or below ``report``."""
+    from radiogenomics import interpreters
+
+    readers = {
+        "options": "callbacks",
+        "network_writer": "callbacks",
+        "comparator_writer": "tasks",
+        "folder": "callbacks",
+        "summary": "summaries",
+        "report": "report",
+    }
+    for entry in interpreters.entries():
+        for piece, reader in readers.items():
+            path = getattr(entry, piece)
+            if path is None:
+                continue
+            assert entry.resolve(piece) is not None, f"{entry.name}.{piece}: {path}"
+            module = path.partition(":")[0]
+            assert RANK[_layer(module)] <= RANK[reader], f"{entry.name}.{piece} in {module}"

@@ -30,6 +30,7 @@ import sys
 
 from omegaconf import OmegaConf
 
+from radiogenomics.interpreters import job_adding
 from radiogenomics.utils import stable_hash
 
 MAX_DIRNAME = 200  # characters of a job dir name; longer ones are cut and hashed
@@ -39,11 +40,6 @@ PATH_MARK = "~"  # between a path's last component and its hash
 _PART = re.compile(r"[^,=]+")  # a key or a value of ``key=value,key=value``
 _SEPARATORS = re.compile(r"[/\\]")
 _OPENERS = re.compile(r"[\[('\"]*")
-# the permutation null's own overrides are left out of job dir names (see job_dirname)
-_NULL_TOKENS = re.compile(
-    r"(^|,)(null_permutation=null|\+*interpret=permutation_null"
-    r"|\+*interpret\.permutation_null\.n_permutations=[^,]*)(?=,|$)"
-)
 # repeated CV: the first repeat and the number of repeats are left out of job dir names
 _REPEAT_TOKENS = re.compile(r"(^|,)(repeat=0|repeats=[^,]*)(?=,|$)")
 _INTERPRET_LIST = re.compile(r"(\+*interpret=\[)([^\]]*)(\])")
@@ -73,19 +69,31 @@ def job_dirname(override_dirname: str, max_len: int = MAX_DIRNAME) -> str:
     return f"{name[: max_len - HASH_LENGTH - 1]}-{digest}"
 
 
+def _null_tokens() -> re.Pattern:
+    """The overrides of the interpreters that add jobs (the permutation null), and
+    ``null_permutation=null``: left out of job dir names (see job_dirname)."""
+    names = "|".join(re.escape(n) for n in job_adding())
+    return re.compile(
+        rf"(^|,)(null_permutation=null|\+*interpret=(?:{names})"
+        rf"|\+*interpret\.(?:{names})\.n_permutations=[^,]*)(?=,|$)"
+    )
+
+
 def without_null_overrides(override_dirname: str) -> str:
     """``override_dirname`` less the permutation null's overrides, so a real job keeps its dir.
 
-    Drops ``null_permutation=null``, ``interpret.permutation_null.n_permutations=K`` and the
-    ``permutation_null`` entry of ``+interpret=[...]``; null jobs keep ``null_permutation=k``.
+    Drops ``null_permutation=null``, ``interpret.<null>.n_permutations=K`` and the entry of
+    ``+interpret=[...]`` of every interpreter that adds jobs (the permutation null); null jobs
+    keep ``null_permutation=k``.
     """
+    adding = job_adding()
 
     def drop_entry(match: re.Match) -> str:
-        kept = [e for e in match.group(2).split(",") if e.strip() != "permutation_null"]
+        kept = [e for e in match.group(2).split(",") if e.strip() not in adding]
         return f"{match.group(1)}{','.join(kept)}{match.group(3)}"
 
     name = _INTERPRET_LIST.sub(drop_entry, override_dirname)
-    return _NULL_TOKENS.sub("", name).lstrip(",")
+    return _null_tokens().sub("", name).lstrip(",")
 
 
 def without_repeat_overrides(override_dirname: str) -> str:
@@ -108,13 +116,14 @@ def _count_or_exit(value: object, key: str, minimum: int, meaning: str) -> int:
     return value
 
 
-def null_ids(n_permutations: object) -> str:
+def null_ids(n_permutations: object, key: str = "n_permutations") -> str:
     """The sweep value of ``null_permutation`` for K null replicates: ``null,0,...,K-1``.
 
-    A bad K stops the sweep with its message alone (see ``_count_or_exit``).
+    A bad K stops the sweep with its message alone (see ``_count_or_exit``), naming ``key``
+    (the config key K was read from).
     """
     meaning = "the number of permutation-null replicates, e.g. 20"
-    k = _count_or_exit(n_permutations, "interpret.permutation_null.n_permutations", 0, meaning)
+    k = _count_or_exit(n_permutations, key, 0, meaning)
     return ",".join(["null", *map(str, range(k))])
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from radiogenomics.data.splits import FoldSplit
 from radiogenomics.evaluation.regression import spearman_rows
-from radiogenomics.interpret.comparator_tables import comparator_patients, interpret_comparator
+from radiogenomics.interpret.comparator_tables import comparator_patients
 from radiogenomics.interpret.comparators import (
     check_masker,
     comparator_masker,
@@ -21,6 +21,9 @@ from radiogenomics.interpret.masking import random_permutations
 from radiogenomics.interpret.masking_continuous import permutation_tests
 from radiogenomics.models.baselines import fit_comparator
 from radiogenomics.results import layout
+from radiogenomics.tasks.comparator_interpret import interpret_comparator
+
+from ..helpers.interpreters import settings_of
 
 GRIDS = {
     "logit_l2": {"C": [0.1]},
@@ -140,8 +143,13 @@ def test_masking_ranks_the_planted_set_first(kind, name, tmp_path):
         [] if kind == "continuous" else LEVELS,
         kind=kind,
     )
-    settings = {"collections": [str(tmp_path / "planted.gmt")], "n_random": 30, "min_size": 5}
-    sections = {"masking": settings, "attribution": {"permutation_repeats": 2}}
+    settings = settings_of(
+        "masking", collections=[str(tmp_path / "planted.gmt")], n_random=30, min_size=5
+    )
+    sections = {
+        "masking": settings,
+        "attribution": settings_of("attribution", permutation_repeats=2),
+    }
     interpret_comparator(model, patients, sections, 0, tmp_path)
     folder = tmp_path / layout.MASKING_DIR
     scores = pd.read_csv(folder / layout.masking_scores("planted"))

@@ -182,10 +182,12 @@ def test_planted_driver_ranks_top_on_the_debug_cohort(name, tiny_fold, tmp_path)
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from radiogenomics.interpret.comparator_tables import comparator_patients, interpret_comparator
+    from radiogenomics.interpret.comparator_tables import comparator_patients
     from radiogenomics.results import layout
+    from radiogenomics.tasks.comparator_interpret import interpret_comparator
 
     from ..conftest import CONFIGS, TINY
+    from ..helpers.interpreters import settings_of
 
     cfg, tc, split, driver = tiny_fold
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
@@ -200,7 +202,9 @@ def test_planted_driver_ranks_top_on_the_debug_cohort(name, tiny_fold, tmp_path)
         tc.genes,
         tc.spec.class_names,
     )
-    settings = {"collections": ["hallmark"], "n_random": 20, "single_genes": False}
+    settings = settings_of(
+        "masking", collections=["hallmark"], min_size=1, n_random=20, single_genes=False
+    )
     interpret_comparator(result.model, patients, {"masking": settings}, 0, tmp_path)
     scores = pd.read_csv(tmp_path / layout.MASKING_DIR / layout.masking_scores("hallmark"))
     top = scores.sort_values("auroc", ascending=False)["set"].tolist()

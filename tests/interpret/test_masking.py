@@ -16,7 +16,6 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from radiogenomics.callbacks import interpretation as masking_callback
-from radiogenomics.callbacks.interpretation import GeneMaskingCallback
 from radiogenomics.data.genesets import write_gmt
 from radiogenomics.evaluation.metrics import auroc_rows, average_precision_rows
 from radiogenomics.evaluation.multitest import bh_qvalues
@@ -28,7 +27,6 @@ from radiogenomics.interpret.masking import (
     score_masked,
 )
 from radiogenomics.interpret.masking_tables import (
-    MaskingOptions,
     matrix_from_frame,
     probs_frame,
     score_sets,
@@ -42,6 +40,7 @@ from radiogenomics.summaries import masking as masking_summary
 from radiogenomics.tasks import run
 
 from ..conftest import ROOT
+from ..helpers.interpreters import callback_of, options_of
 
 N_GENES = 60
 
@@ -270,8 +269,12 @@ def test_pooling_one_job_gives_its_test_scores(toy_job, tmp_path, n_classes):
     """Job tables and pooled sweep tables score with one function: one job pools to itself."""
     assert masking_summary.score_sets is score_sets
     net, dm = toy_job(n_classes)
-    options = MaskingOptions(
-        collections=toy_collections(tmp_path, dm.genes), n_random=40, parts=["test", "fit"]
+    options = options_of(
+        "masking",
+        collections=toy_collections(tmp_path, dm.genes),
+        min_size=1,
+        n_random=40,
+        parts=["test", "fit"],
     )
     job = tmp_path / "sweep" / "job0"
     write_masking(net, dm, options, fold=0, out_dir=job)
@@ -311,13 +314,15 @@ def test_callback_is_a_hook_over_write_masking(toy_job, tmp_path):
         parts=["test", "val"],
         batch_size=64,
     )
-    callback = GeneMaskingCallback(**settings, fold=2, out_dir=tmp_path / "hook")
+    callback = callback_of("masking", fold=2, out_dir=tmp_path / "hook", **settings)
     trainer = SimpleNamespace(datamodule=dm)
     callback.setup(trainer, net.train(), "fit")
     assert sorted(callback.indexed) == ["toy_sets", "verhaak"]
     callback.on_test_end(trainer, net)
     assert net.training  # the mode is restored
-    folder = write_masking(net, dm, MaskingOptions(**settings), fold=2, out_dir=tmp_path / "plain")
+    folder = write_masking(
+        net, dm, options_of("masking", **settings), fold=2, out_dir=tmp_path / "plain"
+    )
     assert folder == tmp_path / "plain" / layout.MASKING_DIR
     hook, plain = job_tables(tmp_path / "hook" / layout.MASKING_DIR), job_tables(folder)
     assert sorted(hook) == sorted(plain) and len(plain) == 11
@@ -333,14 +338,14 @@ def test_callback_is_a_hook_over_write_masking(toy_job, tmp_path):
 
 def test_masking_options_validate_as_the_callback_did():
     with pytest.raises(ValueError, match="non-empty subset"):
-        GeneMaskingCallback(parts=["test", "train"])
+        callback_of("masking", parts=["test", "train"])
     with pytest.raises(ValueError, match="non-empty subset"):
-        MaskingOptions(parts=[])
+        options_of("masking", parts=[])
     with pytest.raises(ValueError, match="n_random must be >= 0"):
-        GeneMaskingCallback(n_random=-1)
+        callback_of("masking", n_random=-1)
     with pytest.raises(ValueError, match="distinct file labels"):
-        GeneMaskingCallback(collections=["verhaak", "elsewhere/Verhaak.gmt"])
+        callback_of("masking", collections=["verhaak", "elsewhere/Verhaak.gmt"])
     with pytest.raises(ValueError, match="distinct file labels"):
-        MaskingOptions(collections=["controls.gmt"])
-    options = GeneMaskingCallback(collections=("hallmark",), parts=("fit", "test")).options
+        options_of("masking", collections=["controls.gmt"])
+    options = callback_of("masking", collections=("hallmark",), parts=("fit", "test")).options
     assert options.collections == ("hallmark",) and options.parts == ("fit", "test")

@@ -12,15 +12,16 @@ import pytest
 import torch
 
 from radiogenomics.callbacks import interpretation as saliency_callback
-from radiogenomics.callbacks.interpretation import GeneSaliencyCallback
 from radiogenomics.interpret.associations import associations, trait_matrices
 from radiogenomics.interpret.gsea import break_ties, prerank, prerank_patients
 from radiogenomics.interpret.saliency import METHODS, attribute, ranking_scores
-from radiogenomics.interpret.saliency_tables import SaliencyOptions, write_saliency
+from radiogenomics.interpret.saliency_tables import write_saliency
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
+
+from ..helpers.interpreters import callback_of, options_of
 
 N_GENES = 40
 
@@ -294,13 +295,13 @@ def test_callback_is_a_hook_over_write_saliency(toy_job, tmp_path, n_classes):
         seed=5,
         parts=["test", "val"],
     )
-    callback = GeneSaliencyCallback(**settings, fold=1, out_dir=tmp_path / "hook")
+    callback = callback_of("saliency", fold=1, out_dir=tmp_path / "hook", **settings)
     trainer = SimpleNamespace(datamodule=dm)
     callback.setup(trainer, net.train(), "fit")
     assert list(callback.indexed) == ["verhaak"]
     callback.on_test_end(trainer, net)
     assert net.training  # the mode is restored
-    options = SaliencyOptions(**settings)
+    options = options_of("saliency", **settings)
     folder = write_saliency(net, dm, options, fold=1, out_dir=tmp_path / "plain")
     assert folder == tmp_path / "plain" / layout.SALIENCY_DIR
     hook, plain = job_tables(tmp_path / "hook" / layout.SALIENCY_DIR), job_tables(folder)
@@ -316,7 +317,7 @@ def test_callback_is_a_hook_over_write_saliency(toy_job, tmp_path, n_classes):
     assert gsea["class"].nunique() == (1 if n_classes == 2 else n_classes)
     assert set(gsea["part"]) == {"test", "val"} and (gsea["fold"] == 1).all()
     # no GSEA: no collections indexed, attributions and means only
-    bare = GeneSaliencyCallback(**{**settings, "gsea": False}, out_dir=tmp_path / "bare")
+    bare = callback_of("saliency", out_dir=tmp_path / "bare", **{**settings, "gsea": False})
     bare.setup(trainer, net, "fit")
     bare.on_test_end(trainer, net)
     assert bare.indexed == {}
@@ -329,16 +330,16 @@ def test_callback_is_a_hook_over_write_saliency(toy_job, tmp_path, n_classes):
 
 def test_saliency_options_validate_as_the_callback_did():
     with pytest.raises(ValueError, match="unknown attribution method"):
-        GeneSaliencyCallback(method="occlusion")
+        callback_of("saliency", method="occlusion")
     with pytest.raises(ValueError, match="ranking must be"):
-        SaliencyOptions(ranking="rank")
+        options_of("saliency", ranking="rank")
     with pytest.raises(ValueError, match="unknown GSEA method"):
-        GeneSaliencyCallback(gsea_method="fgsea")
+        callback_of("saliency", gsea_method="fgsea")
     with pytest.raises(ValueError, match="non-empty subset"):
-        GeneSaliencyCallback(parts=["all"])
+        callback_of("saliency", parts=["all"])
     with pytest.raises(ValueError, match="distinct file labels"):
-        GeneSaliencyCallback(collections=["hallmark", "x/hallmark.gmt.gz"])
-    options = SaliencyOptions(min_size=10, max_size=200, n_jobs=3, seed=7, n_steps=8)
+        callback_of("saliency", collections=["hallmark", "x/hallmark.gmt.gz"])
+    options = options_of("saliency", min_size=10, max_size=200, n_jobs=3, seed=7, n_steps=8)
     assert options.filters == {"min_coverage": 0.0, "min_size": 10, "max_size": 200}
     assert options.gsea_kwargs == {
         "method": "multilevel",

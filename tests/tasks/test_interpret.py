@@ -232,7 +232,7 @@ def test_data_mode_without_labels(interpret_cfg, sweep, tmp_path, caplog):
     with pytest.raises(SystemExit) as exit_info:
         run(interpret_cfg(*data, "+interpret=masking"))
     assert exit_info.value.code == 2
-    assert "run +interpret=saliency alone" in caplog.text
+    assert "run only interpreters that need no labels (+interpret=saliency" in caplog.text
 
     out = tmp_path / "saliency"
     run(interpret_cfg(*data, "+interpret=saliency", "interpret.saliency.gsea=false", out=out))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.evaluation.multitest import FDR
+from radiogenomics.interpreters import writing
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import job_overrides
 
@@ -28,7 +29,8 @@ def _masking_table(sweep_dir: Path, collection: str) -> pd.DataFrame:
     path = layout.summary_dir(sweep_dir) / layout.masking_table(collection)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} not found: run the sweep with +interpret=masking and collection {collection!r}"
+            f"{path} not found: run the sweep with +interpret={writing(layout.MASKING_DIR).name} "
+            f"and collection {collection!r}"
         )
     return pd.read_csv(path)
 

@@ -25,6 +25,7 @@ import pandas as pd
 from radiogenomics.errors import DataError
 from radiogenomics.evaluation.multitest import FDR, bh_qvalues
 from radiogenomics.interpret.associations import DIRECTIONS, enriched_flags
+from radiogenomics.interpreters import writing
 from radiogenomics.progress import progress
 from radiogenomics.results import layout
 
@@ -74,10 +75,11 @@ def load_sweep_traits(summary_dir: str | Path) -> SweepTraits:
     traits_path, assoc_path = summary_dir / layout.TRAITS, summary_dir / layout.ASSOCIATIONS
     missing = [p.name for p in (traits_path, assoc_path) if not p.is_file()]
     if missing:
+        saliency = writing(layout.SALIENCY_DIR).name
         raise DataError(
-            f"{summary_dir}: no saliency outputs ({', '.join(missing)} missing); run the sweep "
-            "with +interpret=saliency (e.g. python train.py -m trait=enhancement "
-            "+interpret=saliency) and pass its sweep directory"
+            f"{summary_dir}: no {saliency} outputs ({', '.join(missing)} missing); run the sweep "
+            f"with +interpret={saliency} (e.g. python train.py -m trait=enhancement "
+            f"+interpret={saliency}) and pass its sweep directory"
         )
     header = pd.read_csv(assoc_path, nrows=0).columns.tolist()
     _require(header, [*PAIR_KEYS, "association"], assoc_path)

@@ -25,10 +25,12 @@ from torch import nn
 from radiogenomics.evaluation.metrics import auroc_rows
 from radiogenomics.interpret.importance_null import top_k_overlap
 from radiogenomics.interpret.masking import mask_gene_sets, mask_single_genes
-from radiogenomics.interpret.saliency import attribute
+from radiogenomics.interpret.saliency import PLAIN_GRADIENT, attribute
+from radiogenomics.interpreters import writing
+from radiogenomics.results import layout
 
-ATTRIBUTION_METHODS = ("saliency", "input_x_gradient", "integrated_gradients", "deeplift")
-MASKING = "masking"
+ATTRIBUTION_METHODS = (PLAIN_GRADIENT, "input_x_gradient", "integrated_gradients", "deeplift")
+MASKING = writing(layout.MASKING_DIR).name  # the masking interpreter's column beside the methods
 
 
 def pooled_importances(

@@ -4,10 +4,11 @@ native-attribution tables.
 :func:`comparator_patients` gives the datamodule-like object that
 :func:`~radiogenomics.interpret.masking_tables.write_masking` reads (``x[part]`` standardised
 with the comparator's own in-fold scaler, so 0 is the fit patients' mean as for the network);
-:func:`interpret_comparator` runs the enabled interpreters of a comparator job (masking through
-:func:`~radiogenomics.interpret.comparators.comparator_masker`, native attribution), in training
-(``tasks/finetune``) and in ``task=interpret`` alike. :func:`write_attribution` writes, under
-``<out_dir>/attribution/`` (names from :mod:`radiogenomics.results.layout`):
+:func:`write_comparator_masking` masks a comparator through
+:func:`~radiogenomics.interpret.comparators.comparator_masker`, in training
+(``tasks/comparator_interpret``) and in ``task=interpret`` alike; :func:`write_attribution` writes
+its native attribution under ``<out_dir>/attribution/`` (names from
+:mod:`radiogenomics.results.layout`):
 
 * ``genes.csv``: gene, rank, importance (the family's headline: mean |TreeSHAP| for xgboost,
   |coefficient| for linear models, the held-out permutation AUROC drop for the forest), the
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +45,20 @@ from radiogenomics.utils import write_csv, write_parquet
 log = logging.getLogger(__name__)
 
 PARTS = ("test", "fit")
-SALIENCY_REFUSED = (
-    "interpret.saliency: input-gradient saliency needs the network (model=nn); for a comparator "
-    "use +interpret=attribution (its native attribution) or +interpret=masking"
-)
 
 
 @dataclass(frozen=True)
 class AttributionOptions:
     """Settings of native attribution (``configs/interpret/attribution.yaml``)."""
 
-    parts: Sequence[str] = ("test",)
-    permutation_repeats: int = 5
-    seed: int = 0
+    parts: Sequence[str]
+    permutation_repeats: int
+    seed: int
+
+    @property
+    def uses_gene_sets(self) -> bool:
+        """Native attribution reads no gene-set collection."""
+        return False
 
     def __post_init__(self) -> None:
         if not self.parts or not set(self.parts) <= set(PARTS):
@@ -109,34 +110,17 @@ def comparator_patients(
     )
 
 
-def interpret_comparator(
+def write_comparator_masking(
     pipeline,
     patients: ComparatorPatients,
-    sections: Mapping[str, Mapping],
-    fold: int | None,
-    out_dir: str | Path,
-) -> dict[str, float]:
-    """Run the enabled interpreters (``sections``: name -> settings) on a comparator job.
-
-    Returns seconds per interpreter. Saliency is refused (a ValueError naming the fix).
-    """
-    if "saliency" in sections:
-        raise ValueError(SALIENCY_REFUSED)
-    seconds = {}
-    if "masking" in sections:
-        start = time.perf_counter()
-        options = MaskingOptions(**sections["masking"])
-        masker = comparator_masker(pipeline)
-        check_masker(masker, patients.x["test"].numpy())
-        write_masking(masker, patients, options, None, fold, out_dir)
-        seconds["masking"] = time.perf_counter() - start
-    if "attribution" in sections:
-        start = time.perf_counter()
-        write_attribution(
-            pipeline, patients, AttributionOptions(**sections["attribution"]), fold, out_dir
-        )
-        seconds["attribution"] = time.perf_counter() - start
-    return seconds
+    options: MaskingOptions,
+    fold: int | None = None,
+    out_dir: str | Path = ".",
+) -> Path:
+    """Gene masking of a fitted comparator: the network's tables, through its masker."""
+    masker = comparator_masker(pipeline)
+    check_masker(masker, patients.x["test"].numpy())
+    return write_masking(masker, patients, options, None, fold, out_dir)
 
 
 def write_attribution(

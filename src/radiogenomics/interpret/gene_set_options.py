@@ -46,21 +46,27 @@ def index_collections(
 
 @dataclass(frozen=True)
 class GeneSetOptions:
-    """Collections, set-size and coverage filters and patient parts, validated by subclasses."""
+    """Collections, set-size and coverage filters and patient parts, validated by subclasses.
 
-    collections: Sequence[str] = ("hallmark",)
-    min_coverage: float = 0.0
-    min_size: int = 1
-    max_size: int | None = 500
-    parts: Sequence[str] = ("test",)
+    No defaults: an interpreter's settings are its ``configs/interpret/<name>.yaml`` section.
+    """
 
-    def _check_gene_sets(self, what: str, reserved: Sequence[str] = ()) -> None:
+    collections: Sequence[str]
+    min_coverage: float
+    min_size: int
+    max_size: int | None
+    parts: Sequence[str]
+
+    @property
+    def uses_gene_sets(self) -> bool:
+        """Whether the writer reads the collections (indexed once, before training)."""
+        return True
+
+    def _check_gene_sets(self, reserved: Sequence[str] = ()) -> None:
         """Parts among PARTS; collections with distinct file labels, none of them ``reserved``."""
         unknown = sorted(set(self.parts) - set(PARTS))
         if unknown or not self.parts:
-            raise ValueError(
-                f"{what} parts must be a non-empty subset of {PARTS}, got {self.parts}"
-            )
+            raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {self.parts}")
         collections = tuple(str(c) for c in self.collections)
         labels = [collection_label(c) for c in collections]
         if len(set(labels)) < len(labels) or set(reserved) & set(labels):

@@ -21,7 +21,7 @@ such, only when asked for: their probabilities come from a model that saw them.
 
 The datamodule needs ``x[part]`` (standardised tensors), ``y[part]``, ``patient_ids[part]``,
 ``genes`` and ``class_names``, as :class:`radiogenomics.data.datamodules.TraitDataModule` has.
-The Lightning callback :class:`radiogenomics.callbacks.interpretation.GeneMaskingCallback` calls
+The Lightning callback :class:`radiogenomics.callbacks.interpretation.InterpretationCallback` calls
 :func:`write_masking` in ``on_test_end``; a script can call it on a saved model too.
 
 :func:`score_sets` is the reported score (AUROC/AP/slope; against same-size random controls
@@ -51,7 +51,6 @@ from radiogenomics.interpret.gene_set_options import (
     index_collections,
 )
 from radiogenomics.interpret.masking import (
-    DEFAULT_BATCH_SIZE,
     Masker,
     Scoring,
     as_masker,
@@ -69,14 +68,13 @@ log = logging.getLogger(__name__)
 class MaskingOptions(GeneSetOptions):
     """Settings of gene masking (``configs/interpret/masking.yaml``), validated on creation."""
 
-    collections: Sequence[str] = ("hallmark", "verhaak")
-    n_random: int = 2000
-    random_seed: int = 0
-    single_genes: bool = True
-    batch_size: int = DEFAULT_BATCH_SIZE
+    n_random: int
+    random_seed: int
+    single_genes: bool
+    batch_size: int
 
     def __post_init__(self) -> None:
-        self._check_gene_sets("masking", reserved=layout.MASKING_LABELS_RESERVED)
+        self._check_gene_sets(reserved=layout.MASKING_LABELS_RESERVED)
         if self.n_random < 0 or self.batch_size < 1:
             raise ValueError("n_random must be >= 0 and batch_size >= 1")
 

@@ -45,8 +45,9 @@ from torch import nn
 from radiogenomics.evaluation.regression import PREDICTED
 from radiogenomics.models.ordinal import expected_level
 
+PLAIN_GRADIENT = "saliency"  # Captum's Saliency: the plain input gradient (the paper's)
 METHODS = (
-    "saliency",
+    PLAIN_GRADIENT,
     "input_x_gradient",
     "integrated_gradients",
     "deeplift",
@@ -99,7 +100,7 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 def attribute(
     module: nn.Module,
     x: np.ndarray | torch.Tensor,
-    method: str = "saliency",
+    method: str = PLAIN_GRADIENT,
     n_steps: int = 50,
     internal_batch_size: int | None = None,
 ) -> np.ndarray:
@@ -139,7 +140,7 @@ def _attribute_one(
     internal_batch_size: int | None,
 ) -> np.ndarray:
     """One output column's attributions for all patients in one Captum call."""
-    if method == "saliency":
+    if method == PLAIN_GRADIENT:
         out = Saliency(wrapped).attribute(inputs, target=target, abs=False)
     elif method == "input_x_gradient":
         out = InputXGradient(wrapped).attribute(inputs, target=target)

@@ -21,7 +21,7 @@ under ``<out_dir>/saliency/`` (file names from :mod:`radiogenomics.results.layou
 * ``<collection>_coverage.csv``: every set with its coverage and why it was kept or skipped;
 * ``<collection>.gmt``: the kept sets as tested (array symbols), for the sweep's cohort-level GSEA.
 
-The Lightning callback :class:`radiogenomics.callbacks.interpretation.GeneSaliencyCallback` calls
+The Lightning callback :class:`radiogenomics.callbacks.interpretation.InterpretationCallback` calls
 :func:`write_saliency` in ``on_test_end``; a script can call it on a saved model too.
 """
 
@@ -63,17 +63,16 @@ log = logging.getLogger(__name__)
 class SaliencyOptions(GeneSetOptions):
     """Settings of gene saliency (``configs/interpret/saliency.yaml``), validated on creation."""
 
-    min_size: int = 15
-    method: str = "saliency"
-    ranking: str = "signed"
-    gsea: bool = True
-    gsea_patients: bool = True
-    gsea_method: str = "multilevel"
-    permutation_num: int = 1000
-    n_jobs: int = 2
-    seed: int = 0
-    n_steps: int = 50
-    internal_batch_size: int | None = None
+    method: str
+    ranking: str
+    gsea: bool
+    gsea_patients: bool
+    gsea_method: str
+    permutation_num: int
+    n_jobs: int
+    seed: int
+    n_steps: int
+    internal_batch_size: int | None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -84,7 +83,12 @@ class SaliencyOptions(GeneSetOptions):
             raise ValueError(
                 f"unknown GSEA method {self.gsea_method!r}; choose one of {GSEA_METHODS}"
             )
-        self._check_gene_sets("saliency")
+        self._check_gene_sets()
+
+    @property
+    def uses_gene_sets(self) -> bool:
+        """Only per-patient GSEA reads the collections (attributions alone do not)."""
+        return self.gsea
 
     @property
     def gsea_kwargs(self) -> dict:

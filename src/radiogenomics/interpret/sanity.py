@@ -27,7 +27,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from radiogenomics.interpret.importance_null import top_k_overlap
-from radiogenomics.interpret.saliency import attribute
+from radiogenomics.interpret.saliency import PLAIN_GRADIENT, attribute
 
 RANDOM_SPEARMAN = 0.2  # a fully randomized model's ranking must correlate less than this
 TOP_GENES = 100
@@ -66,7 +66,7 @@ def randomization_steps(module: nn.Module) -> list[tuple[str, str, list[str]]]:
     return steps
 
 
-def plain_attributor(method: str = "saliency", **kwargs) -> Attributor:
+def plain_attributor(method: str = PLAIN_GRADIENT, **kwargs) -> Attributor:
     """Captum attributions of one method (:func:`~radiogenomics.interpret.saliency.attribute`)."""
     return lambda module, x: attribute(module, x, method, **kwargs)
 

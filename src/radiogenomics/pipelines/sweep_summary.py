@@ -21,6 +21,7 @@ from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.evaluation.ordinal import ordinal_score
 from radiogenomics.exports.anndata import export_anndata
 from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.interpreters import SweepJobs, entries
 from radiogenomics.report.page import write_sweep_report
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import (
@@ -32,9 +33,7 @@ from radiogenomics.results.sweep import (
     group_frame,
     repeat_numbers,
 )
-from radiogenomics.summaries.importance_null import null_jobs_mask, summarize_importance_null
-from radiogenomics.summaries.masking import masking_labels, summarize_masking
-from radiogenomics.summaries.model_agreement import summarize_attribution, summarize_model_agreement
+from radiogenomics.summaries.importance_null import null_jobs_mask
 from radiogenomics.summaries.ordinal import ordinal_cut, ordinal_pooled, print_ordinal
 from radiogenomics.summaries.regression import (
     continuous_row,
@@ -42,7 +41,6 @@ from radiogenomics.summaries.regression import (
     print_regression_table,
     scatter_plot,
 )
-from radiogenomics.summaries.saliency import summarize_saliency
 from radiogenomics.utils import atomic_write, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -73,16 +71,19 @@ def summarize(
         return pd.DataFrame()
     metrics, predictions = group_frame(metrics), group_frame(predictions)
     null_jobs = metrics[null_jobs_mask(metrics)]
-    metrics, predictions = summarize_importance_null(sweep_dir, metrics, predictions, fdr=fdr)
+    for entry in entries():  # the permutation null takes its jobs out of the tables
+        if entry.adds_jobs and entry.summary:
+            metrics, predictions = entry.resolve("summary")(
+                sweep_dir, metrics, predictions, fdr=fdr
+            )
     write_folds(out, metrics, null_jobs)
     write_csv(out / layout.PREDICTIONS, predictions)
     # interpretation reads the first CV repeat, where every held-out patient appears once
     first_metrics, first_predictions = first_repeat(metrics), first_repeat(predictions)
-    summarize_masking(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr)  # no-op unless masked
-    summarize_model_agreement(sweep_dir, masking_labels(sweep_dir, first_metrics["job"].tolist()))
-    summarize_attribution(sweep_dir, first_metrics, GROUP_KEYS)  # comparators' native attribution
-    # no-op unless jobs ran gene saliency
-    summarize_saliency(sweep_dir, first_metrics, GROUP_KEYS, fdr=fdr, min_patients=min_patients)
+    jobs = SweepJobs(sweep_dir, first_metrics, tuple(GROUP_KEYS), fdr, min_patients)
+    for entry in entries():  # each a no-op unless some job ran the interpreter
+        if not entry.adds_jobs and entry.summary:
+            entry.resolve("summary")(jobs)
     export_anndata(sweep_dir, first_metrics, first_predictions)  # predictions_obs.csv, h5ad
     metrics = metrics.assign(**{REPEAT: repeat_numbers(metrics)})
     predictions = predictions.assign(**{REPEAT: repeat_numbers(predictions)})

@@ -21,6 +21,7 @@ from radiogenomics.analysis.null_controls import null_report
 from radiogenomics.evaluation.metrics import SLOPE_BAND, brier_score, prediction_arrays
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS
+from radiogenomics.interpreters import entries
 from radiogenomics.report.blocks import (
     Facts,
     Section,
@@ -424,8 +425,9 @@ def _rows_of(table: pd.DataFrame, key: dict) -> pd.DataFrame:
     return table[mask]
 
 
-def masking_blocks(sweep: SweepData, shown: list[dict]) -> list:
-    """Top masked gene sets (p, q) and the heatmap per collection; the single-gene ranking."""
+def masking_blocks(sweep: SweepData, shown: list[dict], settings: dict) -> list:
+    """Top masked gene sets (p, q) and the heatmap per collection; the single-gene ranking; the
+    caveat first (``settings``: the sweep's masking settings)."""
     blocks: list = []
     prefix = Path(layout.masking_table("")).stem
     paths = sorted(sweep.summary.glob(layout.masking_table("*")))
@@ -458,11 +460,12 @@ def masking_blocks(sweep: SweepData, shown: list[dict]) -> list:
             )
             if figure is not None:
                 blocks.append(figure)
-    return blocks
+    return masking_caveats(settings) + blocks if blocks else []
 
 
-def saliency_blocks(sweep: SweepData, shown: list[dict]) -> list:
-    """Associations table and counts, dot plots and heatmaps, stability across folds."""
+def saliency_blocks(sweep: SweepData, shown: list[dict], settings: dict) -> list:
+    """Associations table and counts, dot plots and heatmaps, stability across folds; the
+    caveats first (``settings``: the sweep's saliency settings)."""
     blocks: list = []
     assoc = sweep.summary_table(layout.ASSOCIATIONS)
     fdr = saliency_fdr(sweep)
@@ -502,7 +505,7 @@ def saliency_blocks(sweep: SweepData, shown: list[dict]) -> list:
     stability = sweep.summary_json(layout.STABILITY)
     if stability:
         blocks.append(_stability_table(stability))
-    return blocks
+    return saliency_caveats(sweep, settings) + blocks if blocks else []
 
 
 def _stability_table(stability: dict) -> Table:
@@ -526,48 +529,56 @@ def _stability_table(stability: dict) -> Table:
     return table_block(pd.DataFrame(rows), "Stability of attributions across fold models")
 
 
-def caveat_blocks(sweep: SweepData) -> list:
-    """The plain-language caveats of the README, for the methods this sweep ran."""
-    method = sweep.option("interpret.saliency.method")
-    n_random = sweep.option("interpret.masking.n_random")
+def masking_caveats(settings: dict) -> list:
+    """The README's plain-language caveat of masking, for the sweep's ``settings``."""
+    n_random = settings.get("n_random")
+    if n_random is None:
+        return []
+    text = (
+        f"Masking keeps one gene set's expression, zeroes the rest and scores how well the "
+        f"network still separates the classes on held-out patients. p is empirical against "
+        f"{n_random} random same-size gene sets, so it cannot fall below "
+        f"1/{int(n_random) + 1}; q is Benjamini-Hochberg within the collection. Single "
+        "genes are ranked by AUROC without a test."
+    )
+    return [Text(text, note=True)]
+
+
+def saliency_caveats(sweep: SweepData, settings: dict) -> list:
+    """The README's plain-language caveats of saliency, for the sweep's ``settings``."""
+    method = settings.get("method")
+    if method is None:
+        return []
     fdr = saliency_fdr(sweep)
     min_patients = sweep.option("thresholds.min_patients", MIN_PATIENTS)
-    texts = []
-    if n_random is not None:
-        texts.append(
-            f"Masking keeps one gene set's expression, zeroes the rest and scores how well the "
-            f"network still separates the classes on held-out patients. p is empirical against "
-            f"{n_random} random same-size gene sets, so it cannot fall below "
-            f"1/{int(n_random) + 1}; q is Benjamini-Hochberg within the collection. Single "
-            "genes are ranked by AUROC without a test."
-        )
-    if method is not None:
-        texts.append(
-            f"A radiogenomic trait is a set enriched (per-patient GSEA FDR < {fdr:g}, positive "
-            "NES) in a patient's attribution ranking. The paper's rule (a set enriched in at "
-            f"least {min_patients} patients, column paper_rule) is not a test: with nearly linear "
-            "networks every patient's ranking is much the same, and a network trained on "
-            "shuffled labels passes it just as often. An association therefore also needs the "
-            f"set's NES to be higher in the attributed class than in the others (class_q < {fdr:g})."
-        )
-        texts.append(
-            f"This sweep used {method}. The plain gradient (saliency, the paper's) describes the "
-            "model: its traits are much the same in every patient. input_x_gradient multiplies "
-            "the gradient by the patient's own expression, so a trait follows what the patient "
-            "expresses: the setting for patient-level questions (class differences, survival)."
-        )
+    texts = [
+        f"A radiogenomic trait is a set enriched (per-patient GSEA FDR < {fdr:g}, positive "
+        "NES) in a patient's attribution ranking. The paper's rule (a set enriched in at "
+        f"least {min_patients} patients, column paper_rule) is not a test: with nearly linear "
+        "networks every patient's ranking is much the same, and a network trained on "
+        "shuffled labels passes it just as often. An association therefore also needs the "
+        f"set's NES to be higher in the attributed class than in the others (class_q < {fdr:g}).",
+        f"This sweep used {method}. The plain gradient (saliency, the paper's) describes the "
+        "model: its traits are much the same in every patient. input_x_gradient multiplies "
+        "the gradient by the patient's own expression, so a trait follows what the patient "
+        "expresses: the setting for patient-level questions (class differences, survival).",
+    ]
     return [Text(t, note=True) for t in texts]
 
 
 def interpretation_section(sweep: SweepData) -> Section | None:
-    """Masking, single genes, saliency associations and stability, with the caveats."""
+    """Every interpreter's blocks (its ``report`` in the registry: caveats, tables, figures)."""
     if sweep.cv is None:
         return None
     shown = _shown_configurations(sweep)
-    blocks = masking_blocks(sweep, shown) + saliency_blocks(sweep, shown)
+    blocks = []
+    for entry in entries():
+        if entry.report is not None:
+            settings = sweep.option(f"interpret.{entry.name}") or {}
+            blocks += entry.resolve("report")(sweep, shown, settings)
     if not blocks:
         return None
-    return Section("interpretation", "Interpretation", caveat_blocks(sweep) + blocks)
+    return Section("interpretation", "Interpretation", blocks)
 
 
 AGREEMENT_COLUMNS = [

@@ -55,6 +55,8 @@ from radiogenomics.interpret.gsea import prerank, release_workers, set_dict
 from radiogenomics.interpret.importance_null import add_qvalues, null_checks, permutation_p
 from radiogenomics.interpret.masking import score_masked
 from radiogenomics.interpret.masking_tables import null_by_size, score_controls
+from radiogenomics.interpret.saliency_tables import SaliencyOptions
+from radiogenomics.interpreters import writing
 from radiogenomics.progress import Progress
 from radiogenomics.results import layout
 from radiogenomics.results.sweep import GROUP_KEYS, first_repeat, job_config
@@ -64,13 +66,6 @@ from radiogenomics.utils import write_csv, write_json
 log = logging.getLogger(__name__)
 
 N_PLOT = 12  # sets per panel of the plot
-GSEA_KWARGS = {
-    "method": "multilevel",
-    "min_size": 15,
-    "max_size": 500,
-    "permutation_num": 1000,
-    "seed": 0,
-}  # as configs/interpret/saliency.yaml; sizes already filtered
 # importance -> (unit, two-sided test)
 GENE_IMPORTANCES = {
     "saliency_mean": True,
@@ -388,7 +383,8 @@ NES_OF = {"saliency_nes": "saliency_mean", "saliency_nes_abs": "saliency_mean_ab
 
 
 def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> None:
-    """Add every run's set NES of its mean signed and absolute attribution, GSEA in parallel."""
+    """Add every run's set NES of its mean signed and absolute attribution, GSEA in parallel
+    (:func:`prerank`'s own settings, as the sweep's cohort GSEA; sizes already filtered)."""
     tasks = [
         (run, (nes, cls, label), ranking, members)
         for run, run_stats in stats.items()
@@ -401,7 +397,7 @@ def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> 
     if not tasks:
         return
     work = (
-        delayed(prerank)(ranking.to_numpy(), list(ranking.index), members, **GSEA_KWARGS)
+        delayed(prerank)(ranking.to_numpy(), list(ranking.index), members)
         for _, _, ranking, members in tasks
     )
     workers = max(1, min(n_jobs, len(tasks)))
@@ -416,12 +412,6 @@ def add_set_nes(stats: dict[object, dict], gene_sets: dict, n_jobs: int = 1) -> 
         stats[run]["set", nes, cls, label] = table.set_index("set")["nes"]
 
 
-def gsea_workers(sweep_dir: Path, job: str) -> int:
-    """The real job's ``interpret.saliency.n_jobs`` (GSEA worker processes), else 1."""
-    value = OmegaConf.select(job_config(sweep_dir / job), "interpret.saliency.n_jobs")
-    return int(value) if isinstance(value, int) and value > 0 else 1
-
-
 def attribution_share(mean_abs: pd.Series, sets: dict[str, list[str]]) -> pd.Series:
     """Per set: its genes' mean absolute attribution over the mean of all genes (1 = average)."""
     overall = float(mean_abs.mean())
@@ -434,20 +424,26 @@ def attribution_share(mean_abs: pd.Series, sets: dict[str, list[str]]) -> pd.Ser
     return pd.Series(shares, name="share").rename_axis("set")
 
 
+def saliency_options(sweep_dir: Path, job: str) -> SaliencyOptions | None:
+    """The real job's saliency settings (its config's section), None when it ran none."""
+    entry = writing(layout.SALIENCY_DIR)
+    section = OmegaConf.select(job_config(sweep_dir / job), f"interpret.{entry.name}")
+    return None if section is None else entry.options_from(section)
+
+
 def saliency_gene_sets(sweep_dir: Path, job: str, genes: Sequence[str]) -> dict:
-    """{collection: {set: member symbols}} as the job's saliency config indexes them."""
-    cfg = job_config(sweep_dir / job)
-    options = OmegaConf.select(cfg, "interpret.saliency")
+    """{collection: {set: member symbols}} as the job's saliency settings index them."""
+    options = saliency_options(sweep_dir, job)
     if options is None:
         return {}
-    indexed = index_collections(
-        [str(c) for c in options.get("collections", ["hallmark"])],
-        genes,
-        min_coverage=float(options.get("min_coverage", 0.0)),
-        min_size=int(options.get("min_size", 15)),
-        max_size=options.get("max_size", 500),
-    )
+    indexed = index_collections(options.collections, genes, **options.filters)
     return {label: set_dict(sets, genes) for label, sets in indexed.items()}
+
+
+def gsea_workers(sweep_dir: Path, job: str) -> int:
+    """The real job's saliency ``n_jobs`` (GSEA worker processes), else 1."""
+    options = saliency_options(sweep_dir, job)
+    return options.n_jobs if options is not None and options.n_jobs > 0 else 1
 
 
 def _with_keys(table: pd.DataFrame, config: dict) -> pd.DataFrame:

@@ -26,7 +26,9 @@ from radiogenomics.interpret.masking_tables import (
     score_controls,
     score_sets,
 )
+from radiogenomics.interpreters import SweepJobs
 from radiogenomics.results import layout
+from radiogenomics.summaries.model_agreement import summarize_model_agreement
 from radiogenomics.summaries.ordinal import ordinal_cut
 from radiogenomics.utils import write_csv
 
@@ -249,3 +251,11 @@ def _ordinal_heatmap(
         f"{key['trait']} / {label}: pooled out-of-fold gene masking, {len(y)} patients", fontsize=9
     )
     return save_figure(fig, out / layout.masking_heatmap(label, key))
+
+
+def masking_sweep_summary(jobs: SweepJobs) -> None:
+    """The masking step of the sweep summary: pooled tables and heatmaps, then the agreement
+    between model families (no-op unless jobs masked)."""
+    summarize_masking(jobs.sweep_dir, jobs.metrics, jobs.group_keys, fdr=jobs.fdr)
+    labels = masking_labels(jobs.sweep_dir, jobs.metrics["job"].tolist())
+    summarize_model_agreement(jobs.sweep_dir, labels)

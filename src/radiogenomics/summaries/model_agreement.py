@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics.interpret.agreement import agreement_matrix, square
+from radiogenomics.interpreters import SweepJobs
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv
 
@@ -162,3 +163,8 @@ def summarize_attribution(
     if not tables:
         return None
     return write_csv(layout.summary_dir(sweep_dir) / layout.ATTRIBUTION_TABLE, pd.concat(tables))
+
+
+def attribution_sweep_summary(jobs: SweepJobs) -> None:
+    """The native-attribution step of the sweep summary (no-op unless comparators ran it)."""
+    summarize_attribution(jobs.sweep_dir, jobs.metrics, jobs.group_keys)

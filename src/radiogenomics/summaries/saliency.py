@@ -33,6 +33,7 @@ from radiogenomics.data.genesets import read_gmt
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS, associations
 from radiogenomics.interpret.gsea import prerank
+from radiogenomics.interpreters import SweepJobs
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv, write_json, write_parquet
 
@@ -194,3 +195,10 @@ def _plots(out: Path, config: dict, gsea: pd.DataFrame, table: pd.DataFrame, fdr
         ax.set_title(f"{config['trait']} / {label}: per-patient NES ({name})", fontsize=8)
         fig.colorbar(image, ax=ax, label="NES", fraction=0.04)
         save_figure(fig, out / layout.saliency_plot("heatmap", label, name, config))
+
+
+def saliency_sweep_summary(jobs: SweepJobs) -> None:
+    """The saliency step of the sweep summary (no-op unless jobs ran gene saliency)."""
+    summarize_saliency(
+        jobs.sweep_dir, jobs.metrics, jobs.group_keys, fdr=jobs.fdr, min_patients=jobs.min_patients
+    )

@@ -19,6 +19,7 @@ from torch import nn
 from radiogenomics.analysis.stability_selection import stability_selection
 from radiogenomics.interpret.agreement import (
     ATTRIBUTION_METHODS,
+    MASKING,
     agreement_matrix,
     pooled_importances,
     set_table,
@@ -26,6 +27,7 @@ from radiogenomics.interpret.agreement import (
 )
 from radiogenomics.interpret.gene_set_options import index_collections
 from radiogenomics.interpret.gsea import prerank, set_dict
+from radiogenomics.interpret.saliency import PLAIN_GRADIENT
 from radiogenomics.interpret.sanity import model_randomization, plain_attributor, verdict
 from radiogenomics.results import layout
 from radiogenomics.utils import write_csv, write_json
@@ -63,7 +65,7 @@ def _jobs(sweep_dir: Path, folds: Sequence[int] | None) -> list[Path]:
 def write_sanity(
     sweep_dir: str | Path,
     load: FoldLoader,
-    methods: Sequence[str] = ("saliency",),
+    methods: Sequence[str] = (PLAIN_GRADIENT,),
     folds: Sequence[int] | None = None,
     twin: str | Path | None = None,
     out: str | Path | None = None,
@@ -173,7 +175,7 @@ def write_agreement(
         method: prerank(means[i], genes, members).set_index("set")["nes"]
         for i, method in enumerate(methods)
     }
-    sets_frame = set_table(nes, pd.Series(set_masking["masking"].to_numpy(), index=sets.names))
+    sets_frame = set_table(nes, pd.Series(set_masking[MASKING].to_numpy(), index=sets.names))
     set_agreement = agreement_matrix(sets_frame, top=top_sets)
     write_csv(out / layout.AGREEMENT_GENES, gene_agreement)
     write_csv(out / layout.AGREEMENT_SETS, set_agreement)

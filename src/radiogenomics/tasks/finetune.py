@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import EarlyStopping
 
 from radiogenomics.callbacks.best_weights import BestWeights
+from radiogenomics.callbacks.interpretation import InterpretationCallback
 from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
@@ -38,6 +39,7 @@ from radiogenomics.errors import DataError
 from radiogenomics.evaluation.metrics import as_prob_matrix
 from radiogenomics.evaluation.trait_metrics import trait_score
 from radiogenomics.exports.wandb import log_job, start_job_run
+from radiogenomics.interpreters import enabled, entries
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule, gene_filter_mask
 from radiogenomics.models.inputs import (
@@ -172,10 +174,10 @@ def null_job_config(cfg: DictConfig) -> DictConfig:
     neither: it compares the pooled masking AUROCs and computes the nulls' set-level GSEA)."""
     cfg = cfg.copy()
     with open_dict(cfg):
-        if OmegaConf.select(cfg, "interpret.masking") is not None:
-            cfg.interpret.masking.n_random = 0
-        if OmegaConf.select(cfg, "interpret.saliency") is not None:
-            cfg.interpret.saliency.gsea_patients = False
+        for entry in entries():
+            section = OmegaConf.select(cfg, f"interpret.{entry.name}")
+            if isinstance(section, DictConfig):
+                section.update(entry.null_job)
     return cfg
 
 
@@ -469,20 +471,25 @@ def fit_gene_mask(cfg: DictConfig, tc: TraitCohort, split: FoldSplit, dm: TraitD
 
 
 def instantiate_callbacks(cfg: DictConfig) -> list[pl.Callback]:
-    """Every Lightning callback of a job: ``cfg.callbacks`` then ``cfg.interpret``.
+    """Every Lightning callback of a job: ``cfg.callbacks``, then one per enabled interpreter.
 
-    Each is a mapping with ``_target_`` (an optional ``enabled: false`` switches it off).
-    Interpretation callbacks act in ``on_test_end``, when the best weights are loaded and the
-    model is in eval mode.
+    A ``callbacks`` entry is a mapping with ``_target_`` (an optional ``enabled: false`` switches
+    it off). Each enabled interpreter of the registry with a network writer becomes an
+    :class:`InterpretationCallback`; it acts in ``on_test_end``, when the best weights are loaded
+    and the model is in eval mode.
     """
     built = []
-    for group in (cfg.get("callbacks"), cfg.get("interpret")):
-        for section in (group or {}).values():
-            if not isinstance(section, DictConfig) or "_target_" not in section:
-                continue
-            kwargs = OmegaConf.to_container(section, resolve=True)
-            if kwargs.pop("enabled", True):
-                built.append(hydra.utils.instantiate(kwargs))
+    for section in (cfg.get("callbacks") or {}).values():
+        if not isinstance(section, DictConfig) or "_target_" not in section:
+            continue
+        kwargs = OmegaConf.to_container(section, resolve=True)
+        if kwargs.pop("enabled", True):
+            built.append(hydra.utils.instantiate(kwargs))
+    for entry, section in enabled(cfg.get("interpret")).items():
+        if entry.network_writer is not None:
+            settings = OmegaConf.to_container(section, resolve=True)
+            out_dir = cfg.paths.output_dir
+            built.append(InterpretationCallback.of(entry, settings, cfg.get("fold"), out_dir))
     return built
 
 

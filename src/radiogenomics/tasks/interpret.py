@@ -70,15 +70,8 @@ from radiogenomics.data.splits import (
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.errors import DataError
 from radiogenomics.interpret.associations import associations
-from radiogenomics.interpret.comparator_tables import (
-    AttributionOptions,
-    ComparatorPatients,
-    comparator_patients,
-    write_attribution,
-)
-from radiogenomics.interpret.comparators import check_masker, comparator_masker
-from radiogenomics.interpret.masking_tables import MaskingOptions, write_masking
-from radiogenomics.interpret.saliency_tables import SaliencyOptions, write_saliency
+from radiogenomics.interpret.comparator_tables import ComparatorPatients, comparator_patients
+from radiogenomics.interpreters import COMPARATOR, NETWORK, Interpreter, enabled, entries
 from radiogenomics.models.bundle import ModelBundle, load_bundle
 from radiogenomics.pipelines.sweep_summary import summarize
 from radiogenomics.results import layout
@@ -91,22 +84,23 @@ from radiogenomics.utils import write_csv, write_json
 log = logging.getLogger(__name__)
 
 PATIENTS = ("held_out", "data")
-INTERPRETERS = {
-    "masking": (MaskingOptions, write_masking, layout.MASKING_DIR),
-    "saliency": (SaliencyOptions, write_saliency, layout.SALIENCY_DIR),
-    "attribution": (AttributionOptions, None, layout.ATTRIBUTION_DIR),
-}
-# which model families each interpreter explains (the others skip it with a log line)
-FAMILIES = {"masking": ("nn", "baseline"), "saliency": ("nn",), "attribution": ("baseline",)}
-# keys of an interpreter's config that are the callback's, not the options'
-CALLBACK_KEYS = ("_target_", "enabled", "fold", "out_dir")
 # the job records copied in held_out mode, metrics.json last (a job with it is complete)
 JOB_RECORDS = (layout.PREDICTIONS, layout.COHORT, layout.METRICS)
-NO_INTERPRETER = (
-    "task=interpret needs an interpreter: add +interpret=masking, +interpret=saliency or "
-    "'+interpret=[masking,saliency]' (with any of their settings, e.g. "
-    "interpret.masking.collections=[c1])"
-)
+
+
+def job_interpreters() -> list[Interpreter]:
+    """The interpreters task=interpret can rerun: those that write a job folder."""
+    return [e for e in entries() if e.folder is not None]
+
+
+def no_interpreter() -> str:
+    """The error of a task=interpret run without ``+interpret=...``."""
+    names = [e.name for e in job_interpreters()]
+    return (
+        f"task=interpret needs an interpreter: add {', '.join(f'+interpret={n}' for n in names)} "
+        f"or several, e.g. '+interpret=[{','.join(names[:2])}]' (with any of their settings, e.g. "
+        f"interpret.{names[0]}.collections=[c1])"
+    )
 
 
 @dataclass
@@ -145,7 +139,7 @@ def run_interpret(cfg: DictConfig) -> dict:
             record["model"],
             record["fold"],
             record["n_patients"],
-            ", ".join(interpreters),
+            ", ".join(e.name for e in interpreters),
             time.perf_counter() - job_start,
         )
     if mode == "held_out":
@@ -154,7 +148,7 @@ def run_interpret(cfg: DictConfig) -> dict:
         "sweep": str(sweep),
         "patients": mode,
         "data": OmegaConf.to_container(cfg.data, resolve=True) if mode == "data" else None,
-        "interpreters": {name: _plain(asdict(o)) for name, o in interpreters.items()},
+        "interpreters": {e.name: _plain(asdict(o)) for e, o in interpreters.items()},
         "jobs": done,
         "skipped": skipped,
         "elapsed_s": round(time.perf_counter() - start, 3),
@@ -195,21 +189,13 @@ def source_and_output(cfg: DictConfig) -> tuple[Path, Path]:
     return sweep, out_dir
 
 
-def interpreter_options(cfg: DictConfig, mode: str) -> dict[str, Any]:
+def interpreter_options(cfg: DictConfig, mode: str) -> dict[Interpreter, Any]:
     """Options of each enabled interpreter in ``cfg.interpret`` (``+interpret=...``), checked."""
     found = {}
-    for name, (options_type, _, _) in INTERPRETERS.items():
-        section = cfg.interpret.get(name)
-        if not isinstance(section, DictConfig) or not section.get("enabled", True):
-            continue
-        settings = {
-            key: OmegaConf.to_container(value, resolve=True)
-            if OmegaConf.is_config(value)
-            else value
-            for key, value in ((k, section[k]) for k in section if k not in CALLBACK_KEYS)
-        }
+    for entry, section in enabled(cfg.interpret, among=job_interpreters()).items():
+        name = entry.name
         try:
-            options = options_type(**settings)
+            options = entry.options_from(OmegaConf.to_container(section, resolve=True))
         except (TypeError, ValueError) as err:
             raise DataError(f"interpret.{name}: {err}") from None
         if mode == "data" and tuple(options.parts) != ("test",):
@@ -219,9 +205,9 @@ def interpreter_options(cfg: DictConfig, mode: str) -> dict[str, Any]:
             )
         if hasattr(options, "collections"):
             check_collections(name, options.collections)
-        found[name] = options
+        found[entry] = options
     if not found:
-        raise DataError(NO_INTERPRETER)
+        raise DataError(no_interpreter())
     return found
 
 
@@ -278,33 +264,31 @@ def interpret_job(
     name = str(job.relative_to(sweep))
     bundle = load_bundle(job / layout.MODEL_DIR)
     metrics = json.loads((job / layout.METRICS).read_text())
-    family = "baseline" if bundle.family != "nn" else "nn"
-    if family == "baseline":
+    family = NETWORK if bundle.family == NETWORK else COMPARATOR
+    if family == COMPARATOR:
         patients, labelled = comparator_job_patients(cfg, job, bundle, mode, interpreters)
     elif mode == "held_out":
         patients, labelled = held_out_patients(job, bundle, cfg.paths.cache_dir), True
     else:
-        patients, labelled = data_patients(cfg, bundle, needs_labels="masking" in interpreters)
+        patients, labelled = data_patients(cfg, bundle, label_users(interpreters))
     target = out_dir / name
-    module = bundle.model.to(device) if family == "nn" else bundle.model
-    for key, options in interpreters.items():
-        _, writer, folder = INTERPRETERS[key]
-        shutil.rmtree(target / folder, ignore_errors=True)  # this run's output only
-        if family not in FAMILIES[key]:
-            log.info("interpret: %s: no %s for model=%s", name, key, metrics.get("model"))
-        elif family == "nn":
-            writer(module, patients, options, None, metrics["fold"], target)
-        elif key == "masking":
-            masker = comparator_masker(module)
-            check_masker(masker, patients.x["test"].numpy())
-            write_masking(masker, patients, options, None, metrics["fold"], target)
+    module = bundle.model.to(device) if family == NETWORK else bundle.model
+    for entry, options in interpreters.items():
+        folder = target / entry.resolve("folder")
+        shutil.rmtree(folder, ignore_errors=True)  # this run's output only
+        if not entry.explains(family):
+            log.info("interpret: %s: no %s for model=%s", name, entry.name, metrics.get("model"))
+        elif family == NETWORK:
+            entry.resolve("network_writer")(
+                module, patients, options, None, metrics["fold"], target
+            )
         else:
-            write_attribution(module, patients, options, metrics["fold"], target)
+            entry.resolve("comparator_writer")(module, patients, options, metrics["fold"], target)
+        if mode == "data" and labelled and (folder / layout.GSEA).is_file():
+            write_associations(cfg, folder, bundle.class_names)  # per-patient GSEA: associations
     if mode == "held_out":
         for record in JOB_RECORDS:
             shutil.copyfile(job / record, target / record)
-    elif family == "nn" and labelled and getattr(interpreters.get("saliency"), "gsea", False):
-        write_associations(cfg, target, bundle.class_names)
     ids = patients.patient_ids["test"]
     seen = int(bundle.seen_in_training(ids).sum())
     if mode == "data" and seen:
@@ -387,7 +371,7 @@ def comparator_job_patients(
     job's ``predictions.csv`` on it. Data: every labelled patient of ``data.*``, genes aligned.
     """
     if mode == "data":
-        dm, labelled = data_patients(cfg, bundle, needs_labels="masking" in interpreters)
+        dm, labelled = data_patients(cfg, bundle, label_users(interpreters))
         y, ids = dm.y["test"].numpy(), dm.patient_ids["test"]
         X = _raw_rows(cfg, bundle, ids)  # the comparator standardises with its own scaler
         parts = {"test": np.arange(len(ids)), "fit": np.arange(0)}
@@ -447,9 +431,11 @@ def check_same_fold(job: Path, bundle: ModelBundle, dm: TraitDataModule) -> None
 
 
 def data_patients(
-    cfg: DictConfig, bundle: ModelBundle, needs_labels: bool
+    cfg: DictConfig, bundle: ModelBundle, label_users: list[str]
 ) -> tuple[PatientSet, bool]:
-    """(every patient of ``cfg.data`` as the model's standardised input, whether labelled)."""
+    """(every patient of ``cfg.data`` as the model's standardised input, whether labelled);
+    unlabelled data is refused when ``label_users`` (interpreters that need labels) is not empty.
+    """
     cohort = load_cohort(cfg.data, cfg.paths.cache_dir)
     spec = replace(bundle.spec, permute_labels=False)  # the data's own labels
     labelled = spec.column in cohort.labels.columns
@@ -463,12 +449,14 @@ def data_patients(
                 n_left_out,
                 spec.name,
             )
-    elif needs_labels:
+    elif label_users:
+        others = [f"+interpret={e.name}" for e in job_interpreters() if not e.needs_labels]
         raise DataError(
-            f"gene masking scores sets by AUROC/AP against labels, and the data's label files "
+            f"{', '.join(f'+interpret={n}' for n in label_users)} scores against labels "
+            f"(AUROC/AP), and the data's label files "
             f"({', '.join(map(str, cohort.label_files)) or 'none'}) have no {spec.column!r} column "
             f"for trait {spec.name!r}: add a label file (data.traits_file / data.label_files) or "
-            "run +interpret=saliency alone (attributions and per-patient GSEA need no labels)"
+            f"run only interpreters that need no labels ({', '.join(others)})"
         )
     else:
         ids, y = list(cohort.expression.index), np.full(len(cohort.expression), -1, dtype=np.int64)
@@ -500,13 +488,19 @@ def data_patients(
     )
 
 
-def write_associations(cfg: DictConfig, target: Path, class_names: list[str]) -> Path:
-    """One model's associations on the data's labelled patients (``saliency/associations.csv``)."""
-    gsea = pd.read_parquet(target / layout.SALIENCY_DIR / layout.GSEA)
+def write_associations(cfg: DictConfig, folder: Path, class_names: list[str]) -> Path:
+    """One model's associations on the data's labelled patients, beside the per-patient GSEA of
+    an interpreter's ``folder`` (``saliency/associations.csv``)."""
+    gsea = pd.read_parquet(folder / layout.GSEA)
     table = associations(
         gsea, class_names, fdr=cfg.thresholds.fdr, min_patients=cfg.thresholds.min_patients
     )
-    return write_csv(target / layout.SALIENCY_DIR / layout.ASSOCIATIONS, table)
+    return write_csv(folder / layout.ASSOCIATIONS, table)
+
+
+def label_users(interpreters: dict[Interpreter, Any]) -> list[str]:
+    """The interpreters among ``interpreters`` whose scores compare classes (need labels)."""
+    return [e.name for e in interpreters if e.needs_labels]
 
 
 def _plain(settings: dict) -> dict:

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from radiogenomics.data.io import resolve_path
 from radiogenomics.errors import DataError
+from radiogenomics.interpreters import job_adding
 from radiogenomics.launch.sweep_status import record_stale
 from radiogenomics.utils import stable_hash
 
@@ -43,15 +44,16 @@ PER_JOB_KEYS = (
 def config_hash(cfg: DictConfig) -> str:
     """Hash of the config minus per-job keys: equal across the folds of one setting.
 
-    Interpolations stay unresolved so that per-job output paths do not enter the hash;
-    ``interpret.permutation_null`` (how many null replicates the sweep adds) does not either, so a real job
-    is the same job with or without its permutation null.
+    Interpolations stay unresolved so that per-job output paths do not enter the hash; the
+    settings of an interpreter that adds jobs (the permutation null: how many null replicates the
+    sweep adds) do not either, so a real job is the same job with or without its null.
     """
     container = OmegaConf.to_container(cfg, resolve=False)
     container = {k: v for k, v in container.items() if k not in PER_JOB_KEYS}
     if isinstance(container.get("interpret"), dict):
+        adding = job_adding()
         container["interpret"] = {
-            k: v for k, v in container["interpret"].items() if k != "permutation_null"
+            k: v for k, v in container["interpret"].items() if k not in adding
         }
     return stable_hash(container)
 

@@ -336,7 +336,7 @@ def write_trait_job(
     write_json(trait_dir / layout.COHORT, {**tc.report, "multitask": mt.report})
     for callback in instantiate_callbacks(job_cfg):
         if isinstance(callback, InterpretationCallback):
-            type(callback).writer(view, dm, callback.options, None, cfg.fold, trait_dir)
+            callback.writer(view, dm, callback.options, None, cfg.fold, trait_dir)
     test = trait_score(y_test, test_probs, spec)
     metrics = {
         "trait": spec.name,

@@ -38,9 +38,6 @@ log = logging.getLogger(__name__)
 TASKS = ("finetune", "pretrain", "predict", "interpret", "refit")
 FAMILIES = ("nn", "baseline")
 SEARCH_METHODS = ("grid", "random")
-INTERPRETER_SECTIONS = ("masking", "saliency")
-# keys of an interpreter's config that are the callback's, not its options'
-CALLBACK_KEYS = ("_target_", "enabled", "fold", "out_dir")
 _ABSENT = object()
 
 
@@ -875,24 +872,26 @@ def _check_cache_dir(cfg: DictConfig) -> None:
 
 
 def _interpreters(cfg: DictConfig) -> dict[str, Any]:
-    """Options of each enabled interpretation callback (``+interpret=...``) that uses gene sets."""
-    from radiogenomics.interpret.masking_tables import MaskingOptions
-    from radiogenomics.interpret.saliency_tables import SaliencyOptions
-
-    types = {"masking": MaskingOptions, "saliency": SaliencyOptions}
+    """Options of each enabled interpreter (``+interpret=...``) that reads gene-set collections."""
     found = {}
-    for name in INTERPRETER_SECTIONS:
-        section = _get(cfg, f"interpret.{name}", None)
-        if not isinstance(section, dict) or not section.get("enabled", True):
+    for name, options in _interpreter_options(cfg).items():
+        if getattr(options, "uses_gene_sets", False):
+            found[name] = options
+    return found
+
+
+def _interpreter_options(cfg: DictConfig) -> dict[str, Any]:
+    """name -> options of each enabled interpreter of the registry that has options."""
+    from radiogenomics.interpreters import enabled
+
+    found = {}
+    for entry, section in enabled(_get(cfg, "interpret", None)).items():
+        if entry.options is None:
             continue
-        settings = {k: v for k, v in section.items() if k not in CALLBACK_KEYS}
         try:
-            options = types[name](**settings)
+            found[entry.name] = entry.options_from(section)
         except (TypeError, ValueError) as err:  # an unknown key or a bad value
-            raise ConfigError(f"interpret.{name}: {err}") from None
-        if name == "saliency" and not options.gsea:
-            continue  # attributions only: no gene sets used
-        found[name] = options
+            raise ConfigError(f"interpret.{entry.name}: {err}") from None
     return found
 
 
@@ -918,35 +917,26 @@ def _check_collection(name: str, collection: str, key: str | None = None) -> Non
 
 
 def _check_interpreters(cfg: DictConfig) -> None:
-    _check_comparator_interpreters(cfg)
+    _check_interpreter_families(cfg)
     for name, options in _interpreters(cfg).items():
         for collection in options.collections:
             _check_collection(name, str(collection))
 
 
-def _check_comparator_interpreters(cfg: DictConfig) -> None:
-    """Saliency (input gradients) is the network's; native attribution's settings are checked."""
+def _check_interpreter_families(cfg: DictConfig) -> None:
+    """A single job whose model family an enabled interpreter cannot explain (its ``needs``) is
+    refused; in a sweep the jobs of that family skip it with a warning."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from radiogenomics.interpret.comparator_tables import SALIENCY_REFUSED, AttributionOptions
+    from radiogenomics.interpreters import enabled
 
-    saliency = _get(cfg, "interpret.saliency", None)
-    sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    if (
-        _get(cfg, "model.family", None) == "baseline"
-        and isinstance(saliency, dict)
-        and saliency.get("enabled", True)
-        and not sweep  # in a sweep with networks the comparator jobs skip it with a warning
-    ):
-        raise ConfigError(SALIENCY_REFUSED)
-    section = _get(cfg, "interpret.attribution", None)
-    if isinstance(section, dict) and section.get("enabled", True):
-        settings = {k: v for k, v in section.items() if k not in CALLBACK_KEYS}
-        try:
-            AttributionOptions(**settings)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"interpret.attribution: {err}") from None
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return
+    family = _get(cfg, "model.family", None)
+    for entry in enabled(_get(cfg, "interpret", None)):
+        if entry.needs and family is not None and not entry.explains(family):
+            raise ConfigError(entry.refusal())
 
 
 def _job_complete(cfg: DictConfig) -> bool:
