@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, open_dict
 
+from radiogenomics.cli import entry_error_line
 from radiogenomics.data.cohort import load_cohort
 from radiogenomics.data.genesets import load_collection
 from radiogenomics.errors import ConfigError
@@ -150,6 +152,7 @@ class Case:
     message: str  # regex searched in the one error line
     edit: Callable[[DictConfig, Path], None] | None = None
     kind: str = "config error"
+    compose: bool = False  # refused by the schema's type when Hydra composes (train.py: cli)
 
 
 CASES: dict[str, Case] = {
@@ -205,7 +208,19 @@ CASES: dict[str, Case] = {
         ["model.freeze_layers=3"],
         r"model\.freeze_layers=3 exceeds model\.transfer_layers=2.*set model\.freeze_layers to",
     ),
-    "seed=abc": Case(["seed=abc"], r"seed=abc: expected an integer"),
+    "seed=abc": Case(["seed=abc"], r"seed=abc: expected an integer", compose=True),
+    "model.dropout=high": Case(
+        ["model.dropout=high"],
+        r"model\.dropout=high: expected a number with 0 <= model\.dropout < 1 \(e\.g\. model",
+        compose=True,
+    ),
+    "model.batchnorm=null": Case(
+        ["model.batchnorm=null"], r"model\.batchnorm=null: expected true or false", compose=True
+    ),
+    "misspelt network option": Case(
+        ["+model.dropuot=0.1"],
+        r"model\.dropuot is not an option of model; did you mean 'dropout'\?",
+    ),
     "bootstrap=-1": Case(["bootstrap=-1"], r"bootstrap=-1: expected bootstrap >= 0"),
     "task=pretrian": Case(["task=pretrian"], r"task=pretrian is not one of .*'pretrain'\?"),
     "positive_class not a class": Case(
@@ -362,6 +377,13 @@ def test_bad_input_ends_in_one_line_and_exit_status_2(name, make_cfg, tmp_path, 
     case = CASES[name]
     overrides = case.overrides(tmp_path) if callable(case.overrides) else case.overrides
     out = tmp_path / "job"
+    if case.compose:  # train.py prints this line (radiogenomics.cli.run_main), exit status 2
+        with pytest.raises(ConfigCompositionException) as refused:
+            make_cfg(*overrides, out=out)
+        line = entry_error_line(refused.value)
+        assert line is not None and "\n" not in line and line.startswith(f"{case.kind}: "), line
+        assert re.search(case.message, line), line
+        return
     cfg = make_cfg(*overrides, out=out)
     if case.edit is not None:
         with open_dict(cfg):
