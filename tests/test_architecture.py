@@ -14,7 +14,17 @@ PACKAGE = ROOT / "src" / "radiogenomics"
 
 # lowest first: a module may import its own layer and the layers before it, never one after it
 LAYERS = [
-    {"errors", "utils", "hydra_resolvers", "config_schema", "cli", "progress", "environment", "lock", "sweep_state"},
+    {
+        "errors",
+        "utils",
+        "hydra_resolvers",
+        "config_schema",
+        "cli",
+        "progress",
+        "environment",
+        "lock",
+        "sweep_state",
+    },
     {"data"},
     {"results"},
     {"evaluation"},

@@ -354,6 +354,32 @@ SCHEMAS: dict[str | None, dict[str, type]] = {
 OPEN_SCHEMAS = (TrainOptions, NetworkOptions)
 
 
+def typed(schema: type, node: Any) -> Any:
+    """``node``'s options as a ``schema`` instance (typed values, nested sections as their
+    dataclasses). A nullable option or section that ``node`` lacks (a saved config predating it)
+    is None: off; keys the schema does not declare are left out (read them from ``node``)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_object(
+        OmegaConf.merge(OmegaConf.structured(schema), _declared(schema, node))
+    )
+
+
+def _declared(schema: type, node: Any) -> dict:
+    values = {}
+    for name in schema_fields(schema):
+        kind, null = field_kind(schema, name)
+        if name not in node:
+            if null:
+                values[name] = None
+            continue
+        value = node[name]
+        if dataclasses.is_dataclass(kind) and value is not None:
+            value = _declared(kind, value)  # type: ignore[arg-type]
+        values[name] = value
+    return values
+
+
 def register() -> None:
     """Store every schema in Hydra's ConfigStore (before Hydra composes ``train``)."""
     from hydra.core.config_store import ConfigStore
@@ -372,15 +398,12 @@ def register() -> None:
 
 
 def show(value: object) -> str:
-    """A value as written on the command line: lists in brackets, strings quoted when odd,
-    whole floats without ``.0`` (a typed ``val_fraction=0`` arrives as 0.0)."""
+    """A value as written on the command line: lists in brackets, strings quoted when odd (a
+    number option arrives typed: ``val_fraction=0`` shows as 0.0)."""
     if isinstance(value, list | tuple):
         return "[" + ",".join(show(v) for v in value) + "]"
     if value is None:
         return "null"
-    if isinstance(value, float) and math.isfinite(value) and value == int(value):
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
     if isinstance(value, str) and (not value or value != value.strip() or " " in value):
         return repr(value)
     return str(value)

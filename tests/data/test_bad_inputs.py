@@ -159,7 +159,7 @@ CASES: dict[str, Case] = {
     # --- config mistakes (before anything is read)
     "n_folds=1": Case(["n_folds=1"], r"n_folds=1: expected n_folds >= 2"),
     "n_folds=0": Case(["n_folds=0"], r"n_folds=0: expected n_folds >= 2"),
-    "val_fraction=0": Case(["val_fraction=0"], r"val_fraction=0: expected 0 < val_fraction < 1"),
+    "val_fraction=0": Case(["val_fraction=0"], r"val_fraction=0\.0: expected 0 < val_fraction < 1"),
     "val_fraction=1.5": Case(["val_fraction=1.5"], r"val_fraction=1\.5: expected 0 < val_frac"),
     "val_fraction=0.01": Case(
         ["val_fraction=0.01"],

@@ -8,6 +8,7 @@ CV on the training folds. Both return a :class:`~radiogenomics.models.result.Fol
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import shutil
 import time
@@ -22,6 +23,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
+from radiogenomics.config_schema import NetworkOptions, schema_fields, typed
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import (
@@ -345,30 +347,46 @@ def write_predictions(
 
 def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> ClassifierModule:
     """The classifier for this trait, with class weights (or a continuous target's mean and
-    sd) from the fit patients."""
-    m, continuous = cfg.model, tc.spec.is_continuous
+    sd) from the fit patients: the typed network options (``network_options``) that the module
+    takes by the same name, plus what the data decide."""
+    m, continuous = network_options(cfg), tc.spec.is_continuous
+    penalty = (
+        {} if m.penalty is None else {"penalty": m.penalty.kind, "penalty_weight": m.penalty.weight}
+    )
     module = ClassifierModule(
         n_genes=tc.X.shape[1],
         n_classes=tc.spec.n_classes,
-        hidden_dims=list(m.hidden_dims),
-        activation=m.activation,
-        batchnorm=m.batchnorm,
-        dropout=m.dropout,
-        input_dropout=m.input_dropout,
-        freeze_layers=m.freeze_layers,
-        optimizer=OmegaConf.to_container(m.optimizer, resolve=True),
+        **{name: getattr(m, name) for name in LAYER_OPTIONS},
+        optimizer=OmegaConf.to_container(cfg.model.optimizer, resolve=True),  # torch's arguments
         class_weights=None if continuous or not m.class_balanced else dm.class_weights().tolist(),
-        input_mask=gene_filter_method(cfg) != "none",
-        penalty=str(OmegaConf.select(m, "penalty.kind", default="l1")),
-        penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
+        input_mask=m.gene_filter is not None and m.gene_filter.method != "none",
+        **penalty,  # absent: no penalty
         **input_kwargs(cfg, tc),  # none for the default genes input
         **ensemble_options(cfg),  # none for a single network
         **({"head": "ordinal"} if tc.spec.is_ordinal else {}),  # ordered levels: ordinal head
     )
-    module.regularization = Regularization.from_config(m)  # training only: mixup, smoothing
+    module.regularization = Regularization(
+        mixup=m.mixup or 0.0, label_smoothing=m.label_smoothing or 0.0
+    )
     if continuous:
         fit_continuous_head(module, dm)
     return module
+
+
+# the network options ClassifierModule takes as they are, by the same name (the optimizer's torch
+# arguments are open-ended; the ensemble's are passed only for an ensemble: ensemble_options)
+LAYER_OPTIONS = tuple(
+    name
+    for name in inspect.signature(ClassifierModule).parameters
+    if name in schema_fields(NetworkOptions)
+    and name not in ("optimizer", "penalty", "ensemble", "ensemble_style", "member_split")
+)
+
+
+def network_options(cfg: DictConfig) -> NetworkOptions:
+    """``cfg.model`` typed by its schema (:class:`~radiogenomics.config_schema.NetworkOptions`);
+    the optimizer's further torch arguments stay in ``cfg`` (build_classifier reads them there)."""
+    return typed(NetworkOptions, cfg.model)
 
 
 def input_options(cfg: DictConfig) -> InputOptions:
