@@ -229,8 +229,20 @@ class TrainerOptions:
 class EarlyStoppingOptions:
     """``callbacks.early_stopping`` (Lightning's EarlyStopping)."""
 
+    _target_: str = option()
+    monitor: str = option()
+    mode: str = option()
     patience: int = option(ge=0, example=20)
     min_delta: float | None = option(ge=0)
+
+
+@dataclass
+class CallbacksOptions:
+    """``callbacks``: the Lightning callbacks of a job (more: ``+callbacks.<name>={...}``)."""
+
+    model_checkpoint: Any = option()
+    early_stopping: EarlyStoppingOptions | None = section()
+    progress: Any = option()
 
 
 @dataclass
@@ -337,6 +349,31 @@ class MultitaskOptions:
     loss_weight: float = option(ge=0, example=1.0)
 
 
+# The value an option has in a saved config that predates it (or sets it to null): the option off.
+# Not a default (the YAML holds those, and may change them); read with value_or_off.
+OFF: dict[str, object] = {
+    "model.ensemble": 1,
+    "model.ensemble_style": "packed",
+    "model.member_split": "shared",
+    "model.input.kind": "genes",
+    "model.gene_filter.method": "none",
+    "model.penalty.weight": 0.0,
+    "model.mixup": 0.0,
+    "model.label_smoothing": 0.0,
+    "model.swa.enabled": False,
+    "pretrain.patients": "unlabelled",
+}
+
+
+def value_or_off(cfg: Any, key: str) -> Any:
+    """The value of the option ``key`` of ``cfg`` (one of :data:`OFF`'s), or its off value when
+    the config lacks it or sets it to null."""
+    from omegaconf import OmegaConf
+
+    value = OmegaConf.select(cfg, key, default=None)
+    return OFF[key] if value is None else value
+
+
 # group -> {schema name: schema}; a YAML of the group names its schema in its defaults list
 SCHEMAS: dict[str | None, dict[str, type]] = {
     None: {"train_schema": TrainOptions},
@@ -347,6 +384,7 @@ SCHEMAS: dict[str | None, dict[str, type]] = {
     },
     "pretrain": {"pretrain_schema": PretrainOptions},
     "trainer": {"trainer_schema": TrainerOptions},
+    "callbacks": {"callbacks_schema": CallbacksOptions},
 }
 # schemas whose config takes keys they do not declare (the root: the groups; the network:
 # model.without_pretraining, which `~model.without_pretraining` deletes); unknown keys of the

@@ -234,7 +234,7 @@ CASES: dict[str, Case] = {
         r"model\.optimizer\.lr=1e\+38: expected 0 < model\.optimizer\.lr <= 1e\+30",
     ),
     "model.optimizer.lr=-1": Case(
-        ["model.optimizer.lr=-1"], r"model\.optimizer\.lr=-1: expected 0 < model\.optimizer\.lr"
+        ["model.optimizer.lr=-1"], r"model\.optimizer\.lr=-1\.0: expected 0 < model\.optimizer\.lr"
     ),
     "unknown activation": Case(
         ["model.activation=tahn"], r"model\.activation=tahn is not one of .*'tanh'\?"

@@ -23,7 +23,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
-from radiogenomics.config_schema import NetworkOptions, schema_fields, typed
+from radiogenomics.config_schema import OFF, NetworkOptions, schema_fields, typed, value_or_off
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import (
@@ -147,7 +147,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         "config_hash": job_hash,
         "inputs": input_fingerprints(cfg),  # sha256 of each data file: resume notices a change
     }
-    if cfg.get("save_model", True):
+    if cfg.save_model:
         write_model_bundle(out_dir / layout.MODEL_DIR, cfg, cohort, tc, split, result, metrics)
     write_json(out_dir / layout.METRICS, metrics)  # last: a job with metrics.json is complete
     log.info(
@@ -362,7 +362,7 @@ def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> C
         input_mask=m.gene_filter is not None and m.gene_filter.method != "none",
         **penalty,  # absent: no penalty
         **input_kwargs(cfg, tc),  # none for the default genes input
-        **ensemble_options(cfg),  # none for a single network
+        **ensemble_options(m),  # none for a single network
         **({"head": "ordinal"} if tc.spec.is_ordinal else {}),  # ordered levels: ordinal head
     )
     module.regularization = Regularization(
@@ -460,27 +460,22 @@ def set_input_layer(cfg, tc: TraitCohort, dm: TraitDataModule, module, unlabelle
         raise ConfigError(str(err).splitlines()[0]) from None
 
 
-def ensemble_options(cfg: DictConfig) -> dict:
+def ensemble_options(m: NetworkOptions) -> dict:
     """The classifier's ensemble arguments; none for a single network (its hparams unchanged)."""
-    k = ensemble_size(cfg)
-    if k == 1:
+    if (m.ensemble or OFF["model.ensemble"]) == 1:
         return {}
     return {
-        "ensemble": k,
-        "ensemble_style": str(OmegaConf.select(cfg, "model.ensemble_style", default="packed")),
-        "member_split": member_split(cfg),
+        "ensemble": m.ensemble,
+        "ensemble_style": m.ensemble_style or OFF["model.ensemble_style"],
+        "member_split": m.member_split or OFF["model.member_split"],
     }
 
 
-def gene_filter_method(cfg: DictConfig) -> str:
-    """``model.gene_filter.method`` (``none`` when the config predates the option)."""
-    return str(OmegaConf.select(cfg, "model.gene_filter.method", default="none"))
-
-
-def fit_gene_mask(cfg: DictConfig, tc: TraitCohort, split: FoldSplit, dm: TraitDataModule):
-    """The input gene mask from the fit patients only (variance: raw expression; anova: the
-    standardised fit tensors and their labels, as the network is trained on them)."""
-    method, top_k = gene_filter_method(cfg), int(cfg.model.gene_filter.top_k)
+def fit_gene_mask(m: NetworkOptions, tc: TraitCohort, split: FoldSplit, dm: TraitDataModule):
+    """The input gene mask (``m.gene_filter``) from the fit patients only (variance: raw
+    expression; anova: the standardised fit tensors and their labels, as the network is trained
+    on them)."""
+    method, top_k = m.gene_filter.method, m.gene_filter.top_k
     if method == "variance":
         return gene_filter_mask(method, top_k, tc.X[split.fit])
     return gene_filter_mask(method, top_k, dm.x["fit"].numpy(), dm.y["fit"].numpy())
@@ -525,14 +520,15 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         fit_ids = [tc.patient_ids[i] for i in split.fit]
         encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids), fit_ids)
     unlabelled = unlabelled_expression(cfg, cohort, tc)  # model.input.kind=pca only
-    seed, kfold = cfg.seed, member_split(cfg) == "kfold"
+    options = network_options(cfg)
+    seed, kfold = cfg.seed, options.member_split == "kfold"
     pl.seed_everything(seed, workers=True, verbose=False)
     inner = None
     if kfold:  # cross-fitted members: every training patient is one member's inner validation
         inner = member_folds(
             tc.y,
             split.train,
-            ensemble_size(cfg),
+            options.ensemble,
             int(cfg.split_seed),
             int(cfg.fold),
             cfg.get("bootstrap"),
@@ -544,11 +540,11 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input: PCA / gene-set layer
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
-    if gene_filter_method(cfg) != "none":  # after the encoder: masked genes' columns zeroed
-        module.set_input_mask(fit_gene_mask(cfg, tc, split, dm))
+    if module.input_mask:  # model.gene_filter, after the encoder: masked genes' columns zeroed
+        module.set_input_mask(fit_gene_mask(options, tc, split, dm))
     callbacks = instantiate_callbacks(cfg)
     # SWA first: inner validation (and so BestWeights) scores the averaged weights
-    callbacks = [*weight_averaging_callbacks(m, cfg.trainer.max_epochs), *callbacks]
+    callbacks = [*weight_averaging_callbacks(options.swa, cfg.trainer.max_epochs), *callbacks]
     select_on(callbacks, module.selection_metric)
     selection = [c for c in callbacks if isinstance(c, BestWeights)]
     if len(selection) != 1:
@@ -583,14 +579,9 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     )
 
 
-def ensemble_size(cfg: DictConfig) -> int:
-    """``model.ensemble``: members of the fold's network (1: a single network)."""
-    return int(OmegaConf.select(cfg, "model.ensemble", default=1) or 1)
-
-
 def member_split(cfg: DictConfig) -> str:
     """``model.member_split``: shared (one inner-validation split) or kfold (cross-fitted)."""
-    return str(OmegaConf.select(cfg, "model.member_split", default="shared"))
+    return str(value_or_off(cfg, "model.member_split"))
 
 
 def kfold_split(split: FoldSplit) -> FoldSplit:

@@ -72,16 +72,16 @@ def resumable(cfg: DictConfig, out_dir: Path, record_path: Path, job_hash: str) 
     if not record_path.exists():
         return None
     done = finished_job(record_path)
-    if done.get("config_hash") == job_hash and cfg.get("resume", True):
+    if done.get("config_hash") == job_hash and cfg.resume:
         changed = changed_input(done, cfg, out_dir)
         if changed is None:
             log.info("job already complete (%s exists): skipping", record_path)
             return done
-        if not cfg.get("overwrite", False):
+        if not cfg.overwrite:
             record_stale(out_dir, changed)  # the sweep exits 2, its summary left as it was
             raise DataError(changed)
         log.warning("%s; overwrite=true: running the job again", changed)
-    if done.get("config_hash") != job_hash and not cfg.get("overwrite", False):
+    if done.get("config_hash") != job_hash and not cfg.overwrite:
         raise DataError(
             f"{out_dir} already holds a finished job of another config (config_hash "
             f"{done.get('config_hash')}, this job's {job_hash}): run it into another "
@@ -175,7 +175,7 @@ def changed_input(done: dict, cfg: DictConfig, out_dir: Path) -> str | None:
 def complete_record(cfg: DictConfig, record_path: Path) -> dict | None:
     """The finished job's record when the job will be skipped (``resume``, its record exists, of
     the same config and data), else None."""
-    if not cfg.get("resume", True) or not record_path.is_file():
+    if not cfg.resume or not record_path.is_file():
         return None
     try:
         done = json.loads(record_path.read_text())

@@ -32,6 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from radiogenomics.config_schema import (
     MAX_SEED,
+    OFF,
     ComparatorOptions,
     DataOptions,
     EarlyStoppingOptions,
@@ -50,6 +51,7 @@ from radiogenomics.config_schema import (
     field_kind,
     option_problem,
     schema_fields,
+    value_or_off,
 )
 from radiogenomics.config_schema import show as _show
 from radiogenomics.data.files import file_problem
@@ -316,32 +318,36 @@ def _check_labelled_recipe(cfg: DictConfig) -> None:
             )
 
 
-# model options the multi-task network does not have (key, the value that means "off")
+# model options the multi-task network does not have (each must be off: config_schema.OFF)
 MULTITASK_OFF = (
-    ("model.ensemble", 1),
-    ("model.input.kind", "genes"),
-    ("model.gene_filter.method", "none"),
-    ("model.penalty.weight", 0.0),
-    ("model.mixup", 0.0),
-    ("model.label_smoothing", 0.0),
-    ("model.swa.enabled", False),
-    ("bootstrap", None),
-    ("null_permutation", None),
+    "model.ensemble",
+    "model.input.kind",
+    "model.gene_filter.method",
+    "model.penalty.weight",
+    "model.mixup",
+    "model.label_smoothing",
+    "model.swa.enabled",
 )
 
 
 def check_multitask_model(cfg: DictConfig) -> None:
     """The multi-task network's model options: a network, none of those it lacks (one line)."""
-    if _get(cfg, "model.family", "nn") != "nn":
+    if _get(cfg, "model.family", None) != "nn":
         raise ConfigError(
-            f"model={_get(cfg, 'model.name', '?')}: multitask=... trains one network; comparators "
+            f"model={_get(cfg, 'model.name', None)}: multitask=... trains one network; comparators "
             "are single-trait: run them per trait (trait=<name> model=<comparator>)"
         )
-    for key, off in MULTITASK_OFF:
-        value = _get(cfg, key, off)
+    for key in MULTITASK_OFF:
+        value, off = value_or_off(cfg, key), OFF[key]
         if value != off:
             raise ConfigError(
                 f"{key}={_show(value)}: not available with multitask=... (only {key}={_show(off)})"
+            )
+    for key in ("bootstrap", "null_permutation"):  # one real model per fold
+        value = _get(cfg, key, None)
+        if value is not None:
+            raise ConfigError(
+                f"{key}={_show(value)}: not available with multitask=... (only {key}=null)"
             )
 
 
@@ -477,12 +483,12 @@ def _check_input(cfg: DictConfig, transfer: int) -> None:
             "model.freeze_layers=0"
         )
     if kind == "pca":
-        if _get(cfg, "model.gene_filter.method", "none") != "none":
+        if value_or_off(cfg, "model.gene_filter.method") != "none":
             raise ConfigError(
                 "model.input.kind=pca already reduces the genes: drop model.gene_filter.method="
                 f"{_get(cfg, 'model.gene_filter.method')} (use none)"
             )
-        if (_get(cfg, "model.penalty.weight", 0) or 0) > 0:
+        if value_or_off(cfg, "model.penalty.weight") > 0:
             raise ConfigError(
                 "model.penalty acts on the first layer's gene columns, which model.input.kind=pca "
                 "replaces by frozen components: set model.penalty.weight=0"
@@ -520,19 +526,15 @@ def _check_ensemble(cfg: DictConfig) -> None:
     k = _get(cfg, "model.ensemble", None)
     style = _get(cfg, "model.ensemble_style", None) or "packed"
     if k is not None and k > 1:  # the batched layers take the genes input, plain training
-        kind = _get(cfg, "model.input.kind", "genes")
-        if kind not in (None, "genes"):
+        kind = value_or_off(cfg, "model.input.kind")
+        if kind != "genes":
             raise ConfigError(
                 f"model.ensemble={k} builds batched gene-input members, but model.input.kind="
                 f"{kind}; use model.input.kind=genes or model.ensemble=1"
             )
-        for key, off in (
-            ("model.mixup", 0),
-            ("model.label_smoothing", 0),
-            ("model.swa.enabled", False),
-        ):
-            value = _get(cfg, key, off)
-            if value not in (None, off, 0.0):
+        for key in ("model.mixup", "model.label_smoothing", "model.swa.enabled"):
+            value = value_or_off(cfg, key)
+            if value != OFF[key]:
                 raise ConfigError(
                     f"model.ensemble={k} trains its members with the plain mean loss, but "
                     f"{key}={_show(value)}; turn it off or use model.ensemble=1"
@@ -724,7 +726,7 @@ def _needs_cache(cfg: DictConfig, task: str) -> bool:
     return (
         task == "finetune"
         and _get(cfg, "model.family", None) == "nn"
-        and (_get(cfg, "model.transfer_layers", 0) or 0) > 0
+        and _get(cfg, "model.transfer_layers", None) > 0
     )
 
 
