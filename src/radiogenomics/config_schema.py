@@ -551,7 +551,10 @@ def compose_error_line(err: BaseException) -> str | None:
     fields = schema_fields(owner) if dataclasses.is_dataclass(owner) else {}
     if "[" in name:  # an item of a list option: model.hidden_dims[1]
         key = key.split("[", 1)[0]
-        return f"config error: {key}: item {show(value)} is not an integer"
+        return (
+            f"config error: {key}: item {show(value)} is not an integer; expected a non-empty "
+            f"list of layer sizes >= 1, e.g. {key}=[256,128,64]"
+        )
     if name in fields:
         problem = option_problem(key, value, owner, name)
         if problem is not None:

@@ -214,6 +214,12 @@ CASES: dict[str, Case] = {
         r"model\.dropout=high: expected a number with 0 <= model\.dropout < 1 \(e\.g\. model",
         compose=True,
     ),
+    "layer size not a number": Case(
+        ["pretrain.hidden_dims=[32,a,8]"],
+        r"pretrain\.hidden_dims: item a is not an integer; expected a non-empty list of layer "
+        r"sizes >= 1, e\.g\. pretrain\.hidden_dims=\[256,128,64\]",
+        compose=True,
+    ),
     "model.batchnorm=null": Case(
         ["model.batchnorm=null"], r"model\.batchnorm=null: expected true or false", compose=True
     ),
