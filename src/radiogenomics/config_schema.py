@@ -17,6 +17,7 @@ an example and why the range is what it is. ``tasks.validation`` walks these fie
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -139,8 +140,8 @@ class SwaOptions:
 class NetworkOptions:
     """``model`` of the network family (configs/model/nn.yaml).
 
-    ``input`` is checked by ``tasks.validation`` against ``models.inputs.InputOptions`` (its
-    own dataclass), ``without_pretraining`` (a mapping of these options; ``~`` deletes it) is
+    ``input`` is checked by ``tasks.validation`` against :class:`InputOptions` (its unknown keys
+    get a "did you mean"), ``without_pretraining`` (a mapping of these options; ``~`` deletes it) is
     left untyped.
     """
 
@@ -278,7 +279,12 @@ class TrainOptions:
     seed: int = seed_option()
     n_folds: int = option(ge=2, example=10, why="outer CV needs at least 2 folds")
     fold: Any = option()  # 0 <= fold < n_folds: checked with n_folds
-    split_seed: int = seed_option()  # and split_seed + repeats - 1 <= MAX_SEED (with repeats)
+    split_seed: int = option(  # and split_seed + repeats - 1 <= MAX_SEED: checked with repeats
+        ge=0,
+        le=MAX_SEED,
+        example=0,
+        why="repeat r splits with split_seed + r; numpy and scikit-learn take 32-bit seeds",
+    )
     repeats: int = option(ge=1, example=5, why="how often the outer CV is repeated")
     repeat: Any = option()  # 0 <= repeat < repeats: checked with repeats
     val_fraction: float = option(gt=0, lt=1, example=0.15)
@@ -310,8 +316,8 @@ class TraitOptions:
 
 
 @dataclass
-class NetworkInputOptions:
-    """``model.input``: the network's input representation (``models.inputs.InputOptions``)."""
+class InputOptions:
+    """``model.input``: the network's input representation (read by ``models.inputs``)."""
 
     kind: str = option(choices="models.inputs:INPUT_KINDS")
     pca_components: int = option(ge=1, example=64)
@@ -447,18 +453,25 @@ def show(value: object) -> str:
     return str(value)
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """An integer, not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """An int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@functools.cache
+def _hints(schema: type) -> dict[str, Any]:
+    return typing.get_type_hints(schema)
 
 
 def field_kind(schema: type, name: str) -> tuple[type | None, bool]:
     """(the value type of ``schema.name``: int, float, bool, str, list, a dataclass or None for
     Any; whether null is allowed)."""
-    hint = typing.get_type_hints(schema)[name]
+    hint = _hints(schema)[name]
     null = False
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -503,7 +516,7 @@ def option_problem(key: str, value: object, schema: type, name: str) -> str | No
     if kind is bool:
         return None if isinstance(value, bool) else f"{key}={show(value)}: expected true or false"
     if kind is list and meta.get("sizes"):
-        if isinstance(value, list) and value and all(_is_int(v) and v >= 1 for v in value):
+        if isinstance(value, list) and value and all(is_int(v) and v >= 1 for v in value):
             return None
         return (
             f"{key}={show(value)}: expected a non-empty list of layer sizes >= 1, "
@@ -514,7 +527,7 @@ def option_problem(key: str, value: object, schema: type, name: str) -> str | No
         notes = [meta["why"]] if meta.get("why") else []
         notes += [f"e.g. {key}={meta['example']}"] if "example" in meta else []
         hint = f" ({'; '.join(notes)})" if notes else ""
-        if not _is_int(value):
+        if not is_int(value):
             what = (
                 "an integer" + (f" with {bounds}" if bounds else "") + (" or null" if null else "")
             )
@@ -526,7 +539,7 @@ def option_problem(key: str, value: object, schema: type, name: str) -> str | No
     if kind is float:
         bounds = _bounds(key, meta, integer=False)
         hint = f" (e.g. {key}={meta['example']})" if "example" in meta else ""
-        if not _is_number(value) or math.isnan(value):  # type: ignore[arg-type]
+        if not is_number(value) or math.isnan(value):  # type: ignore[arg-type]
             return f"{key}={show(value)}: expected a number with {bounds}{hint}"
         x = float(value)  # type: ignore[arg-type]
         too_low = ("ge" in meta and x < meta["ge"]) or ("gt" in meta and x <= meta["gt"])

@@ -391,7 +391,10 @@ def network_options(cfg: DictConfig) -> NetworkOptions:
 
 def input_options(cfg: DictConfig) -> InputOptions:
     """``model.input`` (genes when the config predates the option)."""
-    return InputOptions.from_config(OmegaConf.select(cfg, "model.input", default=None))
+    section = OmegaConf.select(cfg, "model.input", default=None)
+    if section is None:
+        return InputOptions(kind=OFF["model.input.kind"])  # the other fields are not read
+    return typed(InputOptions, section)
 
 
 def input_kwargs(cfg: DictConfig, tc: TraitCohort) -> dict:

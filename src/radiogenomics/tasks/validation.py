@@ -36,8 +36,8 @@ from radiogenomics.config_schema import (
     ComparatorOptions,
     DataOptions,
     EarlyStoppingOptions,
+    InputOptions,
     MultitaskOptions,
-    NetworkInputOptions,
     NetworkOptions,
     OrdinalComparatorOptions,
     PredictOptions,
@@ -49,6 +49,8 @@ from radiogenomics.config_schema import (
     TrainOptions,
     TraitOptions,
     field_kind,
+    is_int,
+    is_number,
     option_problem,
     schema_fields,
     value_or_off,
@@ -86,14 +88,6 @@ def _get(cfg: DictConfig, key: str, default: Any = _ABSENT) -> Any:
     except OmegaConfBaseException as err:
         raise ConfigError(f"{key}: cannot be resolved ({error_line(err, limit=None)})") from None
     return default if value is _ABSENT else value
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _choices(ref: str | tuple) -> list:
@@ -160,10 +154,11 @@ def _refuse_unknown(cfg: DictConfig, prefix: str, schema: type, extra: Sequence[
             )
 
 
-def _seed_with_offsets(cfg: DictConfig, key: str, offsets: int, why: str) -> None:
+def _seed_with_offsets(cfg: DictConfig, key: str, offsets: int) -> None:
     """A seed whose later seeds are ``seed + k``, k < offsets: all of them 32-bit."""
     value = check_option(cfg, key, TrainOptions, key)
     high = MAX_SEED - max(offsets - 1, 0)
+    why = schema_fields(TrainOptions)[key].metadata["why"]
     if value > high:
         raise ConfigError(f"{key}={value}: expected 0 <= {key} <= {high} ({why}; e.g. {key}=0)")
 
@@ -209,20 +204,15 @@ def _check_folds(cfg: DictConfig) -> None:
     """The fold and repeat this job scores, against n_folds and repeats (one line each)."""
     n_folds = _get(cfg, "n_folds")
     fold = _get(cfg, "fold", None)
-    if not _is_int(fold) or not 0 <= fold < n_folds:
+    if not is_int(fold) or not 0 <= fold < n_folds:
         raise ConfigError(
             f"fold={_show(fold)}: expected an integer with 0 <= fold < n_folds={n_folds} "
             f"(the outer folds are numbered 0..{n_folds - 1}; -m sweeps them all)"
         )
     repeats = _get(cfg, "repeats")
-    _seed_with_offsets(
-        cfg,
-        "split_seed",
-        repeats,
-        why="repeat r splits with split_seed + r; numpy and scikit-learn take 32-bit seeds",
-    )
+    _seed_with_offsets(cfg, "split_seed", repeats)
     repeat = _get(cfg, "repeat")
-    if not _is_int(repeat) or not 0 <= repeat < repeats:
+    if not is_int(repeat) or not 0 <= repeat < repeats:
         raise ConfigError(
             f"repeat={_show(repeat)}: expected an integer with 0 <= repeat < repeats={repeats} "
             f"(the CV repeats are numbered 0..{repeats - 1}; -m sweeps them all)"
@@ -251,7 +241,7 @@ def _check_trait(cfg: DictConfig) -> None:
         if (
             threshold is not None
             and threshold != "median"
-            and not (_is_number(threshold) and math.isfinite(threshold))
+            and not (is_number(threshold) and math.isfinite(threshold))
         ):
             raise ConfigError(
                 f"trait.threshold={_show(threshold)}: expected a number or median "
@@ -461,7 +451,7 @@ def _check_input(cfg: DictConfig, transfer: int) -> None:
     section = _get(cfg, "model.input", None)
     if section is None:
         return
-    fields = list(schema_fields(NetworkInputOptions))
+    fields = list(schema_fields(InputOptions))
     if not isinstance(section, dict):
         raise ConfigError(
             f"model.input={_show(section)}: expected a mapping of {', '.join(fields)}"
@@ -472,7 +462,7 @@ def _check_input(cfg: DictConfig, transfer: int) -> None:
             f"model.input.{unknown[0]} is not an input option ({', '.join(fields)})"
             f"{did_you_mean(unknown[0], fields)}"
         )
-    check_options(cfg, "model.input", NetworkInputOptions)
+    check_options(cfg, "model.input", InputOptions)
     kind = _get(cfg, "model.input.kind")
     if kind == "genes":
         return
@@ -665,7 +655,7 @@ def _check_data(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={_show(value)}: expected a name (a string) or null")
     sample_type = _get(cfg, "data.sample_type", None)
     if sample_type is not None and not (
-        (_is_int(sample_type) and 0 <= sample_type <= 99)
+        (is_int(sample_type) and 0 <= sample_type <= 99)
         or (isinstance(sample_type, str) and sample_type.isdigit() and len(sample_type) <= 2)
     ):
         raise ConfigError(
