@@ -22,6 +22,7 @@ from omegaconf import open_dict
 from radiogenomics.data.cohort import load_cohort, trait_cohort
 from radiogenomics.data.splits import make_fold_split
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.hydra_resolvers import register
 from radiogenomics.tasks.finetune import fit_network
 from radiogenomics.tasks.pretrain import resolve_pretraining
 
@@ -71,6 +72,7 @@ QUICK = ("default", "kfold_k4", "mixup", "gene_sets")  # one of each kind of rec
 
 
 def _cfg(out: Path, epochs: int, overrides: list[str]):
+    register()  # resolvers and config schemas, before Hydra composes
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, "save_model=false"])
     with open_dict(cfg):

@@ -18,6 +18,7 @@ from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import make_fold_split
 from radiogenomics.data.traits import TraitSpec
 from radiogenomics.evaluation.metrics import auroc
+from radiogenomics.hydra_resolvers import register
 from radiogenomics.tasks.finetune import build_classifier, fit_network
 from radiogenomics.tasks.pretrain import load_or_pretrain
 
@@ -28,6 +29,7 @@ QUICK = ["debug=tiny", "logger=csv"]
 
 
 def _cfg(out: Path, epochs: int, overrides: list[str]):
+    register()  # resolvers and config schemas, before Hydra composes
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     with open_dict(cfg):

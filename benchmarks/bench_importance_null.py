@@ -24,6 +24,7 @@ from radiogenomics.data.cohort import load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import make_fold_split, null_labels
 from radiogenomics.data.traits import TraitSpec
+from radiogenomics.hydra_resolvers import register
 from radiogenomics.interpret.masking import mask_single_genes
 from radiogenomics.interpret.saliency import attribute
 from radiogenomics.tasks.finetune import fit_network
@@ -32,6 +33,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _cfg(out: Path, overrides: list[str]):
+    register()  # resolvers and config schemas, before Hydra composes
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=["logger=none", *overrides])
     with open_dict(cfg):

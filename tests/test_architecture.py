@@ -19,6 +19,7 @@ LAYERS = [
         "interpreters",
         "utils",
         "hydra_resolvers",
+        "config_schema",
         "cli",
         "progress",
         "environment",
@@ -325,3 +326,70 @@ def test_every_registry_piece_loads_from_a_layer_its_readers_may_import():
             assert entry.resolve(piece) is not None, f"{entry.name}.{piece}: {path}"
             module = path.partition(":")[0]
             assert RANK[_layer(module)] <= RANK[reader], f"{entry.name}.{piece} in {module}"
+
+
+def _schema_keys() -> set[str]:
+    """Every option the config schemas type (``n_folds``, ``model.ensemble``, ...)."""
+    import dataclasses
+
+    from radiogenomics.config_schema import SCHEMAS, field_kind, schema_fields
+
+    def keys(schema: type, prefix: str) -> set[str]:
+        found = set()
+        for name in schema_fields(schema):
+            key = f"{prefix}.{name}" if prefix else name
+            found.add(key)
+            kind, _ = field_kind(schema, name)
+            if dataclasses.is_dataclass(kind):
+                found |= keys(kind, key)
+        return found
+
+    return {
+        k for group, found in SCHEMAS.items() for s in found.values() for k in keys(s, group or "")
+    }
+
+
+def test_the_schemas_hold_no_defaults():
+    """Defaults live in the YAML files only: a schema field states a type and a range."""
+    import dataclasses
+
+    from radiogenomics.config_schema import SCHEMAS, schema_fields
+
+    with_default = [
+        f"{schema.__name__}.{f.name}"
+        for found in SCHEMAS.values()
+        for schema in found.values()
+        for f in schema_fields(schema).values()
+        if f.default is not dataclasses.MISSING
+        and str(f.default) != "???"
+        or f.default_factory is not dataclasses.MISSING
+    ]
+    assert not with_default, f"defaults belong in configs/: {with_default}"
+
+
+def test_no_literal_default_for_a_typed_option():
+    """A typed option is read as the config holds it, never with a literal fallback that could
+    disagree with its YAML default (``OmegaConf.select(cfg, "model.ensemble", default=1)``,
+    ``cfg.get("resume", True)``): the off value of an option a saved config predates is
+    ``config_schema.OFF``'s, read with ``value_or_off``."""
+    typed = _schema_keys()
+    found = []
+    for path in _sources():
+        if path.name == "config_schema.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            keys = [a.value for a in node.args if isinstance(a, ast.Constant) and a.value in typed]
+            if not keys:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            fallbacks = [k.value for k in node.keywords if k.arg == "default"]
+            if name == "_get" and len(node.args) == 3:
+                fallbacks.append(node.args[2])
+            if name == "get" and len(node.args) == 2 and ast.unparse(func.value).startswith("cfg"):
+                fallbacks.append(node.args[1])
+            if any(isinstance(f, ast.Constant) and f.value is not None for f in fallbacks):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {keys[0]}")
+    assert not found, f"literal defaults of typed options (the YAML holds them): {found}"

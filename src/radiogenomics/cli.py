@@ -11,7 +11,9 @@ moves every Hydra flag (with its value) before the overrides, so that any order 
 code ends in one line instead of Hydra's multi-line report or a traceback: an unknown config
 group option (``trait=enhancment``) is a ``config error`` and an output dir Hydra cannot make or
 write (read-only, a file in the way, disk full) or a SLURM launcher without a cluster an
-``environment error``, each with exit status 2.
+``environment error``, and a value of the wrong type for its schema (``seed=abc``, refused
+while Hydra composes) the same ``config error`` line the job's check would give, each with
+exit status 2.
 """
 
 from __future__ import annotations
@@ -172,10 +174,14 @@ def entry_error_line(err: BaseException, slurm: bool = False) -> str | None:
     the command chose ``hydra/launcher=slurm`` (only then is a submission error reported so)."""
     from hydra.errors import MissingConfigException
 
+    from radiogenomics.config_schema import compose_error_line
     from radiogenomics.utils import error_line, output_error
 
     if isinstance(err, MissingConfigException):
         return f"config error: {error_line(err, limit=None)}"
+    refused = compose_error_line(err)  # a value of the wrong type for its schema
+    if refused is not None:
+        return refused
     if isinstance(err, OSError) and err.filename:
         path = Path(str(err.filename))
         known = output_error(path, err)

@@ -1,4 +1,5 @@
-"""OmegaConf resolvers the configs use; registered when this module is imported.
+"""OmegaConf resolvers the configs use; registered when this module is imported (with the
+config schemas of :mod:`radiogenomics.config_schema`).
 
 ``${rg_job_dirname:${hydra.job.override_dirname}}`` names a sweep's job dirs by their overrides
 (``fold=3,trait=enhancement``) so that reruns find them. A name is always one path component
@@ -134,7 +135,11 @@ def repeat_ids(repeats: object) -> str:
 
 
 def register() -> None:
-    """Register the resolvers once (idempotent: safe in every process that imports this)."""
+    """Register the resolvers once, and the config schemas in Hydra's ConfigStore (idempotent:
+    safe in every process that imports this; Hydra needs both before it composes ``train``)."""
+    from radiogenomics.config_schema import register as register_schemas
+
+    register_schemas()
     if not OmegaConf.has_resolver("rg_job_dirname"):
         OmegaConf.register_new_resolver("rg_job_dirname", job_dirname)
     if not OmegaConf.has_resolver("rg_null_ids"):

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, open_dict
 
+from radiogenomics.cli import entry_error_line
 from radiogenomics.data.cohort import load_cohort
 from radiogenomics.data.genesets import load_collection
 from radiogenomics.errors import ConfigError
@@ -150,13 +152,14 @@ class Case:
     message: str  # regex searched in the one error line
     edit: Callable[[DictConfig, Path], None] | None = None
     kind: str = "config error"
+    compose: bool = False  # refused by the schema's type when Hydra composes (train.py: cli)
 
 
 CASES: dict[str, Case] = {
     # --- config mistakes (before anything is read)
     "n_folds=1": Case(["n_folds=1"], r"n_folds=1: expected n_folds >= 2"),
     "n_folds=0": Case(["n_folds=0"], r"n_folds=0: expected n_folds >= 2"),
-    "val_fraction=0": Case(["val_fraction=0"], r"val_fraction=0: expected 0 < val_fraction < 1"),
+    "val_fraction=0": Case(["val_fraction=0"], r"val_fraction=0\.0: expected 0 < val_fraction < 1"),
     "val_fraction=1.5": Case(["val_fraction=1.5"], r"val_fraction=1\.5: expected 0 < val_frac"),
     "val_fraction=0.01": Case(
         ["val_fraction=0.01"],
@@ -205,7 +208,25 @@ CASES: dict[str, Case] = {
         ["model.freeze_layers=3"],
         r"model\.freeze_layers=3 exceeds model\.transfer_layers=2.*set model\.freeze_layers to",
     ),
-    "seed=abc": Case(["seed=abc"], r"seed=abc: expected an integer"),
+    "seed=abc": Case(["seed=abc"], r"seed=abc: expected an integer", compose=True),
+    "model.dropout=high": Case(
+        ["model.dropout=high"],
+        r"model\.dropout=high: expected a number with 0 <= model\.dropout < 1 \(e\.g\. model",
+        compose=True,
+    ),
+    "layer size not a number": Case(
+        ["pretrain.hidden_dims=[32,a,8]"],
+        r"pretrain\.hidden_dims: item a is not an integer; expected a non-empty list of layer "
+        r"sizes >= 1, e\.g\. pretrain\.hidden_dims=\[256,128,64\]",
+        compose=True,
+    ),
+    "model.batchnorm=null": Case(
+        ["model.batchnorm=null"], r"model\.batchnorm=null: expected true or false", compose=True
+    ),
+    "misspelt network option": Case(
+        ["+model.dropuot=0.1"],
+        r"model\.dropuot is not an option of model; did you mean 'dropout'\?",
+    ),
     "bootstrap=-1": Case(["bootstrap=-1"], r"bootstrap=-1: expected bootstrap >= 0"),
     "task=pretrian": Case(["task=pretrian"], r"task=pretrian is not one of .*'pretrain'\?"),
     "positive_class not a class": Case(
@@ -219,7 +240,7 @@ CASES: dict[str, Case] = {
         r"model\.optimizer\.lr=1e\+38: expected 0 < model\.optimizer\.lr <= 1e\+30",
     ),
     "model.optimizer.lr=-1": Case(
-        ["model.optimizer.lr=-1"], r"model\.optimizer\.lr=-1: expected 0 < model\.optimizer\.lr"
+        ["model.optimizer.lr=-1"], r"model\.optimizer\.lr=-1\.0: expected 0 < model\.optimizer\.lr"
     ),
     "unknown activation": Case(
         ["model.activation=tahn"], r"model\.activation=tahn is not one of .*'tanh'\?"
@@ -362,6 +383,13 @@ def test_bad_input_ends_in_one_line_and_exit_status_2(name, make_cfg, tmp_path, 
     case = CASES[name]
     overrides = case.overrides(tmp_path) if callable(case.overrides) else case.overrides
     out = tmp_path / "job"
+    if case.compose:  # train.py prints this line (radiogenomics.cli.run_main), exit status 2
+        with pytest.raises(ConfigCompositionException) as refused:
+            make_cfg(*overrides, out=out)
+        line = entry_error_line(refused.value)
+        assert line is not None and "\n" not in line and line.startswith(f"{case.kind}: "), line
+        assert re.search(case.message, line), line
+        return
     cfg = make_cfg(*overrides, out=out)
     if case.edit is not None:
         with open_dict(cfg):

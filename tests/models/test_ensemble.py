@@ -17,7 +17,7 @@ from radiogenomics.models.bundle import load_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.results import layout
 from radiogenomics.tasks import run
-from radiogenomics.tasks.finetune import ensemble_options, kfold_split
+from radiogenomics.tasks.finetune import ensemble_options, kfold_split, network_options
 from radiogenomics.tasks.validation import validate_config
 
 
@@ -74,7 +74,9 @@ def test_batched_forward_equals_each_member_alone(style, n_classes):
 
 
 def test_single_network_is_unchanged(make_cfg):
-    assert ensemble_options(make_cfg()) == {}  # k=1: no new hparams, the same module
+    assert (
+        ensemble_options(network_options(make_cfg())) == {}
+    )  # k=1: no new hparams, the same module
     torch.manual_seed(0)
     a = ClassifierModule(30, 2, [8, 4])
     torch.manual_seed(0)

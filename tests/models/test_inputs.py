@@ -152,7 +152,16 @@ def test_random_mask_keeps_set_sizes_and_gene_degrees():
     assert (shuffled == shuffle_membership(real, seed=0)).all()  # seeded
     assert not (shuffled == shuffle_membership(real, seed=1)).all()
     connectivity, units = inputs.gene_set_connectivity(
-        genes, InputOptions(kind="gene_sets", units_per_set=2, random_mask=True)
+        genes,
+        InputOptions(
+            kind="gene_sets",
+            pca_components=64,
+            pca_unlabelled=True,
+            collections=["hallmark"],
+            units_per_set=2,
+            random_mask=True,
+            random_seed=0,
+        ),
     )
     assert connectivity.shape == (2 * len(names), len(genes)) and units[1] == f"{names[0]}#1"
 

@@ -242,7 +242,6 @@ def test_planted_signal_is_learned_with_the_whole_cocktail():
         (["model.label_smoothing=-0.1"], "model.label_smoothing"),
         (["model.swa.start_fraction=0"], "model.swa.start_fraction=0"),
         (["model.swa.start_fraction=1.0"], "model.swa.start_fraction=1.0"),
-        (["model.swa.enabled=yes"], "model.swa.enabled"),
         (["model.swa.lr=0"], "model.swa.lr=0"),
         (["pretrain.corruption.rate=1.0"], "pretrain.corruption.rate=1.0"),
         (["pretrain.corruption.kind=drop"], "pretrain.corruption.kind=drop is not one of"),
@@ -258,6 +257,21 @@ def test_bad_cocktail_options_are_one_line_config_errors(make_cfg, overrides, me
     with pytest.raises(ConfigError, match=message) as err:
         validate_config(make_cfg(*overrides))
     assert "\n" not in str(err.value)
+
+
+def test_a_switch_of_another_type_is_refused_when_composing(make_cfg):
+    """``model.swa.enabled`` is typed bool: OmegaConf reads yes/no as true/false and refuses
+    anything else while composing; train.py prints the one line (radiogenomics.cli)."""
+    from hydra.errors import ConfigCompositionException
+
+    from radiogenomics.cli import entry_error_line
+
+    assert make_cfg("model.swa.enabled=yes").model.swa.enabled is True
+    with pytest.raises(ConfigCompositionException) as refused:
+        make_cfg("model.swa.enabled=maybe")
+    assert entry_error_line(refused.value) == (
+        "config error: model.swa.enabled=maybe: expected true or false"
+    )
 
 
 def test_cocktail_options_pass_validation(make_cfg):

@@ -53,7 +53,7 @@ def test_gene_filters_rank_by_variance_or_anova():
 
 def test_gene_mask_is_fit_on_fit_patients_only(make_cfg):
     from radiogenomics.data.cohort import TraitCohort
-    from radiogenomics.tasks.finetune import fit_gene_mask
+    from radiogenomics.tasks.finetune import fit_gene_mask, network_options
 
     X, y = _data()
     split = make_fold_split(y, 5, 0, 0, 0.2)
@@ -68,7 +68,7 @@ def test_gene_mask_is_fit_on_fit_patients_only(make_cfg):
         tc = TraitCohort.__new__(TraitCohort)
         tc.X, tc.y = X2, y2
         dm = TraitDataModule(X2, y2, split, batch_size=8)
-        masks.append(fit_gene_mask(cfg, tc, split, dm))
+        masks.append(fit_gene_mask(network_options(cfg), tc, split, dm))
     np.testing.assert_array_equal(masks[0], masks[1])
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 
 import pytorch_lightning as pl
 import torch
 
+from radiogenomics.config_schema import SwaOptions
 from radiogenomics.models.regularization import WeightAverage
 
 log = logging.getLogger(__name__)
@@ -79,15 +79,15 @@ class WeightAveraging(pl.Callback):
             pl_module.load_state_dict(self.average.state(pl_module.state_dict()))
 
 
-def weight_averaging_callbacks(model: Mapping, max_epochs: int, load_at_end: bool = False) -> list:
+def weight_averaging_callbacks(
+    swa: SwaOptions | None, max_epochs: int, load_at_end: bool = False
+) -> list:
     """``[WeightAveraging]`` when ``model.swa.enabled``, else ``[]`` (also for configs without it).
 
     The start epoch comes from ``model.swa.start_fraction`` of ``max_epochs`` (the fold jobs'
     ``trainer.max_epochs``: a refit averages from the same epoch as its folds).
     """
-    swa = model.get("swa") or {}
-    if not swa.get("enabled", False):
+    if swa is None or not swa.enabled:
         return []
-    start = swa_start_epoch(float(swa.get("start_fraction", 0.5)), int(max_epochs))
-    lr = swa.get("lr")
-    return [WeightAveraging(start, None if lr is None else float(lr), load_at_end)]
+    start = swa_start_epoch(swa.start_fraction, int(max_epochs))
+    return [WeightAveraging(start, swa.lr, load_at_end)]

@@ -102,12 +102,13 @@ VASARI_COLUMNS = (
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """Sizes and effect strengths of the synthetic cohort."""
+    """Sizes and effect strengths of the synthetic cohort (the sizes and seed have no default
+    here: configs/data/synthetic.yaml holds them, typed by config_schema.SyntheticOptions)."""
 
-    seed: int = 0
-    n_pretrain: int = 353  # expression-only patients (autoencoder cohort)
-    n_annotated: int = 175  # patients with expression and imaging traits
-    n_genes: int | None = None  # None: the whole 12,042-gene universe; else a subset incl. drivers
+    seed: int
+    n_pretrain: int  # expression-only patients (autoencoder cohort)
+    n_annotated: int  # patients with expression and imaging traits
+    n_genes: int | None  # None: the whole 12,042-gene universe; else a subset incl. drivers
     program_loading: tuple[float, float] = (0.4, 1.0)  # uniform range of gene loadings
     subtype_effect: float = 1.0  # signature genes' shift in their subtype, in noise sd units
     trait_noise: float = 0.4  # sd of noise on a trait's latent score (driver activity has sd 1)

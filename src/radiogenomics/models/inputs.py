@@ -18,45 +18,16 @@ expression and gene masking / saliency still act per gene:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from radiogenomics.config_schema import InputOptions
 from radiogenomics.models.blocks import DenseBlock, build_blocks
 
 INPUT_KINDS = ("genes", "pca", "gene_sets")  # model.input.kind
-
-
-@dataclass
-class InputOptions:
-    """``model.input`` with its defaults (a config without the section means ``genes``)."""
-
-    kind: str = "genes"
-    pca_components: int = 64
-    pca_unlabelled: bool = True
-    collections: list[str] = field(default_factory=lambda: ["hallmark"])
-    units_per_set: int = 1
-    random_mask: bool = False
-    random_seed: int = 0
-
-    @classmethod
-    def from_config(cls, section: Mapping | None) -> InputOptions:
-        """From ``model.input`` (a mapping or None); unknown keys are refused."""
-        values = dict(section or {})
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"model.input.{unknown[0]} is not an input option")
-        if "collections" in values:
-            values["collections"] = [str(c) for c in values["collections"]]
-        options = cls(**values)
-        if options.kind not in INPUT_KINDS:
-            raise ValueError(
-                f"model.input.kind={options.kind} is not one of {', '.join(INPUT_KINDS)}"
-            )
-        return options
 
 
 class FixedLinear(nn.Module):

@@ -37,14 +37,6 @@ class Regularization:
     def active(self) -> bool:
         return self.mixup > 0 or self.label_smoothing > 0
 
-    @classmethod
-    def from_config(cls, model: Mapping) -> Regularization:
-        """From ``model.mixup`` and ``model.label_smoothing`` (absent: 0, as before the options)."""
-        return cls(
-            mixup=float(model.get("mixup") or 0.0),
-            label_smoothing=float(model.get("label_smoothing") or 0.0),
-        )
-
 
 def soft_targets(y: torch.Tensor, n_classes: int, smoothing: float = 0.0) -> torch.Tensor:
     """Class indices as (n, K) probability rows, smoothed: ``onehot * (1 - eps) + eps / K``.

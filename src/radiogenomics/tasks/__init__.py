@@ -10,10 +10,11 @@ import warnings
 import torch
 from omegaconf import DictConfig
 
+from radiogenomics.config_schema import TASKS
 from radiogenomics.errors import ConfigError, DataError
 from radiogenomics.exports.wandb import finish_run
 from radiogenomics.models.bundle import BundleError
-from radiogenomics.tasks.validation import TASKS, check_gene_sets_on_data, validate_config
+from radiogenomics.tasks.validation import check_gene_sets_on_data, validate_config
 from radiogenomics.utils import os_error_line
 
 log = logging.getLogger(__name__)

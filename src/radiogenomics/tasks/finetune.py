@@ -8,6 +8,7 @@ CV on the training folds. Both return a :class:`~radiogenomics.models.result.Fol
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import shutil
 import time
@@ -23,6 +24,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 from radiogenomics.callbacks.best_weights import BestWeights
 from radiogenomics.callbacks.interpretation import InterpretationCallback
 from radiogenomics.callbacks.weight_averaging import weight_averaging_callbacks
+from radiogenomics.config_schema import OFF, NetworkOptions, schema_fields, typed, value_or_off
 from radiogenomics.data.cohort import Cohort, TraitCohort, load_cohort, trait_cohort
 from radiogenomics.data.datamodules import TraitDataModule
 from radiogenomics.data.splits import (
@@ -147,7 +149,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, job_hash: str, start: float)
         "config_hash": job_hash,
         "inputs": input_fingerprints(cfg),  # sha256 of each data file: resume notices a change
     }
-    if cfg.get("save_model", True):
+    if cfg.save_model:
         write_model_bundle(out_dir / layout.MODEL_DIR, cfg, cohort, tc, split, result, metrics)
     write_json(out_dir / layout.METRICS, metrics)  # last: a job with metrics.json is complete
     log.info(
@@ -347,35 +349,54 @@ def write_predictions(
 
 def build_classifier(cfg: DictConfig, tc: TraitCohort, dm: TraitDataModule) -> ClassifierModule:
     """The classifier for this trait, with class weights (or a continuous target's mean and
-    sd) from the fit patients."""
-    m, continuous = cfg.model, tc.spec.is_continuous
+    sd) from the fit patients: the typed network options (``network_options``) that the module
+    takes by the same name, plus what the data decide."""
+    m, continuous = network_options(cfg), tc.spec.is_continuous
+    penalty = (
+        {} if m.penalty is None else {"penalty": m.penalty.kind, "penalty_weight": m.penalty.weight}
+    )
     module = ClassifierModule(
         n_genes=tc.X.shape[1],
         n_classes=tc.spec.n_classes,
-        hidden_dims=list(m.hidden_dims),
-        activation=m.activation,
-        batchnorm=m.batchnorm,
-        dropout=m.dropout,
-        input_dropout=m.input_dropout,
-        freeze_layers=m.freeze_layers,
-        optimizer=OmegaConf.to_container(m.optimizer, resolve=True),
+        **{name: getattr(m, name) for name in LAYER_OPTIONS},
+        optimizer=OmegaConf.to_container(cfg.model.optimizer, resolve=True),  # torch's arguments
         class_weights=None if continuous or not m.class_balanced else dm.class_weights().tolist(),
-        input_mask=gene_filter_method(cfg) != "none",
-        penalty=str(OmegaConf.select(m, "penalty.kind", default="l1")),
-        penalty_weight=float(OmegaConf.select(m, "penalty.weight", default=0.0)),
+        input_mask=m.gene_filter is not None and m.gene_filter.method != "none",
+        **penalty,  # absent: no penalty
         **input_kwargs(cfg, tc),  # none for the default genes input
-        **ensemble_options(cfg),  # none for a single network
+        **ensemble_options(m),  # none for a single network
         **({"head": "ordinal"} if tc.spec.is_ordinal else {}),  # ordered levels: ordinal head
     )
-    module.regularization = Regularization.from_config(m)  # training only: mixup, smoothing
+    module.regularization = Regularization(
+        mixup=m.mixup or 0.0, label_smoothing=m.label_smoothing or 0.0
+    )
     if continuous:
         fit_continuous_head(module, dm)
     return module
 
 
+# the network options ClassifierModule takes as they are, by the same name (the optimizer's torch
+# arguments are open-ended; the ensemble's are passed only for an ensemble: ensemble_options)
+LAYER_OPTIONS = tuple(
+    name
+    for name in inspect.signature(ClassifierModule).parameters
+    if name in schema_fields(NetworkOptions)
+    and name not in ("optimizer", "penalty", "ensemble", "ensemble_style", "member_split")
+)
+
+
+def network_options(cfg: DictConfig) -> NetworkOptions:
+    """``cfg.model`` typed by its schema (:class:`~radiogenomics.config_schema.NetworkOptions`);
+    the optimizer's further torch arguments stay in ``cfg`` (build_classifier reads them there)."""
+    return typed(NetworkOptions, cfg.model)
+
+
 def input_options(cfg: DictConfig) -> InputOptions:
     """``model.input`` (genes when the config predates the option)."""
-    return InputOptions.from_config(OmegaConf.select(cfg, "model.input", default=None))
+    section = OmegaConf.select(cfg, "model.input", default=None)
+    if section is None:
+        return InputOptions(kind=OFF["model.input.kind"])  # the other fields are not read
+    return typed(InputOptions, section)
 
 
 def input_kwargs(cfg: DictConfig, tc: TraitCohort) -> dict:
@@ -444,27 +465,22 @@ def set_input_layer(cfg, tc: TraitCohort, dm: TraitDataModule, module, unlabelle
         raise ConfigError(str(err).splitlines()[0]) from None
 
 
-def ensemble_options(cfg: DictConfig) -> dict:
+def ensemble_options(m: NetworkOptions) -> dict:
     """The classifier's ensemble arguments; none for a single network (its hparams unchanged)."""
-    k = ensemble_size(cfg)
-    if k == 1:
+    if (m.ensemble or OFF["model.ensemble"]) == 1:
         return {}
     return {
-        "ensemble": k,
-        "ensemble_style": str(OmegaConf.select(cfg, "model.ensemble_style", default="packed")),
-        "member_split": member_split(cfg),
+        "ensemble": m.ensemble,
+        "ensemble_style": m.ensemble_style or OFF["model.ensemble_style"],
+        "member_split": m.member_split or OFF["model.member_split"],
     }
 
 
-def gene_filter_method(cfg: DictConfig) -> str:
-    """``model.gene_filter.method`` (``none`` when the config predates the option)."""
-    return str(OmegaConf.select(cfg, "model.gene_filter.method", default="none"))
-
-
-def fit_gene_mask(cfg: DictConfig, tc: TraitCohort, split: FoldSplit, dm: TraitDataModule):
-    """The input gene mask from the fit patients only (variance: raw expression; anova: the
-    standardised fit tensors and their labels, as the network is trained on them)."""
-    method, top_k = gene_filter_method(cfg), int(cfg.model.gene_filter.top_k)
+def fit_gene_mask(m: NetworkOptions, tc: TraitCohort, split: FoldSplit, dm: TraitDataModule):
+    """The input gene mask (``m.gene_filter``) from the fit patients only (variance: raw
+    expression; anova: the standardised fit tensors and their labels, as the network is trained
+    on them)."""
+    method, top_k = m.gene_filter.method, m.gene_filter.top_k
     if method == "variance":
         return gene_filter_mask(method, top_k, tc.X[split.fit])
     return gene_filter_mask(method, top_k, dm.x["fit"].numpy(), dm.y["fit"].numpy())
@@ -514,14 +530,15 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
         fit_ids = [tc.patient_ids[i] for i in split.fit]
         encoder, _ = load_or_pretrain(cfg, cohort, set(tc.patient_ids), fit_ids)
     unlabelled = unlabelled_expression(cfg, cohort, tc)  # model.input.kind=pca only
-    seed, kfold = cfg.seed, member_split(cfg) == "kfold"
+    options = network_options(cfg)
+    seed, kfold = cfg.seed, options.member_split == "kfold"
     pl.seed_everything(seed, workers=True, verbose=False)
     inner = None
     if kfold:  # cross-fitted members: every training patient is one member's inner validation
         inner = member_folds(
             tc.y,
             split.train,
-            ensemble_size(cfg),
+            options.ensemble,
             int(cfg.split_seed),
             int(cfg.fold),
             cfg.get("bootstrap"),
@@ -533,11 +550,11 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input: PCA / gene-set layer
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
-    if gene_filter_method(cfg) != "none":  # after the encoder: masked genes' columns zeroed
-        module.set_input_mask(fit_gene_mask(cfg, tc, split, dm))
+    if module.input_mask:  # model.gene_filter, after the encoder: masked genes' columns zeroed
+        module.set_input_mask(fit_gene_mask(options, tc, split, dm))
     callbacks = instantiate_callbacks(cfg)
     # SWA first: inner validation (and so BestWeights) scores the averaged weights
-    callbacks = [*weight_averaging_callbacks(m, cfg.trainer.max_epochs), *callbacks]
+    callbacks = [*weight_averaging_callbacks(options.swa, cfg.trainer.max_epochs), *callbacks]
     select_on(callbacks, module.selection_metric)
     selection = [c for c in callbacks if isinstance(c, BestWeights)]
     if len(selection) != 1:
@@ -572,14 +589,9 @@ def fit_network(cfg: DictConfig, cohort: Cohort, tc: TraitCohort, split: FoldSpl
     )
 
 
-def ensemble_size(cfg: DictConfig) -> int:
-    """``model.ensemble``: members of the fold's network (1: a single network)."""
-    return int(OmegaConf.select(cfg, "model.ensemble", default=1) or 1)
-
-
 def member_split(cfg: DictConfig) -> str:
     """``model.member_split``: shared (one inner-validation split) or kfold (cross-fitted)."""
-    return str(OmegaConf.select(cfg, "model.member_split", default="shared"))
+    return str(value_or_off(cfg, "model.member_split"))
 
 
 def kfold_split(split: FoldSplit) -> FoldSplit:

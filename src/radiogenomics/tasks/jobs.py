@@ -91,7 +91,7 @@ def finished_job(
         record, unreadable = {}, f"cannot read {record_path}: {err}"
     record = record if isinstance(record, dict) else {}
     same_config = record.get("config_hash") == (job_hash or config_hash(cfg))
-    resume = bool(cfg.get("resume", True))
+    resume = bool(cfg.resume)
     changed = changed_input(record, cfg, record_path.parent) if same_config and resume else None
     complete = resume and same_config and changed is None
     return FinishedJob(record, same_config, changed, unreadable, complete)
@@ -124,12 +124,12 @@ def resumable(cfg: DictConfig, out_dir: Path, record_path: Path, job_hash: str) 
     if found.unreadable is not None:
         log.warning("%s", found.unreadable)
     if found.changed is not None:
-        if not cfg.get("overwrite", False):
+        if not cfg.overwrite:
             record_stale(out_dir, found.changed)  # the sweep exits 2, its summary left as it was
             raise DataError(found.changed)
         log.warning("%s; overwrite=true: running the job again", found.changed)
     done = found.record
-    if not found.same_config and not cfg.get("overwrite", False):
+    if not found.same_config and not cfg.overwrite:
         raise DataError(
             f"{out_dir} already holds a finished job of another config (config_hash "
             f"{done.get('config_hash')}, this job's {job_hash}): run it into another "

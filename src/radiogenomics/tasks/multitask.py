@@ -366,7 +366,7 @@ def write_trait_job(
         "config_hash": job_hash,
         "inputs": input_fingerprints(cfg),
     }
-    if cfg.get("save_model", True):
+    if cfg.save_model:
         save_bundle(
             trait_dir / layout.MODEL_DIR,
             family="nn",

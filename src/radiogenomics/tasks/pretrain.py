@@ -18,6 +18,7 @@ import torch
 from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from radiogenomics.config_schema import value_or_off
 from radiogenomics.data.cohort import Cohort, load_cohort
 from radiogenomics.data.datamodules import PretrainDataModule
 from radiogenomics.errors import DataError
@@ -37,7 +38,7 @@ TRANSFER_KEYS = ("model.transfer_layers", "model.freeze_layers")
 
 def pretrain_mode(cfg: DictConfig) -> str:
     """``pretrain.patients`` (``unlabelled`` when the config predates the option)."""
-    return str(OmegaConf.select(cfg, "pretrain.patients", default="unlabelled"))
+    return str(value_or_off(cfg, "pretrain.patients"))
 
 
 def pretraining_patients(

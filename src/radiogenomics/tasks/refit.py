@@ -49,7 +49,7 @@ from radiogenomics.tasks.finetune import (
     build_classifier,
     fit_gene_mask,
     fold_input_config,
-    gene_filter_method,
+    network_options,
     set_input_layer,
     unlabelled_expression,
 )
@@ -321,8 +321,8 @@ def train_network(
     set_input_layer(cfg, tc, dm, module, unlabelled)  # model.input
     if encoder is not None:
         module.load_encoder(encoder.encoder, m.transfer_layers)
-    if gene_filter_method(cfg) != "none":  # the in-fold gene filter, refit on every patient
-        module.set_input_mask(fit_gene_mask(cfg, tc, dm.split, dm))
+    if module.input_mask:  # the in-fold gene filter, refit on every patient
+        module.set_input_mask(fit_gene_mask(network_options(cfg), tc, dm.split, dm))
     trainer = hydra.utils.instantiate(
         cfg.trainer,
         max_epochs=epochs,
@@ -331,7 +331,9 @@ def train_network(
         num_sanity_val_steps=0,
         enable_checkpointing=False,
         callbacks=[  # SWA: the folds' start epoch, the average of start..last loaded at the end
-            *weight_averaging_callbacks(m, cfg.trainer.max_epochs, load_at_end=True),
+            *weight_averaging_callbacks(
+                network_options(cfg).swa, cfg.trainer.max_epochs, load_at_end=True
+            ),
             *refit_callbacks(cfg, f"{tc.spec.name} {m.name} refit"),
         ],
         logger=False,

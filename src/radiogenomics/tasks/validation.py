@@ -1,10 +1,12 @@
 """Check a job's config before anything is read or trained: one function, one place.
 
 :func:`validate_config` is the first thing :func:`radiogenomics.tasks.run` does, for every task.
-It checks the options the task uses: the type and range of every number, the allowed values of
-every enumerated option (with a "did you mean"), the existence, kind (file or directory) and
-shape (one path or a list) of every path, that the cache directory is writable, and that the
-gene-set collections of enabled interpreters exist and parse. A mistake raises
+It checks the options the task uses: the type, range and allowed values (with a "did you mean")
+of every option, walking the schemas of :mod:`radiogenomics.config_schema` (one generic walk:
+:func:`check_options`); then the rules that relate options (layer sizes against the autoencoder,
+fold against n_folds, the multi-task and ensemble rules), the existence, kind (file or
+directory) and shape (one path or a list) of every path, that the cache directory is writable,
+and that the gene-set collections of enabled interpreters exist and parse. A mistake raises
 :class:`ConfigError`, a :class:`~radiogenomics.data.io.DataError`: ``tasks.run`` prints its one
 line and exits with status 2. Each message names the option, the bad value and the fix.
 
@@ -14,7 +16,9 @@ collections share genes with the data (it reads the cohort, which the job reuses
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib
 import logging
 import math
 import tempfile
@@ -26,18 +30,40 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from radiogenomics.config_schema import (
+    MAX_SEED,
+    OFF,
+    ComparatorOptions,
+    DataOptions,
+    EarlyStoppingOptions,
+    InputOptions,
+    MultitaskOptions,
+    NetworkOptions,
+    OrdinalComparatorOptions,
+    PredictOptions,
+    PretrainOptions,
+    SearchOptions,
+    SyntheticOptions,
+    ThresholdOptions,
+    TrainerOptions,
+    TrainOptions,
+    TraitOptions,
+    field_kind,
+    is_int,
+    is_number,
+    option_problem,
+    schema_fields,
+    value_or_off,
+)
+from radiogenomics.config_schema import show as _show
 from radiogenomics.data.files import file_problem
-from radiogenomics.data.io import FORMATS, IMPUTE, ORIENTATIONS, RESOURCE_PREFIX, TRANSFORMS
-from radiogenomics.data.traits import TRAIT_KINDS, TraitSpec
+from radiogenomics.data.io import RESOURCE_PREFIX
+from radiogenomics.data.traits import TraitSpec
 from radiogenomics.errors import ConfigError, DataError
-from radiogenomics.models.autoencoder import PRETRAIN_PATIENTS
 from radiogenomics.utils import error_line
 
 log = logging.getLogger(__name__)
 
-TASKS = ("finetune", "pretrain", "predict", "interpret", "refit")
-FAMILIES = ("nn", "baseline")
-SEARCH_METHODS = ("grid", "random")
 _ABSENT = object()
 
 
@@ -48,17 +74,6 @@ def did_you_mean(value: object, choices: Iterable[object]) -> str:
     """``; did you mean 'x'?`` for the closest choice (difflib), or ``''``."""
     match = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
-
-
-def _show(value: object) -> str:
-    """A value as written on the command line: lists in brackets, strings quoted when odd."""
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_show(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, str) and (not value or value != value.strip() or " " in value):
-        return repr(value)
-    return str(value)
 
 
 def _get(cfg: DictConfig, key: str, default: Any = _ABSENT) -> Any:
@@ -72,152 +87,87 @@ def _get(cfg: DictConfig, key: str, default: Any = _ABSENT) -> Any:
     return default if value is _ABSENT else value
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _choices(ref: str | tuple) -> list:
+    """The allowed values of a schema's ``choices``: literal values, or ``module:NAME``
+    constants of the package (a dict's keys, sorted), one or several."""
+    refs = (ref,) if isinstance(ref, str) else ref
+    found: list = []
+    for item in refs:
+        if not (isinstance(item, str) and ":" in item):
+            found.append(item)
+            continue
+        module, name = item.split(":")
+        values = getattr(importlib.import_module(f"radiogenomics.{module}"), name)
+        found += sorted(values) if isinstance(values, dict) else list(values)
+    return found
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _int(
-    cfg: DictConfig,
-    key: str,
-    low: int | None = None,
-    high: int | None = None,
-    *,
-    null: bool = False,
-    example: object = None,
-    why: str = "",
-) -> int | None:
-    """An integer option within ``low..high`` (inclusive); None allowed when ``null``."""
-    value = _get(cfg, key, None)
-    if value is None and null:
-        return None
-    bounds = (
-        f"{low} <= {key} <= {high}"
-        if low is not None and high is not None
-        else f"{key} >= {low}"
-        if low is not None
-        else ""
-    )
-    notes = [why] if why else []
-    notes += [f"e.g. {key}={example}"] if example is not None else []
-    hint = f" ({'; '.join(notes)})" if notes else ""
-    if not _is_int(value):
-        kind = "an integer" + (f" with {bounds}" if bounds else "") + (" or null" if null else "")
-        raise ConfigError(f"{key}={_show(value)}: expected {kind}{hint}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{key}={value}: expected {bounds}{hint}")
-    return value
-
-
-# torch builds optimizers in float32 and overflows with a traceback far below float32's max;
-# 1e30 still trains (and diverges cleanly, which the numerics guard reports)
-MAX_LEARNING_RATE = 1e30
-
-
-def _number(
-    cfg: DictConfig,
-    key: str,
-    low: float | None = None,
-    high: float | None = None,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-    null: bool = False,
-    example: object = None,
-) -> float | None:
-    """A real-valued option within the given bounds (``*_open``: the bound itself excluded)."""
-    value = _get(cfg, key, None)
-    if value is None and null:
-        return None
-    parts = []
-    if low is not None:
-        parts.append(f"{low:g} {'<' if low_open else '<='} ")
-    parts.append(key)
-    if high is not None:
-        parts.append(f" {'<' if high_open else '<='} {high:g}")
-    bounds = "".join(parts)
-    hint = f" (e.g. {key}={example})" if example is not None else ""
-    if not _is_number(value) or math.isnan(value):
-        raise ConfigError(f"{key}={_show(value)}: expected a number with {bounds}{hint}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        raise ConfigError(f"{key}={_show(value)}: expected {bounds}{hint}")
-    return float(value)
-
-
-def _bool(cfg: DictConfig, key: str) -> bool | None:
-    value = _get(cfg, key, None)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}={_show(value)}: expected true or false")
-    return value
-
-
-def _choice(
-    cfg: DictConfig, key: str, choices: Sequence, *, null: bool = False, lower: bool = False
-) -> Any:
-    """An option whose value must be one of ``choices``, with a "did you mean" when it is not."""
-    value = _get(cfg, key, None)
-    if value is None and null:
-        return None
+def _check_choice(key: str, value: object, choices: Sequence, lower: bool = False) -> None:
+    """``value`` must be one of ``choices``; else a ConfigError with a "did you mean"."""
     probe = value.lower() if lower and isinstance(value, str) else value
     if probe in choices:
-        return value
+        return
     listed = ", ".join(_show(c) for c in choices)
     raise ConfigError(f"{key}={_show(value)} is not one of {listed}{did_you_mean(value, choices)}")
 
 
-def _sizes(cfg: DictConfig, key: str) -> list[int]:
-    """A non-empty list of layer sizes >= 1."""
+def check_option(cfg: DictConfig, key: str, schema: type, name: str | None = None) -> Any:
+    """The value of ``key``, checked against ``schema``'s field ``name`` (the key's last part):
+    its type, range and allowed values (ConfigError on a mistake)."""
+    name = name or key.rsplit(".", 1)[-1]
     value = _get(cfg, key, None)
-    if not isinstance(value, list) or not value or not all(_is_int(v) and v >= 1 for v in value):
-        raise ConfigError(
-            f"{key}={_show(value)}: expected a non-empty list of layer sizes >= 1, "
-            f"e.g. {key}=[256,128,64]"
-        )
+    problem = option_problem(key, value, schema, name)
+    if problem is not None:
+        raise ConfigError(problem)
+    meta = schema_fields(schema)[name].metadata
+    if "choices" in meta and not (value is None and field_kind(schema, name)[1]):
+        _check_choice(key, value, _choices(meta["choices"]), lower=meta.get("lower", False))
     return value
 
 
-def _optimizer(cfg: DictConfig, prefix: str) -> None:
-    from radiogenomics.models.blocks import OPTIMIZERS
-
-    _choice(cfg, f"{prefix}.name", sorted(OPTIMIZERS), lower=True)
-    # an upper bound too: torch overflows inside the optimizer on huge values (1e38)
-    _number(cfg, f"{prefix}.lr", 0, MAX_LEARNING_RATE, low_open=True, example=0.001)
-    if _get(cfg, f"{prefix}.weight_decay", None) is not None:
-        _number(cfg, f"{prefix}.weight_decay", 0, MAX_LEARNING_RATE)
-
-
-# ------------------------------------------------------------------------------ the checks
-
-
-# numpy's and scikit-learn's seeds are 32-bit (torch's and Lightning's too): a seed outside
-# 0..2**32-1 fails deep inside a fit with a traceback
-MAX_SEED = 2**32 - 1
+def check_options(cfg: DictConfig, prefix: str, schema: type, *, nested: bool = True) -> None:
+    """Every option of ``schema`` under ``prefix`` (``""``: the top level), in field order, and
+    the sections it holds (``nested``; a section set to null is skipped): the generic walk."""
+    for name in schema_fields(schema):
+        if name.startswith("_"):
+            continue
+        key = f"{prefix}.{name}" if prefix else name
+        kind, _ = field_kind(schema, name)
+        if dataclasses.is_dataclass(kind):
+            if nested and _get(cfg, key, None) is not None:
+                check_options(cfg, key, kind)  # type: ignore[arg-type]
+            continue
+        check_option(cfg, key, schema, name)
 
 
-def _seed(cfg: DictConfig, key: str, offsets: int = 0, why: str = "") -> int | None:
-    """A seed in 0..MAX_SEED; ``offsets``: later seeds derived as ``seed + k``, k < offsets."""
-    note = why or "numpy, scikit-learn and torch take 32-bit seeds"
-    return _int(cfg, key, 0, MAX_SEED - max(offsets - 1, 0), example=0, why=note)
+def _refuse_unknown(cfg: DictConfig, prefix: str, schema: type, extra: Sequence[str]) -> None:
+    """Keys of ``prefix`` that ``schema`` (an open one) does not declare: a typo, one line."""
+    section = _get(cfg, prefix, None)
+    known = [*schema_fields(schema), *extra]
+    for key in section if isinstance(section, dict) else ():
+        if key not in known:
+            raise ConfigError(
+                f"{prefix}.{key} is not an option of {prefix}{did_you_mean(key, known)}"
+            )
+
+
+def _seed_with_offsets(cfg: DictConfig, key: str, offsets: int) -> None:
+    """A seed whose later seeds are ``seed + k``, k < offsets: all of them 32-bit."""
+    value = check_option(cfg, key, TrainOptions, key)
+    high = MAX_SEED - max(offsets - 1, 0)
+    why = schema_fields(TrainOptions)[key].metadata["why"]
+    if value > high:
+        raise ConfigError(f"{key}={value}: expected 0 <= {key} <= {high} ({why}; e.g. {key}=0)")
 
 
 def validate_config(cfg: DictConfig) -> None:
     """Check every option ``cfg.task`` uses; a :class:`ConfigError` names the first mistake."""
-    task = _choice(cfg, "task", TASKS)
-    _seed(cfg, "seed")
-    _int(cfg, "torch_threads", 0, null=True, example=1, why="0 or null: torch's default")
+    check_options(cfg, "", TrainOptions, nested=False)  # the top-level options
+    task = _get(cfg, "task")
     if task in ("predict", "interpret", "refit"):
         _not_a_file(cfg, f"{task}.sweep")  # unset or missing: the task says so itself
     if task == "finetune":
         _check_folds(cfg)
-        for key in ("resume", "save_model", "overwrite"):
-            _bool(cfg, key)
         _check_thresholds(cfg)
         _check_trait(cfg)
         _check_model(cfg)
@@ -227,7 +177,7 @@ def validate_config(cfg: DictConfig) -> None:
         _check_interpreters(cfg)
     elif task == "pretrain":
         _check_pretrain(cfg)
-        if _get(cfg, "pretrain.patients", "unlabelled") != "unlabelled":
+        if _get(cfg, "pretrain.patients") != "unlabelled":
             raise ConfigError(
                 f"pretrain.patients={_get(cfg, 'pretrain.patients')}: in-fold autoencoders are "
                 "pretrained by each task=finetune job on its fold's fit patients; task=pretrain "
@@ -237,9 +187,7 @@ def validate_config(cfg: DictConfig) -> None:
         _check_data(cfg)
     elif task == "predict":
         _check_trait(cfg)
-        _number(cfg, "predict.max_missing_fraction", 0, 1, example=0.2)
-        _int(cfg, "predict.n_boot", 1, example=2000, why="bootstrap replicates of the CIs")
-        _int(cfg, "predict.calibration_bins", 1, example=10)
+        check_options(cfg, "predict", PredictOptions)
         _check_data(cfg)
     elif task == "interpret":
         _check_thresholds(cfg)
@@ -250,43 +198,27 @@ def validate_config(cfg: DictConfig) -> None:
 
 
 def _check_folds(cfg: DictConfig) -> None:
-    n_folds = _int(cfg, "n_folds", 2, example=10, why="outer CV needs at least 2 folds")
+    """The fold and repeat this job scores, against n_folds and repeats (one line each)."""
+    n_folds = _get(cfg, "n_folds")
     fold = _get(cfg, "fold", None)
-    if not _is_int(fold) or not 0 <= fold < n_folds:
+    if not is_int(fold) or not 0 <= fold < n_folds:
         raise ConfigError(
             f"fold={_show(fold)}: expected an integer with 0 <= fold < n_folds={n_folds} "
             f"(the outer folds are numbered 0..{n_folds - 1}; -m sweeps them all)"
         )
-    repeats = _int(cfg, "repeats", 1, example=5, why="how often the outer CV is repeated")
-    _seed(
-        cfg,
-        "split_seed",
-        repeats,
-        why="repeat r splits with split_seed + r; numpy and scikit-learn take 32-bit seeds",
-    )
-    repeat = _get(cfg, "repeat", 0)
-    if not _is_int(repeat) or not 0 <= repeat < repeats:
+    repeats = _get(cfg, "repeats")
+    _seed_with_offsets(cfg, "split_seed", repeats)
+    repeat = _get(cfg, "repeat")
+    if not is_int(repeat) or not 0 <= repeat < repeats:
         raise ConfigError(
             f"repeat={_show(repeat)}: expected an integer with 0 <= repeat < repeats={repeats} "
             f"(the CV repeats are numbered 0..{repeats - 1}; -m sweeps them all)"
         )
-    _number(cfg, "val_fraction", 0, 1, low_open=True, high_open=True, example=0.15)
-    _int(cfg, "bootstrap", 0, null=True, example=0, why="a replicate id, or null for plain CV")
-    _int(
-        cfg,
-        "null_permutation",
-        0,
-        null=True,
-        example=0,
-        why="a permutation-null model id, or null for the real model",
-    )
 
 
 def _check_thresholds(cfg: DictConfig) -> None:
-    if _get(cfg, "thresholds", None) is None:
-        return
-    _number(cfg, "thresholds.fdr", 0, 1, low_open=True, example=0.05)
-    _int(cfg, "thresholds.min_patients", 1, example=5)
+    if _get(cfg, "thresholds", None) is not None:
+        check_options(cfg, "thresholds", ThresholdOptions)
 
 
 def _check_trait(cfg: DictConfig) -> None:
@@ -306,14 +238,12 @@ def _check_trait(cfg: DictConfig) -> None:
         if (
             threshold is not None
             and threshold != "median"
-            and not (_is_number(threshold) and math.isfinite(threshold))
+            and not (is_number(threshold) and math.isfinite(threshold))
         ):
             raise ConfigError(
                 f"trait.threshold={_show(threshold)}: expected a number or median "
                 "(e.g. trait.threshold=median)"
             )
-        if trait.get("min_class_size") is not None:
-            _int(cfg, "trait.min_class_size", 0, example=10)
         positive = trait.get("positive_class")
         if (
             threshold is not None
@@ -349,10 +279,7 @@ def _check_trait(cfg: DictConfig) -> None:
             f"trait.drop={_show(drop)}: expected a list of label values to drop (or null: none), "
             "e.g. trait.drop='[n/a]'"
         )
-    _bool(cfg, "trait.permute_labels")
-    if _get(cfg, "trait.permute_seed", None) is not None:
-        _seed(cfg, "trait.permute_seed")
-    _choice(cfg, "trait.kind", TRAIT_KINDS, null=True)
+    check_options(cfg, "trait", TraitOptions)
     try:
         TraitSpec.from_config(trait)
     except (ValueError, KeyError, TypeError) as err:
@@ -378,32 +305,36 @@ def _check_labelled_recipe(cfg: DictConfig) -> None:
             )
 
 
-# model options the multi-task network does not have (key, the value that means "off")
+# model options the multi-task network does not have (each must be off: config_schema.OFF)
 MULTITASK_OFF = (
-    ("model.ensemble", 1),
-    ("model.input.kind", "genes"),
-    ("model.gene_filter.method", "none"),
-    ("model.penalty.weight", 0.0),
-    ("model.mixup", 0.0),
-    ("model.label_smoothing", 0.0),
-    ("model.swa.enabled", False),
-    ("bootstrap", None),
-    ("null_permutation", None),
+    "model.ensemble",
+    "model.input.kind",
+    "model.gene_filter.method",
+    "model.penalty.weight",
+    "model.mixup",
+    "model.label_smoothing",
+    "model.swa.enabled",
 )
 
 
 def check_multitask_model(cfg: DictConfig) -> None:
     """The multi-task network's model options: a network, none of those it lacks (one line)."""
-    if _get(cfg, "model.family", "nn") != "nn":
+    if _get(cfg, "model.family", None) != "nn":
         raise ConfigError(
-            f"model={_get(cfg, 'model.name', '?')}: multitask=... trains one network; comparators "
+            f"model={_get(cfg, 'model.name', None)}: multitask=... trains one network; comparators "
             "are single-trait: run them per trait (trait=<name> model=<comparator>)"
         )
-    for key, off in MULTITASK_OFF:
-        value = _get(cfg, key, off)
+    for key in MULTITASK_OFF:
+        value, off = value_or_off(cfg, key), OFF[key]
         if value != off:
             raise ConfigError(
                 f"{key}={_show(value)}: not available with multitask=... (only {key}={_show(off)})"
+            )
+    for key in ("bootstrap", "null_permutation"):  # one real model per fold
+        value = _get(cfg, key, None)
+        if value is not None:
+            raise ConfigError(
+                f"{key}={_show(value)}: not available with multitask=... (only {key}=null)"
             )
 
 
@@ -432,7 +363,8 @@ def _check_multitask(cfg: DictConfig) -> None:
         if spec.name in names:
             raise ConfigError(f"multitask.traits.{key}: trait name {spec.name!r} appears twice")
         names.append(spec.name)
-    _choice(cfg, "multitask.stratify", ["combination", *names])
+    stratify = _get(cfg, "multitask.stratify", None)
+    _check_choice("multitask.stratify", stratify, ["combination", *names])
     weights = _get(cfg, "multitask.loss_weights", None) or {}
     if not isinstance(weights, dict):
         raise ConfigError(
@@ -445,7 +377,7 @@ def _check_multitask(cfg: DictConfig) -> None:
                 f"multitask.loss_weights.{name}: not one of the traits {names}"
                 f"{did_you_mean(name, names)}"
             )
-        _number(cfg, f"multitask.loss_weights.{name}", 0, example=1.0)
+        check_option(cfg, f"multitask.loss_weights.{name}", MultitaskOptions, "loss_weight")
     if sum(float(weights.get(n, 1.0)) for n in names) <= 0:
         raise ConfigError("multitask.loss_weights: every trait's weight is 0; nothing to train")
     check_multitask_model(cfg)
@@ -457,53 +389,43 @@ def check_network(cfg: DictConfig) -> None:
 
 
 def _check_model(cfg: DictConfig) -> None:
-    family = _choice(cfg, "model.family", FAMILIES)
+    """``model``: the schema of its family, then the rules between its options."""
+    family = check_option(cfg, "model.family", NetworkOptions)
     if family == "baseline":
-        from radiogenomics.models.baselines import COMPARATORS, ORDINAL_COMPARATORS, ORDINAL_MODES
+        from radiogenomics.models.baselines import ORDINAL_COMPARATORS
 
-        name = _choice(cfg, "model.name", (*COMPARATORS, *ORDINAL_COMPARATORS))
-        _choice(cfg, "model.ordinal", ORDINAL_MODES, null=True)
+        ordinal = "ordinal" in (_get(cfg, "model", None) or {})  # native ordinal ones have none
+        check_options(cfg, "model", ComparatorOptions if ordinal else OrdinalComparatorOptions)
+        check_options(cfg, "model.search", SearchOptions)
+        name = _get(cfg, "model.name")
         if name in ORDINAL_COMPARATORS and _get(cfg, "trait.kind", None) != "ordinal":
             raise ConfigError(
                 f"model={name} fits ordinal traits only, but trait.kind="
                 f"{_show(_get(cfg, 'trait.kind', None))}: set trait.kind=ordinal or pick another model"
             )
-        _int(cfg, "model.inner_folds", 2, example=3)
-        _choice(cfg, "model.search.method", SEARCH_METHODS)
-        _int(cfg, "model.search.n_iter", 1, null=True)
-        _int(cfg, "model.search.select_k", 1, null=True, example=1000)
         return
     _check_labelled_recipe(cfg)
-    from radiogenomics.models.blocks import ACTIVATIONS
-
-    hidden = _sizes(cfg, "model.hidden_dims")
-    _choice(cfg, "model.activation", sorted(ACTIVATIONS))
-    _bool(cfg, "model.batchnorm")
-    _bool(cfg, "model.class_balanced")
-    for key in ("model.dropout", "model.input_dropout"):
-        _number(cfg, key, 0, 1, high_open=True, example=0.2)
-    transfer = _get(cfg, "model.transfer_layers", None)
-    if not _is_int(transfer) or not 0 <= transfer <= len(hidden):
+    _refuse_unknown(cfg, "model", NetworkOptions, extra=("without_pretraining",))
+    check_options(cfg, "model", NetworkOptions)
+    hidden = _get(cfg, "model.hidden_dims")
+    transfer = _get(cfg, "model.transfer_layers")
+    if not 0 <= transfer <= len(hidden):
         raise ConfigError(
             f"model.transfer_layers={_show(transfer)}: expected 0..{len(hidden)}, the network's "
             f"{len(hidden)} hidden layers (model.hidden_dims={_show(hidden)})"
         )
-    freeze = _get(cfg, "model.freeze_layers", None)
-    if not _is_int(freeze) or freeze < 0:
-        raise ConfigError(f"model.freeze_layers={_show(freeze)}: expected an integer >= 0")
+    freeze = _get(cfg, "model.freeze_layers")
     if freeze > transfer:
         raise ConfigError(
             f"model.freeze_layers={freeze} exceeds model.transfer_layers={transfer}: only "
             f"transferred layers can be frozen; set model.freeze_layers to 0..{transfer}"
         )
     _check_input(cfg, transfer)
-    _int(cfg, "model.batch_size", 1, example=16)
-    _optimizer(cfg, "model.optimizer")
     _check_p_much_larger_than_n(cfg, freeze)
     _check_cocktail(cfg)
-    patients = _get(cfg, "pretrain.patients", "unlabelled")
+    patients = _get(cfg, "pretrain.patients")
     if patients != "unlabelled" and transfer == 0:
-        _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
+        check_option(cfg, "pretrain.patients", PretrainOptions)
         raise ConfigError(
             f"pretrain.patients={patients} pretrains an autoencoder in each fold, but "
             "model.transfer_layers=0 transfers none of its layers (nothing to transfer; "
@@ -523,12 +445,10 @@ def _check_model(cfg: DictConfig) -> None:
 
 def _check_input(cfg: DictConfig, transfer: int) -> None:
     """``model.input``: the input representation (PCA size against the data: when it is read)."""
-    from radiogenomics.models.inputs import INPUT_KINDS, InputOptions
-
     section = _get(cfg, "model.input", None)
     if section is None:
         return
-    fields = list(InputOptions.__dataclass_fields__)
+    fields = list(schema_fields(InputOptions))
     if not isinstance(section, dict):
         raise ConfigError(
             f"model.input={_show(section)}: expected a mapping of {', '.join(fields)}"
@@ -539,7 +459,8 @@ def _check_input(cfg: DictConfig, transfer: int) -> None:
             f"model.input.{unknown[0]} is not an input option ({', '.join(fields)})"
             f"{did_you_mean(unknown[0], fields)}"
         )
-    kind = _choice(cfg, "model.input.kind", INPUT_KINDS)
+    check_options(cfg, "model.input", InputOptions)
+    kind = _get(cfg, "model.input.kind")
     if kind == "genes":
         return
     if transfer > 0:
@@ -549,14 +470,12 @@ def _check_input(cfg: DictConfig, transfer: int) -> None:
             "model.freeze_layers=0"
         )
     if kind == "pca":
-        _int(cfg, "model.input.pca_components", 1, example=64)
-        _bool(cfg, "model.input.pca_unlabelled")
-        if _get(cfg, "model.gene_filter.method", "none") != "none":
+        if value_or_off(cfg, "model.gene_filter.method") != "none":
             raise ConfigError(
                 "model.input.kind=pca already reduces the genes: drop model.gene_filter.method="
                 f"{_get(cfg, 'model.gene_filter.method')} (use none)"
             )
-        if (_get(cfg, "model.penalty.weight", 0) or 0) > 0:
+        if value_or_off(cfg, "model.penalty.weight") > 0:
             raise ConfigError(
                 "model.penalty acts on the first layer's gene columns, which model.input.kind=pca "
                 "replaces by frozen components: set model.penalty.weight=0"
@@ -570,21 +489,12 @@ def _check_input(cfg: DictConfig, transfer: int) -> None:
         )
     for collection in collections:
         _check_collection("", str(collection), key="model.input.collections")
-    _int(cfg, "model.input.units_per_set", 1, example=1)
-    _bool(cfg, "model.input.random_mask")
-    _seed(cfg, "model.input.random_seed")
 
 
 def _check_p_much_larger_than_n(cfg: DictConfig, freeze: int) -> None:
-    """The network's p >> n options: gene filter, first-layer penalty, seed ensemble."""
-    from radiogenomics.models.classifier import GENE_FILTERS, PENALTIES
-
-    if _get(cfg, "model.gene_filter", None) is not None:
-        if _choice(cfg, "model.gene_filter.method", GENE_FILTERS) != "none":
-            _int(cfg, "model.gene_filter.top_k", 1, example=2000)
+    """The network's p >> n options: a penalised first layer must train; the seed ensemble."""
     if _get(cfg, "model.penalty", None) is not None:
-        _choice(cfg, "model.penalty.kind", PENALTIES)
-        weight = _number(cfg, "model.penalty.weight", 0, example=1e-4)
+        weight = _get(cfg, "model.penalty.weight")
         if weight > 0 and freeze > 0:
             raise ConfigError(
                 f"model.penalty.weight={weight:g} penalises the first layer, but "
@@ -600,33 +510,23 @@ def _check_ensemble(cfg: DictConfig) -> None:
     Whether the trait's smallest class has a training patient for every kfold member is checked
     when the fold is built (:func:`radiogenomics.data.splits.member_folds`), also one line.
     """
-    from radiogenomics.models.ensemble import ENSEMBLE_STYLES, MEMBER_SPLITS
-
-    k = _int(cfg, "model.ensemble", 1, null=True, example=4, why="members of the fold's network")
-    style = "packed"
-    if _get(cfg, "model.ensemble_style", None) is not None:
-        style = _choice(cfg, "model.ensemble_style", ENSEMBLE_STYLES)
+    k = _get(cfg, "model.ensemble", None)
+    style = _get(cfg, "model.ensemble_style", None) or "packed"
     if k is not None and k > 1:  # the batched layers take the genes input, plain training
-        kind = _get(cfg, "model.input.kind", "genes")
-        if kind not in (None, "genes"):
+        kind = value_or_off(cfg, "model.input.kind")
+        if kind != "genes":
             raise ConfigError(
                 f"model.ensemble={k} builds batched gene-input members, but model.input.kind="
                 f"{kind}; use model.input.kind=genes or model.ensemble=1"
             )
-        for key, off in (
-            ("model.mixup", 0),
-            ("model.label_smoothing", 0),
-            ("model.swa.enabled", False),
-        ):
-            value = _get(cfg, key, off)
-            if value not in (None, off, 0.0):
+        for key in ("model.mixup", "model.label_smoothing", "model.swa.enabled"):
+            value = value_or_off(cfg, key)
+            if value != OFF[key]:
                 raise ConfigError(
                     f"model.ensemble={k} trains its members with the plain mean loss, but "
                     f"{key}={_show(value)}; turn it off or use model.ensemble=1"
                 )
-    if _get(cfg, "model.member_split", None) is None:
-        return
-    if _choice(cfg, "model.member_split", MEMBER_SPLITS) != "kfold":
+    if _get(cfg, "model.member_split", None) != "kfold":
         return
     if k is None or k < 2:
         raise ConfigError(
@@ -641,13 +541,10 @@ def _check_ensemble(cfg: DictConfig) -> None:
 
 
 def _check_cocktail(cfg: DictConfig) -> None:
-    """The regularization cocktail: mixup, label smoothing, weight averaging (absent: off)."""
-    if _get(cfg, "model.mixup", None) is not None:
-        _number(cfg, "model.mixup", 0, example=0.2)
-        if not math.isfinite(_get(cfg, "model.mixup")):
-            raise ConfigError(f"model.mixup={_get(cfg, 'model.mixup')}: expected a finite alpha")
-    if _get(cfg, "model.label_smoothing", None) is not None:
-        _number(cfg, "model.label_smoothing", 0, 1, high_open=True, example=0.1)
+    """The regularization cocktail: a finite mixup alpha; no soft targets for ordinal traits."""
+    mixup = _get(cfg, "model.mixup", None)
+    if mixup is not None and not math.isfinite(mixup):
+        raise ConfigError(f"model.mixup={mixup}: expected a finite alpha")
     if _get(cfg, "trait.kind", None) == "ordinal":  # the ordinal head trains on the CORAL loss
         for key in ("model.mixup", "model.label_smoothing"):
             if _get(cfg, key, 0) not in (None, 0, 0.0):
@@ -655,45 +552,20 @@ def _check_cocktail(cfg: DictConfig) -> None:
                     f"{key}={_show(_get(cfg, key))} mixes one-hot class targets, but "
                     "trait.kind=ordinal trains on cumulative cut targets; turn it off"
                 )
-    if _get(cfg, "model.swa", None) is not None:
-        _bool(cfg, "model.swa.enabled")
-        _number(cfg, "model.swa.start_fraction", 0, 1, low_open=True, high_open=True, example=0.5)
-        _number(cfg, "model.swa.lr", 0, MAX_LEARNING_RATE, low_open=True, null=True)
 
 
 def _check_pretrain(cfg: DictConfig) -> list[int]:
-    from radiogenomics.models.autoencoder import LOSSES
-    from radiogenomics.models.blocks import ACTIVATIONS
-
-    hidden = _sizes(cfg, "pretrain.hidden_dims")
-    _choice(cfg, "pretrain.activation", sorted(ACTIVATIONS))
-    _bool(cfg, "pretrain.batchnorm")
-    _number(cfg, "pretrain.dropout", 0, 1, high_open=True, example=0.0)
-    _choice(cfg, "pretrain.loss", sorted(LOSSES))
-    _int(cfg, "pretrain.batch_size", 1, example=32)
-    _int(cfg, "pretrain.max_epochs", 1, example=30)
-    _number(cfg, "pretrain.val_fraction", 0, 1, high_open=True, example=0.1)
-    _seed(cfg, "pretrain.seed")
-    _optimizer(cfg, "pretrain.optimizer")
-    if _get(cfg, "pretrain.patients", None) is not None:
-        _choice(cfg, "pretrain.patients", PRETRAIN_PATIENTS)
-    if _get(cfg, "pretrain.corruption", None) is not None:
-        from radiogenomics.models.regularization import CORRUPTIONS
-
-        _choice(cfg, "pretrain.corruption.kind", CORRUPTIONS)
-        _number(cfg, "pretrain.corruption.rate", 0, 1, high_open=True, example=0.15)
-    return hidden
+    """``pretrain``: the autoencoder's options; its layer sizes."""
+    check_options(cfg, "pretrain", PretrainOptions)
+    return _get(cfg, "pretrain.hidden_dims")
 
 
 def _check_trainer(cfg: DictConfig) -> None:
-    _int(cfg, "trainer.max_epochs", 1, example=100)
-    if _get(cfg, "trainer.min_epochs", None) is not None:
-        _int(cfg, "trainer.min_epochs", 0)
+    """``trainer`` and, when it is on, ``callbacks.early_stopping``."""
+    check_options(cfg, "trainer", TrainerOptions)
     stopping = _get(cfg, "callbacks.early_stopping", None)
     if isinstance(stopping, dict) and stopping.get("enabled", True):
-        _int(cfg, "callbacks.early_stopping.patience", 0, example=20)
-        if stopping.get("min_delta") is not None:
-            _number(cfg, "callbacks.early_stopping.min_delta", 0)
+        check_options(cfg, "callbacks.early_stopping", EarlyStoppingOptions)
 
 
 # ----------------------------------------------------------------------------------- data
@@ -769,23 +641,18 @@ def _data_paths(cfg: DictConfig) -> list[tuple[str, object]]:
 
 def _check_data(cfg: DictConfig) -> None:
     """Enumerated data options, and every data file: set, one path or a list, exists, a file."""
-    _choice(cfg, "data.orientation", ORIENTATIONS)
+    check_option(cfg, "data.orientation", DataOptions)
     if _get(cfg, "data.synthetic", None) is not None:
-        _seed(cfg, "data.synthetic.seed")
-        _int(cfg, "data.synthetic.n_pretrain", 0)
-        _int(cfg, "data.synthetic.n_annotated", 2)
-        _int(cfg, "data.synthetic.n_genes", 1, null=True)
+        check_options(cfg, "data.synthetic", SyntheticOptions)
         return
-    _choice(cfg, "data.format", FORMATS)
-    _choice(cfg, "data.impute", IMPUTE, null=True)
-    _choice(cfg, "data.transform", TRANSFORMS, null=True)  # h5ad options, log2p1
+    check_options(cfg, "data", DataOptions)
     for key in ("data.layer", "data.var_names_column"):
         value = _get(cfg, key, None)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(f"{key}={_show(value)}: expected a name (a string) or null")
     sample_type = _get(cfg, "data.sample_type", None)
     if sample_type is not None and not (
-        (_is_int(sample_type) and 0 <= sample_type <= 99)
+        (is_int(sample_type) and 0 <= sample_type <= 99)
         or (isinstance(sample_type, str) and sample_type.isdigit() and len(sample_type) <= 2)
     ):
         raise ConfigError(
@@ -846,7 +713,7 @@ def _needs_cache(cfg: DictConfig, task: str) -> bool:
     return (
         task == "finetune"
         and _get(cfg, "model.family", None) == "nn"
-        and (_get(cfg, "model.transfer_layers", 0) or 0) > 0
+        and _get(cfg, "model.transfer_layers", None) > 0
     )
 
 
