@@ -126,6 +126,28 @@ def test_the_page_reads_sweep_files_through_sweep_data_only():
     assert not reads, "read sweep files in results/sweep.SweepData:\n" + "\n".join(reads)
 
 
+NUMERIC = {"numpy", "scipy", "sklearn"}
+
+
+def test_pipelines_compute_nothing():
+    """pipelines/ reads the jobs, runs summaries/ in order and writes: no numeric library, and
+    from evaluation/ (the statistics) only its constants."""
+    computing = []
+    for path in sorted((PACKAGE / "pipelines").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [(a.name, "") for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [(node.module, a.name) for a in node.names]
+            else:
+                continue
+            for module, name in modules:
+                statistic = module.startswith("radiogenomics.evaluation") and not name.isupper()
+                if module.split(".")[0] in NUMERIC or statistic:
+                    computing.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert not computing, "compute in summaries/, not in pipelines/:\n" + "\n".join(computing)
+
+
 def _file_names() -> set[str]:
     """Job and sweep file names (and name fragments like ``_scores.csv``) that layout.py spells."""
     names = set()
