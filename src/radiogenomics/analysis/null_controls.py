@@ -82,7 +82,7 @@ def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
             )
         )
     for label, table in sweep.masking_tables().items():
-        if table is None or "q" not in table:  # single genes carry no q-value
+        if "q" not in table:  # single genes carry no q-value
             continue
         frames.append(_count(table, Path(layout.masking_table(label)).stem, table["q"] < alpha))
     assoc = sweep.summary_table(layout.ASSOCIATIONS)

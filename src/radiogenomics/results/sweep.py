@@ -251,11 +251,11 @@ class SweepData:
         path = self.summary / name
         return json.loads(path.read_text()) if path.is_file() else None
 
-    def masking_tables(self) -> dict[str, pd.DataFrame | None]:
+    def masking_tables(self) -> dict[str, pd.DataFrame]:
         """Every pooled masking table under ``summary/`` (``masking_<label>.csv``), by label."""
         prefix = Path(layout.masking_table("")).stem
         paths = sorted(self.summary.glob(layout.masking_table("*")))
-        return {path.stem.removeprefix(prefix): self.table(path) for path in paths}
+        return {path.stem.removeprefix(prefix): _read_csv(path) for path in paths}
 
     @cached_property
     def survival(self) -> pd.DataFrame | None:
