@@ -263,6 +263,12 @@ class SweepData:
         return self.table(layout.survival_dir(self.path) / layout.SURVIVAL)
 
     @cached_property
+    def tuning(self) -> dict | None:
+        """A tuning sweep's Optuna record (``tuning/tuning.json``); None for a grid sweep."""
+        path = layout.tuning_dir(self.path) / layout.TUNING_REPORT
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @cached_property
     def cv(self) -> pd.DataFrame | None:
         """``cv_summary.csv``'s classifier rows (AUROC), ``bootstrap`` as text (``none``: plain CV)."""
         return self._cv_rows("pooled_auroc")
