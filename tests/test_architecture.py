@@ -127,6 +127,47 @@ def test_the_page_reads_sweep_files_through_sweep_data_only():
     assert not reads, "read sweep files in results/sweep.SweepData:\n" + "\n".join(reads)
 
 
+def test_summary_files_are_read_through_sweep_data_only():
+    """Outside results/, no module reads a ``summary/`` file itself (a read whose path names the
+    summary) or lists the pooled masking tables (``masking_table("*")``): SweepData does."""
+    reads = []
+    for path in _sources():
+        if path.is_relative_to(PACKAGE / "results"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", None))
+            text = ast.unparse(node)
+            star = [a.value for a in node.args if isinstance(a, ast.Constant)] == ["*"]
+            glob = name == "masking_table" and star
+            if glob or (name in FILE_READS and "summary" in text.lower()):
+                reads.append(f"{path.relative_to(ROOT)}:{node.lineno} {text}")
+    assert not reads, "read summary/ in results/sweep.SweepData:\n" + "\n".join(reads)
+
+
+NUMERIC = {"numpy", "scipy", "sklearn"}
+
+
+def test_pipelines_compute_nothing():
+    """pipelines/ reads the jobs, runs summaries/ in order and writes: no numeric library, and
+    from evaluation/ (the statistics) only its constants."""
+    computing = []
+    for path in sorted((PACKAGE / "pipelines").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [(a.name, "") for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [(node.module, a.name) for a in node.names]
+            else:
+                continue
+            for module, name in modules:
+                statistic = module.startswith("radiogenomics.evaluation") and not name.isupper()
+                if module.split(".")[0] in NUMERIC or statistic:
+                    computing.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert not computing, "compute in summaries/, not in pipelines/:\n" + "\n".join(computing)
+
+
 def _file_names() -> set[str]:
     """Job and sweep file names (and name fragments like ``_scores.csv``) that layout.py spells."""
     names = set()

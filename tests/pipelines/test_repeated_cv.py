@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from radiogenomics.pipelines.sweep_summary import REPEAT_COLUMNS
+from radiogenomics.summaries.cv import REPEAT_COLUMNS
 
 from ..conftest import ROOT, TINY
 from ..helpers.commands import run_ok

@@ -19,30 +19,30 @@ import pandas as pd
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpreters import writing
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import job_overrides
+from radiogenomics.results.sweep import SweepData, job_overrides
 
 # the call and its two parts, then the gene-sampling comparison that ignores gene correlation
 TESTS = ("q", "competitive_q", "self_contained_q", "empirical_q", "tail_q")
 
 
 def _masking_table(sweep_dir: Path, collection: str) -> pd.DataFrame:
-    path = layout.summary_dir(sweep_dir) / layout.masking_table(collection)
-    if not path.is_file():
+    table = SweepData(sweep_dir).summary_table(layout.masking_table(collection))
+    if table is None:
+        path = layout.summary_dir(sweep_dir) / layout.masking_table(collection)
         raise FileNotFoundError(
             f"{path} not found: run the sweep with +interpret={writing(layout.MASKING_DIR).name} "
             f"and collection {collection!r}"
         )
-    return pd.read_csv(path)
+    return table
 
 
 def _permute_seeds(sweep_dir: Path) -> dict[str, str]:
     """config_hash -> the twin's trait.permute_seed override (when the sweep set one)."""
-    seeds = {}
-    for metrics in sorted(Path(sweep_dir).glob(f"*/{layout.METRICS}")):
-        config_hash = pd.read_json(metrics, typ="series").get("config_hash")
-        for override in job_overrides(metrics.parent):
+    sweep, seeds = SweepData(sweep_dir), {}
+    for job, metrics in zip(sweep.jobs, sweep.job_metrics, strict=True):
+        for override in job_overrides(job):
             if override.startswith("trait.permute_seed="):
-                seeds.setdefault(str(config_hash), override.split("=", 1)[1])
+                seeds.setdefault(str(metrics.get("config_hash")), override.split("=", 1)[1])
     return seeds
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.utils import write_csv
 
 CONFIG_KEYS = ["trait", "model", "bootstrap"]
@@ -33,13 +34,13 @@ CONFIG_KEYS = ["trait", "model", "bootstrap"]
 
 def load_folds(sweep_dir: Path) -> pd.DataFrame:
     """The per-job table of a summarized sweep (``summary/folds.csv``), with a clear error."""
-    path = layout.summary_dir(sweep_dir) / layout.FOLDS
-    if not path.is_file():
+    folds = SweepData(sweep_dir).folds
+    if folds is None:
         raise FileNotFoundError(
-            f"{path} not found: run the sweep to the end or `python scripts/summarize.py "
-            f"{sweep_dir}` first"
+            f"{layout.summary_dir(sweep_dir) / layout.FOLDS} not found: run the sweep to the end "
+            f"or `python scripts/summarize.py {sweep_dir}` first"
         )
-    return pd.read_csv(path)
+    return folds
 
 
 def check_twins(real: pd.DataFrame, twin: pd.DataFrame) -> None:
@@ -62,9 +63,9 @@ def allowed(n_tests: int, alpha: float) -> float:
 
 def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
     """Per configuration and stage: number of tests and of discoveries in one sweep."""
-    summary = layout.summary_dir(sweep_dir)
+    sweep = SweepData(sweep_dir)
     frames = []
-    cv = _read(summary / layout.CV_SUMMARY)
+    cv = sweep.summary_table(layout.CV_SUMMARY)
     if cv is not None:
         frames.append(
             cv.assign(
@@ -80,16 +81,15 @@ def stage_counts(sweep_dir: Path, alpha: float) -> pd.DataFrame:
                 ),
             )
         )
-    for path in sorted(summary.glob(layout.masking_table("*"))):
-        table = _read(path)
-        if table is None or "q" not in table:  # single genes carry no q-value
+    for label, table in sweep.masking_tables().items():
+        if "q" not in table:  # single genes carry no q-value
             continue
-        frames.append(_count(table, path.stem, table["q"] < alpha))
-    assoc = _read(summary / layout.ASSOCIATIONS)
+        frames.append(_count(table, Path(layout.masking_table(label)).stem, table["q"] < alpha))
+    assoc = sweep.summary_table(layout.ASSOCIATIONS)
     if assoc is not None:
         frames.append(_count(assoc, "associations", assoc["association"].astype(bool)))
         frames.append(_count(assoc, "paper_rule_only", assoc["paper_rule"].astype(bool)))
-    survival = _read(layout.survival_dir(sweep_dir) / layout.SURVIVAL)
+    survival = sweep.survival
     if survival is not None:  # skipped pairs (too few patients or events) are not tests
         for column in ("logrank_q", "cox_q"):
             stage = f"survival_{column.removesuffix('_q')}"
@@ -143,10 +143,6 @@ def _stage_rank(stage: str) -> int:
     """Pipeline order: AUROC, masking, associations (then the paper's rule), survival."""
     prefixes = ("auroc", "masking_", "associations", "paper_rule_only", "survival_")
     return next(k for k, p in enumerate(prefixes) if stage.startswith(p))
-
-
-def _read(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.is_file() else None
 
 
 def _count(

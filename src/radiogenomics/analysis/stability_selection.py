@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 
 THRESHOLD = 0.9
 TOP_SETS = 5
@@ -48,11 +49,9 @@ def selection_frequency(values: pd.DataFrame, k: int, by_absolute: bool = False)
 
 def replicate_tables(sweep_dir: str | Path) -> dict[tuple[str, str, str], pd.DataFrame]:
     """{(unit, importance, collection): items x replicates} from a bootstrap sweep's summary."""
-    out = layout.summary_dir(sweep_dir)
+    sweep = SweepData(sweep_dir)
     tables = {}
-    for path in sorted(out.glob(layout.masking_table("*"))):
-        label = path.stem.removeprefix("masking_")
-        frame = pd.read_csv(path)
+    for label, frame in sweep.masking_tables().items():
         unit = "gene" if label == layout.SINGLE_GENES else "set"
         if {"bootstrap", "auroc", unit} - set(frame.columns) or label == layout.CONTROLS:
             continue  # e.g. masking_control_fit.csv
@@ -63,9 +62,8 @@ def replicate_tables(sweep_dir: str | Path) -> dict[tuple[str, str, str], pd.Dat
                 tables[unit, f"masking_{column}", collection] = frame.pivot_table(
                     index=unit, columns="bootstrap", values=column
                 )
-    cohort = out / layout.COHORT_GSEA
-    if cohort.exists():
-        frame = pd.read_csv(cohort)
+    frame = sweep.summary_table(layout.COHORT_GSEA)
+    if frame is not None and not frame.empty:
         frame = frame[frame["bootstrap"].astype(str) != "none"]
         for (collection, cls), part in frame.groupby(["collection", "class"], sort=True):
             tables["set", f"saliency_nes_{cls}", str(collection)] = part.pivot_table(

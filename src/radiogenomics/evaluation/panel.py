@@ -40,7 +40,7 @@ from radiogenomics.evaluation.comparison import (
 )
 from radiogenomics.evaluation.metrics import bootstrap_auroc_ci, prediction_arrays, score
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import REPEAT_KEY
+from radiogenomics.results.sweep import REPEAT_KEY, SweepData
 
 NETWORK = "nn"  # the network family; every other model of --models is a comparator
 WITHIN = 0.01  # within_0.01: at most this far below the best comparator (or better)
@@ -122,7 +122,9 @@ def read_sweep_rows(sweep_dir: str | Path, models: list[str] | None = None) -> p
         raise PanelDataError(f"not run (no {sweep_dir})")
     if not path.is_file():
         raise PanelDataError(f"no {path} (the sweep wrote no summary)")
-    table = pd.read_csv(path)
+    table = SweepData(sweep_dir).summary_table(layout.CV_SUMMARY)
+    if table is None or table.empty:
+        raise PanelDataError(f"{path}: no configurations (the sweep summarized no job)")
     table = table[table["bootstrap"].astype(str).isin(["none", "nan"])]
     if models is not None:
         table = table[table["model"].isin(models)]

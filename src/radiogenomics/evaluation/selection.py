@@ -17,7 +17,7 @@ import pandas as pd
 
 from radiogenomics.evaluation.metrics import prediction_arrays, score
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import first_repeat, load_jobs
+from radiogenomics.results.sweep import SweepData, first_repeat, load_jobs
 from radiogenomics.utils import write_csv, write_json
 
 SELECT_KEYS = ["trait", "model", "bootstrap"]
@@ -200,12 +200,9 @@ def format_selection(chosen: pd.DataFrame, groups: list[dict]) -> str:
 
 def tuning_summary(sweep_dir: str | Path) -> str | None:
     """A tuning sweep's Optuna record (``tuning/tuning.json``) as text; None for a grid sweep."""
-    import json
-
-    path = layout.tuning_dir(sweep_dir) / layout.TUNING_REPORT
-    if not path.is_file():
+    report = SweepData(sweep_dir).tuning
+    if report is None:
         return None
-    report = json.loads(path.read_text())
     studies = report.get("studies", [])
     complete = [s.get("complete", 0) for s in studies]
     failed = sum(s.get("failed", 0) for s in studies)

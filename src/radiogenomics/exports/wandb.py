@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from radiogenomics.evaluation.multitest import FDR
 from radiogenomics.interpret.associations import MIN_PATIENTS, associations
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.utils import stable_hash
 
 log = logging.getLogger(__name__)
@@ -321,8 +322,10 @@ def log_sweep(config: DictConfig, sweep_dir: str | Path) -> None:
     """One ``summary`` run per sweep: CV and pooled tables, pooled metrics and summary plots."""
     if not enabled(config):
         return
-    summary = layout.summary_dir(sweep_dir)
-    if not (summary / layout.CV_SUMMARY).exists():
+    sweep = SweepData(sweep_dir)
+    summary = sweep.summary
+    cv = sweep.summary_table(layout.CV_SUMMARY)
+    if cv is None:
         log.warning("no %s in %s: no W&B summary run", layout.CV_SUMMARY, summary)
         return
     import wandb
@@ -341,15 +344,16 @@ def log_sweep(config: DictConfig, sweep_dir: str | Path) -> None:
     )
     wandb.init(**kwargs)
     try:
-        cv = pd.read_csv(summary / layout.CV_SUMMARY)
         wandb.run.summary.update(pooled_summary(cv))
         tables = {
-            f"summary/{Path(name).stem}": summary_table(pd.read_csv(summary / name))
+            f"summary/{Path(name).stem}": summary_table(table)
             for name in SUMMARY_TABLES
-            if (summary / name).exists()
+            if (table := sweep.summary_table(name)) is not None
         }
-        for path in sorted(summary.glob(layout.masking_table("*"))):
-            tables[f"summary/{path.stem}"] = summary_table(pd.read_csv(path), "rank")
+        for label, table in sweep.masking_tables().items():
+            tables[f"summary/{Path(layout.masking_table(label)).stem}"] = summary_table(
+                table, "rank"
+            )
         wandb.run.log({**tables, **images(summary)})
     finally:
         finish_run()

@@ -10,7 +10,6 @@ defaults to the one the sweep's jobs recorded (``cohort.json``), else the shippe
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from radiogenomics.analysis.trait_survival import (
 from radiogenomics.data.clinical import CLINICAL_FILE, read_clinical
 from radiogenomics.report.page import refresh_report
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.utils import write_csv
 
 log = logging.getLogger(__name__)
@@ -79,11 +79,8 @@ def write_survival(
 
 def sweep_clinical_file(sweep_dir: str | Path) -> str | None:
     """The clinical table recorded in the sweep's jobs (``cohort.json``), if any."""
-    for path in sorted(Path(sweep_dir).glob(f"**/{layout.COHORT}")):
-        recorded = json.loads(path.read_text()).get("clinical_file")
-        if recorded:
-            return recorded
-    return None
+    recorded = (c.get("clinical_file") for c in SweepData(sweep_dir).cohorts)
+    return next((clinical for clinical in recorded if clinical), None)
 
 
 def run_survival(

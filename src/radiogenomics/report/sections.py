@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from itertools import permutations
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -429,15 +428,12 @@ def masking_blocks(sweep: SweepData, shown: list[dict], settings: dict) -> list:
     """Top masked gene sets (p, q) and the heatmap per collection; the single-gene ranking; the
     caveat first (``settings``: the sweep's masking settings)."""
     blocks: list = []
-    prefix = Path(layout.masking_table("")).stem
-    paths = sorted(sweep.summary.glob(layout.masking_table("*")))
-    single_last = sorted(paths, key=lambda p: p.stem == prefix + layout.SINGLE_GENES)
-    for path in single_last:
-        label = path.stem.removeprefix(prefix)
-        table = sweep.table(path)
+    tables = sweep.masking_tables()
+    for label in sorted(tables, key=lambda label: label == layout.SINGLE_GENES):
+        table = tables[label]
         single = label == layout.SINGLE_GENES
         needed = ["gene", "rank", "auroc"] if single else ["set", "rank", "auroc", "q"]
-        if table is None or table.empty or not set(needed) <= set(table.columns):
+        if table.empty or not set(needed) <= set(table.columns):
             continue  # not a pooled masking table (another summary file of that name pattern)
         for key in shown:
             rows = _rows_of(table, key).sort_values("rank", kind="stable")
@@ -450,7 +446,10 @@ def masking_blocks(sweep: SweepData, shown: list[dict], settings: dict) -> list:
             )
             blocks.append(
                 table_block(
-                    rows, title, GENE_COLUMNS if single else MASKING_COLUMNS, source=path.name
+                    rows,
+                    title,
+                    GENE_COLUMNS if single else MASKING_COLUMNS,
+                    source=layout.masking_table(label),
                 )
             )
             figure = figure_block(

@@ -210,7 +210,8 @@ def multitask_records(sweep_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# A finished sweep as the report reads it: its summary/ files and its jobs' records.
+# A finished sweep as the page, the exports and the analyses read it: its summary/ files and its
+# jobs' records.
 TEXT_COLUMNS = {"config_hash": str, "trait": str, "model": str}  # a hash may look like a number
 
 
@@ -248,6 +249,23 @@ class SweepData:
     def summary_json(self, name: str) -> dict | None:
         """A JSON file under ``summary/``."""
         path = self.summary / name
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def masking_tables(self) -> dict[str, pd.DataFrame]:
+        """Every pooled masking table under ``summary/`` (``masking_<label>.csv``), by label."""
+        prefix = Path(layout.masking_table("")).stem
+        paths = sorted(self.summary.glob(layout.masking_table("*")))
+        return {path.stem.removeprefix(prefix): _read_csv(path) for path in paths}
+
+    @cached_property
+    def survival(self) -> pd.DataFrame | None:
+        """The survival table ``scripts/survival.py`` writes by default under ``summary/``."""
+        return self.table(layout.survival_dir(self.path) / layout.SURVIVAL)
+
+    @cached_property
+    def tuning(self) -> dict | None:
+        """A tuning sweep's Optuna record (``tuning/tuning.json``); None for a grid sweep."""
+        path = layout.tuning_dir(self.path) / layout.TUNING_REPORT
         return json.loads(path.read_text()) if path.is_file() else None
 
     @cached_property

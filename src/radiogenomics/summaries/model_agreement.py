@@ -32,6 +32,7 @@ import pandas as pd
 from radiogenomics.interpret.agreement import agreement_matrix, square
 from radiogenomics.interpreters import SweepJobs
 from radiogenomics.results import layout
+from radiogenomics.results.sweep import SweepData
 from radiogenomics.utils import write_csv
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,13 @@ def family_labels(table: pd.DataFrame) -> pd.Series:
 
 def summarize_model_agreement(sweep_dir: str | Path, labels: Sequence[str]) -> list[Path]:
     """Write the model-agreement tables and figure from the pooled masking tables of ``labels``."""
-    out = layout.summary_dir(sweep_dir)
+    sweep = SweepData(sweep_dir)
+    out = sweep.summary
     pairs, sets = [], []
     for label in labels:
-        path = out / layout.masking_table(label)
-        if not path.exists():
+        table = sweep.summary_table(layout.masking_table(label))
+        if table is None:
             continue
-        table = pd.read_csv(path, dtype={"config_hash": str})
         single = label == layout.SINGLE_GENES
         name = "gene" if single else "set"
         table = table.assign(family=family_labels(table))

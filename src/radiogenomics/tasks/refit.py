@@ -44,7 +44,7 @@ from radiogenomics.models.baselines import fit_comparator
 from radiogenomics.models.bundle import save_bundle
 from radiogenomics.models.classifier import ClassifierModule
 from radiogenomics.results import layout
-from radiogenomics.results.sweep import GROUP_KEYS, job_config, load_jobs
+from radiogenomics.results.sweep import GROUP_KEYS, SweepData, job_config, load_jobs
 from radiogenomics.tasks.finetune import (
     build_classifier,
     fit_gene_mask,
@@ -370,8 +370,8 @@ def cv_estimate(sweep_dir: Path, key: dict, group: pd.DataFrame) -> dict:
     Without that file: the folds' mean AUROC from their metrics.json, and a note.
     """
     table_path = layout.summary_dir(sweep_dir) / layout.CV_SUMMARY
-    if table_path.is_file():
-        table = pd.read_csv(table_path, dtype={"config_hash": str, "bootstrap": str})
+    table = SweepData(sweep_dir).summary_table(layout.CV_SUMMARY)
+    if table is not None:
         match = np.logical_and.reduce([table[k].astype(str) == str(v) for k, v in key.items()])
         if match.any():
             row = table[match].iloc[0].drop(labels=GROUP_KEYS)
