@@ -11,7 +11,8 @@ an ordinal, a continuous and a multi-task sweep) with a private model cache unde
 `compare` reads every CSV, Parquet and JSON file both runs wrote and lists those that differ,
 ignoring columns and keys that hold timings, dates, paths, versions or config hashes (which
 change legitimately when the config tree does), with the run's own folder written as {root};
-numbers are equal to 1e-12 relative (a float's last bits are not a number). Exit status 1 when
+numbers are equal to 1e-12 relative (a float's last bits are not a number) and rows and
+records are compared in a canonical order (configurations are listed by config hash). Exit status 1 when
 any table differs.
 """
 
@@ -137,6 +138,7 @@ VOLATILE = re.compile(
     re.IGNORECASE,
 )
 RTOL = 1e-12
+CONFIG_HASH = re.compile(r"(?<![0-9a-f])[0-9a-f]{12}(?![0-9a-f])")
 TABLES = (".csv", ".tsv", ".parquet", ".json")
 
 
@@ -177,15 +179,26 @@ def _strip(value: object, root: str) -> object:
         frame = value[keep].reset_index(drop=True)
         for column in frame.select_dtypes(include="object").columns:
             frame[column] = frame[column].map(lambda v: _strip(v, root))
-        return frame
+        # rows in a canonical order: configurations are listed by their config hash
+        try:
+            return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
+        except TypeError:  # mixed types in a column: keep the written order
+            return frame
     if isinstance(value, dict):
-        return {
+        kept = {
             _strip(k, root): _strip(v, root)
             for k, v in value.items()
             if not VOLATILE.search(str(k))
         }
+        if any(CONFIG_HASH.search(str(k)) for k in kept):  # keyed by configuration
+            items = [[CONFIG_HASH.sub("<hash>", str(k)), v] for k, v in kept.items()]
+            return sorted(items, key=lambda kv: json.dumps(kv, sort_keys=True, default=str))
+        return kept
     if isinstance(value, list):
-        return [_strip(v, root) for v in value]
+        items = [_strip(v, root) for v in value]
+        if all(isinstance(v, dict) for v in items):  # records (configurations): canonical order
+            items.sort(key=lambda v: json.dumps(v, sort_keys=True, default=str))
+        return items
     if isinstance(value, str):
         return value.replace(root, "{root}")
     return value
@@ -220,21 +233,49 @@ def tables(root: Path) -> set[Path]:
     return found
 
 
+def _same(before: Path, after: Path, rel_a: Path, rel_b: Path) -> bool:
+    """Whether table ``rel_a`` of one run equals ``rel_b`` of the other (unreadable: differ)."""
+    try:
+        return _equal(
+            _strip(_read(before / rel_a), str(before.resolve())),
+            _strip(_read(after / rel_b), str(after.resolve())),
+        )
+    except (ValueError, json.JSONDecodeError, pd.errors.ParserError):
+        return False
+
+
+def _renamed(before: Path, after: Path, only_a: list, only_b: list) -> list[tuple[Path, Path]]:
+    """Pairs of one-sided tables whose paths differ only in config hashes and whose contents
+    are equal (a config hash in a file name changes when the config tree does)."""
+    pairs, left = [], list(only_b)
+    for rel in only_a:
+        key = CONFIG_HASH.sub("<hash>", str(rel))
+        match = next(
+            (
+                other
+                for other in left
+                if CONFIG_HASH.sub("<hash>", str(other)) == key and _same(before, after, rel, other)
+            ),
+            None,
+        )
+        if match is not None:
+            pairs.append((rel, match))
+            left.remove(match)
+    return pairs
+
+
 def compare(before: Path, after: Path) -> int:
     """Print the tables that differ or exist on one side only; 1 if any does."""
     a, b = tables(before), tables(after)
     only_a, only_b = sorted(a - b), sorted(b - a)
-    differ = []
-    for rel in sorted(a & b):
-        try:
-            if not _equal(
-                _strip(_read(before / rel), str(before.resolve())),
-                _strip(_read(after / rel), str(after.resolve())),
-            ):
-                differ.append(rel)
-        except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as error:
-            differ.append(Path(f"{rel} (unreadable: {error})"))
-    print(f"{len(a & b)} tables in both runs, {len(a & b) - len(differ)} equal")
+    differ = [rel for rel in sorted(a & b) if not _same(before, after, rel, rel)]
+    renamed = _renamed(before, after, only_a, only_b)
+    only_a = [rel for rel in only_a if rel not in {x for x, _ in renamed}]
+    only_b = [rel for rel in only_b if rel not in {y for _, y in renamed}]
+    print(
+        f"{len(a & b)} tables in both runs, {len(a & b) - len(differ)} equal; "
+        f"{len(renamed)} more equal under a new config hash in their path"
+    )
     for label, rels in (("differ", differ), ("only before", only_a), ("only after", only_b)):
         for rel in rels:
             print(f"  {label}: {rel}")
