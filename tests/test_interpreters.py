@@ -1,7 +1,7 @@
 """The interpreter registry: one entry per interpreter, read by every consumer.
 
-The toy interpreter (``tests/helpers/toy_interpreter.py``, one module; its YAML; one registry
-line in ``tests/helpers/toy_train.py``) runs in a tiny sweep and in task=interpret unchanged.
+The toy interpreter (``tests/helpers/toy_interpreter.py``, one module, and one registry line in
+``tests/helpers/toy_train.py``: no YAML) runs in a tiny sweep and in task=interpret unchanged.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from radiogenomics.tasks.validation import validate_config
 
 from .conftest import CONFIGS, ROOT, TINY
 from .helpers import toy_interpreter as toy
-
-TOY_CONFIGS = ROOT / "tests" / "helpers" / "configs"
 
 
 @pytest.mark.parametrize("name", interpreters.names())
@@ -78,7 +76,6 @@ def _toy_train(*args: str, cache: Path) -> None:
         *TINY,
         "logger=none",
         "+interpret=toy",
-        f"hydra.searchpath=[file://{TOY_CONFIGS}]",
     ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

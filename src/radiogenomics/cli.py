@@ -120,8 +120,17 @@ def _override_groups(token: str) -> tuple[str, str] | None:
 
 
 def group_options(config_dir: Path, group: str) -> list[str]:
-    """The options of a config group: the names of ``configs/<group>/*.yaml``."""
-    return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+    """The options of a config group: the names of ``configs/<group>/*.yaml`` and the configs
+    stored for it in Hydra's ConfigStore (an interpreter without a YAML; schemas aside)."""
+    from hydra.core.config_store import ConfigStore
+
+    names = {p.stem for p in (config_dir / group).glob("*.yaml")}
+    try:
+        stored = ConfigStore.instance().list(group)
+    except OSError:  # nothing stored for the group
+        stored = []
+    names |= {n.removesuffix(".yaml") for n in stored if not n.endswith("_schema.yaml")}
+    return sorted(names)
 
 
 def check_group_choices(args: Sequence[str], config_dir: Path) -> str | None:

@@ -135,11 +135,14 @@ def repeat_ids(repeats: object) -> str:
 
 
 def register() -> None:
-    """Register the resolvers once, and the config schemas in Hydra's ConfigStore (idempotent:
+    """Register the resolvers once, and the config schemas (and the configs of interpreters without
+    a YAML) in Hydra's ConfigStore (idempotent:
     safe in every process that imports this; Hydra needs both before it composes ``train``)."""
     from radiogenomics.config_schema import register as register_schemas
+    from radiogenomics.interpreters import register_configs
 
     register_schemas()
+    register_configs()
     if not OmegaConf.has_resolver("rg_job_dirname"):
         OmegaConf.register_new_resolver("rg_job_dirname", job_dirname)
     if not OmegaConf.has_resolver("rg_null_ids"):

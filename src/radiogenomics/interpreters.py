@@ -59,6 +59,9 @@ class Interpreter:
     classes (task=interpret refuses it on unlabelled data). ``null_job``: settings a permutation-null
     job overrides (work the null summary does not read). ``adds_jobs``: it adds jobs to the sweep
     (left out of job dir names and of the config hash, so the real jobs stay the same jobs).
+    ``defaults_in_options``: the interpreter has no ``configs/interpret/<name>.yaml``; its options
+    dataclass declares every default and :func:`register_configs` makes ``+interpret=<name>`` of
+    them (a new interpreter is then one module and this one entry).
     """
 
     name: str
@@ -73,6 +76,7 @@ class Interpreter:
     needs_labels: bool = False
     null_job: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     adds_jobs: bool = False
+    defaults_in_options: bool = False
 
     def resolve(self, piece: str) -> Any:
         """The object behind one of the import-path fields (``"options"``, ``"summary"``, ...)."""
@@ -156,6 +160,29 @@ INTERPRETERS: tuple[Interpreter, ...] = (
         adds_jobs=True,
     ),
 )
+
+
+def register_configs() -> None:
+    """Store ``+interpret=<name>`` in Hydra's ConfigStore for every entry whose options dataclass
+    holds its defaults (``defaults_in_options``): ``enabled: true`` and each field's default."""
+    import dataclasses
+
+    from hydra.core.config_store import ConfigStore
+
+    for entry in entries():
+        if not entry.defaults_in_options:
+            continue
+        node: dict[str, Any] = {"enabled": True}
+        for option in dataclasses.fields(entry.resolve("options")):
+            if option.default is not dataclasses.MISSING:
+                node[option.name] = option.default
+            elif option.default_factory is not dataclasses.MISSING:
+                node[option.name] = option.default_factory()
+            else:
+                raise TypeError(f"interpreter {entry.name!r}: option {option.name} has no default")
+        ConfigStore.instance().store(
+            group="interpret", name=entry.name, node=node, package=f"interpret.{entry.name}"
+        )
 
 
 def entries() -> tuple[Interpreter, ...]:

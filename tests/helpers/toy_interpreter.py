@@ -1,5 +1,5 @@
-"""A toy interpreter: the one new module that adding an interpreter takes (with its YAML,
-``configs/interpret/toy.yaml``, and its registry entry :data:`TOY`).
+"""A toy interpreter: the one new module that adding an interpreter takes (its options hold their
+defaults, so ``+interpret=toy`` needs no YAML), plus its registry entry :data:`TOY`.
 
 Per network job and part: every gene's mean standardised expression times ``scale``, beside the
 model's mean output on those patients; the sweep summary pools the jobs' tables.
@@ -24,10 +24,10 @@ POOLED = "toy_means.csv"
 
 @dataclass(frozen=True)
 class ToyOptions:
-    """Settings of ``+interpret=toy`` (defaults: ``tests/helpers/configs/interpret/toy.yaml``)."""
+    """Settings of ``+interpret=toy``, with their defaults (``defaults_in_options`` in :data:`TOY`)."""
 
-    scale: float
-    parts: Sequence[str]
+    scale: float = 2.0  # the gene means are multiplied by it
+    parts: Sequence[str] = ("test",)
 
     def __post_init__(self) -> None:
         if self.scale <= 0:
@@ -77,4 +77,5 @@ TOY = Interpreter(
     network_writer="tests.helpers.toy_interpreter:write_toy",
     folder="tests.helpers.toy_interpreter:FOLDER",
     summary="tests.helpers.toy_interpreter:summarize_toy",
+    defaults_in_options=True,
 )

@@ -1,7 +1,6 @@
 """``train.py`` with the toy interpreter registered: one registry line, nothing else changed.
 
-    python tests/helpers/toy_train.py -m debug=tiny +interpret=toy \
-        hydra.searchpath=[file://tests/helpers/configs] ...
+python tests/helpers/toy_train.py -m debug=tiny +interpret=toy ...
 """
 
 import runpy
