@@ -124,12 +124,15 @@ def group_options(config_dir: Path, group: str) -> list[str]:
     stored for it in Hydra's ConfigStore (an interpreter without a YAML; schemas aside)."""
     from hydra.core.config_store import ConfigStore
 
+    from radiogenomics.config_schema import SCHEMAS
+
     names = {p.stem for p in (config_dir / group).glob("*.yaml")}
     try:
         stored = ConfigStore.instance().list(group)
     except OSError:  # nothing stored for the group
         stored = []
-    names |= {n.removesuffix(".yaml") for n in stored if not n.endswith("_schema.yaml")}
+    schemas = set(SCHEMAS.get(group) or {})
+    names |= {n.removesuffix(".yaml") for n in stored} - schemas
     return sorted(names)
 
 
