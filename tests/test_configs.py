@@ -115,3 +115,20 @@ def test_debug_tiny_sweeps_the_same_jobs(extra):
     picks = sorted({0, len(old) // 3, len(old) // 2, len(old) - 1})  # swept keys: same order
     for i in picks:
         assert _compose(new[i]) == _compose(old[i]), (new[i], old[i])
+
+
+MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_data_config_that_sets_network_options_composes_with_every_family(model, make_cfg):
+    """data=verhaak840 sets model.transfer_layers for the network: every comparator still
+    composes and validates (the panel's ``model=nn,logit_l2,...`` sweeps on shipped real data)."""
+    from radiogenomics.tasks.validation import validate_config
+
+    trait = ["trait=proneural"]
+    if model == "ordinal_logit":  # an ordinal trait: the subtype column in a made-up order
+        trait = ["trait=subtype", "+trait.kind=ordinal"]
+    cfg = make_cfg("data=verhaak840", f"model={model}", *trait)
+    assert cfg.model.transfer_layers == 0
+    validate_config(cfg)

@@ -393,9 +393,10 @@ SCHEMAS: dict[str | None, dict[str, type]] = {
     "callbacks": {"callbacks_schema": CallbacksOptions},
 }
 # schemas whose config takes keys they do not declare (the root: the groups; the network:
-# model.without_pretraining, which `~model.without_pretraining` deletes); unknown keys of the
-# network are refused by tasks.validation instead, with a "did you mean"
-OPEN_SCHEMAS = (TrainOptions, NetworkOptions)
+# model.without_pretraining, which `~model.without_pretraining` deletes; the comparators: the
+# network options a data config such as data=verhaak840, or a mixed sweep's overrides, set for
+# the network); unknown keys are refused by tasks.validation instead, with a "did you mean"
+OPEN_SCHEMAS = (TrainOptions, NetworkOptions, OrdinalComparatorOptions, ComparatorOptions)
 
 
 def typed(schema: type, node: Any) -> Any:

@@ -395,7 +395,11 @@ def _check_model(cfg: DictConfig) -> None:
         from radiogenomics.models.baselines import ORDINAL_COMPARATORS
 
         ordinal = "ordinal" in (_get(cfg, "model", None) or {})  # native ordinal ones have none
-        check_options(cfg, "model", ComparatorOptions if ordinal else OrdinalComparatorOptions)
+        schema = ComparatorOptions if ordinal else OrdinalComparatorOptions
+        # the network's options are no typo (a data config or a mixed sweep sets them): ignored
+        network = (*schema_fields(NetworkOptions), "without_pretraining")
+        _refuse_unknown(cfg, "model", schema, extra=network)
+        check_options(cfg, "model", schema)
         check_options(cfg, "model.search", SearchOptions)
         name = _get(cfg, "model.name")
         if name in ORDINAL_COMPARATORS and _get(cfg, "trait.kind", None) != "ordinal":
