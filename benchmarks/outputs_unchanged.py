@@ -6,7 +6,8 @@
 
 `run` executes every command of ``COMMANDS`` (the default sweep; masking, saliency and a K=3
 permutation null on enhancement; the edema null-control twins with survival and the null
-report; a comparator sweep and compare.py; task=predict/interpret/refit from a saved sweep;
+report; a comparator sweep and compare.py; the network and two comparators on the shipped real
+data (data=verhaak840); task=predict/interpret/refit from a saved sweep;
 an ordinal, a continuous and a multi-task sweep) with a private model cache under OUT.
 `compare` reads every CSV, Parquet and JSON file both runs wrote and lists those that differ,
 ignoring columns and keys that hold timings, dates, paths, versions or config hashes (which
@@ -87,6 +88,18 @@ COMMANDS: dict[str, list[list[str]]] = {
             "hydra.sweep.dir={out}/comparators",
         ],
         ["scripts/compare.py", "{out}/comparators"],
+    ],
+    "real_data": [
+        [
+            "train.py",
+            "-m",
+            "data=verhaak840",
+            "trait=proneural",
+            "model=nn,logit_l2,rf",
+            "n_folds=3",
+            "logger=none",
+            "hydra.sweep.dir={out}/real_data",
+        ],
     ],
     "use_model": [
         [
