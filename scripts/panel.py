@@ -43,7 +43,10 @@ Writes to --out (default outputs/panel):
                          (diff >= -0.01, better included), below_0.03 (diff < -0.03), beats_best
   panel_summary.csv/.md  per half (and all) and network row (nn, each variant, each tuned
                          row): tasks compared, n_within_0.01, n_below_0.03, n_beats_best, mean
-                         rank, mean and median diff_to_best, mean fold diff, tasks with p < 0.05
+                         rank, mean and median diff_to_best, mean fold diff, tasks with p < 0.05;
+                         then each comparator's reference row (against = best other comparator):
+                         the same counts against the best of the other comparators, so the bar
+                         the network is held to can be read against what one comparator achieves
   panel.png              models x tasks heatmap of auroc minus the task's best comparator
 
 Exit status: 0 all ran, 1 a sweep failed or a row is missing, 2 a bad option or tasks file (one

@@ -495,13 +495,15 @@ def table_markdown(table: pd.DataFrame) -> str:
 
 
 def summary_markdown(summary: pd.DataFrame) -> str:
-    """panel_summary.md: per half and network row, counts against the best comparator."""
+    """panel_summary.md: per half and network row, counts against the best comparator; then
+    the comparators' reference rows (each against the best of the others)."""
     if summary.empty:
         return "(no network rows)"
     shown = pd.DataFrame(
         {
             "half": summary["half"],
-            "network": summary["model"],
+            "row": summary["model"],
+            "against": summary["against"],
             "tasks": summary["n_tasks"],
             "within 0.01 of best": summary[f"n_{WITHIN_FLAG}"],
             "> 0.03 below best": summary[f"n_{BELOW_FLAG}"],
@@ -513,7 +515,7 @@ def summary_markdown(summary: pd.DataFrame) -> str:
             "mean Δ best": summary["mean_diff_to_best"].map(_signed),
             "median Δ best": summary["median_diff_to_best"].map(_signed),
             "mean Δ folds": summary["mean_fold_diff_to_best"].map(_signed),
-            "p < 0.05": summary["n_p_below_0.05"],
+            "p < 0.05": summary["n_p_below_0.05"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
         }
     )
     return markdown(shown)
@@ -529,7 +531,9 @@ LEGEND = (
     "folds: mean paired per-fold AUROC difference with the corrected resampled t-test p "
     "(Nadeau-Bengio; Bouckaert-Frank over R x k folds with repeats). within 0.01: Δ best >= "
     "-0.01 (better counts too); > 0.03 below: Δ best < -0.03; beats best: Δ best > 0. Rank: "
-    "1 = highest AUROC of the task's rows with complete folds."
+    "1 = highest AUROC of the task's rows with complete folds. Reference rows (against: best "
+    "other comparator): each comparator held to the same bar against the best of the other "
+    "comparators, ranked among the comparators; no paired test."
 )
 
 
@@ -607,7 +611,8 @@ def run_panel(
                 echo(f"panel: done {task.name} {what} in {took}")
         table, problems = build_table(out, tasks, models, variants)
         networks = [*([NETWORK] if NETWORK in models else []), *(v.name for v in variants)]
-        summary = panel_summary(table, networks) if not table.empty else pd.DataFrame()
+        comparators = [m for m in models if m != NETWORK]
+        summary = panel_summary(table, networks, comparators) if not table.empty else pd.DataFrame()
         order = [*networks, *(m for m in models if m != NETWORK)]
         write_panel(out, table, summary, order)
     return Outcome(table, summary, failures + problems, stopper.signum, out)

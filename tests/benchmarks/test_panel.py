@@ -14,6 +14,7 @@ import pytest
 
 from radiogenomics.evaluation.metrics import score
 from radiogenomics.evaluation.panel import (
+    AGAINST_OTHERS,
     BELOW_FLAG,
     WITHIN_FLAG,
     PanelDataError,
@@ -128,6 +129,36 @@ def test_summary_counts_per_half_and_overall():
     everything = summary.loc[("all", "v")]
     assert everything["n_tasks"] == 3 and everything["n_beats_best"] == 2
     assert everything["median_diff_to_best"] == pytest.approx(0.01)
+
+
+def test_reference_rows_hold_each_comparator_to_the_bar_against_the_others():
+    table = _panel()
+    table = pd.concat(
+        [
+            table,
+            rank_task(_task({"nn": 0.7, "svm": 0.71, "rf": 0.69}), COMPARATORS).assign(
+                task="d", half="report"
+            ),
+        ],
+        ignore_index=True,
+    )
+    summary = panel_summary(table, ["nn"], COMPARATORS)
+    ref = summary[summary["against"] == AGAINST_OTHERS].set_index(["half", "model"])
+    assert set(summary["against"]) == {"best comparator", AGAINST_OTHERS}
+    # task a: logit 0.80 vs rf 0.85 (-0.05, far below), rf +0.05 (beats); b, c: one comparator
+    logit, rf = ref.loc[("dev", "logit_l2")], ref.loc[("dev", "rf")]
+    assert logit["n_tasks"] == 1 and logit[f"n_{BELOW_FLAG}"] == 1 and logit["n_beats_best"] == 0
+    assert logit["mean_diff_to_best"] == pytest.approx(-0.05) and logit["mean_rank"] == 2
+    assert rf["n_tasks"] == 1 and rf["n_beats_best"] == 1 and rf[f"n_{WITHIN_FLAG}"] == 1
+    # task d: svm 0.71 vs rf 0.69 (+0.02), rf -0.02 (not within 0.01, not far below)
+    svm, rf_d = ref.loc[("report", "svm")], ref.loc[("report", "rf")]
+    assert svm["n_beats_best"] == 1 and rf_d["mean_diff_to_best"] == pytest.approx(-0.02)
+    assert rf_d[f"n_{WITHIN_FLAG}"] == 0 and rf_d[f"n_{BELOW_FLAG}"] == 0
+    assert ref.loc[("all", "rf"), "n_tasks"] == 2 and ref["n_p_below_0.05"].isna().all()
+    # the network rows are unchanged by the reference rows
+    alone = panel_summary(table, ["nn"]).set_index(["half", "model"])
+    nn = summary[summary["against"] == "best comparator"].set_index(["half", "model"])
+    pd.testing.assert_frame_equal(nn, alone)
 
 
 def _cv_summary(sweep, rows: list[dict]) -> None:

@@ -347,7 +347,7 @@ PANEL_DONE = (
 )
 PANEL_TABLE = "panel.csv"  # one row per (task, model or variant)
 PANEL_MARKDOWN = "panel.md"
-PANEL_SUMMARY = "panel_summary.csv"  # per half and network row: counts against the best comparator
+PANEL_SUMMARY = "panel_summary.csv"  # per half and network/reference row: counts against the best
 PANEL_SUMMARY_MARKDOWN = "panel_summary.md"
 PANEL_FIGURE = "panel.png"  # heatmap: pooled AUROC minus the task's best comparator
 
