@@ -41,10 +41,15 @@ COHORTS = {  # the synthetic one has expression-only patients (pretraining); the
     ],
 }
 NO_TRANSFER = ["model.transfer_layers=0", "model.freeze_layers=0"]
+KFOLD_XS = ["model.member_split=kfold", "model.hidden_dims=[32,16]", *NO_TRANSFER]
 VARIANTS = {  # name -> (model overrides, networks a sequential equivalent would train)
     "default": ([], 1),
     # before model.without_pretraining: a fully labelled cohort trained the single network
     "single_unpretrained": (["~model.without_pretraining"], 1),
+    # model.without_pretraining (8 cross-fitted members of 32-16) with fewer members: any model
+    # option on the command line replaces that block, so it is restated
+    "kfold_k6_xs": (["model.ensemble=6", *KFOLD_XS], 6),
+    "kfold_k4_xs": (["model.ensemble=4", *KFOLD_XS], 4),
     "packed_k4": (["model.ensemble=4"], 4),
     "packed_k8": (["model.ensemble=8"], 8),
     "batch_k4": (["model.ensemble=4", "model.ensemble_style=batch"], 4),

@@ -295,7 +295,7 @@ def _check_labelled_recipe(cfg: DictConfig) -> None:
     if not isinstance(recipe, (dict, DictConfig)):
         raise ConfigError(
             f"model.without_pretraining={recipe}: expected a mapping of network options (e.g. "
-            "{ensemble: 8}), or {} to train the pretrained network's settings without pretraining"
+            "{ensemble: 4}), or {} to train the pretrained network's settings without pretraining"
         )
     known = [k for k in cfg.model if k not in ("without_pretraining", "family", "name")]
     for key in recipe:
