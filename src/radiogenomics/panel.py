@@ -21,8 +21,11 @@ fold the trial with the best inner-validation AUROC, its held-out fold scored on
 sweep's jobs in N CPU workers (``hydra/launcher=gpus hydra.launcher.n_jobs=N``; without GPUs
 listed they are CPU processes). Each command's output goes to ``<sweep>.log`` beside its sweep.
 
-Resuming: a sweep whose command finished with exit 0 records it (``panel_done.json``) and is not
-started again for the same command; any other sweep is rerun into the same dir, where train.py
+Resuming: a sweep whose command finished with exit 0 records it (``panel_done.json``, with a
+fingerprint of the repository's ``configs/``) and is not started again for the same command and
+the same configs; after a config change (a new default) it is rerun, and train.py reruns only
+the jobs whose resolved config changed (a finished job of another config in its dir is a one-line
+error: use a new ``--out``); any other sweep is rerun into the same dir, where train.py
 skips the jobs that finished (``resume=true``; a tuning sweep resumes its studies from their
 journals in ``<sweep>/tuning/``, so only the missing trials run). A failed sweep (exit 1: some job
 failed; 2: bad config or data) is reported and the panel goes on with the other tasks. SIGINT /
@@ -62,7 +65,7 @@ from radiogenomics.evaluation.panel import (
 from radiogenomics.figures.panel import panel_heatmap
 from radiogenomics.results import layout
 from radiogenomics.summaries.markdown import markdown
-from radiogenomics.utils import atomic_write, write_csv, write_json
+from radiogenomics.utils import atomic_write, file_digest, stable_hash, write_csv, write_json
 
 TASKS_FILE = Path("benchmarks") / "panel" / "tasks.yaml"
 DEFAULT_OUT = Path("outputs") / "panel"
@@ -357,19 +360,34 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
-def finished_before(command: list[str], sweep_dir: Path) -> bool:
-    """Whether this very command finished this sweep with exit 0 (``panel_done.json``)."""
+def configs_fingerprint(root: Path) -> str:
+    """A hash of every config file under ``root/configs`` (names and bytes): a sweep finished
+    under other configs (a changed default) is not taken as finished."""
+    configs = root / "configs"
+    files = sorted(p for p in configs.rglob("*.yaml") if p.is_file())
+    return stable_hash([(p.relative_to(configs).as_posix(), file_digest(p)) for p in files])
+
+
+def finished_before(command: list[str], sweep_dir: Path, configs: str) -> bool:
+    """Whether this very command finished this sweep with exit 0 under the same configs
+    (``panel_done.json``; ``configs`` is :func:`configs_fingerprint`)."""
     try:
-        return json.loads((sweep_dir / layout.PANEL_DONE).read_text()).get("command") == command
+        done = json.loads((sweep_dir / layout.PANEL_DONE).read_text())
+        return done.get("command") == command and done.get("configs") == configs
     except (OSError, ValueError, AttributeError):
         return False
 
 
 def run_sweep(
-    command: list[str], root: Path, sweep_dir: Path, env: dict | None, stopper: _Stopper
+    command: list[str],
+    root: Path,
+    sweep_dir: Path,
+    env: dict | None,
+    stopper: _Stopper,
+    configs: str,
 ) -> int:
     """Run one sweep, its output appended to its log; the exit status. Exit 0 is recorded in
-    ``panel_done.json`` (see :func:`finished_before`)."""
+    ``panel_done.json`` with the ``configs`` fingerprint (see :func:`finished_before`)."""
     done = sweep_dir / layout.PANEL_DONE
     sweep_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = layout.panel_log(sweep_dir)
@@ -389,7 +407,7 @@ def run_sweep(
         finally:
             stopper.child = None
     if code == 0:
-        write_json(done, {"command": command, "exit": 0})
+        write_json(done, {"command": command, "configs": configs, "exit": 0})
     return code
 
 
@@ -572,6 +590,7 @@ def run_panel(
     out.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     stopper = _Stopper()
+    configs = configs_fingerprint(root)
     with stopper:
         plan = []
         for task in tasks:
@@ -587,12 +606,12 @@ def run_panel(
                 task, models, sweep_dir, variant=variant, repeats=repeats, jobs=jobs, extra=extra
             )
             head = f"panel: [{i + 1}/{len(plan)}] {task.name} ({task.half}) {what}"
-            if finished_before(command, sweep_dir):
+            if finished_before(command, sweep_dir, configs):
                 echo(f"{head}: finished earlier, skipped ({sweep_dir})")
                 continue
             echo(f"{head} -> {sweep_dir}")
             start = time.perf_counter()
-            code = run_sweep(command, root, sweep_dir, env, stopper)
+            code = run_sweep(command, root, sweep_dir, env, stopper, configs)
             took = _duration(time.perf_counter() - start)
             if stopper.signum is not None:
                 echo(

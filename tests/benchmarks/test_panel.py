@@ -25,7 +25,15 @@ from radiogenomics.evaluation.panel import (
     read_sweep_rows,
     task_rows,
 )
-from radiogenomics.panel import PanelError, Task, Variant, parse_variant, sweep_command
+from radiogenomics.panel import (
+    PanelError,
+    Task,
+    Variant,
+    configs_fingerprint,
+    finished_before,
+    parse_variant,
+    sweep_command,
+)
 from radiogenomics.results import layout
 
 from ..conftest import ROOT
@@ -395,6 +403,31 @@ def test_tiny_panel_end_to_end(tmp_path, cache_dir, capsys):
     assert "finished earlier, skipped" in capsys.readouterr().out
     assert layout.panel_log(sweep).read_text().count("$ python") == 1
     pd.testing.assert_frame_equal(pd.read_csv(out / layout.PANEL_TABLE).set_index("model"), table)
+
+
+def test_a_finished_sweep_counts_as_finished_only_under_the_same_configs(tmp_path):
+    """A changed default (any config file's bytes or name) makes a finished sweep unfinished, so
+    the panel reruns it instead of tabulating rows of the old default; a record without the
+    fingerprint (an older panel) is rerun too."""
+    root = tmp_path / "repo"
+    (root / "configs" / "model").mkdir(parents=True)
+    nn = root / "configs" / "model" / "nn.yaml"
+    nn.write_text("ensemble: 8\n")
+    before = configs_fingerprint(root)
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    command = ["train.py", "-m", "model=nn"]
+    record = {"command": command, "configs": before, "exit": 0}
+    (sweep / layout.PANEL_DONE).write_text(json.dumps(record))
+    assert finished_before(command, sweep, before)
+    assert not finished_before([*command, "seed=1"], sweep, before)
+    nn.write_text("ensemble: 4\n")
+    after = configs_fingerprint(root)
+    assert after != before and not finished_before(command, sweep, after)
+    nn.rename(nn.with_name("nn2.yaml"))
+    assert configs_fingerprint(root) not in (before, after)
+    (sweep / layout.PANEL_DONE).write_text(json.dumps({"command": command, "exit": 0}))
+    assert not finished_before(command, sweep, before)
 
 
 @pytest.mark.slow  # ~20-50 s: two sweeps (the hand-made sweep above is the fast check)
