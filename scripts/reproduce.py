@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         if failed
         else (f"all {len(outcome.rows)} claims within tolerance")
     )
-    print(f"\n{verdict}; written to {outcome.out}", flush=True)
+    print(f"\n{verdict} on {outcome.machine}; written to {outcome.out}", flush=True)
     return 1 if failed else 0
 
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from radiogenomics.reproduce import ReproduceError, load_runs, reproduce, select
+from radiogenomics.environment import machine_kind
+from radiogenomics.reproduce import ReproduceError, check, load_runs, reproduce, select
 from radiogenomics.results import layout
 
 from .conftest import ROOT
@@ -174,6 +175,43 @@ def test_ci_default_sweep_gives_the_readme_pooled_auroc(tmp_path):
     )
     print(f"default sweep via reproduce.py: {time.perf_counter() - start:.0f} s")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected", "tolerance", "ok"),
+    [
+        ("AuthenticAMD/AVX512", 0.803, 0.005, True),  # its own measured value
+        ("GenuineIntel/AVX512", 0.786, 0.005, False),  # the reference kind: strict
+        ("GenuineIntel/AVX2", 0.786, 0.03, True),  # no value for this kind: widened
+    ],
+)
+def test_a_claim_is_checked_against_the_value_of_its_machine_kind(
+    tmp_path, kind, expected, tolerance, ok
+):
+    """Seeded numbers repeat within one machine kind and move across kinds: a claim holds its
+    value per measured kind, strict on each, and a kind with no value gets the wider tolerance
+    with a note saying so."""
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(
+        textwrap.dedent("""
+        reference_machine: GenuineIntel/AVX512
+        other_machine_tolerance: 0.03
+        runs:
+          a:
+            commands: [[train.py]]
+            claims:
+              pooled: {table: cv_summary, column: pooled_auroc, expected: 0.786,
+                       by_machine: {AuthenticAMD/AVX512: 0.803}}
+        """)
+    )
+    (run,) = load_runs(claims, ROOT)
+    sweep = tmp_path / "a"
+    (sweep / "summary").mkdir(parents=True)
+    (sweep / "summary" / "cv_summary.csv").write_text("model,pooled_auroc\nnn,0.8026\n")
+    (row,) = check(run, sweep, None, kind)
+    assert (row["expected"], row["tolerance"], row["ok"]) == (expected, tolerance, ok)
+    assert ("tolerance 0.03" in row["note"]) is (tolerance == 0.03)
+    assert "/" in machine_kind()  # vendor/capability of this machine, as reproduce.py prints it
 
 
 @pytest.mark.parametrize(("bound", "ok"), [(0.81, True), (0.8, False)])

@@ -87,6 +87,28 @@ def machine() -> dict[str, Any]:
     }
 
 
+def cpu_vendor() -> str:
+    """The CPU vendor (``GenuineIntel``, ``AuthenticAMD``; Linux's /proc/cpuinfo), else the
+    processor name Python reports, else the architecture."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_kind() -> str:
+    """``<CPU vendor>/<torch CPU capability>``, e.g. ``GenuineIntel/AVX512``: what picks the
+    kernels that sum floats (MKL by vendor and instruction set, torch by capability), so seeded
+    numbers repeat bit for bit within one kind and may move across kinds."""
+    import torch
+
+    return f"{cpu_vendor()}/{torch.backends.cpu.get_cpu_capability()}"
+
+
 def job_environment() -> dict[str, Any]:
     """A job's record (metrics.json ``environment``): machine facts and the numeric packages."""
     facts = machine()
