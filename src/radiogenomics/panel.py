@@ -23,9 +23,9 @@ listed they are CPU processes). Each command's output goes to ``<sweep>.log`` be
 
 Resuming: a sweep whose command finished with exit 0 records it (``panel_done.json``, with a
 fingerprint of the repository's ``configs/``) and is not started again for the same command and
-the same configs; after a config change (a new default) it is rerun, and train.py reruns only
-the jobs whose resolved config changed (a finished job of another config in its dir is a one-line
-error: use a new ``--out``); any other sweep is rerun into the same dir, where train.py
+the same configs; after a config change (a new default) it is rerun, and train.py skips the
+jobs whose resolved config is unchanged and refuses, in one line, a finished job whose config
+changed (use a new ``--out``); any other sweep is rerun into the same dir, where train.py
 skips the jobs that finished (``resume=true``; a tuning sweep resumes its studies from their
 journals in ``<sweep>/tuning/``, so only the missing trials run). A failed sweep (exit 1: some job
 failed; 2: bad config or data) is reported and the panel goes on with the other tasks. SIGINT /

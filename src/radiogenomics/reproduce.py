@@ -24,11 +24,12 @@ A reader names a sweep table (:data:`TABLES`), a column and optionally ``where: 
 value}``; the filtered table must have exactly one row. A claim is ``run.claim``; ``--only``
 takes claim or run names. Seeded numbers repeat bit for bit on one machine kind
 (:func:`radiogenomics.environment.machine_kind`: CPU vendor and torch's CPU capability) and can
-move across kinds (other kernels sum in other orders, and early stopping on small validation sets
-amplifies it): a claim is checked against its ``by_machine`` value for this kind when it has one, against
-``expected`` on ``reference_machine``, and otherwise against ``expected`` with the tolerance
-widened to ``other_machine_tolerance`` (the row's note says so). Commands run with this Python, in the repository root; a sweep rerun
-into the same directory skips its finished jobs, so a second call reuses the first one's work.
+move across kinds (other kernels sum in other orders, and early stopping on small validation
+sets amplifies it): a claim is checked against its ``by_machine`` value for this kind when it has
+one, against ``expected`` on ``reference_machine``, and otherwise against ``expected`` with the
+tolerance widened to ``other_machine_tolerance`` (the row's note says so). Commands run with this
+Python, in the repository root; a sweep rerun into the same directory skips its finished jobs, so
+a second call reuses the first one's work.
 Writes ``reproduce.csv``, ``reproduce.md`` and ``environment.txt`` (installed versions and their
 difference from ``requirements/lock.txt``) to the output root.
 """
@@ -220,8 +221,9 @@ def load_runs(path: Path, root: Path) -> list[Run]:
     reference = data.get("reference_machine", "")
     if not isinstance(reference, str):
         raise ReproduceError(f"reference_machine={reference!r}: expected a machine kind")
-    other = data.get("other_machine_tolerance", OTHER_MACHINE_TOLERANCE)
-    other = _number(other, "other_machine_tolerance")
+    other = _number(
+        data.get("other_machine_tolerance", OTHER_MACHINE_TOLERANCE), "other_machine_tolerance"
+    )
     runs = []
     for name, spec in _mapping(data.get("runs"), "runs").items():
         spec = _mapping(spec, f"runs.{name}", _RUN_KEYS)
